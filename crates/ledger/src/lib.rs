@@ -1,0 +1,1 @@
+//! Countersign evidence ledger (in progress).
