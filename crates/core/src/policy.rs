@@ -1,0 +1,582 @@
+//! The policy file (TOML): thresholds, the NIST SP 800-63B rev 4 attempt
+//! regime, fallback triggers, override bounds, scopes and reason codes.
+//!
+//! Loading is strict: unknown keys are refused, and every semantic check
+//! names the key and the line it is on, so an administrator can fix the file
+//! without reading code.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::session::Trigger;
+
+/// The policy shipped with Countersign (`assets/policy/default.toml`).
+pub const DEFAULT_POLICY_TOML: &str = include_str!("../../../assets/policy/default.toml");
+
+/// Longest override any policy may allow: a grant is an exception, not a
+/// shift-long pass. A policy whose cap is above this is refused.
+pub const ABSOLUTE_MAX_OVERRIDE_MINUTES: i64 = 8 * 60;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub matching: Matching,
+    pub attempts: Attempts,
+    pub fallback: Fallback,
+    #[serde(rename = "override")]
+    pub overrides: Overrides,
+    pub supervisor: Supervisor,
+    pub scopes: Vec<Scope>,
+    pub reason_codes: Vec<ReasonCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matching {
+    pub face_threshold: f64,
+    pub finger_threshold: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attempts {
+    pub pad_enabled: bool,
+    pub consecutive_failure_limit: u32,
+    pub consecutive_failure_limit_with_pad: u32,
+    pub throttle_seconds: u32,
+    pub disable_after: u32,
+    pub disable_after_with_pad: u32,
+    pub quality_failure_limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fallback {
+    pub triggers: Vec<Trigger>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    pub default_duration_minutes: i64,
+    pub max_duration_minutes: i64,
+    pub review_deadline_hours: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Supervisor {
+    pub lockout_after_failures: u32,
+    pub totp_step_seconds: u32,
+    pub totp_digits: u32,
+    pub totp_skew_steps: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    pub name: String,
+    pub description: String,
+    pub supervisor_may_grant: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonCode {
+    pub code: String,
+    pub description: String,
+}
+
+/// A policy that could not be loaded: where, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("policy {}{}: {message}", key.as_deref().map(|k| format!("key `{k}`")).unwrap_or_else(|| "file".into()), line.map(|l| format!(" (line {l})")).unwrap_or_default())]
+pub struct PolicyError {
+    /// Dotted key path, e.g. `attempts.consecutive_failure_limit` or `scopes[1].name`.
+    pub key: Option<String>,
+    /// 1-based line number in the source, when known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Policy {
+    /// The embedded default policy.
+    pub fn default_policy() -> Policy {
+        Policy::from_toml(DEFAULT_POLICY_TOML)
+            .expect("the embedded default policy is valid (tested)")
+    }
+
+    /// Parses and validates a policy. Errors name the key and line.
+    pub fn from_toml(src: &str) -> Result<Policy, PolicyError> {
+        let policy: Policy = toml::from_str(src).map_err(|e| {
+            let line = e.span().map(|s| line_of(src, s.start));
+            let message = e.message().trim().to_string();
+            let key = e.span().and_then(|s| key_on_line(src, s.start));
+            PolicyError { key, line, message }
+        })?;
+        policy.validate().map_err(|(path, message)| PolicyError {
+            line: locate(src, &path),
+            key: Some(path_to_string(&path)),
+            message,
+        })?;
+        Ok(policy)
+    }
+
+    /// The consecutive-failure limit in force (5, or 10 with PAD).
+    pub fn consecutive_limit(&self) -> u32 {
+        if self.attempts.pad_enabled {
+            self.attempts.consecutive_failure_limit_with_pad
+        } else {
+            self.attempts.consecutive_failure_limit
+        }
+    }
+
+    /// The total-failure count at which the biometric is disabled (50, or 100 with PAD).
+    pub fn disable_limit(&self) -> u32 {
+        if self.attempts.pad_enabled {
+            self.attempts.disable_after_with_pad
+        } else {
+            self.attempts.disable_after
+        }
+    }
+
+    pub fn scope(&self, name: &str) -> Option<&Scope> {
+        self.scopes.iter().find(|s| s.name == name)
+    }
+
+    pub fn reason(&self, code: &str) -> Option<&ReasonCode> {
+        self.reason_codes.iter().find(|r| r.code == code)
+    }
+
+    pub fn trigger_allowed(&self, t: Trigger) -> bool {
+        self.fallback.triggers.contains(&t)
+    }
+
+    pub fn default_duration_ms(&self) -> i64 {
+        self.overrides.default_duration_minutes * 60_000
+    }
+
+    pub fn max_duration_ms(&self) -> i64 {
+        self.overrides.max_duration_minutes * 60_000
+    }
+
+    pub fn review_deadline_ms(&self) -> i64 {
+        self.overrides.review_deadline_hours * 3_600_000
+    }
+
+    /// Semantic checks. Returns the offending key path and a message.
+    fn validate(&self) -> Result<(), (Vec<Seg>, String)> {
+        use Seg::K;
+        let err = |path: Vec<Seg>, msg: String| Err((path, msg));
+        for (k, v) in [
+            ("face_threshold", self.matching.face_threshold),
+            ("finger_threshold", self.matching.finger_threshold),
+        ] {
+            let ok = if k == "face_threshold" {
+                (-1.0..=1.0).contains(&v)
+            } else {
+                (0.0..=100.0).contains(&v)
+            };
+            if !ok || v.is_nan() {
+                let range = if k == "face_threshold" {
+                    "-1.0 to 1.0 (cosine similarity)"
+                } else {
+                    "0 to 100"
+                };
+                return err(vec![K("matching"), K(k)], format!("{v} is outside {range}"));
+            }
+        }
+        let a = &self.attempts;
+        let nist: [(&str, u32, u32); 4] = [
+            ("consecutive_failure_limit", a.consecutive_failure_limit, 5),
+            (
+                "consecutive_failure_limit_with_pad",
+                a.consecutive_failure_limit_with_pad,
+                10,
+            ),
+            ("disable_after", a.disable_after, 50),
+            ("disable_after_with_pad", a.disable_after_with_pad, 100),
+        ];
+        for (k, v, max) in nist {
+            if v == 0 || v > max {
+                return err(
+                    vec![K("attempts"), K(k)],
+                    format!("must be between 1 and {max} (NIST SP 800-63B rev 4), got {v}"),
+                );
+            }
+        }
+        if a.disable_after < a.consecutive_failure_limit {
+            return err(
+                vec![K("attempts"), K("disable_after")],
+                "must not be below consecutive_failure_limit".into(),
+            );
+        }
+        if a.disable_after_with_pad < a.consecutive_failure_limit_with_pad {
+            return err(
+                vec![K("attempts"), K("disable_after_with_pad")],
+                "must not be below consecutive_failure_limit_with_pad".into(),
+            );
+        }
+        if a.throttle_seconds < 30 {
+            return err(
+                vec![K("attempts"), K("throttle_seconds")],
+                format!(
+                    "must be at least 30 (NIST SP 800-63B rev 4), got {}",
+                    a.throttle_seconds
+                ),
+            );
+        }
+        if a.quality_failure_limit == 0 || a.quality_failure_limit > 20 {
+            return err(
+                vec![K("attempts"), K("quality_failure_limit")],
+                format!("must be between 1 and 20, got {}", a.quality_failure_limit),
+            );
+        }
+        if self.fallback.triggers.is_empty() {
+            return err(
+                vec![K("fallback"), K("triggers")],
+                "at least one trigger is needed, or no fallback could ever be offered".into(),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for t in &self.fallback.triggers {
+            if !seen.insert(*t) {
+                return err(
+                    vec![K("fallback"), K("triggers")],
+                    format!("trigger {t} is listed twice"),
+                );
+            }
+        }
+        let o = &self.overrides;
+        if o.max_duration_minutes <= 0 || o.max_duration_minutes > ABSOLUTE_MAX_OVERRIDE_MINUTES {
+            return err(
+                vec![K("override"), K("max_duration_minutes")],
+                format!("must be between 1 and {ABSOLUTE_MAX_OVERRIDE_MINUTES}; every grant has an expiry, got {}", o.max_duration_minutes),
+            );
+        }
+        if o.default_duration_minutes <= 0 || o.default_duration_minutes > o.max_duration_minutes {
+            return err(
+                vec![K("override"), K("default_duration_minutes")],
+                format!(
+                    "must be between 1 and max_duration_minutes ({}), got {}",
+                    o.max_duration_minutes, o.default_duration_minutes
+                ),
+            );
+        }
+        if o.review_deadline_hours <= 0 || o.review_deadline_hours > 24 * 30 {
+            return err(
+                vec![K("override"), K("review_deadline_hours")],
+                format!("must be between 1 and 720, got {}", o.review_deadline_hours),
+            );
+        }
+        let s = &self.supervisor;
+        if s.lockout_after_failures == 0 || s.lockout_after_failures > 10 {
+            return err(
+                vec![K("supervisor"), K("lockout_after_failures")],
+                format!("must be between 1 and 10, got {}", s.lockout_after_failures),
+            );
+        }
+        if !(15..=120).contains(&s.totp_step_seconds) {
+            return err(
+                vec![K("supervisor"), K("totp_step_seconds")],
+                format!("must be between 15 and 120, got {}", s.totp_step_seconds),
+            );
+        }
+        if !(6..=8).contains(&s.totp_digits) {
+            return err(
+                vec![K("supervisor"), K("totp_digits")],
+                format!("must be 6, 7 or 8, got {}", s.totp_digits),
+            );
+        }
+        if s.totp_skew_steps > 2 {
+            return err(
+                vec![K("supervisor"), K("totp_skew_steps")],
+                format!("must be 0, 1 or 2, got {}", s.totp_skew_steps),
+            );
+        }
+        if self.scopes.is_empty() {
+            return err(vec![K("scopes")], "at least one scope is needed".into());
+        }
+        let mut names = BTreeSet::new();
+        for (i, sc) in self.scopes.iter().enumerate() {
+            if !valid_name(&sc.name) {
+                return err(
+                    vec![K("scopes"), Seg::I(i), K("name")],
+                    format!(
+                        "{:?} is not a valid scope name (letters, digits, '.', '_', '-', 1 to 64)",
+                        sc.name
+                    ),
+                );
+            }
+            if !names.insert(&sc.name) {
+                return err(
+                    vec![K("scopes"), Seg::I(i), K("name")],
+                    format!("scope {} is defined twice", sc.name),
+                );
+            }
+        }
+        if self.reason_codes.is_empty() {
+            return err(
+                vec![K("reason_codes")],
+                "at least one reason code is needed".into(),
+            );
+        }
+        let mut codes = BTreeSet::new();
+        for (i, rc) in self.reason_codes.iter().enumerate() {
+            if !valid_name(&rc.code) {
+                return err(
+                    vec![K("reason_codes"), Seg::I(i), K("code")],
+                    format!("{:?} is not a valid reason code", rc.code),
+                );
+            }
+            if !codes.insert(&rc.code) {
+                return err(
+                    vec![K("reason_codes"), Seg::I(i), K("code")],
+                    format!("reason code {} is defined twice", rc.code),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+#[derive(Debug, Clone)]
+enum Seg {
+    K(&'static str),
+    I(usize),
+}
+
+fn path_to_string(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::K(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::I(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+fn line_of(src: &str, byte: usize) -> usize {
+    src[..byte.min(src.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
+}
+
+/// The key written on the line holding `byte`, for parse errors, e.g. the
+/// `x` of `x = "oops"`.
+fn key_on_line(src: &str, byte: usize) -> Option<String> {
+    let start = src[..byte.min(src.len())]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let line = src[start..].lines().next()?;
+    let (k, _) = line.split_once('=')?;
+    let k = k.trim();
+    (!k.is_empty()).then(|| k.to_string())
+}
+
+/// Finds the line of a key path in the source with toml_edit's spans.
+fn locate(src: &str, path: &[Seg]) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(src).ok()?;
+    let mut item: &toml_edit::Item = doc.as_item();
+    let mut span = None;
+    for seg in path {
+        item = match seg {
+            Seg::K(k) => {
+                let table = item.as_table_like()?;
+                let (key, it) = table.get_key_value(k)?;
+                span = key.span().or(span);
+                it
+            }
+            Seg::I(i) => {
+                if let Some(arr) = item.as_array_of_tables() {
+                    let t = arr.get(*i)?;
+                    span = t.span().or(span);
+                    // Tables of an array have no item wrapper: continue from the table's entries.
+                    return locate_in_table(src, t, &path_after(path, seg))
+                        .or(span.map(|s| line_of(src, s.start)));
+                }
+                let arr = item.as_array()?;
+                let v = arr.get(*i)?;
+                span = v.span().or(span);
+                return span.map(|s| line_of(src, s.start));
+            }
+        };
+        if let Some(s) = item.span() {
+            span = Some(s);
+        }
+    }
+    span.map(|s| line_of(src, s.start))
+}
+
+fn path_after<'a>(path: &'a [Seg], seg: &Seg) -> Vec<Seg> {
+    let idx = path
+        .iter()
+        .position(|s| std::ptr::eq(s, seg))
+        .map(|i| i + 1)
+        .unwrap_or(path.len());
+    path[idx..].to_vec()
+}
+
+fn locate_in_table(src: &str, t: &toml_edit::Table, rest: &[Seg]) -> Option<usize> {
+    let Some(Seg::K(k)) = rest.first() else {
+        return t.span().map(|s| line_of(src, s.start));
+    };
+    let (key, _) = t.get_key_value(k)?;
+    key.span().map(|s| line_of(src, s.start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(replace: &str, by: &str) -> String {
+        assert!(
+            DEFAULT_POLICY_TOML.contains(replace),
+            "fixture text {replace:?} must be in the default policy"
+        );
+        DEFAULT_POLICY_TOML.replacen(replace, by, 1)
+    }
+
+    fn line_in_default(needle: &str) -> usize {
+        line_of(
+            DEFAULT_POLICY_TOML,
+            DEFAULT_POLICY_TOML.find(needle).unwrap(),
+        )
+    }
+
+    #[test]
+    fn default_policy_loads_with_nist_values() {
+        let p = Policy::default_policy();
+        assert_eq!(p.consecutive_limit(), 5);
+        assert_eq!(p.disable_limit(), 50);
+        assert_eq!(p.attempts.throttle_seconds, 30);
+        assert_eq!(p.default_duration_ms(), 15 * 60_000);
+        assert!(p.trigger_allowed(Trigger::DeviceUnavailable));
+    }
+
+    #[test]
+    fn pad_raises_limits() {
+        let p = Policy::from_toml(&with("pad_enabled = false", "pad_enabled = true")).unwrap();
+        assert_eq!(p.consecutive_limit(), 10);
+        assert_eq!(p.disable_limit(), 100);
+    }
+
+    #[test]
+    fn over_nist_limit_names_key_and_line() {
+        let e = Policy::from_toml(&with(
+            "consecutive_failure_limit = 5",
+            "consecutive_failure_limit = 6",
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("attempts.consecutive_failure_limit"));
+        assert_eq!(
+            e.line,
+            Some(line_in_default("consecutive_failure_limit = 5"))
+        );
+        assert!(e.to_string().contains("NIST"), "{e}");
+    }
+
+    #[test]
+    fn throttle_below_30s_refused() {
+        let e =
+            Policy::from_toml(&with("throttle_seconds = 30", "throttle_seconds = 5")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("attempts.throttle_seconds"));
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let e = Policy::from_toml(&with("disable_after = 50", "disable_after = \"fifty\""))
+            .unwrap_err();
+        assert_eq!(e.line, Some(line_in_default("disable_after = 50")));
+        assert_eq!(e.key.as_deref(), Some("disable_after"));
+        assert!(e.message.contains("invalid type"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_refused() {
+        let e = Policy::from_toml(&with(
+            "pad_enabled = false",
+            "pad_enabled = false\nskip_button = true",
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("unknown field `skip_button`"), "{e}");
+        assert_eq!(e.line, Some(line_in_default("pad_enabled = false") + 1));
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let e = Policy::from_toml("[matching\nface_threshold = 0.3").unwrap_err();
+        assert_eq!(e.line, Some(1));
+    }
+
+    #[test]
+    fn missing_section_is_named() {
+        let src = DEFAULT_POLICY_TOML.replace("[supervisor]", "[supervisorx]");
+        let e = Policy::from_toml(&src).unwrap_err();
+        assert!(e.message.contains("supervisor"), "{e}");
+    }
+
+    #[test]
+    fn cap_and_default_checked() {
+        let e = Policy::from_toml(&with(
+            "max_duration_minutes = 60",
+            "max_duration_minutes = 0",
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("override.max_duration_minutes"));
+        let e = Policy::from_toml(&with(
+            "max_duration_minutes = 60",
+            "max_duration_minutes = 100000",
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("expiry"));
+        let e = Policy::from_toml(&with(
+            "default_duration_minutes = 15",
+            "default_duration_minutes = 90",
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("override.default_duration_minutes"));
+    }
+
+    #[test]
+    fn duplicate_scope_names_array_index_and_line() {
+        let src =
+            DEFAULT_POLICY_TOML.replace("name = \"records.export\"", "name = \"payments.approve\"");
+        let e = Policy::from_toml(&src).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("scopes[1].name"));
+        assert_eq!(e.line, Some(line_in_default("name = \"records.export\"")));
+    }
+
+    #[test]
+    fn unknown_trigger_refused() {
+        let e = Policy::from_toml(&with("\"capture_quality\"]", "\"skip\"]")).unwrap_err();
+        assert!(e.message.contains("skip"), "{e}");
+    }
+
+    #[test]
+    fn error_display_is_one_line() {
+        let e = Policy::from_toml(&with("totp_digits = 6", "totp_digits = 4")).unwrap_err();
+        let s = e.to_string();
+        assert!(!s.contains('\n'));
+        assert!(
+            s.starts_with("policy key `supervisor.totp_digits` (line "),
+            "{s}"
+        );
+    }
+}

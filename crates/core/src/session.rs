@@ -1,0 +1,551 @@
+//! The step-up session state machine.
+//!
+//! ```text
+//! Requested --identify--> Identified --intent--> AwaitingCapture --capture--> Capturing
+//!   Capturing --match ok--> Succeeded
+//!   Capturing --no match / quality--> Identified (next attempt needs a new intent)
+//!   any capture state --trigger--> FallbackOffered --supervisor 2FA--> SupervisorAuthenticated
+//!   SupervisorAuthenticated --grant--> OverrideGranted          (then see override_case)
+//!   any non-final state --cancel--> Cancelled
+//! ```
+//! The only ways into `FallbackOffered` are the three triggers, and only when
+//! the policy enables them. There is no "skip" event.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::attempts::{AttemptState, AttemptVerdict};
+use crate::auth::Authenticated;
+use crate::people::{Person, Role};
+use crate::policy::Policy;
+use crate::{Ms, Refusal};
+
+/// How long a supervisor's two-factor authentication stays good for granting.
+pub const SUPERVISOR_AUTH_FRESH_MS: Ms = 5 * 60_000;
+
+/// The defined reasons a fallback may be offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The consecutive-failure limit was reached, or the biometric is disabled.
+    FailureLimit,
+    /// The capture device is missing, busy, unplugged or not permitted.
+    DeviceUnavailable,
+    /// Repeated captures failed the quality gates.
+    CaptureQuality,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::FailureLimit => "failure_limit",
+            Trigger::DeviceUnavailable => "device_unavailable",
+            Trigger::CaptureQuality => "capture_quality",
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Modality {
+    Face,
+    Finger,
+}
+
+/// A time-bound, scope-limited override. Immutable once granted: nothing
+/// moves `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: String,
+    pub session_id: String,
+    pub operator: String,
+    pub supervisor: String,
+    pub supervisor_amr: Vec<String>,
+    pub trigger: Trigger,
+    pub requested_scope: BTreeSet<String>,
+    pub scope: BTreeSet<String>,
+    pub granted_at: Ms,
+    pub expires_at: Ms,
+    pub review_due: Ms,
+    pub reason_code: String,
+    pub note: String,
+    pub ticket: Option<String>,
+    pub compensating_control: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SessionState {
+    Requested,
+    Identified,
+    AwaitingCapture,
+    Capturing {
+        device: String,
+    },
+    Succeeded {
+        modality: Modality,
+        score: f64,
+    },
+    FallbackOffered {
+        trigger: Trigger,
+    },
+    SupervisorAuthenticated {
+        trigger: Trigger,
+        supervisor: String,
+    },
+    OverrideGranted {
+        grant_id: String,
+    },
+    Cancelled {
+        reason: String,
+    },
+}
+
+impl SessionState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SessionState::Requested => "requested",
+            SessionState::Identified => "identified",
+            SessionState::AwaitingCapture => "awaiting_capture",
+            SessionState::Capturing { .. } => "capturing",
+            SessionState::Succeeded { .. } => "succeeded",
+            SessionState::FallbackOffered { .. } => "fallback_offered",
+            SessionState::SupervisorAuthenticated { .. } => "supervisor_authenticated",
+            SessionState::OverrideGranted { .. } => "override_granted",
+            SessionState::Cancelled { .. } => "cancelled",
+        }
+    }
+
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            SessionState::Succeeded { .. }
+                | SessionState::OverrideGranted { .. }
+                | SessionState::Cancelled { .. }
+        )
+    }
+}
+
+/// The request for a grant, as the supervisor fills it in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRequest {
+    pub grant_id: String,
+    pub scope: BTreeSet<String>,
+    /// `None` takes the policy default. There is no "no expiry" value.
+    pub duration_ms: Option<Ms>,
+    pub reason_code: String,
+    pub note: String,
+    pub ticket: Option<String>,
+    pub compensating_control: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SessionEvent {
+    /// The operator says who they are; their attempt regime comes with them.
+    Identify {
+        operator: Person,
+        attempts: AttemptState,
+    },
+    /// The explicit "Verify me" press: the act of intent, once per attempt.
+    Intent,
+    CaptureStarted {
+        device: String,
+    },
+    DeviceUnavailable {
+        device: String,
+        detail: String,
+    },
+    QualityFailure {
+        reason: String,
+    },
+    Match {
+        modality: Modality,
+        score: f64,
+        pad_passed: Option<bool>,
+    },
+    SupervisorAuthenticated {
+        supervisor: Person,
+        auth: Authenticated,
+    },
+    GrantOverride(GrantRequest),
+    Cancel {
+        reason: String,
+    },
+}
+
+impl SessionEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SessionEvent::Identify { .. } => "identify",
+            SessionEvent::Intent => "intent",
+            SessionEvent::CaptureStarted { .. } => "capture_started",
+            SessionEvent::DeviceUnavailable { .. } => "device_unavailable",
+            SessionEvent::QualityFailure { .. } => "quality_failure",
+            SessionEvent::Match { .. } => "match",
+            SessionEvent::SupervisorAuthenticated { .. } => "supervisor_authenticated",
+            SessionEvent::GrantOverride(_) => "grant_override",
+            SessionEvent::Cancel { .. } => "cancel",
+        }
+    }
+}
+
+/// What a transition produced, for the evidence log and the caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    MatchDecided {
+        attempt: u32,
+        modality: Modality,
+        score: f64,
+        threshold: f64,
+        matched: bool,
+        pad_passed: Option<bool>,
+        consecutive_failures: u32,
+    },
+    QualityRejected {
+        reason: String,
+        consecutive: u32,
+    },
+    BiometricDisabled,
+    TriggerFired {
+        trigger: Trigger,
+    },
+    /// A trigger condition happened but the policy does not enable that trigger.
+    TriggerSuppressed {
+        trigger: Trigger,
+    },
+    Granted(Grant),
+}
+
+/// One step-up: what was asked, by whom, and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub requested_scope: BTreeSet<String>,
+    /// The assurance asked for (`acr_values`), kept as evidence.
+    pub acr_values: Vec<String>,
+    pub requested_at: Ms,
+    pub operator: Option<Person>,
+    pub attempts: AttemptState,
+    /// Attempts made in this session.
+    pub attempt_no: u32,
+    pub trigger: Option<Trigger>,
+    pub supervisor: Option<(Person, Authenticated)>,
+    pub state: SessionState,
+}
+
+impl Session {
+    /// Starts a session. Scopes must be known to the policy.
+    pub fn request(
+        policy: &Policy,
+        id: String,
+        scope: BTreeSet<String>,
+        acr_values: Vec<String>,
+        now: Ms,
+    ) -> Result<Session, Refusal> {
+        if scope.is_empty() {
+            return Err(Refusal::EmptyScope);
+        }
+        if let Some(s) = scope.iter().find(|s| policy.scope(s).is_none()) {
+            return Err(Refusal::UnknownScope { scope: s.clone() });
+        }
+        Ok(Session {
+            id,
+            requested_scope: scope,
+            acr_values,
+            requested_at: now,
+            operator: None,
+            attempts: AttemptState::default(),
+            attempt_no: 0,
+            trigger: None,
+            supervisor: None,
+            state: SessionState::Requested,
+        })
+    }
+
+    fn invalid(&self, ev: &SessionEvent) -> Refusal {
+        Refusal::InvalidTransition {
+            state: self.state.name().into(),
+            event: ev.name().into(),
+        }
+    }
+
+    fn operator_id(&self) -> &str {
+        self.operator.as_ref().map(|p| p.id.as_str()).unwrap_or("")
+    }
+
+    /// Fires `t` if the policy enables it; otherwise the session returns to
+    /// `Identified` (the operator may retry; nothing is granted).
+    fn fire(&mut self, policy: &Policy, t: Trigger, effects: &mut Vec<Effect>) {
+        if policy.trigger_allowed(t) {
+            self.trigger = Some(t);
+            self.state = SessionState::FallbackOffered { trigger: t };
+            effects.push(Effect::TriggerFired { trigger: t });
+        } else {
+            self.state = SessionState::Identified;
+            effects.push(Effect::TriggerSuppressed { trigger: t });
+        }
+    }
+
+    /// Applies one event at time `now`. On refusal the session is unchanged.
+    pub fn apply(
+        &mut self,
+        policy: &Policy,
+        ev: SessionEvent,
+        now: Ms,
+    ) -> Result<Vec<Effect>, Refusal> {
+        let mut effects = Vec::new();
+        match (&self.state, &ev) {
+            (
+                SessionState::Cancelled { .. }
+                | SessionState::Succeeded { .. }
+                | SessionState::OverrideGranted { .. },
+                _,
+            ) => return Err(self.invalid(&ev)),
+            (_, SessionEvent::Cancel { reason }) => {
+                self.state = SessionState::Cancelled {
+                    reason: reason.clone(),
+                };
+            }
+            (SessionState::Requested, SessionEvent::Identify { operator, attempts }) => {
+                operator.require(Role::Operator)?;
+                self.operator = Some(operator.clone());
+                self.attempts = attempts.clone();
+                self.state = SessionState::Identified;
+                if self.attempts.disabled {
+                    effects.push(Effect::BiometricDisabled);
+                    self.fire(policy, Trigger::FailureLimit, &mut effects);
+                } else if self.attempts.limit_reached(policy) {
+                    self.fire(policy, Trigger::FailureLimit, &mut effects);
+                }
+            }
+            (
+                SessionState::Identified | SessionState::FallbackOffered { .. },
+                SessionEvent::Intent,
+            ) => {
+                // From FallbackOffered, the operator may still retry the
+                // primary path once the wait is over (NIST: offer, not force).
+                match self.attempts.check(policy, now) {
+                    AttemptVerdict::Allowed => {}
+                    AttemptVerdict::Throttled { wait_ms } => {
+                        return Err(Refusal::Throttled { wait_ms })
+                    }
+                    AttemptVerdict::Disabled => {
+                        return Err(Refusal::BiometricDisabled {
+                            person: self.operator_id().into(),
+                        })
+                    }
+                }
+                self.state = SessionState::AwaitingCapture;
+            }
+            (SessionState::AwaitingCapture, SessionEvent::CaptureStarted { device }) => {
+                self.state = SessionState::Capturing {
+                    device: device.clone(),
+                };
+            }
+            (
+                SessionState::AwaitingCapture | SessionState::Capturing { .. },
+                SessionEvent::DeviceUnavailable { .. },
+            ) => {
+                self.fire(policy, Trigger::DeviceUnavailable, &mut effects);
+            }
+            (SessionState::Capturing { .. }, SessionEvent::QualityFailure { reason }) => {
+                let limit = self.attempts.record_quality_failure(policy);
+                effects.push(Effect::QualityRejected {
+                    reason: reason.clone(),
+                    consecutive: self.attempts.consecutive_quality_failures,
+                });
+                if limit {
+                    self.fire(policy, Trigger::CaptureQuality, &mut effects);
+                } else {
+                    self.state = SessionState::Identified;
+                }
+            }
+            (
+                SessionState::Capturing { .. },
+                SessionEvent::Match {
+                    modality,
+                    score,
+                    pad_passed,
+                },
+            ) => {
+                let threshold = match modality {
+                    Modality::Face => policy.matching.face_threshold,
+                    Modality::Finger => policy.matching.finger_threshold,
+                };
+                // A failed presentation-attack check is a failed attempt whatever the score.
+                let matched = *score >= threshold && *pad_passed != Some(false);
+                self.attempt_no += 1;
+                if matched {
+                    self.attempts.record_success();
+                    self.state = SessionState::Succeeded {
+                        modality: *modality,
+                        score: *score,
+                    };
+                } else {
+                    let fx = self.attempts.record_failure(policy, now);
+                    self.state = SessionState::Identified;
+                    effects.push(Effect::MatchDecided {
+                        attempt: self.attempt_no,
+                        modality: *modality,
+                        score: *score,
+                        threshold,
+                        matched,
+                        pad_passed: *pad_passed,
+                        consecutive_failures: fx.consecutive_failures,
+                    });
+                    if fx.disabled_now {
+                        effects.push(Effect::BiometricDisabled);
+                    }
+                    if fx.limit_reached {
+                        self.fire(policy, Trigger::FailureLimit, &mut effects);
+                    }
+                    return Ok(effects);
+                }
+                effects.insert(
+                    0,
+                    Effect::MatchDecided {
+                        attempt: self.attempt_no,
+                        modality: *modality,
+                        score: *score,
+                        threshold,
+                        matched,
+                        pad_passed: *pad_passed,
+                        consecutive_failures: 0,
+                    },
+                );
+            }
+            (
+                SessionState::FallbackOffered { trigger },
+                SessionEvent::SupervisorAuthenticated { supervisor, auth },
+            ) => {
+                supervisor.require(Role::Supervisor)?;
+                if supervisor.id == self.operator_id() {
+                    return Err(Refusal::SelfDealing {
+                        person: supervisor.id.clone(),
+                        action: "approve",
+                    });
+                }
+                if auth.supervisor != supervisor.id
+                    || !auth.amr.iter().any(|a| a == "otp")
+                    || auth.amr.len() < 2
+                {
+                    return Err(Refusal::SupervisorNotAuthenticated);
+                }
+                self.state = SessionState::SupervisorAuthenticated {
+                    trigger: *trigger,
+                    supervisor: supervisor.id.clone(),
+                };
+                self.supervisor = Some((supervisor.clone(), auth.clone()));
+            }
+            (
+                SessionState::Identified
+                | SessionState::Requested
+                | SessionState::AwaitingCapture
+                | SessionState::Capturing { .. },
+                SessionEvent::GrantOverride(_),
+            ) => {
+                return Err(Refusal::NoTrigger);
+            }
+            (SessionState::FallbackOffered { .. }, SessionEvent::GrantOverride(_)) => {
+                return Err(Refusal::SupervisorNotAuthenticated)
+            }
+            (
+                SessionState::SupervisorAuthenticated { trigger, .. },
+                SessionEvent::GrantOverride(req),
+            ) => {
+                let grant = self.check_grant(policy, *trigger, req, now)?;
+                self.state = SessionState::OverrideGranted {
+                    grant_id: grant.id.clone(),
+                };
+                effects.push(Effect::Granted(grant));
+            }
+            _ => return Err(self.invalid(&ev)),
+        }
+        Ok(effects)
+    }
+
+    fn check_grant(
+        &self,
+        policy: &Policy,
+        trigger: Trigger,
+        req: &GrantRequest,
+        now: Ms,
+    ) -> Result<Grant, Refusal> {
+        let (sup, auth) = self
+            .supervisor
+            .as_ref()
+            .ok_or(Refusal::SupervisorNotAuthenticated)?;
+        if now - auth.at > SUPERVISOR_AUTH_FRESH_MS || now < auth.at {
+            return Err(Refusal::SupervisorNotAuthenticated);
+        }
+        if !policy.trigger_allowed(trigger) {
+            return Err(Refusal::TriggerNotAllowed(trigger.to_string()));
+        }
+        if req.scope.is_empty() {
+            return Err(Refusal::EmptyScope);
+        }
+        for s in &req.scope {
+            if !self.requested_scope.contains(s) {
+                return Err(Refusal::ScopeNotRequested { scope: s.clone() });
+            }
+            match policy.scope(s) {
+                None => return Err(Refusal::UnknownScope { scope: s.clone() }),
+                Some(sc) if !sc.supervisor_may_grant => {
+                    return Err(Refusal::ScopeNotGrantable { scope: s.clone() })
+                }
+                _ => {}
+            }
+        }
+        let duration = req
+            .duration_ms
+            .unwrap_or_else(|| policy.default_duration_ms());
+        if duration <= 0 {
+            return Err(Refusal::NoExpiry);
+        }
+        if duration > policy.max_duration_ms() {
+            return Err(Refusal::OverCap {
+                requested_minutes: (duration + 59_999) / 60_000,
+                cap_minutes: policy.overrides.max_duration_minutes,
+            });
+        }
+        if policy.reason(&req.reason_code).is_none() {
+            return Err(Refusal::UnknownReason(req.reason_code.clone()));
+        }
+        if req.note.trim().is_empty() {
+            return Err(Refusal::MissingField("note"));
+        }
+        if req.compensating_control.trim().is_empty() {
+            return Err(Refusal::MissingField("compensating_control"));
+        }
+        if req.grant_id.is_empty() {
+            return Err(Refusal::MissingField("grant_id"));
+        }
+        Ok(Grant {
+            id: req.grant_id.clone(),
+            session_id: self.id.clone(),
+            operator: self.operator_id().into(),
+            supervisor: sup.id.clone(),
+            supervisor_amr: auth.amr.clone(),
+            trigger,
+            requested_scope: self.requested_scope.clone(),
+            scope: req.scope.clone(),
+            granted_at: now,
+            expires_at: now + duration,
+            review_due: now + policy.review_deadline_ms(),
+            reason_code: req.reason_code.clone(),
+            note: req.note.clone(),
+            ticket: req.ticket.clone().filter(|t| !t.trim().is_empty()),
+            compensating_control: req.compensating_control.clone(),
+        })
+    }
+}
