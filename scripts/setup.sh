@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs what Countersign needs to build, run and test, and only what is
+# missing: Debian packages (Tauri's WebKitGTK stack, Xvfb and friends for the
+# headless window test, Node.js if absent) and the UI's npm packages.
+# Safe to run again: it does nothing when everything is present.
+# Prerequisite it does not install: a Rust toolchain (https://rustup.rs).
+set -euo pipefail
+# shellcheck source=scripts/env.sh
+. "$(dirname "$0")/env.sh"
+
+APT_PACKAGES=(
+  # Tauri v2 on Linux
+  libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev libssl-dev
+  libayatana-appindicator3-dev librsvg2-dev pkg-config
+  # headless window tests: X server, window manager, screenshots
+  xvfb xauth x11-utils xdotool imagemagick openbox webkit2gtk-driver
+)
+
+section "setup: system packages"
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+    missing+=("$pkg")
+  fi
+done
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  for pkg in nodejs npm; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  info "installing: ${missing[*]}"
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "not root and no sudo: install as root: apt-get install ${missing[*]}"
+    SUDO=(sudo)
+  fi
+  "${SUDO[@]}" apt-get update -q
+  "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  info "all present"
+fi
+
+section "setup: toolchains"
+command -v cargo >/dev/null 2>&1 \
+  || die "cargo not found: install Rust with rustup (https://rustup.rs), then open a new shell or run: . \"\$HOME/.cargo/env\""
+command -v node >/dev/null 2>&1 || die "node not found after installing nodejs"
+command -v npm >/dev/null 2>&1 || die "npm not found after installing npm"
+info "$(cargo --version)"
+info "node $(node --version), npm $(npm --version)"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$node_major" -lt 20 ]; then
+  die "Node.js $(node --version) is too old: the UI toolchain (Vite 8) needs Node 20.19 or newer"
+fi
+
+section "setup: UI packages (npm ci)"
+cd "$REPO/ui"
+# Reinstall only when package-lock.json changed since the last install.
+stamp="node_modules/.countersign-lock.sha256"
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  info "node_modules up to date"
+else
+  # --ignore-scripts: no package of ours needs an install script, and some
+  # would try to download binaries from outside the npm registry.
+  npm ci --ignore-scripts --no-audit --no-fund
+  echo "$want" >"$stamp"
+fi

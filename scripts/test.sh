@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what is missing, then runs every check and test:
+#   UI    svelte-check, eslint, vitest, production build
+#   Rust  rustfmt, clippy (warnings are errors), cargo test (whole workspace)
+#   e2e   the real window under Xvfb (tests/e2e/window-smoke.sh)
+# Stops at the first failure with a non-zero exit code.
+set -euo pipefail
+# shellcheck source=scripts/env.sh
+. "$(dirname "$0")/env.sh"
+
+"$REPO/scripts/setup.sh"
+
+cd "$REPO/ui"
+section "ui: type check (svelte-check)"
+npm run check
+section "ui: lint (eslint)"
+npm run lint
+section "ui: unit and component tests (vitest)"
+npm test
+# Before any cargo command: the app crate embeds ui/dist.
+section "ui: production build"
+npm run build
+
+cd "$REPO"
+section "rust: format (cargo fmt --check)"
+cargo fmt --all -- --check
+section "rust: lint (cargo clippy, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+section "rust: tests (cargo test)"
+cargo test --workspace --locked
+
+section "e2e: window smoke test"
+cargo build -p countersign-app --locked
+"$REPO/tests/e2e/window-smoke.sh"
+
+section "all checks passed"

@@ -1,0 +1,130 @@
+//! Countersign desktop shell.
+//!
+//! The window, its kiosk lock-down and the IPC commands. Domain logic lives in
+//! the `countersign-core` / `countersign-ledger` crates; commands here stay thin.
+
+pub mod commands;
+pub mod config;
+pub mod ipc;
+
+use tauri::{WebviewUrl, WebviewWindowBuilder, WindowEvent};
+
+use config::{Config, Invocation};
+
+/// Label of the one window.
+pub const MAIN_WINDOW: &str = "main";
+/// Window title; end-to-end tests look the window up by it.
+pub const WINDOW_TITLE: &str = "Countersign";
+
+/// Starts the app; returns the process exit code.
+pub fn run() -> i32 {
+    let invocation = Config::from_sources(|k| std::env::var(k).ok(), std::env::args().skip(1));
+    let config = match invocation {
+        Ok(Invocation::Run(config)) => config,
+        Ok(Invocation::Help) => {
+            println!("{}", config::USAGE);
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("countersign-app: {e}");
+            return 2;
+        }
+    };
+    let automation = std::env::var(config::ENV_WEBVIEW_AUTOMATION).ok();
+    if let Some(e) = config.automation_refusal(automation.as_deref()) {
+        eprintln!("countersign-app: {e}");
+        return 2;
+    }
+    match build_and_run(config) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("countersign-app: {e}");
+            1
+        }
+    }
+}
+
+fn build_and_run(config: Config) -> tauri::Result<()> {
+    let kiosk = config.kiosk;
+    tauri::Builder::default()
+        .manage(config)
+        .invoke_handler(tauri::generate_handler![commands::app_info])
+        .setup(move |app| {
+            let mut window = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::default())
+                .title(WINDOW_TITLE)
+                .inner_size(1024.0, 768.0)
+                .min_inner_size(480.0, 360.0);
+            if kiosk {
+                window = window
+                    .fullscreen(true)
+                    .decorations(false)
+                    .always_on_top(true)
+                    .resizable(false)
+                    .maximizable(false)
+                    .minimizable(false)
+                    // Only hides the close button; closing is refused below.
+                    .closable(false);
+            }
+            window.build()?;
+            Ok(())
+        })
+        .on_window_event(move |_window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                if kiosk {
+                    api.prevent_close();
+                }
+            }
+        })
+        .run(tauri::generate_context!())
+}
+
+#[cfg(test)]
+mod bindings_tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    fn committed_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings")
+    }
+
+    fn ts_files(dir: &Path) -> BTreeMap<String, String> {
+        let mut files = BTreeMap::new();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "ts") {
+                    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                    files.insert(name, std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        files
+    }
+
+    /// Fails when `ui/src/lib/bindings/` differs from what the Rust IPC types
+    /// generate. `UPDATE_BINDINGS=1 cargo test -p countersign-app bindings`
+    /// rewrites the committed files.
+    #[test]
+    fn bindings_are_up_to_date() {
+        let tmp = tempfile::tempdir().unwrap();
+        crate::ipc::export_bindings(tmp.path()).unwrap();
+        let generated = ts_files(tmp.path());
+        assert!(!generated.is_empty());
+        let committed_dir = committed_dir();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::create_dir_all(&committed_dir).unwrap();
+            for name in ts_files(&committed_dir).keys() {
+                std::fs::remove_file(committed_dir.join(name)).unwrap();
+            }
+            crate::ipc::export_bindings(&committed_dir).unwrap();
+            return;
+        }
+        let committed = ts_files(&committed_dir);
+        assert!(
+            generated == committed,
+            "ui/src/lib/bindings is out of date with the Rust IPC types; run \
+             `UPDATE_BINDINGS=1 cargo test -p countersign-app bindings` and commit the result.\n\
+             generated: {generated:#?}\ncommitted: {committed:#?}"
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! `countersign-app`: the Countersign kiosk window.
+
+fn main() {
+    std::process::exit(countersign_app::run());
+}
