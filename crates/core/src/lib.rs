@@ -32,7 +32,7 @@ pub use session::{Grant, Session, SessionEvent, SessionState, Trigger};
 /// boundaries (CLI exit messages, IPC errors) so callers never parse text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("{event} is not allowed while the session is {state}")]
+    #[error("{event} is not allowed in state {state}")]
     InvalidTransition { state: String, event: String },
     #[error("{person} does not hold the {role} role")]
     MissingRole { person: String, role: Role },
@@ -47,6 +47,8 @@ pub enum Refusal {
     TriggerNotAllowed(String),
     #[error("scope {scope} was not requested by this step-up")]
     ScopeNotRequested { scope: String },
+    #[error("scope {scope} is not part of this grant")]
+    ScopeNotGranted { scope: String },
     #[error("scope {scope} is unknown to the policy")]
     UnknownScope { scope: String },
     #[error("a supervisor may not grant scope {scope}")]
@@ -90,6 +92,7 @@ impl Refusal {
             Refusal::NoTrigger => "no_trigger",
             Refusal::TriggerNotAllowed(_) => "trigger_not_allowed",
             Refusal::ScopeNotRequested { .. } => "scope_not_requested",
+            Refusal::ScopeNotGranted { .. } => "scope_not_granted",
             Refusal::UnknownScope { .. } => "unknown_scope",
             Refusal::ScopeNotGrantable { .. } => "scope_not_grantable",
             Refusal::EmptyScope => "empty_scope",

@@ -1,0 +1,7 @@
+//! Data-driven tests of the state machines: a script of events in, the
+//! transcript of states, effects and refusals out (expect-test snapshots;
+//! `UPDATE_EXPECT=1 cargo test` rewrites them after a deliberate change).
+
+mod override_scripts;
+mod script;
+mod session_scripts;
