@@ -395,7 +395,7 @@ fn locate(src: &str, path: &[Seg]) -> Option<usize> {
     let doc = toml_edit::ImDocument::parse(src).ok()?;
     let mut item: &toml_edit::Item = doc.as_item();
     let mut span = None;
-    for seg in path {
+    for (pos, seg) in path.iter().enumerate() {
         item = match seg {
             Seg::K(k) => {
                 let table = item.as_table_like()?;
@@ -408,7 +408,7 @@ fn locate(src: &str, path: &[Seg]) -> Option<usize> {
                     let t = arr.get(*i)?;
                     span = t.span().or(span);
                     // Tables of an array have no item wrapper: continue from the table's entries.
-                    return locate_in_table(src, t, &path_after(path, seg))
+                    return locate_in_table(src, t, &path[pos + 1..])
                         .or(span.map(|s| line_of(src, s.start)));
                 }
                 let arr = item.as_array()?;
@@ -422,15 +422,6 @@ fn locate(src: &str, path: &[Seg]) -> Option<usize> {
         }
     }
     span.map(|s| line_of(src, s.start))
-}
-
-fn path_after<'a>(path: &'a [Seg], seg: &Seg) -> Vec<Seg> {
-    let idx = path
-        .iter()
-        .position(|s| std::ptr::eq(s, seg))
-        .map(|i| i + 1)
-        .unwrap_or(path.len());
-    path[idx..].to_vec()
 }
 
 fn locate_in_table(src: &str, t: &toml_edit::Table, rest: &[Seg]) -> Option<usize> {

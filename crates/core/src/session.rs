@@ -223,7 +223,7 @@ pub enum Effect {
     TriggerSuppressed {
         trigger: Trigger,
     },
-    Granted(Grant),
+    Granted(Box<Grant>),
 }
 
 /// One step-up: what was asked, by whom, and how it ended.
@@ -467,7 +467,7 @@ impl Session {
                 self.state = SessionState::OverrideGranted {
                     grant_id: grant.id.clone(),
                 };
-                effects.push(Effect::Granted(grant));
+                effects.push(Effect::Granted(Box::new(grant)));
             }
             _ => return Err(self.invalid(&ev)),
         }

@@ -208,7 +208,7 @@ pub fn run(script: &str) -> String {
                             line.push_str(" | ");
                             line.push_str(&describe(&e));
                             if let Effect::Granted(g) = e {
-                                case = Some(OverrideCase::new(g));
+                                case = Some(OverrideCase::new(*g));
                             }
                         }
                         line
