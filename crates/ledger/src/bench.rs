@@ -101,24 +101,25 @@ const BASE_MS: i64 = 1_700_000_000_000;
 pub fn synthetic_event(i: u64, persons: u64) -> NewEvent {
     let person = format!("p{}", i % persons.max(1));
     let ts_ms = BASE_MS + i as i64 * 1000;
-    let (kind, outcome, case_id) = if i % 100 == 0 {
+    let (r100, r3, r7) = (i % 100, i % 3, i % 7);
+    let (kind, outcome, case_id) = if r100 == 0 {
         (
             KIND_OVERRIDE_GRANTED,
             Some("granted"),
             Some(format!("case-{i}")),
         )
-    } else if i % 100 == 50 && (i / 100) % 2 == 0 {
+    } else if r100 == 50 && (i / 100) & 1 == 0 {
         (
             KIND_OVERRIDE_REVIEWED,
             Some("upheld"),
             Some(format!("case-{}", i - 50)),
         )
-    } else if i % 3 == 0 {
+    } else if r3 == 0 {
         ("stepup.requested", None, None)
     } else {
         (
             "match.attempt",
-            Some(if i % 7 == 0 { "failure" } else { "success" }),
+            Some(if r7 == 0 { "failure" } else { "success" }),
             None,
         )
     };

@@ -70,16 +70,15 @@ pub struct People<'a> {
     pub(crate) keys: &'a Keys,
 }
 
+/// (nonce, ciphertext) of an optional sealed secret.
+type SealedOpt = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 fn totp_aad(id: &str) -> Vec<u8> {
     format!("countersign-ledger/people/totp/v1\0{id}").into_bytes()
 }
 
 impl People<'_> {
-    fn seal_totp(
-        &self,
-        id: &str,
-        secret: &Option<Vec<u8>>,
-    ) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), LedgerError> {
+    fn seal_totp(&self, id: &str, secret: &Option<Vec<u8>>) -> Result<SealedOpt, LedgerError> {
         match secret {
             None => Ok((None, None)),
             Some(s) => {
