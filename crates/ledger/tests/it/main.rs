@@ -1,0 +1,6 @@
+//! Integration tests on real SQLite files: tampering, crash durability, full disk.
+
+mod common;
+mod crash;
+mod diskfull;
+mod tamper;
