@@ -5,7 +5,7 @@ use countersign_ledger::{EventIndex, Keys, Ledger, NewEvent};
 pub fn event(i: u64) -> NewEvent {
     NewEvent {
         ts_ms: 1_000 + i as i64,
-        kind: if i % 2 == 0 {
+        kind: if i & 1 == 0 {
             "match.attempt"
         } else {
             "stepup.requested"
