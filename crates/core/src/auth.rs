@@ -157,8 +157,8 @@ pub struct Authenticated {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum AuthRefusal {
-    #[error("{0} is not a supervisor")]
-    NotSupervisor(String),
+    #[error("{person} does not hold the {role} role")]
+    NotPermitted { person: String, role: Role },
     #[error("{0} is locked out after too many failed authentications; an admin must unlock")]
     Locked(String),
     #[error("{0} has no enrolled second factor")]
@@ -170,7 +170,7 @@ pub enum AuthRefusal {
 impl AuthRefusal {
     pub fn code(&self) -> &'static str {
         match self {
-            AuthRefusal::NotSupervisor(_) => "not_supervisor",
+            AuthRefusal::NotPermitted { .. } => "not_permitted",
             AuthRefusal::Locked(_) => "locked",
             AuthRefusal::NotEnrolled(_) => "not_enrolled",
             AuthRefusal::Failed { .. } => "auth_failed",
@@ -178,8 +178,7 @@ impl AuthRefusal {
     }
 }
 
-/// Decides a supervisor authentication. Returns the new [`AuthState`] to store
-/// whatever the outcome, and either the authenticated factors or the refusal.
+/// Decides a supervisor authentication. See [`authenticate`].
 pub fn authenticate_supervisor(
     policy: &Policy,
     person: &Person,
@@ -189,9 +188,41 @@ pub fn authenticate_supervisor(
     code: &str,
     now: Ms,
 ) -> (AuthState, Result<Authenticated, AuthRefusal>) {
+    authenticate(
+        policy,
+        person,
+        Role::Supervisor,
+        factors,
+        state,
+        secret,
+        code,
+        now,
+    )
+}
+
+/// Decides a two-factor authentication of someone acting in `role`
+/// (supervisor, reviewer, admin). Returns the new [`AuthState`] to store
+/// whatever the outcome, and either the authenticated factors or the refusal.
+#[allow(clippy::too_many_arguments)]
+pub fn authenticate(
+    policy: &Policy,
+    person: &Person,
+    role: Role,
+    factors: Option<Factors<'_>>,
+    state: &AuthState,
+    secret: &str,
+    code: &str,
+    now: Ms,
+) -> (AuthState, Result<Authenticated, AuthRefusal>) {
     let mut next = state.clone();
-    if !person.has(Role::Supervisor) {
-        return (next, Err(AuthRefusal::NotSupervisor(person.id.clone())));
+    if !person.has(role) {
+        return (
+            next,
+            Err(AuthRefusal::NotPermitted {
+                person: person.id.clone(),
+                role,
+            }),
+        );
     }
     if state.locked {
         return (next, Err(AuthRefusal::Locked(person.id.clone())));
@@ -395,7 +426,7 @@ mod tests {
         let policy = Policy::default_policy();
         let p = Person::new("olga", "Olga", [Role::Operator]);
         let (_, r) = authenticate_supervisor(&policy, &p, None, &AuthState::default(), "x", "y", 0);
-        assert_eq!(r.unwrap_err().code(), "not_supervisor");
+        assert_eq!(r.unwrap_err().code(), "not_permitted");
     }
 
     #[test]

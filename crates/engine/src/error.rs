@@ -1,0 +1,68 @@
+use std::path::PathBuf;
+
+use countersign_core::auth::{AuthRefusal, CredentialError};
+use countersign_core::{PolicyError, Refusal};
+use countersign_ledger::LedgerError;
+
+/// Errors of the application layer. [`EngineError::code`] is stable and is
+/// what crosses to the UI; the message is for people.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    #[error("authentication refused: {0}")]
+    Auth(#[from] AuthRefusal),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    #[error("unknown person {0}")]
+    UnknownPerson(String),
+    #[error("unknown override {0}")]
+    UnknownOverride(String),
+    #[error("{} is not an initialised Countersign data dir (no {}); run `countersign init` first", .0.display(), crate::datadir::MARKER)]
+    NotInitialized(PathBuf),
+    #[error("{} is already initialised", .0.display())]
+    AlreadyInitialized(PathBuf),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("{context} ({}): {source}", path.display())]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl EngineError {
+    pub fn code(&self) -> String {
+        match self {
+            EngineError::Refused(r) => format!("refused.{}", r.code()),
+            EngineError::Auth(a) => format!("auth.{}", a.code()),
+            EngineError::Policy(_) => "policy.invalid".into(),
+            EngineError::Ledger(LedgerError::DiskFull { .. }) => "ledger.disk_full".into(),
+            EngineError::Ledger(_) => "ledger.error".into(),
+            EngineError::Credential(_) => "credential.invalid".into(),
+            EngineError::UnknownPerson(_) => "person.unknown".into(),
+            EngineError::UnknownOverride(_) => "override.unknown".into(),
+            EngineError::NotInitialized(_) => "datadir.not_initialized".into(),
+            EngineError::AlreadyInitialized(_) => "datadir.already_initialized".into(),
+            EngineError::Invalid(_) => "input.invalid".into(),
+            EngineError::Io { .. } => "io.error".into(),
+        }
+    }
+
+    pub(crate) fn io<'a>(
+        context: &'static str,
+        path: &'a std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> EngineError + 'a {
+        move |source| EngineError::Io {
+            context,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

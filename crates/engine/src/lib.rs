@@ -1,0 +1,129 @@
+//! The application layer of Countersign.
+//!
+//! An [`Engine`] owns one data dir: the policy file, the kiosk keys and the
+//! evidence ledger. Every use case here (people, step-up, overrides, review)
+//! runs the pure state machines of `countersign-core` and records each
+//! transition, accepted or refused, as a signed ledger event. The CLI and the
+//! desktop app are thin shells over this crate.
+//!
+//! Unlike the core, the engine has a clock and a random source; both are
+//! injectable ([`Clock`]) so tests can move time.
+
+mod datadir;
+mod error;
+mod evidence;
+mod overrides;
+mod people;
+mod stepup;
+
+pub use datadir::{DataDir, DemoPerson, InitOptions, InitReport, DEMO_PEOPLE};
+pub use error::EngineError;
+pub use evidence::kinds;
+pub use overrides::{OverrideFilter, OverrideView, ReviewInput};
+pub use people::{PersonView, Provisioning};
+pub use stepup::{StepUp, StepUpOutcome};
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use countersign_core::{Ms, Policy};
+use countersign_ledger::Ledger;
+
+/// Where the engine gets the time from.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now_ms(&self) -> Ms;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> Ms {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as Ms)
+            .unwrap_or(0)
+    }
+}
+
+/// A clock that only moves when told to (tests).
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    pub fn at(ms: Ms) -> Self {
+        ManualClock(Arc::new(AtomicI64::new(ms)))
+    }
+    pub fn advance(&self, ms: Ms) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> Ms {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// One open data dir.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) dir: DataDir,
+    pub(crate) policy: Policy,
+    pub(crate) ledger: Ledger,
+    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) kiosk_id: String,
+    /// Where match scores come from, recorded with every attempt. Until the
+    /// matcher lands, the CLI's headless step-up takes scores from a flag and
+    /// says so here ("test_input").
+    pub(crate) score_source: String,
+}
+
+impl Engine {
+    /// Opens an initialised data dir with the system clock.
+    pub fn open(dir: impl Into<std::path::PathBuf>) -> Result<Engine, EngineError> {
+        Self::open_with_clock(dir, Box::new(SystemClock))
+    }
+
+    pub fn open_with_clock(
+        dir: impl Into<std::path::PathBuf>,
+        clock: Box<dyn Clock>,
+    ) -> Result<Engine, EngineError> {
+        let dir = DataDir::new(dir.into());
+        dir.open(clock)
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn ledger_mut(&mut self) -> &mut Ledger {
+        &mut self.ledger
+    }
+
+    pub fn set_score_source(&mut self, source: &str) {
+        self.score_source = source.into();
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.root()
+    }
+
+    pub fn kiosk_id(&self) -> &str {
+        &self.kiosk_id
+    }
+
+    pub fn now(&self) -> Ms {
+        self.clock.now_ms()
+    }
+
+    /// A random id with a readable prefix, e.g. `ovr-3f9a…`.
+    pub(crate) fn new_id(prefix: &str) -> String {
+        let bytes: [u8; 8] = rand::random();
+        format!("{prefix}-{}", hex::encode(bytes))
+    }
+}

@@ -1,0 +1,302 @@
+//! People and their credentials. Registry changes are mutable rows in the
+//! ledger's `people` table, and each change is also a signed event.
+
+use std::collections::BTreeSet;
+
+use countersign_core::auth::{self, totp, AuthState, Authenticated, Factors};
+use countersign_core::people::validate_id;
+use countersign_core::{Person, Role};
+use countersign_ledger::PersonRecord;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::evidence::{kinds, Ev};
+use crate::{Engine, EngineError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonView {
+    pub id: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    pub has_credentials: bool,
+    pub failed_auths: u32,
+    pub locked: bool,
+}
+
+/// What an authenticator app needs. Shown once, at enrollment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provisioning {
+    pub person: String,
+    pub totp_secret_base32: String,
+    pub otpauth_uri: String,
+}
+
+fn to_person(r: &PersonRecord) -> Result<Person, EngineError> {
+    let roles = r
+        .roles
+        .iter()
+        .map(|s| s.parse::<Role>().map_err(EngineError::Invalid))
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    Ok(Person {
+        id: r.id.clone(),
+        display_name: r.display_name.clone(),
+        roles,
+    })
+}
+
+impl Engine {
+    pub(crate) fn record(&mut self, id: &str) -> Result<PersonRecord, EngineError> {
+        self.ledger
+            .people()
+            .get(id)?
+            .ok_or_else(|| EngineError::UnknownPerson(id.into()))
+    }
+
+    pub fn person(&mut self, id: &str) -> Result<Person, EngineError> {
+        to_person(&self.record(id)?)
+    }
+
+    pub fn add_person(
+        &mut self,
+        id: &str,
+        display_name: &str,
+        roles: impl IntoIterator<Item = Role>,
+        by: &str,
+    ) -> Result<PersonView, EngineError> {
+        validate_id(id).map_err(EngineError::Invalid)?;
+        if display_name.trim().is_empty() {
+            return Err(EngineError::Invalid(
+                "display name must not be empty".into(),
+            ));
+        }
+        let roles: BTreeSet<Role> = roles.into_iter().collect();
+        if roles.is_empty() {
+            return Err(EngineError::Invalid(
+                "a person needs at least one role".into(),
+            ));
+        }
+        let now = self.now();
+        let rec = PersonRecord {
+            id: id.into(),
+            display_name: display_name.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            secret_phc: None,
+            totp_secret: None,
+            failed_auths: 0,
+            locked: false,
+            created_ms: now,
+        };
+        self.ledger.people().insert(&rec)?;
+        self.ledger.append(
+            &Ev::new(
+                kinds::PERSON_ADDED,
+                now,
+                json!({ "id": id, "display_name": display_name, "roles": rec.roles, "by": by }),
+            )
+            .person(id)
+            .build(),
+        )?;
+        self.person_view(&rec)
+    }
+
+    pub fn set_roles(
+        &mut self,
+        id: &str,
+        roles: impl IntoIterator<Item = Role>,
+        by: &str,
+    ) -> Result<PersonView, EngineError> {
+        let before = self.record(id)?;
+        let roles: BTreeSet<Role> = roles.into_iter().collect();
+        if roles.is_empty() {
+            return Err(EngineError::Invalid(
+                "a person needs at least one role".into(),
+            ));
+        }
+        let names: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        self.ledger.people().set_roles(id, &names)?;
+        let now = self.now();
+        self.ledger.append(
+            &Ev::new(
+                kinds::PERSON_ROLES_CHANGED,
+                now,
+                json!({ "id": id, "from": before.roles, "to": names, "by": by }),
+            )
+            .person(id)
+            .build(),
+        )?;
+        let rec = self.record(id)?;
+        self.person_view(&rec)
+    }
+
+    pub fn list_people(&mut self) -> Result<Vec<PersonView>, EngineError> {
+        let recs = self.ledger.people().list()?;
+        recs.iter().map(|r| self.person_view(r)).collect()
+    }
+
+    fn person_view(&self, r: &PersonRecord) -> Result<PersonView, EngineError> {
+        Ok(PersonView {
+            id: r.id.clone(),
+            display_name: r.display_name.clone(),
+            roles: to_person(r)?.roles.into_iter().collect(),
+            has_credentials: r.secret_phc.is_some() && r.totp_secret.is_some(),
+            failed_auths: r.failed_auths,
+            locked: r.locked,
+        })
+    }
+
+    /// Enrolls a memorised secret and a fresh random TOTP secret for someone
+    /// who acts with two factors (supervisor, reviewer, admin).
+    pub fn set_credentials(
+        &mut self,
+        id: &str,
+        secret: &str,
+        by: &str,
+    ) -> Result<Provisioning, EngineError> {
+        let totp_secret: [u8; 20] = rand::random();
+        self.set_credentials_with(id, secret, totp_secret.to_vec(), by)
+    }
+
+    pub(crate) fn set_credentials_with(
+        &mut self,
+        id: &str,
+        secret: &str,
+        totp_secret: Vec<u8>,
+        by: &str,
+    ) -> Result<Provisioning, EngineError> {
+        let person = self.person(id)?;
+        if !(person.has(Role::Supervisor) || person.has(Role::Reviewer) || person.has(Role::Admin))
+        {
+            return Err(EngineError::Invalid(format!("{id} holds no role that authenticates with a secret and TOTP (supervisor, reviewer, admin)")));
+        }
+        let salt: [u8; 16] = rand::random();
+        let phc = auth::hash_secret(secret, salt)?;
+        self.ledger
+            .people()
+            .set_credentials(id, Some(&phc), Some(&totp_secret))?;
+        self.ledger.people().reset_auth_failures(id)?;
+        let now = self.now();
+        self.ledger.append(
+            &Ev::new(
+                kinds::PERSON_CREDENTIALS_SET,
+                now,
+                json!({ "id": id, "factors": ["pwd", "otp"], "by": by }),
+            )
+            .person(id)
+            .build(),
+        )?;
+        let s = &self.policy.supervisor;
+        Ok(Provisioning {
+            person: id.into(),
+            totp_secret_base32: totp::secret_base32(&totp_secret),
+            otpauth_uri: totp::provisioning_uri(
+                &totp_secret,
+                id,
+                "Countersign",
+                s.totp_step_seconds,
+                s.totp_digits,
+            ),
+        })
+    }
+
+    pub fn unlock(&mut self, id: &str, by: &str) -> Result<PersonView, EngineError> {
+        self.record(id)?;
+        self.ledger.people().set_locked(id, false)?;
+        self.ledger.people().reset_auth_failures(id)?;
+        let now = self.now();
+        self.ledger.append(
+            &Ev::new(kinds::PERSON_UNLOCKED, now, json!({ "id": id, "by": by }))
+                .person(id)
+                .build(),
+        )?;
+        let rec = self.record(id)?;
+        self.person_view(&rec)
+    }
+
+    /// Two-factor authentication of `id` acting in `role`, with lockout and
+    /// a `supervisor.auth` event whatever the outcome. `purpose` says what
+    /// the authentication was for (e.g. `grant s-12`, `review ovr-3`).
+    pub fn authenticate(
+        &mut self,
+        id: &str,
+        role: Role,
+        secret: &str,
+        code: &str,
+        purpose: &str,
+    ) -> Result<(Person, Authenticated), EngineError> {
+        let rec = self.record(id)?;
+        let person = to_person(&rec)?;
+        let now = self.now();
+        let state = AuthState {
+            failed: rec.failed_auths,
+            locked: rec.locked,
+            last_totp_step: self.last_totp_step(id)?,
+        };
+        let factors = match (&rec.secret_phc, &rec.totp_secret) {
+            (Some(p), Some(t)) => Some(Factors {
+                secret_phc: p,
+                totp_secret: t,
+            }),
+            _ => None,
+        };
+        let (next, result) = auth::authenticate(
+            &self.policy,
+            &person,
+            role,
+            factors,
+            &state,
+            secret,
+            code,
+            now,
+        );
+        if next.failed != state.failed {
+            if next.failed == 0 {
+                self.ledger.people().reset_auth_failures(id)?;
+            } else {
+                self.ledger.people().record_auth_failure(id)?;
+            }
+        }
+        if next.locked && !state.locked {
+            self.ledger.people().set_locked(id, true)?;
+        }
+        let (outcome, body) = match &result {
+            Ok(a) => (
+                "success",
+                json!({ "role": role, "purpose": purpose, "amr": a.amr, "totp_step": a.totp_step }),
+            ),
+            Err(e) => (
+                "failure",
+                json!({ "role": role, "purpose": purpose, "refusal": e.code(), "failed": next.failed, "locked": next.locked }),
+            ),
+        };
+        self.ledger.append(
+            &Ev::new(kinds::SUPERVISOR_AUTH, now, body)
+                .supervisor(id)
+                .person(id)
+                .outcome(outcome)
+                .build(),
+        )?;
+        Ok((person, result?))
+    }
+
+    fn last_totp_step(&mut self, id: &str) -> Result<Option<u64>, EngineError> {
+        let f = countersign_ledger::Filter {
+            kinds: vec![kinds::SUPERVISOR_AUTH.into()],
+            supervisor: Some(id.into()),
+            outcome: Some("success".into()),
+            ..Default::default()
+        };
+        let page = self.ledger.query(
+            &f,
+            &countersign_ledger::PageRequest {
+                after_seq: None,
+                limit: 1,
+                newest_first: true,
+            },
+        )?;
+        Ok(page
+            .rows
+            .first()
+            .and_then(|r| r.body.get("totp_step"))
+            .and_then(|v| v.as_u64()))
+    }
+}

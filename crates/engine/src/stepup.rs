@@ -1,0 +1,347 @@
+//! The step-up use case: drives a [`Session`] and records each transition.
+//!
+//! A refused transition is evidence too: it is logged as `stepup.refused`
+//! (an attempt to grant without a trigger is exactly what reviewers look for).
+
+use std::collections::BTreeSet;
+
+use countersign_core::attempts::AttemptState;
+use countersign_core::session::{Effect, GrantRequest, Modality, SessionEvent};
+use countersign_core::{Grant, Reconciliation, Role, Session, SessionState};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::evidence::{kinds, Ev};
+use crate::{Engine, EngineError};
+
+/// A step-up in progress. Held by the caller (CLI run, app window).
+#[derive(Debug, Clone)]
+pub struct StepUp {
+    pub session: Session,
+    pub requester: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StepUpOutcome {
+    Succeeded {
+        session_id: String,
+        operator: String,
+        modality: Modality,
+        score: f64,
+    },
+    OverrideGranted {
+        session_id: String,
+        grant: Box<Grant>,
+    },
+    FallbackOffered {
+        session_id: String,
+        trigger: String,
+    },
+    InProgress {
+        session_id: String,
+        state: String,
+    },
+    Cancelled {
+        session_id: String,
+        reason: String,
+    },
+}
+
+impl Engine {
+    /// Opens a step-up for `scope`, asked by `requester` (the relying app).
+    pub fn start_stepup(
+        &mut self,
+        scope: BTreeSet<String>,
+        acr_values: Vec<String>,
+        requester: &str,
+    ) -> Result<StepUp, EngineError> {
+        let now = self.now();
+        let id = Engine::new_id("stp");
+        let session = Session::request(&self.policy, id.clone(), scope, acr_values, now)?;
+        self.ledger.append(
+            &Ev::new(kinds::STEPUP_REQUESTED, now, json!({ "session_id": id, "scope": session.requested_scope, "acr_values": session.acr_values, "requester": requester, "kiosk_id": self.kiosk_id }))
+                .case(&id)
+                .build(),
+        )?;
+        Ok(StepUp {
+            session,
+            requester: requester.into(),
+        })
+    }
+
+    /// The operator's current attempt regime, from the latest event that recorded it.
+    pub fn attempt_state(&mut self, person: &str) -> Result<AttemptState, EngineError> {
+        let f = countersign_ledger::Filter {
+            kinds: vec![
+                kinds::MATCH_ATTEMPT.into(),
+                kinds::CAPTURE_QUALITY_FAILED.into(),
+                kinds::STEPUP_SUCCEEDED.into(),
+            ],
+            person: Some(person.into()),
+            ..Default::default()
+        };
+        let page = self.ledger.query(
+            &f,
+            &countersign_ledger::PageRequest {
+                after_seq: None,
+                limit: 1,
+                newest_first: true,
+            },
+        )?;
+        Ok(page
+            .rows
+            .first()
+            .and_then(|r| r.body.get("regime"))
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default())
+    }
+
+    pub fn identify(&mut self, s: &mut StepUp, operator: &str) -> Result<Vec<Effect>, EngineError> {
+        let person = self.person(operator)?;
+        let attempts = self.attempt_state(operator)?;
+        self.apply(
+            s,
+            SessionEvent::Identify {
+                operator: person,
+                attempts,
+            },
+        )
+    }
+
+    /// Two factors from the supervisor, then the session moves on.
+    pub fn supervisor_login(
+        &mut self,
+        s: &mut StepUp,
+        supervisor: &str,
+        secret: &str,
+        code: &str,
+    ) -> Result<Vec<Effect>, EngineError> {
+        if !matches!(s.session.state, SessionState::FallbackOffered { .. }) {
+            // Check the state before touching credentials, so no factor is
+            // spent (or failure counted) on a session that cannot use it.
+            return Err(self.refuse(
+                s,
+                "supervisor_authenticated",
+                countersign_core::Refusal::InvalidTransition {
+                    state: s.session.state.name().into(),
+                    event: "supervisor_authenticated".into(),
+                },
+            ));
+        }
+        let (person, auth) = self.authenticate(
+            supervisor,
+            Role::Supervisor,
+            secret,
+            code,
+            &format!("grant {}", s.session.id),
+        )?;
+        self.apply(
+            s,
+            SessionEvent::SupervisorAuthenticated {
+                supervisor: person,
+                auth,
+            },
+        )
+    }
+
+    pub fn grant(&mut self, s: &mut StepUp, req: GrantRequest) -> Result<Grant, EngineError> {
+        let fx = self.apply(s, SessionEvent::GrantOverride(req))?;
+        fx.into_iter()
+            .find_map(|e| {
+                if let Effect::Granted(g) = e {
+                    Some(*g)
+                } else {
+                    None
+                }
+            })
+            .ok_or_else(|| EngineError::Invalid("grant produced no grant".into()))
+    }
+
+    pub fn outcome(&self, s: &StepUp) -> StepUpOutcome {
+        let id = s.session.id.clone();
+        match &s.session.state {
+            SessionState::Succeeded { modality, score } => StepUpOutcome::Succeeded {
+                session_id: id,
+                operator: s
+                    .session
+                    .operator
+                    .as_ref()
+                    .map(|p| p.id.clone())
+                    .unwrap_or_default(),
+                modality: *modality,
+                score: *score,
+            },
+            SessionState::FallbackOffered { trigger } => StepUpOutcome::FallbackOffered {
+                session_id: id,
+                trigger: trigger.to_string(),
+            },
+            SessionState::Cancelled { reason } => StepUpOutcome::Cancelled {
+                session_id: id,
+                reason: reason.clone(),
+            },
+            other => StepUpOutcome::InProgress {
+                session_id: id,
+                state: other.name().into(),
+            },
+        }
+    }
+
+    fn refuse(&mut self, s: &StepUp, event: &str, r: countersign_core::Refusal) -> EngineError {
+        let now = self.now();
+        let mut ev = Ev::new(kinds::STEPUP_REFUSED, now, json!({ "session_id": s.session.id, "event": event, "refusal": r.code(), "message": r.to_string(), "state": s.session.state.name() }))
+            .case(&s.session.id)
+            .outcome("refused");
+        if let Some(op) = &s.session.operator {
+            ev = ev.person(&op.id);
+        }
+        match self.ledger.append(&ev.build()) {
+            Ok(_) => EngineError::Refused(r),
+            Err(e) => EngineError::Ledger(e),
+        }
+    }
+
+    /// Applies one event and writes the evidence for it.
+    pub fn apply(&mut self, s: &mut StepUp, ev: SessionEvent) -> Result<Vec<Effect>, EngineError> {
+        let now = self.now();
+        let name = ev.name();
+        let before = s.session.clone();
+        let effects = match s.session.apply(&self.policy, ev.clone(), now) {
+            Ok(fx) => fx,
+            Err(r) => return Err(self.refuse(s, name, r)),
+        };
+        let sid = s.session.id.clone();
+        let op = s
+            .session
+            .operator
+            .as_ref()
+            .map(|p| p.id.clone())
+            .unwrap_or_default();
+        let regime = serde_json::to_value(&s.session.attempts).expect("serialisable");
+        let mut events = Vec::new();
+        match &ev {
+            SessionEvent::Identify { .. } => events.push(
+                Ev::new(
+                    kinds::STEPUP_IDENTIFIED,
+                    now,
+                    json!({ "session_id": sid, "operator": op, "regime": regime }),
+                )
+                .person(&op),
+            ),
+            SessionEvent::Intent => events.push(
+                Ev::new(
+                    kinds::STEPUP_INTENT,
+                    now,
+                    json!({ "session_id": sid, "act": "verify_me_pressed" }),
+                )
+                .person(&op),
+            ),
+            SessionEvent::CaptureStarted { device } => events.push(
+                Ev::new(
+                    kinds::CAPTURE_STARTED,
+                    now,
+                    json!({ "session_id": sid, "device": device }),
+                )
+                .person(&op),
+            ),
+            SessionEvent::DeviceUnavailable { device, detail } => events.push(
+                Ev::new(
+                    kinds::CAPTURE_DEVICE_UNAVAILABLE,
+                    now,
+                    json!({ "session_id": sid, "device": device, "detail": detail }),
+                )
+                .person(&op)
+                .outcome("unavailable"),
+            ),
+            SessionEvent::QualityFailure { reason } => events.push(
+                Ev::new(
+                    kinds::CAPTURE_QUALITY_FAILED,
+                    now,
+                    json!({ "session_id": sid, "reason": reason, "regime": regime }),
+                )
+                .person(&op)
+                .outcome("quality_failed"),
+            ),
+            SessionEvent::Match { .. } => {}
+            SessionEvent::SupervisorAuthenticated { supervisor, auth } => {
+                // The supervisor.auth event was written by `authenticate`; this links it to the session.
+                events.push(Ev::new(kinds::STEPUP_IDENTIFIED, now, json!({ "session_id": sid, "supervisor": supervisor.id, "amr": auth.amr, "stage": "supervisor" })).person(&op).supervisor(&supervisor.id))
+            }
+            SessionEvent::GrantOverride(_) => {}
+            SessionEvent::Cancel { reason } => events.push(
+                Ev::new(
+                    kinds::STEPUP_CANCELLED,
+                    now,
+                    json!({ "session_id": sid, "reason": reason }),
+                )
+                .person(&op)
+                .outcome("cancelled"),
+            ),
+        }
+        for e in &effects {
+            match e {
+                Effect::MatchDecided { attempt, modality, score, threshold, matched, pad_passed, consecutive_failures } => {
+                    events.push(
+                        Ev::new(
+                            kinds::MATCH_ATTEMPT,
+                            now,
+                            json!({ "session_id": sid, "attempt": attempt, "modality": modality, "score": score, "threshold": threshold, "matched": matched,
+                                    "pad_passed": pad_passed, "consecutive_failures": consecutive_failures, "regime": regime,
+                                    "device": match &before.state { SessionState::Capturing { device } => device.clone(), _ => String::new() },
+                                    "score_source": self.score_source }),
+                        )
+                        .person(&op)
+                        .outcome(if *matched { "matched" } else { "no_match" }),
+                    );
+                }
+                Effect::QualityRejected { .. } => {}
+                Effect::BiometricDisabled => events.push(Ev::new(kinds::MATCH_ATTEMPT, now, json!({ "session_id": sid, "biometric_disabled": true, "regime": regime })).person(&op).outcome("disabled")),
+                Effect::TriggerFired { trigger } => events.push(
+                    Ev::new(kinds::FALLBACK_TRIGGERED, now, json!({ "session_id": sid, "trigger": trigger, "attempts_in_session": s.session.attempt_no, "regime": regime }))
+                        .person(&op)
+                        .trigger(trigger.as_str())
+                        .outcome("fallback_offered"),
+                ),
+                Effect::TriggerSuppressed { trigger } => events.push(
+                    Ev::new(kinds::FALLBACK_TRIGGERED, now, json!({ "session_id": sid, "trigger": trigger, "suppressed_by_policy": true }))
+                        .person(&op)
+                        .trigger(trigger.as_str())
+                        .outcome("suppressed"),
+                ),
+                Effect::Granted(g) => events.push(
+                    Ev::new(kinds::OVERRIDE_GRANTED, now, serde_json::to_value(g.as_ref()).expect("serialisable"))
+                        .person(&g.operator)
+                        .supervisor(&g.supervisor)
+                        .trigger(g.trigger.as_str())
+                        .case(&g.id)
+                        .outcome("granted"),
+                ),
+            }
+        }
+        if let SessionState::Succeeded { modality, score } = &s.session.state {
+            events.push(
+                Ev::new(kinds::STEPUP_SUCCEEDED, now, json!({ "session_id": sid, "modality": modality, "score": score, "scope": s.session.requested_scope, "regime": regime }))
+                    .person(&op)
+                    .outcome("success"),
+            );
+        }
+        // Override events are filed under the grant id, the rest under the session.
+        let batch: Vec<_> = events
+            .into_iter()
+            .map(|e| {
+                let mut e = e.build();
+                e.index.case_id.get_or_insert_with(|| sid.clone());
+                e
+            })
+            .collect();
+        if let Err(e) = self.ledger.append_batch(&batch) {
+            // Nothing was recorded, so the transition did not happen.
+            s.session = before;
+            return Err(e.into());
+        }
+        if matches!(s.session.state, SessionState::Succeeded { .. }) {
+            self.reconcile_operator(&op, Reconciliation::PrimaryMatch)?;
+        }
+        Ok(effects)
+    }
+}
