@@ -421,3 +421,47 @@ fn people_admin_and_policy_change_evidence() {
         .starts_with("otpauth://totp/Countersign:nina?secret="));
     assert_eq!(count(&f, kinds::PERSON_ROLES_CHANGED), 1);
 }
+
+#[test]
+fn a_session_resumes_in_another_process_and_cannot_be_granted_twice() {
+    let mut f = demo();
+    let mut s = f
+        .engine
+        .start_stepup(
+            scope("payments.approve,records.export"),
+            vec!["phr".into()],
+            "app",
+        )
+        .unwrap();
+    f.engine.identify(&mut s, "olga").unwrap();
+    f.engine.apply(&mut s, SessionEvent::Intent).unwrap();
+    f.engine
+        .apply(
+            &mut s,
+            SessionEvent::DeviceUnavailable {
+                device: "cam0".into(),
+                detail: "unplugged".into(),
+            },
+        )
+        .unwrap();
+    let mut resumed = f.engine.resume_stepup(&s.session.id).unwrap();
+    assert_eq!(resumed.session.state, s.session.state);
+    assert_eq!(resumed.session.requested_scope, s.session.requested_scope);
+    let (secret, code) = factors(&f, "sam");
+    f.engine
+        .supervisor_login(&mut resumed, "sam", secret, &code)
+        .unwrap();
+    f.engine.grant(&mut resumed, grant_req(5)).unwrap();
+    let mut again = f.engine.resume_stepup(&s.session.id).unwrap();
+    assert_eq!(again.session.state.name(), "override_granted");
+    f.clock.advance(30_000);
+    let (secret, code) = factors(&f, "sam");
+    assert_eq!(
+        f.engine
+            .supervisor_login(&mut again, "sam", secret, &code)
+            .unwrap_err()
+            .code(),
+        "refused.invalid_transition"
+    );
+    assert!(f.engine.resume_stepup("stp-nope").is_err());
+}
