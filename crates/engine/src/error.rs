@@ -8,9 +8,9 @@ use countersign_ledger::LedgerError;
 /// what crosses to the UI; the message is for people.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("refused: {0}")]
+    #[error(transparent)]
     Refused(#[from] Refusal),
-    #[error("authentication refused: {0}")]
+    #[error(transparent)]
     Auth(#[from] AuthRefusal),
     #[error(transparent)]
     Policy(#[from] PolicyError),

@@ -145,7 +145,46 @@ impl Engine {
         )
     }
 
-    pub fn grant(&mut self, s: &mut StepUp, req: GrantRequest) -> Result<Grant, EngineError> {
+    /// Checks a grant request as the core would once `supervisor` has
+    /// authenticated, without touching credentials or the log, so a request
+    /// that would be refused (over the cap, unknown reason, scope not
+    /// requested, self-approval) does not spend the supervisor's TOTP code.
+    pub fn preflight_grant(
+        &mut self,
+        s: &StepUp,
+        supervisor: &str,
+        req: &GrantRequest,
+    ) -> Result<(), EngineError> {
+        let person = self.person(supervisor)?;
+        let now = self.now();
+        let mut probe = s.session.clone();
+        let auth = countersign_core::auth::Authenticated {
+            supervisor: supervisor.into(),
+            amr: vec!["pwd".into(), "otp".into()],
+            at: now,
+            totp_step: 0,
+        };
+        probe.apply(
+            &self.policy,
+            SessionEvent::SupervisorAuthenticated {
+                supervisor: person,
+                auth,
+            },
+            now,
+        )?;
+        let mut req = req.clone();
+        if req.grant_id.is_empty() {
+            req.grant_id = "preflight".into();
+        }
+        probe.apply(&self.policy, SessionEvent::GrantOverride(req), now)?;
+        Ok(())
+    }
+
+    /// Grants the override. An empty `grant_id` gets a fresh random one.
+    pub fn grant(&mut self, s: &mut StepUp, mut req: GrantRequest) -> Result<Grant, EngineError> {
+        if req.grant_id.is_empty() {
+            req.grant_id = Engine::new_id("ovr");
+        }
         let fx = self.apply(s, SessionEvent::GrantOverride(req))?;
         fx.into_iter()
             .find_map(|e| {

@@ -465,3 +465,49 @@ fn a_session_resumes_in_another_process_and_cannot_be_granted_twice() {
     );
     assert!(f.engine.resume_stepup("stp-nope").is_err());
 }
+
+#[test]
+fn preflight_refuses_without_spending_factors() {
+    let mut f = demo();
+    let mut s = f
+        .engine
+        .start_stepup(scope("payments.approve"), vec![], "app")
+        .unwrap();
+    f.engine.identify(&mut s, "olga").unwrap();
+    f.engine.apply(&mut s, SessionEvent::Intent).unwrap();
+    f.engine
+        .apply(
+            &mut s,
+            SessionEvent::DeviceUnavailable {
+                device: "cam0".into(),
+                detail: "unplugged".into(),
+            },
+        )
+        .unwrap();
+    let before = count(&f, kinds::SUPERVISOR_AUTH);
+    assert_eq!(
+        f.engine
+            .preflight_grant(&s, "sam", &grant_req(61))
+            .unwrap_err()
+            .code(),
+        "refused.over_cap"
+    );
+    assert_eq!(
+        f.engine
+            .preflight_grant(&s, "rita", &grant_req(5))
+            .unwrap_err()
+            .code(),
+        "refused.missing_role"
+    );
+    f.engine.preflight_grant(&s, "sam", &grant_req(5)).unwrap();
+    assert_eq!(
+        count(&f, kinds::SUPERVISOR_AUTH),
+        before,
+        "no factor was checked"
+    );
+    assert_eq!(
+        s.session.state.name(),
+        "fallback_offered",
+        "the real session is untouched"
+    );
+}

@@ -1,0 +1,300 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "countersign",
+    version,
+    about = "Biometric step-up with a supervised, time-bound fallback and a tamper-evident evidence log"
+)]
+pub struct Cli {
+    /// The data dir (policy, keys, ledger).
+    #[arg(long, global = true, env = "COUNTERSIGN_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+pub fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("countersign");
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".local/share/countersign"))
+        .unwrap_or_else(|| PathBuf::from("countersign-data"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a data dir: kiosk keys, the default policy, an empty ledger.
+    Init {
+        /// Add the demo people (olga, otto: operators; sam, sue: supervisors; rita: reviewer; ada: admin).
+        #[arg(long)]
+        demo: bool,
+        /// Succeed without changes if the data dir already exists.
+        #[arg(long)]
+        if_missing: bool,
+        /// Install this policy file instead of the default.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    #[command(subcommand)]
+    People(PeopleCmd),
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Run a step-up headless: identify, intent, capture, match, and the supervised fallback if a trigger fires.
+    Stepup(StepupArgs),
+    #[command(subcommand)]
+    Override(OverrideCmd),
+    /// Review an ended override (reviewer, two factors).
+    Review(ReviewArgs),
+    #[command(subcommand)]
+    Log(LogCmd),
+    /// Measure the ledger (append, verify, query over 1,000,000 events) in a scratch dir; prints Markdown.
+    Bench(BenchArgs),
+    /// Print the current TOTP code for a base32 secret (for the demo people; an authenticator app does this in real use).
+    Totp { secret_base32: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeopleCmd {
+    /// Add a person.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// operator, supervisor, reviewer or admin; repeat or comma-separate.
+        #[arg(long = "role", required = true, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Who is making the change (recorded).
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+    /// List people and their roles.
+    List,
+    /// Replace a person's roles.
+    Role {
+        id: String,
+        #[arg(long = "set", required = true, value_delimiter = ',')]
+        roles: Vec<String>,
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+    /// Enroll a password/PIN (from COUNTERSIGN_SECRET or the first line of stdin) and a new TOTP secret.
+    Credentials {
+        id: String,
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+    /// Clear a lockout after failed authentications.
+    Unlock {
+        id: String,
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// Validate a policy file (default: the data dir's), naming the key and line of any error.
+    Check { file: Option<PathBuf> },
+    /// Print the policy in force.
+    Show,
+}
+
+#[derive(Debug, Args)]
+pub struct SupervisorArgs {
+    /// Supervisor id; the password comes from COUNTERSIGN_SECRET or the first line of stdin.
+    #[arg(long)]
+    pub supervisor: Option<String>,
+    /// The supervisor's current TOTP code.
+    #[arg(long)]
+    pub otp: Option<String>,
+    /// Scopes to grant (subset of the requested ones; default: all requested).
+    #[arg(long = "grant-scope", value_delimiter = ',')]
+    pub grant_scope: Vec<String>,
+    /// Override duration, e.g. 15m, 90s, 1h (default: the policy's).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Reason code from the policy.
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[arg(long)]
+    pub note: Option<String>,
+    #[arg(long)]
+    pub ticket: Option<String>,
+    /// The compensating control in place while the override lasts.
+    #[arg(long)]
+    pub control: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StepupArgs {
+    /// The operator who steps up.
+    #[arg(long)]
+    pub operator: String,
+    /// Requested scopes (named privileges).
+    #[arg(long, required = true, value_delimiter = ',')]
+    pub scope: Vec<String>,
+    /// Requested assurance (acr_values).
+    #[arg(long = "acr", value_delimiter = ',')]
+    pub acr: Vec<String>,
+    /// The relying application that asked.
+    #[arg(long, default_value = "cli")]
+    pub requester: String,
+    #[arg(long, default_value = "face", value_parser = ["face", "finger"])]
+    pub modality: String,
+    /// Capture device id recorded in the evidence.
+    #[arg(long, default_value = "replay:cli")]
+    pub device: String,
+    /// TEST INPUT until the matcher exists: the match score of each attempt, in order (e.g. 0.1,0.2,0.9).
+    #[arg(long = "test-scores", value_delimiter = ',')]
+    pub test_scores: Vec<f64>,
+    /// TEST INPUT: presentation-attack detection result for every attempt (pass or fail).
+    #[arg(long = "test-pad", value_parser = ["pass", "fail"])]
+    pub test_pad: Option<String>,
+    /// TEST INPUT: the capture device is unavailable (fires the device_unavailable trigger).
+    #[arg(long = "test-device-unavailable")]
+    pub test_device_unavailable: bool,
+    /// TEST INPUT: this many captures fail the quality gates before any scores.
+    #[arg(long = "test-quality-failures", default_value_t = 0)]
+    pub test_quality_failures: u32,
+    #[command(flatten)]
+    pub fallback: SupervisorArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OverrideCmd {
+    /// List overrides, newest first.
+    List {
+        #[arg(long)]
+        pending_review: bool,
+        #[arg(long)]
+        active: bool,
+        #[arg(long)]
+        operator: Option<String>,
+        #[arg(long)]
+        supervisor_id: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show one override with its evidence trail.
+    Show { id: String },
+    /// Grant an override for a step-up whose fallback was offered (supervisor, two factors).
+    Grant {
+        /// The step-up session id printed by `countersign stepup`.
+        #[arg(long)]
+        session: String,
+        #[command(flatten)]
+        fallback: SupervisorArgs,
+    },
+    /// Revoke a live override (supervisor, admin or reviewer; two factors).
+    Revoke {
+        id: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long, default_value = "supervisor", value_parser = ["supervisor", "admin", "reviewer"])]
+        role: String,
+        #[arg(long)]
+        otp: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Record that the relying application used the override for a scope.
+    Use {
+        id: String,
+        #[arg(long)]
+        scope: String,
+    },
+    /// Write expiry events for overrides past their expiry (every command also does this).
+    ExpireDue,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The override id.
+    pub id: String,
+    #[arg(long)]
+    pub reviewer: String,
+    #[arg(long)]
+    pub otp: String,
+    /// justified, unjustified or needs_follow_up
+    #[arg(long)]
+    pub disposition: String,
+    #[arg(long, default_value = "")]
+    pub notes: String,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// From (inclusive): RFC 3339 or Unix ms.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// To (exclusive): RFC 3339 or Unix ms.
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long = "kind", value_delimiter = ',')]
+    pub kinds: Vec<String>,
+    #[arg(long)]
+    pub person: Option<String>,
+    #[arg(long)]
+    pub supervisor: Option<String>,
+    #[arg(long)]
+    pub outcome: Option<String>,
+    #[arg(long)]
+    pub trigger: Option<String>,
+    #[arg(long = "case")]
+    pub case_id: Option<String>,
+    /// Only overrides not yet reviewed.
+    #[arg(long)]
+    pub pending_review: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCmd {
+    /// List events (filters, keyset paging).
+    List {
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Continue after this seq (printed as `next` by the previous page).
+        #[arg(long)]
+        after: Option<u64>,
+        #[arg(long)]
+        newest_first: bool,
+    },
+    /// Show one event in full.
+    Show { seq: u64 },
+    /// Recompute the hash chain, signatures, checkpoints and blob seals; name the first bad row.
+    Verify,
+    /// Export events as JSON lines or OCSF Authentication (class 3002) records.
+    Export {
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "ocsf"])]
+        format: String,
+        /// Output file (default: stdout). Written to a temporary file and renamed when complete.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Write a signed Merkle checkpoint over the events since the last one.
+    Checkpoint,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Events in the big ledger (verify and query measurements).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Scratch dir (default: a new temp dir, removed afterwards).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Also write the report to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
