@@ -284,6 +284,8 @@ pub enum LogCmd {
     },
     /// Write a signed Merkle checkpoint over the events since the last one.
     Checkpoint,
+    /// Purge sealed biometric samples older than the policy's retention (hashes and a purge event stay).
+    Purge,
 }
 
 #[derive(Debug, Args)]

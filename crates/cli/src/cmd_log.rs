@@ -105,6 +105,13 @@ pub fn run(cli: &Cli, c: &LogCmd) -> anyhow::Result<()> {
             };
             let _ = n;
         }
+        LogCmd::Purge => {
+            let n = e.purge_expired_samples()?;
+            println!(
+                "purged {n} sample(s) older than {} days",
+                e.policy().retention.sample_days
+            );
+        }
         LogCmd::Checkpoint => {
             let now = e.now();
             match e.ledger_mut().checkpoint(now)? {

@@ -45,6 +45,7 @@ fn open(cli: &Cli) -> anyhow::Result<Engine> {
     // Expiry is enforced by the core whatever happens; this writes the
     // expiry events for grants that ran out while nothing was running.
     engine.expire_due().context("recording expired overrides")?;
+    engine.maybe_checkpoint().context("writing a checkpoint")?;
     Ok(engine)
 }
 

@@ -26,6 +26,7 @@ pub struct Policy {
     pub fallback: Fallback,
     #[serde(rename = "override")]
     pub overrides: Overrides,
+    pub retention: Retention,
     pub supervisor: Supervisor,
     pub scopes: Vec<Scope>,
     pub reason_codes: Vec<ReasonCode>,
@@ -62,6 +63,13 @@ pub struct Overrides {
     pub default_duration_minutes: i64,
     pub max_duration_minutes: i64,
     pub review_deadline_hours: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub sample_days: u32,
+    pub checkpoint_every: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -267,6 +275,24 @@ impl Policy {
             return err(
                 vec![K("override"), K("review_deadline_hours")],
                 format!("must be between 1 and 720, got {}", o.review_deadline_hours),
+            );
+        }
+        if !(1..=3650).contains(&self.retention.sample_days) {
+            return err(
+                vec![K("retention"), K("sample_days")],
+                format!(
+                    "must be between 1 and 3650, got {}",
+                    self.retention.sample_days
+                ),
+            );
+        }
+        if !(1..=100_000).contains(&self.retention.checkpoint_every) {
+            return err(
+                vec![K("retention"), K("checkpoint_every")],
+                format!(
+                    "must be between 1 and 100000, got {}",
+                    self.retention.checkpoint_every
+                ),
             );
         }
         let s = &self.supervisor;

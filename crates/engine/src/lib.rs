@@ -121,6 +121,29 @@ impl Engine {
         self.clock.now_ms()
     }
 
+    /// Writes a signed checkpoint when the policy's `checkpoint_every`
+    /// events have accumulated since the last one.
+    pub fn maybe_checkpoint(&mut self) -> Result<(), EngineError> {
+        let now = self.now();
+        self.ledger
+            .maybe_checkpoint(now, self.policy.retention.checkpoint_every)?;
+        Ok(())
+    }
+
+    /// Purges sealed samples older than the policy's retention. Returns how many.
+    pub fn purge_expired_samples(&mut self) -> Result<usize, EngineError> {
+        let now = self.now();
+        let cutoff = now - i64::from(self.policy.retention.sample_days) * 86_400_000;
+        Ok(self.ledger.purge_blobs(
+            cutoff,
+            now,
+            &format!(
+                "retention: older than {} days",
+                self.policy.retention.sample_days
+            ),
+        )?)
+    }
+
     /// A random id with a readable prefix, e.g. `ovr-3f9a…`.
     pub(crate) fn new_id(prefix: &str) -> String {
         let bytes: [u8; 8] = rand::random();

@@ -381,6 +381,7 @@ impl Engine {
         if matches!(s.session.state, SessionState::Succeeded { .. }) {
             self.reconcile_operator(&op, Reconciliation::PrimaryMatch)?;
         }
+        self.maybe_checkpoint()?;
         Ok(effects)
     }
 }

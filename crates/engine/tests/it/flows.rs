@@ -511,3 +511,52 @@ fn preflight_refuses_without_spending_factors() {
         "the real session is untouched"
     );
 }
+
+#[test]
+fn checkpoints_follow_policy_and_samples_are_purged_on_schedule() {
+    let mut f = demo();
+    let every = f.engine.policy().retention.checkpoint_every;
+    let mut s = f
+        .engine
+        .start_stepup(scope("payments.approve"), vec![], "app")
+        .unwrap();
+    f.engine.identify(&mut s, "olga").unwrap();
+    while f.engine.ledger().head().unwrap().unwrap().seq < every + 1 {
+        f.engine
+            .apply(&mut s, SessionEvent::Cancel { reason: "x".into() })
+            .ok();
+        s = f
+            .engine
+            .start_stepup(scope("payments.approve"), vec![], "app")
+            .unwrap();
+        f.engine.identify(&mut s, "olga").unwrap();
+    }
+    f.engine.apply(&mut s, SessionEvent::Intent).unwrap();
+    assert_eq!(
+        f.engine.ledger().checkpoints().unwrap().len(),
+        1,
+        "one checkpoint after {every} events"
+    );
+
+    let sample = b"not really a face, but sealed like one";
+    let now = f.engine.now();
+    let blob = f
+        .engine
+        .ledger_mut()
+        .put_blob(sample, "image/jpeg", now, Default::default())
+        .unwrap();
+    f.clock.advance(89 * 86_400_000);
+    assert_eq!(
+        f.engine.purge_expired_samples().unwrap(),
+        0,
+        "kept within retention"
+    );
+    f.clock.advance(2 * 86_400_000);
+    assert_eq!(f.engine.purge_expired_samples().unwrap(), 1);
+    assert!(
+        f.engine.ledger().get_blob(&blob.sha256_hex).is_err(),
+        "ciphertext gone"
+    );
+    let r = f.engine.ledger().verify().unwrap();
+    assert!(r.problems.is_empty() && r.purged_blobs == 1, "{r:?}");
+}
