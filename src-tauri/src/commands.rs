@@ -66,7 +66,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("keys")).unwrap();
         std::fs::write(tmp.path().join(KIOSK_KEY), "key").unwrap();
-        assert!(app_info_for(&config(tmp.path(), false)).unwrap().data_dir_initialized);
+        assert!(
+            app_info_for(&config(tmp.path(), false))
+                .unwrap()
+                .data_dir_initialized
+        );
     }
 
     #[test]

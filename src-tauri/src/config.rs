@@ -125,7 +125,9 @@ fn data_dir<E: Fn(&str) -> Option<String>>(env: &E) -> Result<PathBuf, IpcError>
         Some(home) => Ok(PathBuf::from(home).join(".local/share/countersign")),
         None => Err(IpcError::new(
             codes::DATA_DIR,
-            format!("no data directory: set {ENV_DATA_DIR} (neither XDG_DATA_HOME nor HOME is set)"),
+            format!(
+                "no data directory: set {ENV_DATA_DIR} (neither XDG_DATA_HOME nor HOME is set)"
+            ),
         )),
     }
 }
@@ -174,14 +176,20 @@ mod tests {
                 pairs.push(("XDG_DATA_HOME", x));
             }
             let c = run(&pairs, &[]).unwrap();
-            assert_eq!(c.data_dir, PathBuf::from("/home/k/.local/share/countersign"));
+            assert_eq!(
+                c.data_dir,
+                PathBuf::from("/home/k/.local/share/countersign")
+            );
         }
     }
 
     #[test]
     fn explicit_data_dir_wins() {
         let c = run(
-            &[("COUNTERSIGN_DATA_DIR", "/srv/cs"), ("XDG_DATA_HOME", "/xdg")],
+            &[
+                ("COUNTERSIGN_DATA_DIR", "/srv/cs"),
+                ("XDG_DATA_HOME", "/xdg"),
+            ],
             &[],
         )
         .unwrap();
@@ -200,10 +208,18 @@ mod tests {
         assert!(!run(&base, &[]).unwrap().kiosk);
         assert!(run(&base, &["--kiosk"]).unwrap().kiosk);
         for on in ["1", "true", "YES", "on"] {
-            assert!(run(&[("HOME", "/h"), ("COUNTERSIGN_KIOSK", on)], &[]).unwrap().kiosk);
+            assert!(
+                run(&[("HOME", "/h"), ("COUNTERSIGN_KIOSK", on)], &[])
+                    .unwrap()
+                    .kiosk
+            );
         }
         for off in ["0", "false", "no", "off", ""] {
-            assert!(!run(&[("HOME", "/h"), ("COUNTERSIGN_KIOSK", off)], &[]).unwrap().kiosk);
+            assert!(
+                !run(&[("HOME", "/h"), ("COUNTERSIGN_KIOSK", off)], &[])
+                    .unwrap()
+                    .kiosk
+            );
         }
     }
 
