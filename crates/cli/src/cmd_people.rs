@@ -112,7 +112,11 @@ pub fn policy(cli: &Cli, c: &PolicyCmd) -> anyhow::Result<()> {
                 .unwrap_or_else(|| cli.data_dir.join("policy.toml"));
             let src = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            let p = Policy::from_toml(&src).with_context(|| format!("{}", path.display()))?;
+            // As an EngineError, so the line carries the `policy.invalid` code
+            // like every other policy refusal (`init --policy`, open).
+            let p = Policy::from_toml(&src)
+                .map_err(countersign_engine::EngineError::from)
+                .with_context(|| format!("{}", path.display()))?;
             println!(
                 "{} is valid: {} consecutive failures (PAD {}), {} s throttle, disabled after {}, overrides {}..{} min, review within {} h, {} scopes, {} reason codes",
                 path.display(),

@@ -100,12 +100,13 @@ pub fn run(cli: &Cli, a: &StepupArgs) -> anyhow::Result<()> {
     report(cli, &e, &s)
 }
 
+/// A fallback offer does not end the attempts: the operator may retry the
+/// primary path once the throttle wait is over (the core allows Intent from
+/// FallbackOffered), so remaining test inputs are still tried.
 fn is_done(s: &StepUp) -> bool {
     matches!(
         s.session.state,
-        SessionState::Succeeded { .. }
-            | SessionState::FallbackOffered { .. }
-            | SessionState::Cancelled { .. }
+        SessionState::Succeeded { .. } | SessionState::Cancelled { .. }
     )
 }
 

@@ -98,7 +98,12 @@ impl LedgerError {
 
 fn is_disk_full(e: &rusqlite::Error) -> bool {
     match e {
-        rusqlite::Error::SqliteFailure(f, _) => f.code == rusqlite::ErrorCode::DiskFull,
+        // SQLite reports a full disk while growing the WAL index (`-shm`)
+        // as SQLITE_IOERR_SHMSIZE, not SQLITE_FULL.
+        rusqlite::Error::SqliteFailure(f, _) => {
+            f.code == rusqlite::ErrorCode::DiskFull
+                || f.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE
+        }
         _ => false,
     }
 }
