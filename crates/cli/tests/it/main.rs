@@ -1,0 +1,8 @@
+//! End-to-end tests of the `countersign` binary: real processes over a real
+//! data dir (SQLite ledger) in a temp dir.
+
+mod bad_input;
+mod disk_full;
+mod flows;
+mod helpers;
+mod tamper;
