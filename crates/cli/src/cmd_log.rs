@@ -57,15 +57,20 @@ pub fn run(cli: &Cli, c: &LogCmd) -> anyhow::Result<()> {
                 println!("ledger verified: {} events, {} checkpoints, {} blobs ({} purged); chain, signatures and seals intact", r.events, r.checkpoints, r.blobs, r.purged_blobs);
             }
             if let Some(p) = r.problems.first() {
-                bail!(
-                    "ledger verification FAILED at {}: {:?}: {} ({} problem(s) in all)",
-                    p.seq
-                        .map(|s| format!("seq {s}"))
-                        .unwrap_or("the ledger".into()),
-                    p.what,
-                    p.detail,
-                    r.problems.len()
-                );
+                let at = p
+                    .seq
+                    .map(|s| format!("seq {s}"))
+                    .unwrap_or("the ledger".into());
+                return Err(crate::Coded {
+                    code: "ledger.verify_failed",
+                    message: format!(
+                        "ledger verification FAILED at {at}: {:?}: {} ({} problem(s) in all)",
+                        p.what,
+                        p.detail,
+                        r.problems.len()
+                    ),
+                }
+                .into());
             }
         }
         LogCmd::Export {

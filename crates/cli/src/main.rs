@@ -39,6 +39,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// An error of the CLI's own with a stable code (those of the engine carry theirs).
+#[derive(Debug)]
+pub struct Coded {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for Coded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Coded {}
+
 fn open(cli: &Cli) -> anyhow::Result<Engine> {
     let mut engine = Engine::open(&cli.data_dir)
         .with_context(|| format!("opening {}", cli.data_dir.display()))?;

@@ -49,7 +49,7 @@ fn verify_fails_at(cs: &Cs, seq: i64) -> String {
     assert!(!o.status.success(), "verify must fail on a tampered ledger");
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(err.starts_with("error"), "{err}");
+    assert!(err.starts_with("error[ledger.verify_failed]: "), "{err}");
     assert!(
         err.contains(&format!("FAILED at seq {seq}:")),
         "names seq {seq} as the first bad row: {err}"
