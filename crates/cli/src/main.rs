@@ -22,14 +22,11 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = e
-                .downcast_ref::<EngineError>()
-                .map(|x| x.code())
-                .or_else(|| {
-                    e.chain()
-                        .find_map(|c| c.downcast_ref::<EngineError>())
-                        .map(|x| x.code())
-                });
+            let code = e.chain().find_map(|c| {
+                c.downcast_ref::<EngineError>()
+                    .map(|x| x.code())
+                    .or_else(|| c.downcast_ref::<Coded>().map(|x| x.code.to_string()))
+            });
             match code {
                 Some(c) => eprintln!("error[{c}]: {e:#}"),
                 None => eprintln!("error: {e:#}"),
