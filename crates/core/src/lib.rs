@@ -14,6 +14,7 @@
 
 pub mod attempts;
 pub mod auth;
+pub mod breakglass;
 pub mod override_case;
 pub mod people;
 pub mod policy;
@@ -23,6 +24,7 @@ pub mod session;
 pub type Ms = i64;
 
 pub use attempts::{AttemptState, AttemptVerdict};
+pub use breakglass::{BreakGlass, BreakGlassEvent, BreakGlassState, Principal, PrincipalKind};
 pub use override_case::{Disposition, GrantStatus, OverrideCase, OverrideEvent, Reconciliation};
 pub use people::{Person, Role};
 pub use policy::{Policy, PolicyError};
@@ -80,6 +82,10 @@ pub enum Refusal {
     ExtensionRefused,
     #[error("the case was already {0}")]
     AlreadyDone(&'static str),
+    #[error("{principal} is a person; people step up with their biometric, not break-glass")]
+    HumanPrincipal { principal: String },
+    #[error("scope {scope} is not registered for {principal}")]
+    ScopeNotRegistered { scope: String, principal: String },
 }
 
 impl Refusal {
@@ -107,6 +113,8 @@ impl Refusal {
             Refusal::Revoked => "revoked",
             Refusal::ExtensionRefused => "extension_refused",
             Refusal::AlreadyDone(_) => "already_done",
+            Refusal::HumanPrincipal { .. } => "human_principal",
+            Refusal::ScopeNotRegistered { .. } => "scope_not_registered",
         }
     }
 }

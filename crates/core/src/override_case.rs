@@ -82,6 +82,9 @@ pub enum Reconciliation {
     /// The operator's next successful primary match.
     PrimaryMatch,
     ReEnrollment,
+    /// A non-human principal's primary credential path works again
+    /// (issuer back, certificate renewed, rotation fixed).
+    CredentialRestored,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,7 +234,10 @@ impl OverrideCase {
                 notes,
             } => {
                 reviewer.require(Role::Reviewer)?;
-                if reviewer.id == self.grant.operator || reviewer.id == self.grant.supervisor {
+                if reviewer.id == self.grant.operator
+                    || reviewer.id == self.grant.supervisor
+                    || self.grant.requester.as_deref() == Some(reviewer.id.as_str())
+                {
                     return Err(Refusal::SelfDealing {
                         person: reviewer.id.clone(),
                         action: "review",

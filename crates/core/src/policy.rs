@@ -28,9 +28,55 @@ pub struct Policy {
     pub overrides: Overrides,
     pub retention: Retention,
     pub supervisor: Supervisor,
+    /// Break-glass for non-human identities. Absent: disabled.
+    #[serde(default)]
+    pub breakglass: BreakGlassPolicy,
+    /// Signed step-up assertions for relying applications.
+    #[serde(default)]
+    pub assertion: AssertionPolicy,
     pub scopes: Vec<Scope>,
     pub reason_codes: Vec<ReasonCode>,
 }
+
+/// `[breakglass]`: time-bound grants for service accounts, API keys and
+/// agents whose primary credential path failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassPolicy {
+    /// Non-human triggers only; empty disables break-glass.
+    pub triggers: Vec<Trigger>,
+    pub default_duration_minutes: i64,
+    pub max_duration_minutes: i64,
+}
+
+impl Default for BreakGlassPolicy {
+    fn default() -> Self {
+        BreakGlassPolicy {
+            triggers: vec![],
+            default_duration_minutes: 15,
+            max_duration_minutes: 60,
+        }
+    }
+}
+
+/// `[assertion]`: the signed answer a relying application gets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertionPolicy {
+    /// Lifetime of an assertion; an override-backed one never outlives its grant.
+    pub lifetime_seconds: i64,
+}
+
+impl Default for AssertionPolicy {
+    fn default() -> Self {
+        AssertionPolicy {
+            lifetime_seconds: 300,
+        }
+    }
+}
+
+/// Longest lifetime a policy may give an assertion.
+pub const MAX_ASSERTION_LIFETIME_SECONDS: i64 = 3600;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,6 +206,11 @@ impl Policy {
         self.fallback.triggers.contains(&t)
     }
 
+    /// Whether a non-human break-glass may be requested for `t`.
+    pub fn breakglass_trigger_allowed(&self, t: Trigger) -> bool {
+        self.breakglass.triggers.contains(&t)
+    }
+
     pub fn default_duration_ms(&self) -> i64 {
         self.overrides.default_duration_minutes * 60_000
     }
@@ -254,6 +305,52 @@ impl Policy {
                     format!("trigger {t} is listed twice"),
                 );
             }
+        }
+        if let Some(t) = self.fallback.triggers.iter().find(|t| t.is_non_human()) {
+            return err(
+                vec![K("fallback"), K("triggers")],
+                format!(
+                    "trigger {t} is for non-human identities; list it under [breakglass] triggers"
+                ),
+            );
+        }
+        let b = &self.breakglass;
+        let mut seen = BTreeSet::new();
+        for t in &b.triggers {
+            if !t.is_non_human() {
+                return err(
+                    vec![K("breakglass"), K("triggers")],
+                    format!("trigger {t} is a person's biometric fallback; list it under [fallback] triggers"),
+                );
+            }
+            if !seen.insert(*t) {
+                return err(
+                    vec![K("breakglass"), K("triggers")],
+                    format!("trigger {t} is listed twice"),
+                );
+            }
+        }
+        if b.max_duration_minutes <= 0 || b.max_duration_minutes > ABSOLUTE_MAX_OVERRIDE_MINUTES {
+            return err(
+                vec![K("breakglass"), K("max_duration_minutes")],
+                format!("must be between 1 and {ABSOLUTE_MAX_OVERRIDE_MINUTES}; every grant has an expiry, got {}", b.max_duration_minutes),
+            );
+        }
+        if b.default_duration_minutes <= 0 || b.default_duration_minutes > b.max_duration_minutes {
+            return err(
+                vec![K("breakglass"), K("default_duration_minutes")],
+                format!(
+                    "must be between 1 and max_duration_minutes ({}), got {}",
+                    b.max_duration_minutes, b.default_duration_minutes
+                ),
+            );
+        }
+        let l = self.assertion.lifetime_seconds;
+        if !(10..=MAX_ASSERTION_LIFETIME_SECONDS).contains(&l) {
+            return err(
+                vec![K("assertion"), K("lifetime_seconds")],
+                format!("must be between 10 and {MAX_ASSERTION_LIFETIME_SECONDS}, got {l}"),
+            );
         }
         let o = &self.overrides;
         if o.max_duration_minutes <= 0 || o.max_duration_minutes > ABSOLUTE_MAX_OVERRIDE_MINUTES {
@@ -584,6 +681,84 @@ mod tests {
     fn unknown_trigger_refused() {
         let e = Policy::from_toml(&with("\"capture_quality\"]", "\"skip\"]")).unwrap_err();
         assert!(e.message.contains("skip"), "{e}");
+    }
+
+    #[test]
+    fn default_policy_enables_breakglass_and_assertions() {
+        let p = Policy::default_policy();
+        assert!(p.breakglass_trigger_allowed(Trigger::IssuerDown));
+        assert!(p.breakglass_trigger_allowed(Trigger::CertificateExpired));
+        assert!(p.breakglass_trigger_allowed(Trigger::RotationBroken));
+        assert!(!p.trigger_allowed(Trigger::IssuerDown));
+        assert_eq!(p.assertion.lifetime_seconds, 300);
+    }
+
+    #[test]
+    fn policy_without_new_sections_still_loads_with_breakglass_off() {
+        let start = DEFAULT_POLICY_TOML.find("[breakglass]").unwrap();
+        let end = DEFAULT_POLICY_TOML.find("[supervisor]").unwrap();
+        let src = format!(
+            "{}{}",
+            &DEFAULT_POLICY_TOML[..start],
+            &DEFAULT_POLICY_TOML[end..]
+        );
+        let p = Policy::from_toml(&src).unwrap();
+        assert!(p.breakglass.triggers.is_empty());
+        assert_eq!(p.assertion.lifetime_seconds, 300);
+    }
+
+    #[test]
+    fn human_trigger_under_breakglass_names_key_and_line() {
+        let e = Policy::from_toml(&with(
+            "triggers = [\"issuer_down\"",
+            "triggers = [\"failure_limit\"",
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("breakglass.triggers"));
+        assert_eq!(e.line, Some(line_in_default("triggers = [\"issuer_down\"")));
+        assert!(e.message.contains("[fallback]"), "{e}");
+    }
+
+    #[test]
+    fn non_human_trigger_under_fallback_refused() {
+        let e = Policy::from_toml(&with("\"capture_quality\"]", "\"issuer_down\"]")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("fallback.triggers"));
+        assert!(e.message.contains("[breakglass]"), "{e}");
+    }
+
+    #[test]
+    fn breakglass_cap_and_default_checked() {
+        let bg_line = |src: &str, needle: &str| {
+            let from = src.find("[breakglass]").unwrap();
+            line_of(src, from + src[from..].find(needle).unwrap())
+        };
+        let src = DEFAULT_POLICY_TOML.replacen(
+            "max_duration_minutes = 30",
+            "max_duration_minutes = 600",
+            1,
+        );
+        let e = Policy::from_toml(&src).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("breakglass.max_duration_minutes"));
+        assert_eq!(e.line, Some(bg_line(&src, "max_duration_minutes")));
+        let src = DEFAULT_POLICY_TOML.replacen(
+            "default_duration_minutes = 10",
+            "default_duration_minutes = 45",
+            1,
+        );
+        let e = Policy::from_toml(&src).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("breakglass.default_duration_minutes")
+        );
+        assert_eq!(e.line, Some(bg_line(&src, "default_duration_minutes")));
+    }
+
+    #[test]
+    fn assertion_lifetime_checked() {
+        let e = Policy::from_toml(&with("lifetime_seconds = 300", "lifetime_seconds = 86400"))
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("assertion.lifetime_seconds"));
+        assert_eq!(e.line, Some(line_in_default("lifetime_seconds = 300")));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attempts::{AttemptState, AttemptVerdict};
 use crate::auth::Authenticated;
+use crate::breakglass::PrincipalKind;
 use crate::people::{Person, Role};
 use crate::policy::Policy;
 use crate::{Ms, Refusal};
@@ -35,6 +36,12 @@ pub enum Trigger {
     DeviceUnavailable,
     /// Repeated captures failed the quality gates.
     CaptureQuality,
+    /// Non-human identities: the credential issuer (CA, IdP, STS) is down.
+    IssuerDown,
+    /// Non-human identities: the certificate the principal presents has expired.
+    CertificateExpired,
+    /// Non-human identities: automated credential rotation failed.
+    RotationBroken,
 }
 
 impl Trigger {
@@ -43,7 +50,19 @@ impl Trigger {
             Trigger::FailureLimit => "failure_limit",
             Trigger::DeviceUnavailable => "device_unavailable",
             Trigger::CaptureQuality => "capture_quality",
+            Trigger::IssuerDown => "issuer_down",
+            Trigger::CertificateExpired => "certificate_expired",
+            Trigger::RotationBroken => "rotation_broken",
         }
+    }
+
+    /// Triggers for service accounts, API keys and agents (`[breakglass]`
+    /// in the policy), as opposed to a person's biometric (`[fallback]`).
+    pub fn is_non_human(self) -> bool {
+        matches!(
+            self,
+            Trigger::IssuerDown | Trigger::CertificateExpired | Trigger::RotationBroken
+        )
     }
 }
 
@@ -79,6 +98,14 @@ pub struct Grant {
     pub note: String,
     pub ticket: Option<String>,
     pub compensating_control: String,
+    /// Who the grant is for: a person (the operator) or a non-human
+    /// identity named by `operator`. Absent in human grants' evidence.
+    #[serde(default, skip_serializing_if = "PrincipalKind::is_human")]
+    pub principal_kind: PrincipalKind,
+    /// For a break-glass grant: the person who asked for it on the
+    /// principal's behalf (kept out of the approval and the review).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -481,71 +508,115 @@ impl Session {
         req: &GrantRequest,
         now: Ms,
     ) -> Result<Grant, Refusal> {
-        let (sup, auth) = self
-            .supervisor
-            .as_ref()
-            .ok_or(Refusal::SupervisorNotAuthenticated)?;
-        if now - auth.at > SUPERVISOR_AUTH_FRESH_MS || now < auth.at {
-            return Err(Refusal::SupervisorNotAuthenticated);
-        }
-        if !policy.trigger_allowed(trigger) {
-            return Err(Refusal::TriggerNotAllowed(trigger.to_string()));
-        }
-        if req.scope.is_empty() {
-            return Err(Refusal::EmptyScope);
-        }
-        for s in &req.scope {
-            if !self.requested_scope.contains(s) {
-                return Err(Refusal::ScopeNotRequested { scope: s.clone() });
-            }
-            match policy.scope(s) {
-                None => return Err(Refusal::UnknownScope { scope: s.clone() }),
-                Some(sc) if !sc.supervisor_may_grant => {
-                    return Err(Refusal::ScopeNotGrantable { scope: s.clone() })
-                }
-                _ => {}
-            }
-        }
-        let duration = req
-            .duration_ms
-            .unwrap_or_else(|| policy.default_duration_ms());
-        if duration <= 0 {
-            return Err(Refusal::NoExpiry);
-        }
-        if duration > policy.max_duration_ms() {
-            return Err(Refusal::OverCap {
-                requested_minutes: (duration + 59_999) / 60_000,
-                cap_minutes: policy.overrides.max_duration_minutes,
-            });
-        }
-        if policy.reason(&req.reason_code).is_none() {
-            return Err(Refusal::UnknownReason(req.reason_code.clone()));
-        }
-        if req.note.trim().is_empty() {
-            return Err(Refusal::MissingField("note"));
-        }
-        if req.compensating_control.trim().is_empty() {
-            return Err(Refusal::MissingField("compensating_control"));
-        }
-        if req.grant_id.is_empty() {
-            return Err(Refusal::MissingField("grant_id"));
-        }
-        Ok(Grant {
-            id: req.grant_id.clone(),
-            session_id: self.id.clone(),
-            operator: self.operator_id().into(),
-            supervisor: sup.id.clone(),
-            supervisor_amr: auth.amr.clone(),
-            trigger,
-            requested_scope: self.requested_scope.clone(),
-            scope: req.scope.clone(),
-            granted_at: now,
-            expires_at: now + duration,
-            review_due: now + policy.review_deadline_ms(),
-            reason_code: req.reason_code.clone(),
-            note: req.note.clone(),
-            ticket: req.ticket.clone().filter(|t| !t.trim().is_empty()),
-            compensating_control: req.compensating_control.clone(),
-        })
+        build_grant(
+            GrantInputs {
+                policy,
+                supervisor: self.supervisor.as_ref(),
+                trigger_allowed: policy.trigger_allowed(trigger),
+                trigger,
+                requested_scope: &self.requested_scope,
+                cap: (
+                    policy.max_duration_ms(),
+                    policy.overrides.max_duration_minutes,
+                ),
+                default_ms: policy.default_duration_ms(),
+                session_id: &self.id,
+                operator: self.operator_id(),
+                principal_kind: PrincipalKind::Human,
+                requester: None,
+            },
+            req,
+            now,
+        )
     }
+}
+
+/// What [`build_grant`] needs besides the request: the case it is for.
+pub(crate) struct GrantInputs<'a> {
+    pub policy: &'a Policy,
+    pub supervisor: Option<&'a (Person, Authenticated)>,
+    pub trigger_allowed: bool,
+    pub trigger: Trigger,
+    pub requested_scope: &'a BTreeSet<String>,
+    /// (cap in ms, cap in minutes for the message)
+    pub cap: (Ms, i64),
+    pub default_ms: Ms,
+    pub session_id: &'a str,
+    pub operator: &'a str,
+    pub principal_kind: PrincipalKind,
+    pub requester: Option<&'a str>,
+}
+
+/// The one place a [`Grant`] is constructed: a step-up's override
+/// (`Session`) and a non-human break-glass (`BreakGlass`) both come here,
+/// after their own state machine has reached "supervisor authenticated".
+pub(crate) fn build_grant(
+    i: GrantInputs<'_>,
+    req: &GrantRequest,
+    now: Ms,
+) -> Result<Grant, Refusal> {
+    let policy = i.policy;
+    let (sup, auth) = i.supervisor.ok_or(Refusal::SupervisorNotAuthenticated)?;
+    if now - auth.at > SUPERVISOR_AUTH_FRESH_MS || now < auth.at {
+        return Err(Refusal::SupervisorNotAuthenticated);
+    }
+    if !i.trigger_allowed {
+        return Err(Refusal::TriggerNotAllowed(i.trigger.to_string()));
+    }
+    if req.scope.is_empty() {
+        return Err(Refusal::EmptyScope);
+    }
+    for s in &req.scope {
+        if !i.requested_scope.contains(s) {
+            return Err(Refusal::ScopeNotRequested { scope: s.clone() });
+        }
+        match policy.scope(s) {
+            None => return Err(Refusal::UnknownScope { scope: s.clone() }),
+            Some(sc) if !sc.supervisor_may_grant => {
+                return Err(Refusal::ScopeNotGrantable { scope: s.clone() })
+            }
+            _ => {}
+        }
+    }
+    let duration = req.duration_ms.unwrap_or(i.default_ms);
+    if duration <= 0 {
+        return Err(Refusal::NoExpiry);
+    }
+    if duration > i.cap.0 {
+        return Err(Refusal::OverCap {
+            requested_minutes: (duration + 59_999) / 60_000,
+            cap_minutes: i.cap.1,
+        });
+    }
+    if policy.reason(&req.reason_code).is_none() {
+        return Err(Refusal::UnknownReason(req.reason_code.clone()));
+    }
+    if req.note.trim().is_empty() {
+        return Err(Refusal::MissingField("note"));
+    }
+    if req.compensating_control.trim().is_empty() {
+        return Err(Refusal::MissingField("compensating_control"));
+    }
+    if req.grant_id.is_empty() {
+        return Err(Refusal::MissingField("grant_id"));
+    }
+    Ok(Grant {
+        id: req.grant_id.clone(),
+        session_id: i.session_id.into(),
+        operator: i.operator.into(),
+        supervisor: sup.id.clone(),
+        supervisor_amr: auth.amr.clone(),
+        trigger: i.trigger,
+        requested_scope: i.requested_scope.clone(),
+        scope: req.scope.clone(),
+        granted_at: now,
+        expires_at: now + duration,
+        review_due: now + policy.review_deadline_ms(),
+        reason_code: req.reason_code.clone(),
+        note: req.note.clone(),
+        ticket: req.ticket.clone().filter(|t| !t.trim().is_empty()),
+        compensating_control: req.compensating_control.clone(),
+        principal_kind: i.principal_kind,
+        requester: i.requester.map(str::to_string),
+    })
 }

@@ -132,6 +132,12 @@ impl Keys {
         self.signing.verifying_key()
     }
 
+    /// The kiosk's Ed25519 signing key, for signing outside the chain
+    /// (step-up assertions). The same key the chain is signed with.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
     /// Random in-memory keys (tests, benchmarks).
     pub fn for_tests() -> Keys {
         Keys::random()

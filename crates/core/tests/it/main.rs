@@ -2,6 +2,7 @@
 //! transcript of states, effects and refusals out (expect-test snapshots;
 //! `UPDATE_EXPECT=1 cargo test` rewrites them after a deliberate change).
 
+mod breakglass_scripts;
 mod override_scripts;
 mod script;
 mod session_scripts;
