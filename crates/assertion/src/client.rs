@@ -1,0 +1,283 @@
+//! The kiosk's local step-up API as a relying application sees it: the
+//! wire types and a small HTTP/1.1 client for loopback addresses only
+//! (`http://127.0.0.1:PORT`; the API never listens elsewhere).
+//!
+//! Endpoints (all JSON; every one but the JWKS needs HTTP Basic with the
+//! registered client id and secret):
+//! - `POST /v1/stepup` with a [`StepUpRequest`] → `202` [`StepUpTicket`]
+//! - `GET /v1/stepup/{id}` → [`StepUpStatus`] (poll until not `pending`)
+//! - `GET /v1/overrides/{id}` → [`OverrideStatus`]
+//! - `GET /.well-known/jwks.json` → [`Jwks`]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use data_encoding::BASE64;
+use serde::{Deserialize, Serialize};
+
+use crate::{AssertionError, Jwks, OverrideStatus, OverrideStatusSource};
+
+/// A relying application's step-up request (RFC 9470 vocabulary).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepUpRequest {
+    pub scope: Vec<String>,
+    #[serde(default)]
+    pub acr_values: Vec<String>,
+    /// Seconds: the freshest authentication the application will accept.
+    #[serde(default)]
+    pub max_age: Option<i64>,
+    pub nonce: String,
+}
+
+/// The answer to a request: where to poll (the return channel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepUpTicket {
+    pub request_id: String,
+    pub status_url: String,
+    pub poll_interval_ms: u64,
+}
+
+/// The state of a request. `status` is `pending`, `complete` (with
+/// `assertion`) or `failed` (with an RFC 9470-style `error`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepUpStatus {
+    pub request_id: String,
+    pub status: String,
+    /// The kiosk-side session state (`requested`, `fallback_offered`, ...).
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+/// The body of every non-2xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    pub error: String,
+    pub error_description: String,
+}
+
+/// A client of the kiosk API, authenticated as one relying application.
+#[derive(Clone)]
+pub struct ApiClient {
+    host_port: String,
+    client_id: String,
+    secret: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("host_port", &self.host_port)
+            .field("client_id", &self.client_id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl ApiClient {
+    /// `base` is `http://127.0.0.1:PORT` (or `localhost`, `[::1]`).
+    pub fn new(base: &str, client_id: &str, secret: &str) -> Result<ApiClient, AssertionError> {
+        let rest = base
+            .trim_end_matches('/')
+            .strip_prefix("http://")
+            .ok_or_else(|| AssertionError::Api(format!("{base}: only http:// on loopback")))?;
+        let host = rest
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(rest)
+            .trim_matches(['[', ']']);
+        if !matches!(host, "127.0.0.1" | "localhost" | "::1") {
+            return Err(AssertionError::Api(format!(
+                "{base}: the kiosk API is loopback only (127.0.0.1)"
+            )));
+        }
+        Ok(ApiClient {
+            host_port: rest.into(),
+            client_id: client_id.into(),
+            secret: secret.into(),
+            timeout: Duration::from_secs(10),
+        })
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// One request; returns the status code and the body.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        authenticate: bool,
+    ) -> Result<(u16, Vec<u8>), AssertionError> {
+        let err = |e: std::io::Error| AssertionError::Api(format!("{}: {e}", self.host_port));
+        let mut s = TcpStream::connect(&self.host_port).map_err(err)?;
+        s.set_read_timeout(Some(self.timeout)).map_err(err)?;
+        s.set_write_timeout(Some(self.timeout)).map_err(err)?;
+        let payload = body
+            .map(|b| serde_json::to_vec(b).expect("serialisable"))
+            .unwrap_or_default();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\n",
+            self.host_port
+        );
+        if authenticate {
+            let cred = BASE64.encode(format!("{}:{}", self.client_id, self.secret).as_bytes());
+            head.push_str(&format!("Authorization: Basic {cred}\r\n"));
+        }
+        if body.is_some() {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                payload.len()
+            ));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).map_err(err)?;
+        s.write_all(&payload).map_err(err)?;
+        let mut raw = vec![];
+        s.read_to_end(&mut raw).map_err(err)?;
+        parse_response(&raw)
+    }
+
+    fn json<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        authenticate: bool,
+    ) -> Result<T, AssertionError> {
+        let (code, bytes) = self.call(method, path, body, authenticate)?;
+        if !(200..300).contains(&code) {
+            let msg = serde_json::from_slice::<ApiErrorBody>(&bytes)
+                .map(|e| format!("{}: {}", e.error, e.error_description))
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            return Err(AssertionError::Api(format!("HTTP {code}: {msg}")));
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| AssertionError::Api(format!("unexpected answer to {path}: {e}")))
+    }
+
+    pub fn jwks(&self) -> Result<Jwks, AssertionError> {
+        self.json("GET", "/.well-known/jwks.json", None, false)
+    }
+
+    pub fn request_stepup(&self, req: &StepUpRequest) -> Result<StepUpTicket, AssertionError> {
+        let body = serde_json::to_value(req).expect("serialisable");
+        self.json("POST", "/v1/stepup", Some(&body), true)
+    }
+
+    pub fn stepup_status(&self, request_id: &str) -> Result<StepUpStatus, AssertionError> {
+        self.json("GET", &format!("/v1/stepup/{request_id}"), None, true)
+    }
+}
+
+impl OverrideStatusSource for ApiClient {
+    fn override_status(&self, id: &str) -> Result<Option<OverrideStatus>, AssertionError> {
+        let (code, bytes) = self
+            .call("GET", &format!("/v1/overrides/{id}"), None, true)
+            .map_err(|e| AssertionError::StatusUnavailable(e.to_string()))?;
+        match code {
+            200 => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| AssertionError::StatusUnavailable(e.to_string())),
+            404 => Ok(None),
+            _ => Err(AssertionError::StatusUnavailable(format!(
+                "HTTP {code}: {}",
+                String::from_utf8_lossy(&bytes)
+            ))),
+        }
+    }
+}
+
+fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), AssertionError> {
+    let bad = |w: &str| AssertionError::Api(format!("malformed HTTP response: {w}"));
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no header end"))?;
+    let head = std::str::from_utf8(&raw[..end]).map_err(|_| bad("header not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse::<u16>().ok())
+        .ok_or_else(|| bad("status line"))?;
+    let mut chunked = false;
+    let mut length = None;
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
+                chunked = true;
+            } else if k == "content-length" {
+                length = v.parse::<usize>().ok();
+            }
+        }
+    }
+    let body = &raw[end + 4..];
+    if chunked {
+        let mut out = vec![];
+        let mut rest = body;
+        loop {
+            let nl = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .ok_or_else(|| bad("chunk size"))?;
+            let size_txt = std::str::from_utf8(&rest[..nl]).map_err(|_| bad("chunk size"))?;
+            let size = usize::from_str_radix(size_txt.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(|_| bad("chunk size"))?;
+            rest = &rest[nl + 2..];
+            if size == 0 {
+                break;
+            }
+            if rest.len() < size {
+                return Err(bad("short chunk"));
+            }
+            out.extend_from_slice(&rest[..size]);
+            rest = rest.get(size + 2..).unwrap_or(&[]);
+        }
+        return Ok((status, out));
+    }
+    let body = match length {
+        Some(n) if n <= body.len() => &body[..n],
+        _ => body,
+    };
+    Ok((status, body.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_bases() {
+        assert!(ApiClient::new("http://127.0.0.1:8080", "a", "b").is_ok());
+        assert!(ApiClient::new("http://localhost:1", "a", "b").is_ok());
+        assert!(ApiClient::new("http://[::1]:1", "a", "b").is_ok());
+        assert!(ApiClient::new("http://10.0.0.1:1", "a", "b").is_err());
+        assert!(ApiClient::new("https://127.0.0.1:1", "a", "b").is_err());
+        assert!(!format!(
+            "{:?}",
+            ApiClient::new("http://127.0.0.1:1", "a", "s3cret").unwrap()
+        )
+        .contains("s3cret"));
+    }
+
+    #[test]
+    fn parses_plain_and_chunked() {
+        let (c, b) = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+        assert_eq!((c, b.as_slice()), (200, &b"{}"[..]));
+        let (c, b) = parse_response(
+            b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!((c, b.as_slice()), (404, &b"abcde"[..]));
+    }
+}
