@@ -56,6 +56,21 @@ pub enum Command {
     Log(LogCmd),
     /// Measure the ledger (append, verify, query over 1,000,000 events) in a scratch dir; prints Markdown.
     Bench(BenchArgs),
+    /// The local step-up API for relying applications (loopback only).
+    #[command(subcommand)]
+    Api(ApiCmd),
+    /// Relying applications registered to use the API.
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Check a step-up assertion the way a relying application does.
+    #[command(subcommand)]
+    Assertion(AssertionCmd),
+    /// Service accounts, API keys and agents that break-glass may be granted for.
+    #[command(subcommand)]
+    Principal(PrincipalCmd),
+    /// Time-bound break-glass grants for non-human identities whose credential path failed.
+    #[command(subcommand)]
+    Breakglass(BreakglassCmd),
     /// Print the current TOTP code for a base32 secret (for the demo people; an authenticator app does this in real use).
     Totp { secret_base32: String },
 }
@@ -138,8 +153,12 @@ pub struct StepupArgs {
     #[arg(long)]
     pub operator: String,
     /// Requested scopes (named privileges).
-    #[arg(long, required = true, value_delimiter = ',')]
+    #[arg(long, required_unless_present = "request", value_delimiter = ',')]
     pub scope: Vec<String>,
+    /// Run the step-up a relying application asked for through the API
+    /// (its request id) instead of a new one; scope and acr come from the request.
+    #[arg(long, conflicts_with_all = ["scope", "acr"])]
+    pub request: Option<String>,
     /// Requested assurance (acr_values).
     #[arg(long = "acr", value_delimiter = ',')]
     pub acr: Vec<String>,
@@ -299,4 +318,122 @@ pub struct BenchArgs {
     /// Also write the report to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiCmd {
+    /// Serve the step-up API on 127.0.0.1 (never another interface).
+    Serve {
+        /// Port; 0 picks a free one.
+        #[arg(long, default_value_t = 7468)]
+        port: u16,
+        /// Write the bound port to this file once listening.
+        #[arg(long)]
+        port_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCmd {
+    /// Register a relying application. Its secret comes from COUNTERSIGN_SECRET or stdin.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Scopes it may ask for.
+        #[arg(long, required = true, value_delimiter = ',')]
+        scope: Vec<String>,
+        /// Register an Ed25519 public key (hex) instead of a secret.
+        #[arg(long)]
+        public_key: Option<String>,
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+    /// List registered applications (never their secrets).
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssertionCmd {
+    /// Verify signature, audience, expiry, nonce, single use and the override's status.
+    Verify {
+        /// The assertion (compact JWT); `-` reads it from stdin.
+        token: String,
+        /// This application's client id (the expected `aud`).
+        #[arg(long)]
+        audience: String,
+        #[arg(long)]
+        nonce: Option<String>,
+        /// A scope the assertion must grant.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Maximum age of the authentication, seconds.
+        #[arg(long)]
+        max_age: Option<i64>,
+        /// Accepted acr values (default: both Countersign values).
+        #[arg(long = "acr", value_delimiter = ',')]
+        acr: Vec<String>,
+        /// The kiosk API (http://127.0.0.1:PORT) for JWKS and override status;
+        /// default: read both from the data dir. The client secret comes from
+        /// COUNTERSIGN_CLIENT_SECRET.
+        #[arg(long)]
+        api: Option<String>,
+        /// Remember used jti values in this file (single use across runs).
+        #[arg(long)]
+        replay_store: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrincipalCmd {
+    /// Register a service account, API key or agent.
+    Add {
+        id: String,
+        /// service_account, api_key or agent
+        #[arg(long)]
+        kind: String,
+        /// The accountable person (never its approver).
+        #[arg(long)]
+        owner: String,
+        #[arg(long, required = true, value_delimiter = ',')]
+        scope: Vec<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BreakglassCmd {
+    /// Ask for break-glass for a principal whose credential path failed.
+    Request {
+        #[arg(long)]
+        principal: String,
+        /// The person asking (an operator; never the approver).
+        #[arg(long)]
+        requester: String,
+        /// issuer_down, certificate_expired or rotation_broken
+        #[arg(long)]
+        trigger: String,
+        #[arg(long, required = true, value_delimiter = ',')]
+        scope: Vec<String>,
+        /// What failed.
+        #[arg(long)]
+        detail: String,
+    },
+    /// Approve and grant (supervisor, two factors; password from COUNTERSIGN_SECRET or stdin).
+    Grant {
+        request: String,
+        #[command(flatten)]
+        fallback: SupervisorArgs,
+    },
+    /// Break-glass requests, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// The principal's credential path works again: reconcile an ended grant.
+    Reconcile { grant: String },
 }

@@ -19,13 +19,41 @@ pub fn run(cli: &Cli, a: &StepupArgs) -> anyhow::Result<()> {
     let mut e = crate::open(cli)?;
     e.set_score_source("test_input");
     let scope: BTreeSet<String> = a.scope.iter().cloned().collect();
-    let mut s = e.start_stepup(scope, a.acr.clone(), &a.requester)?;
-    println!(
-        "step-up {} requested by {} for {}",
-        s.session.id,
-        a.requester,
-        a.scope.join(",")
-    );
+    let mut s = match &a.request {
+        Some(id) => {
+            let s = e
+                .resume_stepup(id)
+                .with_context(|| format!("resuming step-up request {id}"))?;
+            if !matches!(s.session.state, SessionState::Requested) {
+                bail!(
+                    "step-up {id} is already {}; a request runs once",
+                    s.session.state.name()
+                );
+            }
+            println!(
+                "step-up {} requested by {} for {}",
+                s.session.id,
+                s.requester,
+                s.session
+                    .requested_scope
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            s
+        }
+        None => {
+            let s = e.start_stepup(scope, a.acr.clone(), &a.requester)?;
+            println!(
+                "step-up {} requested by {} for {}",
+                s.session.id,
+                a.requester,
+                a.scope.join(",")
+            );
+            s
+        }
+    };
     e.identify(&mut s, &a.operator)
         .with_context(|| format!("identifying {}", a.operator))?;
     let modality = if a.modality == "finger" {

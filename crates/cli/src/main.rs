@@ -3,6 +3,7 @@
 //! non-zero exit: 1 for a refusal or failure, 2 for bad usage.
 
 mod args;
+mod cmd_api;
 mod cmd_log;
 mod cmd_override;
 mod cmd_people;
@@ -51,7 +52,7 @@ impl std::fmt::Display for Coded {
 
 impl std::error::Error for Coded {}
 
-fn open(cli: &Cli) -> anyhow::Result<Engine> {
+pub(crate) fn open(cli: &Cli) -> anyhow::Result<Engine> {
     let mut engine = Engine::open(&cli.data_dir)
         .with_context(|| format!("opening {}", cli.data_dir.display()))?;
     // Expiry is enforced by the core whatever happens; this writes the
@@ -112,6 +113,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Review(a) => cmd_override::review(&cli, a),
         Command::Log(c) => cmd_log::run(&cli, c),
         Command::Bench(a) => cmd_log::bench(a),
+        Command::Api(c) => cmd_api::api(&cli, c),
+        Command::Client(c) => cmd_api::client(&cli, c),
+        Command::Assertion(c) => cmd_api::assertion(&cli, c),
+        Command::Principal(c) => cmd_api::principal(&cli, c),
+        Command::Breakglass(c) => cmd_api::breakglass(&cli, c),
         Command::Totp { secret_base32 } => {
             let key = data_encoding::BASE32_NOPAD
                 .decode(

@@ -28,6 +28,14 @@ pub enum EngineError {
     AlreadyInitialized(PathBuf),
     #[error("invalid input: {0}")]
     Invalid(String),
+    #[error("client authentication failed")]
+    ClientAuth,
+    #[error("unknown principal {0}")]
+    UnknownPrincipal(String),
+    #[error("no step-up request {0} for this client")]
+    UnknownRequest(String),
+    #[error("scope {scope} is not registered for client {client}")]
+    ClientScope { client: String, scope: String },
     #[error("{context} ({}): {source}", path.display())]
     Io {
         context: &'static str,
@@ -51,6 +59,10 @@ impl EngineError {
             EngineError::NotInitialized(_) => "datadir.not_initialized".into(),
             EngineError::AlreadyInitialized(_) => "datadir.already_initialized".into(),
             EngineError::Invalid(_) => "input.invalid".into(),
+            EngineError::ClientAuth => "client.auth_failed".into(),
+            EngineError::UnknownPrincipal(_) => "principal.unknown".into(),
+            EngineError::UnknownRequest(_) => "request.unknown".into(),
+            EngineError::ClientScope { .. } => "client.scope_not_allowed".into(),
             EngineError::Io { .. } => "io.error".into(),
         }
     }

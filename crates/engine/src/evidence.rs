@@ -31,6 +31,14 @@ pub mod kinds {
     pub const OVERRIDE_REVIEWED: &str = countersign_ledger::KIND_OVERRIDE_REVIEWED;
     pub const OVERRIDE_RECONCILED: &str = "override.reconciled";
     pub const OVERRIDE_REFUSED: &str = "override.refused";
+    pub const CLIENT_ADDED: &str = "client.added";
+    pub const CLIENT_AUTH_FAILED: &str = "client.auth_failed";
+    pub const PRINCIPAL_ADDED: &str = "principal.added";
+    pub const BREAKGLASS_REQUESTED: &str = "breakglass.requested";
+    pub const BREAKGLASS_REFUSED: &str = "breakglass.refused";
+    pub const ASSERTION_REQUESTED: &str = "assertion.requested";
+    pub const ASSERTION_ISSUED: &str = "assertion.issued";
+    pub const ASSERTION_REFUSED: &str = "assertion.refused";
 }
 
 /// Builder for one event.

@@ -9,6 +9,9 @@
 //! Unlike the core, the engine has a clock and a random source; both are
 //! injectable ([`Clock`]) so tests can move time.
 
+mod assertions;
+mod breakglass;
+mod clients;
 mod datadir;
 mod error;
 mod evidence;
@@ -16,6 +19,10 @@ mod overrides;
 mod people;
 mod stepup;
 
+pub use assertions::{AssertionOutcome, AssertionRequest};
+pub use clients::{
+    ClientCredential, ClientView, NewClientCredential, CLIENTS_FILE, PRINCIPALS_FILE,
+};
 pub use datadir::{DataDir, DemoPerson, InitOptions, InitReport, DEMO_PEOPLE};
 pub use error::EngineError;
 pub use evidence::kinds;

@@ -335,6 +335,22 @@ impl Engine {
         Ok(expired)
     }
 
+    /// Reconciles one ended override (e.g. a break-glass whose credential
+    /// path was restored).
+    pub fn reconcile_override(
+        &mut self,
+        grant_id: &str,
+        how: Reconciliation,
+    ) -> Result<OverrideView, EngineError> {
+        self.act(
+            grant_id,
+            OverrideEvent::Reconcile { how },
+            kinds::OVERRIDE_RECONCILED,
+            json!({ "grant_id": grant_id, "how": how }),
+            None,
+        )
+    }
+
     /// Closes the primary-control loop: every ended, unreconciled override of
     /// `operator` is reconciled by `how`.
     pub fn reconcile_operator(

@@ -1,0 +1,330 @@
+//! `countersign api|client|assertion|principal|breakglass`: the local API
+//! for relying applications and break-glass for non-human identities.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+
+use anyhow::{bail, Context};
+use countersign_assertion::client::ApiClient;
+use countersign_assertion::{
+    AssertionError, Expectations, FileReplayStore, MemoryReplayStore, OverrideStatus,
+    OverrideStatusSource, ReplayStore,
+};
+use countersign_core::session::{GrantRequest, Trigger};
+use countersign_core::PrincipalKind;
+use countersign_engine::{Clock, Engine, NewClientCredential, SystemClock};
+
+use crate::args::{ApiCmd, AssertionCmd, BreakglassCmd, Cli, ClientCmd, PrincipalCmd};
+use crate::util::{fmt_time, parse_duration, print_json, read_secret};
+
+pub fn api(cli: &Cli, c: &ApiCmd) -> anyhow::Result<()> {
+    match c {
+        ApiCmd::Serve { port, port_file } => {
+            crate::open(cli)?;
+            let server = countersign_api::Server::bind(&cli.data_dir, *port)
+                .map_err(|e| anyhow::anyhow!("error[{}]: {e}", e.code()))?;
+            let addr = server.local_addr();
+            if let Some(p) = port_file {
+                countersign_assertion::write_atomic(p, addr.port().to_string().as_bytes())
+                    .with_context(|| format!("writing {}", p.display()))?;
+            }
+            println!("countersign API listening on http://{addr}");
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            server.serve();
+            Ok(())
+        }
+    }
+}
+
+pub fn client(cli: &Cli, c: &ClientCmd) -> anyhow::Result<()> {
+    let mut e = crate::open(cli)?;
+    match c {
+        ClientCmd::Add {
+            id,
+            name,
+            scope,
+            public_key,
+            by,
+        } => {
+            let cred = match public_key {
+                Some(k) => NewClientCredential::PublicKeyHex(k.clone()),
+                None => NewClientCredential::Secret(read_secret(id)?),
+            };
+            let v = e.add_client(id, name, scope.iter().cloned().collect(), cred, by)?;
+            if cli.json {
+                return print_json(&v);
+            }
+            println!(
+                "client {} ({}) may ask for {} ({})",
+                v.id,
+                v.name,
+                v.scopes.iter().cloned().collect::<Vec<_>>().join(","),
+                v.auth_method
+            );
+            Ok(())
+        }
+        ClientCmd::List => {
+            let all = e.list_clients()?;
+            if cli.json {
+                return print_json(&all);
+            }
+            for v in all {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    v.id,
+                    v.auth_method,
+                    v.scopes.iter().cloned().collect::<Vec<_>>().join(","),
+                    v.name
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Override status read straight from the data dir.
+struct LocalStatus<'a>(&'a Engine);
+
+impl OverrideStatusSource for LocalStatus<'_> {
+    fn override_status(&self, id: &str) -> Result<Option<OverrideStatus>, AssertionError> {
+        self.0
+            .override_status(id)
+            .map_err(|e| AssertionError::StatusUnavailable(e.to_string()))
+    }
+}
+
+pub fn assertion(cli: &Cli, c: &AssertionCmd) -> anyhow::Result<()> {
+    let AssertionCmd::Verify {
+        token,
+        audience,
+        nonce,
+        scope,
+        max_age,
+        acr,
+        api,
+        replay_store,
+    } = c;
+    let token = if token == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s.trim().to_string()
+    } else {
+        token.clone()
+    };
+    let mut x = Expectations::new(audience, SystemClock.now_ms() / 1000);
+    x.nonce = nonce.clone();
+    x.required_scope = scope.clone();
+    x.max_age_s = *max_age;
+    x.accepted_acr = acr.clone();
+    let mut mem = MemoryReplayStore::default();
+    let mut file;
+    let store: &mut dyn ReplayStore = match replay_store {
+        Some(p) => {
+            file = FileReplayStore::new(p);
+            &mut file
+        }
+        None => &mut mem,
+    };
+    let result = match api {
+        Some(url) => {
+            let secret = std::env::var("COUNTERSIGN_CLIENT_SECRET").unwrap_or_default();
+            let client = ApiClient::new(url, audience, &secret)?;
+            let jwks = client.jwks()?;
+            countersign_assertion::verify(&token, &jwks, &x, Some(&client), store)
+        }
+        None => {
+            let e = crate::open(cli)?;
+            x.issuer = Some(e.issuer());
+            let jwks = e.jwks();
+            countersign_assertion::verify(&token, &jwks, &x, Some(&LocalStatus(&e)), store)
+        }
+    };
+    match result {
+        Ok(claims) => {
+            if cli.json {
+                return print_json(&claims);
+            }
+            println!(
+                "valid: {} for {} (acr {}, amr {}, scope {}) until {}",
+                claims.sub,
+                claims.aud,
+                claims.acr,
+                claims.amr.join(" "),
+                claims.scope,
+                fmt_time(claims.exp * 1000)
+            );
+            if let Some(o) = &claims.override_ {
+                println!(
+                    "override {} by {} ({}; control: {}) until {}",
+                    o.id,
+                    o.supervisor,
+                    o.reason_code,
+                    o.compensating_control,
+                    fmt_time(o.expires_at * 1000)
+                );
+            }
+            Ok(())
+        }
+        Err(err) => bail!("refused[{}]: {err}", err.code()),
+    }
+}
+
+pub fn principal(cli: &Cli, c: &PrincipalCmd) -> anyhow::Result<()> {
+    let mut e = crate::open(cli)?;
+    match c {
+        PrincipalCmd::Add {
+            id,
+            kind,
+            owner,
+            scope,
+            description,
+            by,
+        } => {
+            let kind: PrincipalKind = kind.parse().map_err(anyhow::Error::msg)?;
+            let p = e.add_principal(
+                id,
+                kind,
+                owner,
+                scope.iter().cloned().collect(),
+                description,
+                by,
+            )?;
+            if cli.json {
+                return print_json(&p);
+            }
+            println!(
+                "{} {} (owner {}) may get break-glass for {}",
+                p.kind.as_str(),
+                p.id,
+                p.owner,
+                p.scopes.iter().cloned().collect::<Vec<_>>().join(",")
+            );
+            Ok(())
+        }
+        PrincipalCmd::List => {
+            let all = e.list_principals()?;
+            if cli.json {
+                return print_json(&all);
+            }
+            for p in all {
+                println!(
+                    "{}\t{}\towner {}\t{}",
+                    p.id,
+                    p.kind.as_str(),
+                    p.owner,
+                    p.scopes.iter().cloned().collect::<Vec<_>>().join(",")
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn breakglass(cli: &Cli, c: &BreakglassCmd) -> anyhow::Result<()> {
+    let mut e = crate::open(cli)?;
+    match c {
+        BreakglassCmd::Request {
+            principal,
+            requester,
+            trigger,
+            scope,
+            detail,
+        } => {
+            let t: Trigger = serde_json::from_value(serde_json::Value::String(trigger.clone()))
+                .map_err(|_| {
+                    anyhow::anyhow!("unknown trigger {trigger:?} (issuer_down, certificate_expired or rotation_broken)")
+                })?;
+            let bg = e.request_breakglass(
+                principal,
+                requester,
+                t,
+                scope.iter().cloned().collect(),
+                detail,
+            )?;
+            if cli.json {
+                return print_json(&bg);
+            }
+            println!(
+                "break-glass {} requested by {} for {} ({}): {}",
+                bg.id,
+                bg.requester,
+                bg.principal.id,
+                bg.trigger,
+                bg.requested_scope
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            println!("a supervisor may grant it: countersign breakglass grant {} --supervisor ID --otp CODE --reason CODE --note TEXT --control TEXT", bg.id);
+            Ok(())
+        }
+        BreakglassCmd::Grant {
+            request,
+            fallback: f,
+        } => {
+            let sup = f
+                .supervisor
+                .as_deref()
+                .context("--supervisor is required")?;
+            let otp = f.otp.as_deref().context("--otp is required")?;
+            let bg = e.resume_breakglass(request)?;
+            let scope: BTreeSet<String> = if f.grant_scope.is_empty() {
+                bg.requested_scope.clone()
+            } else {
+                f.grant_scope.iter().cloned().collect()
+            };
+            let req = GrantRequest {
+                grant_id: String::new(),
+                scope,
+                duration_ms: f.duration.as_deref().map(parse_duration).transpose()?,
+                reason_code: f.reason.clone().context("--reason is required")?,
+                note: f.note.clone().context("--note is required")?,
+                ticket: f.ticket.clone(),
+                compensating_control: f.control.clone().context("--control is required")?,
+            };
+            let secret = read_secret(sup)?;
+            let g = e.grant_breakglass(request, sup, &secret, otp, req)?;
+            if cli.json {
+                return print_json(&g);
+            }
+            println!(
+                "break-glass override {} granted by {} to {} {} for {} until {} (review due {})",
+                g.id,
+                g.supervisor,
+                g.principal_kind.as_str(),
+                g.operator,
+                g.scope.iter().cloned().collect::<Vec<_>>().join(","),
+                fmt_time(g.expires_at),
+                fmt_time(g.review_due)
+            );
+            Ok(())
+        }
+        BreakglassCmd::List { limit } => {
+            let all = e.list_breakglass(*limit)?;
+            if cli.json {
+                return print_json(&all);
+            }
+            for bg in all {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    bg.id,
+                    bg.principal.id,
+                    bg.trigger,
+                    bg.state.name(),
+                    fmt_time(bg.requested_at)
+                );
+            }
+            Ok(())
+        }
+        BreakglassCmd::Reconcile { grant } => {
+            let v = e.reconcile_breakglass(grant)?;
+            if cli.json {
+                return print_json(&v);
+            }
+            println!("override {} reconciled: credential restored", grant);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Break-glass for non-human identities, over the same evidence and the
+//! same override lifecycle as a person's step-up.
+//!
+//! `breakglass.requested` (filed under the request id) carries a snapshot
+//! of the principal, so a supervisor in another process resumes the request
+//! from the log; the grant is an ordinary `override.granted` event filed
+//! under the grant id, so use, expiry, revocation, review and reconciliation
+//! are the override use cases unchanged.
+
+use std::collections::BTreeSet;
+
+use countersign_core::auth::Authenticated;
+use countersign_core::session::{GrantRequest, Trigger};
+use countersign_core::{
+    BreakGlass, BreakGlassEvent, BreakGlassState, Grant, Principal, Reconciliation, Refusal, Role,
+};
+use countersign_ledger::{Filter, PageRequest};
+use serde_json::json;
+
+use crate::evidence::{kinds, Ev};
+use crate::overrides::OverrideView;
+use crate::{Engine, EngineError};
+
+impl Engine {
+    /// Opens a break-glass request for `principal`, asked by `requester`.
+    pub fn request_breakglass(
+        &mut self,
+        principal: &str,
+        requester: &str,
+        trigger: Trigger,
+        scope: BTreeSet<String>,
+        detail: &str,
+    ) -> Result<BreakGlass, EngineError> {
+        let p = self.principal(principal)?;
+        let who = self.person(requester)?;
+        let now = self.now();
+        let id = Engine::new_id("brk");
+        let bg = match BreakGlass::request(
+            &self.policy,
+            id.clone(),
+            p,
+            &who,
+            trigger,
+            scope.clone(),
+            detail.into(),
+            now,
+        ) {
+            Ok(bg) => bg,
+            Err(r) => {
+                self.ledger.append(
+                    &Ev::new(kinds::BREAKGLASS_REFUSED, now, json!({ "principal": principal, "requester": requester, "trigger": trigger, "scope": scope, "event": "request", "refusal": r.code(), "message": r.to_string() }))
+                        .person(principal)
+                        .trigger(trigger.as_str())
+                        .outcome("refused")
+                        .build(),
+                )?;
+                return Err(r.into());
+            }
+        };
+        self.ledger.append(
+            &Ev::new(kinds::BREAKGLASS_REQUESTED, now, json!({ "request_id": id, "principal": bg.principal, "requester": requester, "trigger": trigger, "scope": bg.requested_scope, "detail": detail, "kiosk_id": self.kiosk_id }))
+                .person(principal)
+                .trigger(trigger.as_str())
+                .case(&id)
+                .outcome("requested")
+                .build(),
+        )?;
+        Ok(bg)
+    }
+
+    /// Rebuilds a request from its events.
+    pub fn resume_breakglass(&mut self, request_id: &str) -> Result<BreakGlass, EngineError> {
+        let page = self.ledger.query(
+            &Filter {
+                case_id: Some(request_id.into()),
+                kinds: vec![kinds::BREAKGLASS_REQUESTED.into()],
+                ..Default::default()
+            },
+            &PageRequest {
+                after_seq: None,
+                limit: 1,
+                newest_first: false,
+            },
+        )?;
+        let row = page
+            .rows
+            .first()
+            .ok_or_else(|| EngineError::Invalid(format!("no break-glass request {request_id}")))?;
+        let b = &row.body;
+        let bad = || EngineError::Invalid(format!("break-glass request {request_id} is malformed"));
+        let principal: Principal =
+            serde_json::from_value(b["principal"].clone()).map_err(|_| bad())?;
+        let trigger: Trigger = serde_json::from_value(b["trigger"].clone()).map_err(|_| bad())?;
+        let scope: BTreeSet<String> =
+            serde_json::from_value(b["scope"].clone()).map_err(|_| bad())?;
+        let requester = self.person(b["requester"].as_str().unwrap_or_default())?;
+        let mut bg = BreakGlass::request(
+            &self.policy,
+            request_id.into(),
+            principal.clone(),
+            &requester,
+            trigger,
+            scope,
+            b["detail"].as_str().unwrap_or_default().into(),
+            row.ts_ms,
+        )?;
+        let granted = self.ledger.query(
+            &Filter {
+                kinds: vec![kinds::OVERRIDE_GRANTED.into()],
+                person: Some(principal.id),
+                from_ms: Some(row.ts_ms),
+                ..Default::default()
+            },
+            &PageRequest {
+                after_seq: None,
+                limit: 1000,
+                newest_first: true,
+            },
+        )?;
+        if let Some(g) = granted
+            .rows
+            .iter()
+            .find(|r| r.body["session_id"].as_str() == Some(request_id))
+        {
+            bg.state = BreakGlassState::Granted {
+                grant_id: g.body["id"].as_str().unwrap_or_default().into(),
+            };
+        }
+        Ok(bg)
+    }
+
+    fn refuse_breakglass(&mut self, bg: &BreakGlass, event: &str, r: Refusal) -> EngineError {
+        let now = self.now();
+        let ev = Ev::new(kinds::BREAKGLASS_REFUSED, now, json!({ "request_id": bg.id, "event": event, "refusal": r.code(), "message": r.to_string(), "state": bg.state.name() }))
+            .person(&bg.principal.id)
+            .trigger(bg.trigger.as_str())
+            .case(&bg.id)
+            .outcome("refused");
+        match self.ledger.append(&ev.build()) {
+            Ok(_) => EngineError::Refused(r),
+            Err(e) => EngineError::Ledger(e),
+        }
+    }
+
+    /// A supervisor approves with two factors and grants. The request is
+    /// checked first, so a grant the core would refuse spends no factor.
+    pub fn grant_breakglass(
+        &mut self,
+        request_id: &str,
+        supervisor: &str,
+        secret: &str,
+        otp: &str,
+        mut req: GrantRequest,
+    ) -> Result<Grant, EngineError> {
+        let mut bg = self.resume_breakglass(request_id)?;
+        if req.grant_id.is_empty() {
+            req.grant_id = Engine::new_id("ovr");
+        }
+        let now = self.now();
+        let person = self.person(supervisor)?;
+        let mut probe = bg.clone();
+        let fake = Authenticated {
+            supervisor: supervisor.into(),
+            amr: vec!["pwd".into(), "otp".into()],
+            at: now,
+            totp_step: 0,
+        };
+        if let Err(r) = probe
+            .apply(
+                &self.policy,
+                BreakGlassEvent::SupervisorAuthenticated {
+                    supervisor: person,
+                    auth: fake,
+                },
+                now,
+            )
+            .and_then(|_| probe.apply(&self.policy, BreakGlassEvent::Grant(req.clone()), now))
+        {
+            return Err(self.refuse_breakglass(&bg, "grant_override", r));
+        }
+        let (person, auth) = self.authenticate(
+            supervisor,
+            Role::Supervisor,
+            secret,
+            otp,
+            &format!("break-glass {request_id}"),
+        )?;
+        let now = self.now();
+        if let Err(r) = bg.apply(
+            &self.policy,
+            BreakGlassEvent::SupervisorAuthenticated {
+                supervisor: person,
+                auth,
+            },
+            now,
+        ) {
+            return Err(self.refuse_breakglass(&bg, "supervisor_authenticated", r));
+        }
+        let g = match bg.apply(&self.policy, BreakGlassEvent::Grant(req), now) {
+            Ok(Some(g)) => g,
+            Ok(None) => return Err(EngineError::Invalid("grant produced no grant".into())),
+            Err(r) => return Err(self.refuse_breakglass(&bg, "grant_override", r)),
+        };
+        self.ledger.append(
+            &Ev::new(
+                kinds::OVERRIDE_GRANTED,
+                now,
+                serde_json::to_value(&g).expect("serialisable"),
+            )
+            .person(&g.operator)
+            .supervisor(&g.supervisor)
+            .trigger(g.trigger.as_str())
+            .case(&g.id)
+            .outcome("granted")
+            .build(),
+        )?;
+        self.maybe_checkpoint()?;
+        Ok(g)
+    }
+
+    /// Break-glass requests, newest first, with their state.
+    pub fn list_breakglass(&mut self, limit: u32) -> Result<Vec<BreakGlass>, EngineError> {
+        let page = self.ledger.query(
+            &Filter {
+                kinds: vec![kinds::BREAKGLASS_REQUESTED.into()],
+                ..Default::default()
+            },
+            &PageRequest {
+                after_seq: None,
+                limit,
+                newest_first: true,
+            },
+        )?;
+        let ids: Vec<String> = page
+            .rows
+            .iter()
+            .filter_map(|r| r.index.case_id.clone())
+            .collect();
+        ids.iter().map(|id| self.resume_breakglass(id)).collect()
+    }
+
+    /// The principal's primary credential path works again: closes the
+    /// reconciliation half of an ended break-glass override.
+    pub fn reconcile_breakglass(&mut self, grant_id: &str) -> Result<OverrideView, EngineError> {
+        self.expire_due()?;
+        self.reconcile_override(grant_id, Reconciliation::CredentialRestored)
+    }
+}

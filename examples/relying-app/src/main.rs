@@ -1,0 +1,221 @@
+//! `relying-app`: a pretend payments tool that will not approve a payment
+//! until the person at the keyboard has stepped up at the Countersign kiosk.
+//!
+//! ```text
+//! relying-app approve --amount 100   # refused: step-up required (exit 3)
+//! relying-app request                # asks the kiosk API; prints the request id
+//! (the operator steps up at the kiosk, or `countersign stepup --request ID ...`)
+//! relying-app wait                   # polls, verifies the assertion, keeps it
+//! relying-app approve --amount 100   # approved while the assertion is fresh
+//! ```
+//! The client secret comes from `RELYING_APP_SECRET`. State (the pending
+//! nonce, the held assertion, used jti values) lives in `--state-dir`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use countersign_assertion::client::{ApiClient, StepUpRequest};
+use countersign_assertion::{check, verify, Expectations, FileReplayStore};
+use serde::{Deserialize, Serialize};
+
+/// Exit status when the action needs a (new) step-up.
+const EXIT_STEP_UP_REQUIRED: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "relying-app",
+    about = "Example Countersign relying application"
+)]
+struct Cli {
+    /// The kiosk API.
+    #[arg(long, env = "RELYING_APP_API", default_value = "http://127.0.0.1:7468")]
+    api: String,
+    /// This application's registered client id.
+    #[arg(long, env = "RELYING_APP_CLIENT_ID", default_value = "payments-app")]
+    client_id: String,
+    #[arg(long, env = "RELYING_APP_STATE_DIR", default_value = ".relying-app")]
+    state_dir: PathBuf,
+    /// The scope the privileged action needs.
+    #[arg(long, default_value = "payments.approve")]
+    scope: String,
+    /// How fresh the authentication must be, seconds.
+    #[arg(long, default_value_t = 600)]
+    max_age: i64,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Ask the kiosk for a step-up.
+    Request {
+        /// Accept only these acr values (default: biometric or supervised override).
+        #[arg(long = "acr", value_delimiter = ',')]
+        acr: Vec<String>,
+    },
+    /// Poll for the answer, verify it and keep it.
+    Wait {
+        #[arg(long, default_value_t = 60)]
+        timeout_s: u64,
+    },
+    /// The privileged action: approve a payment.
+    Approve {
+        #[arg(long)]
+        amount: u64,
+    },
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    request_id: Option<String>,
+    nonce: Option<String>,
+    assertion: Option<String>,
+}
+
+fn now_s() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn load(dir: &Path) -> anyhow::Result<State> {
+    match std::fs::read(dir.join("state.json")) {
+        Ok(b) => Ok(serde_json::from_slice(&b)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn save(dir: &Path, s: &State) -> anyhow::Result<()> {
+    countersign_assertion::write_atomic(&dir.join("state.json"), &serde_json::to_vec_pretty(s)?)
+        .context("saving state")
+}
+
+fn client(cli: &Cli) -> anyhow::Result<ApiClient> {
+    let secret = std::env::var("RELYING_APP_SECRET").context("set RELYING_APP_SECRET")?;
+    Ok(ApiClient::new(&cli.api, &cli.client_id, &secret)?)
+}
+
+fn expectations(cli: &Cli, nonce: Option<String>) -> Expectations {
+    let mut x = Expectations::new(&cli.client_id, now_s());
+    x.nonce = nonce;
+    x.required_scope = Some(cli.scope.clone());
+    x.max_age_s = Some(cli.max_age);
+    x
+}
+
+fn run(cli: &Cli) -> anyhow::Result<u8> {
+    let mut st = load(&cli.state_dir)?;
+    match &cli.cmd {
+        Cmd::Request { acr } => {
+            let nonce = hex::encode(rand::random::<[u8; 16]>());
+            let t = client(cli)?.request_stepup(&StepUpRequest {
+                scope: vec![cli.scope.clone()],
+                acr_values: acr.clone(),
+                max_age: Some(cli.max_age),
+                nonce: nonce.clone(),
+            })?;
+            st.request_id = Some(t.request_id.clone());
+            st.nonce = Some(nonce);
+            save(&cli.state_dir, &st)?;
+            println!("step-up requested: {}", t.request_id);
+            Ok(0)
+        }
+        Cmd::Wait { timeout_s } => {
+            let id = st
+                .request_id
+                .clone()
+                .context("no pending request; run `request` first")?;
+            let c = client(cli)?;
+            let deadline = Instant::now() + Duration::from_secs(*timeout_s);
+            loop {
+                let s = c.stepup_status(&id)?;
+                match s.status.as_str() {
+                    "complete" => {
+                        let token = s.assertion.context("complete without an assertion")?;
+                        let jwks = c.jwks()?;
+                        let mut replay = FileReplayStore::new(cli.state_dir.join("used-jti.json"));
+                        let claims = verify(
+                            &token,
+                            &jwks,
+                            &expectations(cli, st.nonce.clone()),
+                            Some(&c),
+                            &mut replay,
+                        )
+                        .map_err(|e| anyhow::anyhow!("assertion refused[{}]: {e}", e.code()))?;
+                        println!(
+                            "assertion accepted: {} stepped up with {} ({}) until {}",
+                            claims.sub,
+                            claims.amr.join("+"),
+                            claims.acr,
+                            claims.exp
+                        );
+                        st.assertion = Some(token);
+                        st.request_id = None;
+                        save(&cli.state_dir, &st)?;
+                        return Ok(0);
+                    }
+                    "failed" => bail!(
+                        "step-up failed: {}: {}",
+                        s.error.unwrap_or_default(),
+                        s.error_description.unwrap_or_default()
+                    ),
+                    _ if Instant::now() >= deadline => {
+                        println!("still waiting: the kiosk session is {}", s.state);
+                        return Ok(EXIT_STEP_UP_REQUIRED);
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(200)),
+                }
+            }
+        }
+        Cmd::Approve { amount } => {
+            let Some(token) = st.assertion.clone() else {
+                println!("refused: insufficient_user_authentication: no step-up assertion held for {} (acr_values any, max_age {}); run `relying-app request`", cli.scope, cli.max_age);
+                return Ok(EXIT_STEP_UP_REQUIRED);
+            };
+            let c = client(cli)?;
+            let jwks = c.jwks()?;
+            // Already accepted once (single use was checked then); every
+            // action re-checks freshness, scope and the override's status.
+            match check(
+                &token,
+                &jwks,
+                &expectations(cli, st.nonce.clone()),
+                Some(&c),
+            ) {
+                Ok(claims) => {
+                    let how = match &claims.override_ {
+                        Some(o) => format!(
+                            "supervised override {} by {} ({}, control: {})",
+                            o.id, o.supervisor, o.reason_code, o.compensating_control
+                        ),
+                        None => format!("biometric ({})", claims.amr.join("+")),
+                    };
+                    println!("payment of {amount} approved by {} via {how}", claims.sub);
+                    Ok(0)
+                }
+                Err(e) => {
+                    println!("refused[{}]: {e}; step-up required", e.code());
+                    st.assertion = None;
+                    save(&cli.state_dir, &st)?;
+                    Ok(EXIT_STEP_UP_REQUIRED)
+                }
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(c) => ExitCode::from(c),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

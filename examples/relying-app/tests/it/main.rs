@@ -1,0 +1,368 @@
+//! End to end, real processes on 127.0.0.1 with an ephemeral port: the
+//! kiosk API (`countersign api serve`), the headless step-up
+//! (`countersign stepup --request`), a supervisor's override, and this
+//! example app refusing, then approving, then refusing again when the
+//! override is revoked and when it expires.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const APP_SECRET: &str = "payments-app-secret-0123";
+
+fn relying_app() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_relying-app"))
+}
+
+fn countersign() -> PathBuf {
+    let p = relying_app().parent().unwrap().join("countersign");
+    assert!(
+        p.exists(),
+        "{} is missing: build it first (cargo build -p countersign-cli); `cargo test --workspace` does",
+        p.display()
+    );
+    p
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+struct Kiosk {
+    data: PathBuf,
+}
+
+impl Kiosk {
+    fn cs(&self, args: &[&str], secret: Option<&str>) -> Output {
+        let mut c = Command::new(countersign());
+        c.arg("--data-dir")
+            .arg(&self.data)
+            .args(args)
+            .stdin(Stdio::null());
+        c.env_remove("COUNTERSIGN_SECRET");
+        if let Some(s) = secret {
+            c.env("COUNTERSIGN_SECRET", s);
+        }
+        c.output().unwrap()
+    }
+    fn totp(&self, base32: &str) -> String {
+        text(&self.cs(&["totp", base32], None)).trim().to_string()
+    }
+}
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn app(api: &str, state: &Path, args: &[&str]) -> (i32, String) {
+    let o = Command::new(relying_app())
+        .args(["--api", api, "--client-id", "payments-app", "--state-dir"])
+        .arg(state)
+        .args(args)
+        .env("RELYING_APP_SECRET", APP_SECRET)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (o.status.code().unwrap_or(-1), text(&o))
+}
+
+#[test]
+fn relying_app_through_failure_override_revocation_and_expiry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let k = Kiosk {
+        data: tmp.path().join("kiosk"),
+    };
+    let o = k.cs(&["init", "--demo"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = k.cs(
+        &[
+            "client",
+            "add",
+            "payments-app",
+            "--name",
+            "Payments",
+            "--scope",
+            "payments.approve",
+        ],
+        Some(APP_SECRET),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    let port_file = tmp.path().join("port");
+    let child = Command::new(countersign())
+        .arg("--data-dir")
+        .arg(&k.data)
+        .args(["api", "serve", "--port", "0", "--port-file"])
+        .arg(&port_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let start = Instant::now();
+    while !port_file.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "API did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let port = std::fs::read_to_string(&port_file).unwrap();
+    let api = format!("http://127.0.0.1:{}", port.trim());
+    let state = tmp.path().join("app");
+
+    // No assertion: refused.
+    let (code, out) = app(&api, &state, &["approve", "--amount", "100"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("insufficient_user_authentication"), "{out}");
+
+    // A wrong secret is an unknown client.
+    let o = Command::new(relying_app())
+        .args(["--api", &api, "--client-id", "payments-app", "--state-dir"])
+        .arg(&state)
+        .arg("request")
+        .env("RELYING_APP_SECRET", "not-the-secret-at-all")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("HTTP 401"), "{}", text(&o));
+
+    // Ask; the operator fails five times at the kiosk (headless).
+    let (code, out) = app(&api, &state, &["request"]);
+    assert_eq!(code, 0, "{out}");
+    let id = out.trim().rsplit(' ').next().unwrap().to_string();
+    let o = k.cs(
+        &[
+            "stepup",
+            "--request",
+            &id,
+            "--operator",
+            "olga",
+            "--test-scores",
+            "0.1,0.1,0.1,0.1,0.1",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("fallback offered: failure_limit"),
+        "{}",
+        text(&o)
+    );
+    let (code, out) = app(&api, &state, &["wait", "--timeout-s", "1"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("fallback_offered"), "{out}");
+
+    // Over the cap: refused before any factor is spent.
+    let sam_otp = k.totp("MNXXK3TUMVZHG2LHNYWWIYLN");
+    let grant = |dur: &str| {
+        k.cs(
+            &[
+                "override",
+                "grant",
+                "--session",
+                &id,
+                "--supervisor",
+                "sam",
+                "--otp",
+                &sam_otp,
+                "--reason",
+                "SENSOR_FAULT",
+                "--note",
+                "camera fogged",
+                "--control",
+                "second approver on the payment",
+                "--duration",
+                dur,
+            ],
+            Some("sam-demo-pass"),
+        )
+    };
+    let o = grant("2h");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("over_cap"), "{}", text(&o));
+    // A short override, so its expiry is seen in the test.
+    let o = grant("6s");
+    assert!(o.status.success(), "{}", text(&o));
+    let granted_at = Instant::now();
+    let ovr = text(&o)
+        .split_whitespace()
+        .find(|w| w.starts_with("ovr-"))
+        .unwrap()
+        .to_string();
+
+    let (code, out) = app(&api, &state, &["wait", "--timeout-s", "10"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("urn:countersign:acr:supervised-override"),
+        "{out}"
+    );
+    let (code, out) = app(&api, &state, &["approve", "--amount", "100"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("supervised override {ovr} by sam")),
+        "{out}"
+    );
+
+    // The same assertion presented again to a verifier is a replay.
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join("state.json")).unwrap()).unwrap();
+    let token = st["assertion"].as_str().unwrap().to_string();
+    let verify = |k: &Kiosk| {
+        k.cs(
+            &[
+                "assertion",
+                "verify",
+                &token,
+                "--audience",
+                "payments-app",
+                "--replay-store",
+                tmp.path().join("jti.json").to_str().unwrap(),
+            ],
+            None,
+        )
+    };
+    assert!(verify(&k).status.success());
+    let o = verify(&k);
+    assert!(text(&o).contains("assertion.replayed"), "{}", text(&o));
+    let o = k.cs(
+        &["assertion", "verify", &token, "--audience", "other-app"],
+        None,
+    );
+    assert!(
+        text(&o).contains("assertion.wrong_audience"),
+        "{}",
+        text(&o)
+    );
+
+    // Expiry: the override (and so the assertion) runs out by itself.
+    let left = Duration::from_millis(6_500).saturating_sub(granted_at.elapsed());
+    std::thread::sleep(left);
+    let (code, out) = app(&api, &state, &["approve", "--amount", "100"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("assertion.expired") || out.contains("override_expired"),
+        "{out}"
+    );
+    let o = k.cs(&["override", "show", &ovr], None);
+    assert!(text(&o).contains("expired"), "{}", text(&o));
+}
+
+#[test]
+fn revoked_override_is_refused_by_the_relying_app() {
+    let tmp = tempfile::tempdir().unwrap();
+    let k = Kiosk {
+        data: tmp.path().join("kiosk"),
+    };
+    assert!(k.cs(&["init", "--demo"], None).status.success());
+    assert!(k
+        .cs(
+            &[
+                "client",
+                "add",
+                "payments-app",
+                "--name",
+                "Payments",
+                "--scope",
+                "payments.approve"
+            ],
+            Some(APP_SECRET),
+        )
+        .status
+        .success());
+    let port_file = tmp.path().join("port");
+    let child = Command::new(countersign())
+        .arg("--data-dir")
+        .arg(&k.data)
+        .args(["api", "serve", "--port", "0", "--port-file"])
+        .arg(&port_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let start = Instant::now();
+    while !port_file.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "API did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let api = format!(
+        "http://127.0.0.1:{}",
+        std::fs::read_to_string(&port_file).unwrap().trim()
+    );
+    let state = tmp.path().join("app");
+    let (_, out) = app(&api, &state, &["request"]);
+    let id = out.trim().rsplit(' ').next().unwrap().to_string();
+    let o = k.cs(
+        &[
+            "stepup",
+            "--request",
+            &id,
+            "--operator",
+            "otto",
+            "--test-device-unavailable",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let sue_otp = k.totp("MNXXK3TUMVZHG2LHNYWXG5LF");
+    let o = k.cs(
+        &[
+            "override",
+            "grant",
+            "--session",
+            &id,
+            "--supervisor",
+            "sue",
+            "--otp",
+            &sue_otp,
+            "--reason",
+            "SENSOR_FAULT",
+            "--note",
+            "camera unplugged",
+            "--control",
+            "call-back",
+        ],
+        Some("sue-demo-pass"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let ovr = text(&o)
+        .split_whitespace()
+        .find(|w| w.starts_with("ovr-"))
+        .unwrap()
+        .to_string();
+    let (code, out) = app(&api, &state, &["wait", "--timeout-s", "10"]);
+    assert_eq!(code, 0, "{out}");
+    let ada_otp = k.totp("MNXXK3TUMVZHG2LHNYWWCZDB");
+    let o = k.cs(
+        &[
+            "override",
+            "revoke",
+            &ovr,
+            "--by",
+            "ada",
+            "--role",
+            "admin",
+            "--otp",
+            &ada_otp,
+            "--reason",
+            "camera fixed",
+        ],
+        Some("ada-demo-pass"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let (code, out) = app(&api, &state, &["approve", "--amount", "5"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("assertion.override_revoked"), "{out}");
+}
