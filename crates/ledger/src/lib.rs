@@ -60,6 +60,7 @@ mod export;
 mod keys;
 mod people;
 mod schema;
+mod sync_state;
 mod verify;
 
 pub use blobs::BlobRef;
@@ -73,6 +74,7 @@ pub use export::{ocsf_record, OCSF_VERSION};
 pub use keys::{Keys, DATA_KEY_FILE, PUBLIC_KEY_FILE, SIGNING_KEY_FILE};
 pub use people::{People, PersonRecord};
 pub use schema::SCHEMA_VERSION;
+pub use sync_state::{RawEvent, SealedBlob, SyncBacklog, SyncKind, SyncStatusRow, SyncedObject};
 pub use verify::{Problem, ProblemKind, VerifyReport};
 
 /// Indexed columns of an event (all optional), used by filters.
@@ -486,6 +488,74 @@ impl Ledger {
         out: &mut dyn std::io::Write,
     ) -> Result<u64, LedgerError> {
         export::ocsf(&self.conn, filter, out)
+    }
+
+    /// Events not yet copied to remote storage, in seq order, after `after_seq`
+    /// (see `sync_state`: every appended event is queued by its own commit).
+    pub fn sync_pending_events(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<RawEvent>, LedgerError> {
+        sync_state::pending_events(&self.conn, after_seq, limit)
+    }
+
+    /// Events `from_seq..` as stored (exact canonical body text), at most `limit`.
+    pub fn raw_events(&self, from_seq: u64, limit: u32) -> Result<Vec<RawEvent>, LedgerError> {
+        sync_state::event_range(&self.conn, from_seq, limit)
+    }
+
+    /// Checkpoints not yet copied to remote storage, oldest first.
+    pub fn sync_pending_checkpoints(&self) -> Result<Vec<Checkpoint>, LedgerError> {
+        sync_state::pending_checkpoints(&self.conn)
+    }
+
+    /// Sealed blobs (never plaintext) not yet copied, in sealing order.
+    pub fn sync_pending_blobs(&self, limit: u32) -> Result<Vec<SealedBlob>, LedgerError> {
+        sync_state::pending_blobs(&self.conn, limit)
+    }
+
+    /// Record remote copies confirmed by the server, all in one transaction.
+    pub fn sync_record(&mut self, objs: &[SyncedObject]) -> Result<(), LedgerError> {
+        self.write_tx("recording synced objects", |tx, _| {
+            sync_state::record(tx, objs)
+        })
+    }
+
+    /// The record of one remote copy.
+    pub fn sync_object(
+        &self,
+        kind: SyncKind,
+        id: &str,
+    ) -> Result<Option<SyncedObject>, LedgerError> {
+        sync_state::get(&self.conn, kind, id)
+    }
+
+    /// Every remote copy recorded.
+    pub fn sync_objects(&self) -> Result<Vec<SyncedObject>, LedgerError> {
+        sync_state::all(&self.conn)
+    }
+
+    /// What is still to upload.
+    pub fn sync_backlog(&self) -> Result<SyncBacklog, LedgerError> {
+        sync_state::backlog(&self.conn)
+    }
+
+    /// The uploader's last attempt, success and error.
+    pub fn sync_status(&self) -> Result<SyncStatusRow, LedgerError> {
+        sync_state::status(&self.conn)
+    }
+
+    /// Update the uploader's status row (each `Some` field is set).
+    pub fn sync_note(
+        &mut self,
+        attempt_ms: Option<i64>,
+        success_ms: Option<i64>,
+        error: Option<(&str, i64)>,
+    ) -> Result<(), LedgerError> {
+        self.write_tx("updating sync status", |tx, _| {
+            sync_state::note(tx, attempt_ms, success_ms, error)
+        })
     }
 
     /// The people registry.

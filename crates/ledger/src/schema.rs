@@ -3,7 +3,7 @@
 
 use rusqlite::Connection;
 
-use crate::{blobs, chain_head, checkpoints, events, people, LedgerError};
+use crate::{blobs, chain_head, checkpoints, events, people, sync_state, LedgerError};
 
 /// One schema step.
 #[derive(Debug)]
@@ -20,6 +20,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     checkpoints::MIGRATION,
     blobs::MIGRATION,
     people::MIGRATION,
+    sync_state::MIGRATION,
 ];
 
 /// Latest schema version this build writes.

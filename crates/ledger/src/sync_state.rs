@@ -1,0 +1,618 @@
+//! `sync_objects` and `sync_status`: what has been copied to write-once
+//! remote storage (see the `countersign-sync` crate).
+//!
+//! The outbox is implicit: every event, checkpoint and sealed blob is
+//! *queued* by the very transaction that appends it, because "pending" means
+//! "in its own table and without a row here". So nothing can be committed
+//! and not queued, and there is no second write to forget. A row here is
+//! written once, after the remote store confirmed the create-only PUT, and
+//! records the object key, the SHA-256 of the bytes uploaded and the
+//! server's version id (reads go by version id). Rows are never updated or
+//! deleted (triggers refuse it).
+//!
+//! `sync_status` is one mutable row: the last attempt, success and error of
+//! the uploader, for `countersign sync status` from another process.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+
+use crate::{blobs, Checkpoint, EventIndex, LedgerError};
+
+pub(crate) const MIGRATION: crate::schema::Migration = crate::schema::Migration {
+    version: 6,
+    name: "sync_state",
+    sql: "
+CREATE TABLE sync_objects (
+    kind           TEXT NOT NULL CHECK (kind IN ('event', 'checkpoint', 'blob', 'manifest')),
+    id             TEXT NOT NULL,
+    seq            INTEGER,
+    object_key     TEXT NOT NULL UNIQUE,
+    content_sha256 TEXT NOT NULL,
+    version        TEXT,
+    e_tag          TEXT,
+    uploaded_ms    INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX sync_objects_event_seq ON sync_objects(seq) WHERE kind = 'event';
+CREATE TRIGGER sync_objects_no_update BEFORE UPDATE ON sync_objects
+BEGIN SELECT RAISE(ABORT, 'sync records are write-once'); END;
+CREATE TRIGGER sync_objects_no_delete BEFORE DELETE ON sync_objects
+BEGIN SELECT RAISE(ABORT, 'sync records are write-once'); END;
+CREATE TABLE sync_status (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    last_attempt_ms INTEGER,
+    last_success_ms INTEGER,
+    last_error      TEXT,
+    last_error_ms   INTEGER
+);
+",
+};
+
+/// Kind of a synced object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncKind {
+    /// One event row (`id` = seq).
+    Event,
+    /// One checkpoint (`id` = n).
+    Checkpoint,
+    /// One sealed blob (`id` = hex SHA-256 of the plaintext).
+    Blob,
+    /// The kiosk manifest (public key) (`id` = `"kiosk"`).
+    Manifest,
+}
+
+impl SyncKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncKind::Event => "event",
+            SyncKind::Checkpoint => "checkpoint",
+            SyncKind::Blob => "blob",
+            SyncKind::Manifest => "manifest",
+        }
+    }
+
+    fn parse(s: &str) -> Result<SyncKind, LedgerError> {
+        Ok(match s {
+            "event" => SyncKind::Event,
+            "checkpoint" => SyncKind::Checkpoint,
+            "blob" => SyncKind::Blob,
+            "manifest" => SyncKind::Manifest,
+            other => return Err(LedgerError::Corrupt(format!("unknown sync kind {other:?}"))),
+        })
+    }
+}
+
+/// A remote copy confirmed by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncedObject {
+    /// What it is.
+    pub kind: SyncKind,
+    /// seq, checkpoint n, blob hash or `"kiosk"`.
+    pub id: String,
+    /// Object key in the bucket.
+    pub object_key: String,
+    /// Hex SHA-256 of the uploaded bytes.
+    pub content_sha256_hex: String,
+    /// Server version id (`None` if the server has no versioning).
+    pub version: Option<String>,
+    /// Server ETag.
+    pub e_tag: Option<String>,
+    /// When the upload was confirmed (Unix ms).
+    pub uploaded_ms: i64,
+}
+
+/// An event exactly as stored, for upload: the body is the canonical JSON
+/// text the row hash covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawEvent {
+    /// Sequence number.
+    pub seq: u64,
+    /// Event time (Unix ms).
+    pub ts_ms: i64,
+    /// Kind.
+    pub kind: String,
+    /// Indexed fields.
+    pub index: EventIndex,
+    /// Canonical JSON body text, exactly as hashed.
+    pub body_json: String,
+    /// Hex previous row hash.
+    pub prev_hash_hex: String,
+    /// Hex row hash.
+    pub hash_hex: String,
+    /// Hex Ed25519 signature over the row hash.
+    pub sig_hex: String,
+}
+
+/// A sealed blob for upload: `nonce (24 bytes) || XChaCha20-Poly1305
+/// ciphertext` with AAD = the plaintext SHA-256. Never the plaintext.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedBlob {
+    /// Hex SHA-256 of the plaintext.
+    pub sha256_hex: String,
+    /// Media type.
+    pub media_type: String,
+    /// Plaintext size.
+    pub size: u64,
+    /// The `blob.sealed` event.
+    pub sealed_seq: u64,
+    /// `nonce || ciphertext`.
+    pub sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedBlob")
+            .field("sha256_hex", &self.sha256_hex)
+            .field("media_type", &self.media_type)
+            .field("size", &self.size)
+            .field("sealed_seq", &self.sealed_seq)
+            .field("sealed_len", &self.sealed.len())
+            .finish()
+    }
+}
+
+/// What is still to upload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncBacklog {
+    /// Events without a remote copy.
+    pub events_pending: u64,
+    /// Events with a remote copy.
+    pub events_synced: u64,
+    /// Lowest unsynced seq.
+    pub oldest_pending_seq: Option<u64>,
+    /// Timestamp of the lowest unsynced event (Unix ms).
+    pub oldest_pending_ts_ms: Option<i64>,
+    /// Checkpoints without a remote copy.
+    pub checkpoints_pending: u64,
+    /// Sealed blobs (ciphertext still present) without a remote copy.
+    pub blobs_pending: u64,
+    /// Blobs purged by retention before they were ever uploaded.
+    pub blobs_purged_unsynced: u64,
+    /// Whether the kiosk manifest has been uploaded.
+    pub manifest_synced: bool,
+}
+
+/// The uploader's last outcome (shared between processes through the ledger).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatusRow {
+    /// Last pass started (Unix ms).
+    pub last_attempt_ms: Option<i64>,
+    /// Last pass that left nothing pending (Unix ms).
+    pub last_success_ms: Option<i64>,
+    /// Last error message (never contains credentials).
+    pub last_error: Option<String>,
+    /// When it happened.
+    pub last_error_ms: Option<i64>,
+}
+
+pub(crate) fn pending_events(
+    conn: &Connection,
+    after_seq: u64,
+    limit: u32,
+) -> Result<Vec<RawEvent>, LedgerError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM events e WHERE e.seq > ?1 AND NOT EXISTS \
+         (SELECT 1 FROM sync_objects s WHERE s.kind = 'event' AND s.seq = e.seq) \
+         ORDER BY e.seq LIMIT ?2",
+        crate::events::COLS
+            .split(", ")
+            .map(|c| format!("e.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))?;
+    let rows = stmt
+        .query_map(params![after_seq as i64, limit as i64], |r| {
+            crate::events::raw_from_row(r)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RawEvent {
+            seq: r.seq,
+            ts_ms: r.ts_ms,
+            kind: r.kind,
+            index: r.index,
+            body_json: r.body,
+            prev_hash_hex: hex::encode(&r.prev_hash),
+            hash_hex: hex::encode(&r.hash),
+            sig_hex: hex::encode(&r.sig),
+        })
+        .collect())
+}
+
+pub(crate) fn event_range(
+    conn: &Connection,
+    from_seq: u64,
+    limit: u32,
+) -> Result<Vec<RawEvent>, LedgerError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM events WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+        crate::events::COLS
+    ))?;
+    let rows = stmt
+        .query_map(params![from_seq as i64, limit as i64], |r| {
+            crate::events::raw_from_row(r)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RawEvent {
+            seq: r.seq,
+            ts_ms: r.ts_ms,
+            kind: r.kind,
+            index: r.index,
+            body_json: r.body,
+            prev_hash_hex: hex::encode(&r.prev_hash),
+            hash_hex: hex::encode(&r.hash),
+            sig_hex: hex::encode(&r.sig),
+        })
+        .collect())
+}
+
+pub(crate) fn pending_checkpoints(conn: &Connection) -> Result<Vec<Checkpoint>, LedgerError> {
+    Ok(crate::checkpoints::all(conn)?
+        .iter()
+        .map(|c| c.public())
+        .filter(|c| !exists(conn, SyncKind::Checkpoint, &c.n.to_string()).unwrap_or(false))
+        .collect())
+}
+
+pub(crate) fn pending_blobs(conn: &Connection, limit: u32) -> Result<Vec<SealedBlob>, LedgerError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM blobs b WHERE b.ciphertext IS NOT NULL AND NOT EXISTS \
+         (SELECT 1 FROM sync_objects s WHERE s.kind = 'blob' AND s.id = lower(hex(b.sha256))) \
+         ORDER BY b.sealed_seq LIMIT ?1",
+        blobs::BLOB_COLS
+            .split(", ")
+            .map(|c| format!("b.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))?;
+    let rows = stmt
+        .query_map([limit as i64], blobs::blob_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|b| {
+            let ct = b.ciphertext?;
+            let mut sealed = b.nonce.clone();
+            sealed.extend_from_slice(&ct);
+            Some(SealedBlob {
+                sha256_hex: hex::encode(&b.sha256),
+                media_type: b.media_type,
+                size: b.size,
+                sealed_seq: b.sealed_seq,
+                sealed,
+            })
+        })
+        .collect())
+}
+
+fn exists(conn: &Connection, kind: SyncKind, id: &str) -> Result<bool, LedgerError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM sync_objects WHERE kind = ?1 AND id = ?2",
+            params![kind.as_str(), id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+pub(crate) fn get(
+    conn: &Connection,
+    kind: SyncKind,
+    id: &str,
+) -> Result<Option<SyncedObject>, LedgerError> {
+    conn.query_row(
+        &format!("SELECT {OBJ_COLS} FROM sync_objects WHERE kind = ?1 AND id = ?2"),
+        params![kind.as_str(), id],
+        obj_from_row,
+    )
+    .optional()?
+    .transpose()
+}
+
+const OBJ_COLS: &str = "kind, id, object_key, content_sha256, version, e_tag, uploaded_ms";
+
+fn obj_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<SyncedObject, LedgerError>> {
+    let kind: String = r.get(0)?;
+    Ok(SyncKind::parse(&kind).map(|kind| SyncedObject {
+        kind,
+        id: r.get(1).unwrap_or_default(),
+        object_key: r.get(2).unwrap_or_default(),
+        content_sha256_hex: r.get(3).unwrap_or_default(),
+        version: r.get(4).unwrap_or_default(),
+        e_tag: r.get(5).unwrap_or_default(),
+        uploaded_ms: r.get(6).unwrap_or_default(),
+    }))
+}
+
+pub(crate) fn all(conn: &Connection) -> Result<Vec<SyncedObject>, LedgerError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {OBJ_COLS} FROM sync_objects ORDER BY kind, seq, id"
+    ))?;
+    let rows = stmt
+        .query_map([], obj_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().collect()
+}
+
+/// Record confirmed uploads. A record that already exists with the same key
+/// and content is accepted (idempotent); one that disagrees is an error.
+pub(crate) fn record(tx: &Transaction<'_>, objs: &[SyncedObject]) -> Result<(), LedgerError> {
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO sync_objects (kind, id, seq, object_key, content_sha256, version, e_tag, uploaded_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+    )?;
+    for o in objs {
+        let seq: Option<i64> = match o.kind {
+            SyncKind::Event => Some(o.id.parse::<i64>().map_err(|_| {
+                LedgerError::Invalid(format!("event sync id {:?} is not a seq", o.id))
+            })?),
+            _ => None,
+        };
+        let n = ins
+            .execute(params![
+                o.kind.as_str(),
+                o.id,
+                seq,
+                o.object_key,
+                o.content_sha256_hex,
+                o.version,
+                o.e_tag,
+                o.uploaded_ms
+            ])
+            .map_err(|e| LedgerError::sql("recording a synced object", e))?;
+        if n == 0 {
+            let prev = get(tx, o.kind, &o.id)?;
+            match prev {
+                Some(p)
+                    if p.object_key == o.object_key
+                        && p.content_sha256_hex == o.content_sha256_hex => {}
+                _ => {
+                    return Err(LedgerError::Corrupt(format!(
+                        "sync record for {} {} (key {}) disagrees with the one already stored",
+                        o.kind.as_str(),
+                        o.id,
+                        o.object_key
+                    )))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn backlog(conn: &Connection) -> Result<SyncBacklog, LedgerError> {
+    let head: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
+    let synced: i64 = conn.query_row(
+        "SELECT count(*) FROM sync_objects WHERE kind = 'event'",
+        [],
+        |r| r.get(0),
+    )?;
+    let oldest = pending_events(conn, 0, 1)?.pop();
+    let cps: i64 = conn.query_row("SELECT count(*) FROM checkpoints", [], |r| r.get(0))?;
+    let cps_synced: i64 = conn.query_row(
+        "SELECT count(*) FROM sync_objects WHERE kind = 'checkpoint'",
+        [],
+        |r| r.get(0),
+    )?;
+    let blobs_pending: i64 = conn.query_row(
+        "SELECT count(*) FROM blobs b WHERE b.ciphertext IS NOT NULL AND NOT EXISTS \
+         (SELECT 1 FROM sync_objects s WHERE s.kind = 'blob' AND s.id = lower(hex(b.sha256)))",
+        [],
+        |r| r.get(0),
+    )?;
+    let blobs_lost: i64 = conn.query_row(
+        "SELECT count(*) FROM blobs b WHERE b.ciphertext IS NULL AND NOT EXISTS \
+         (SELECT 1 FROM sync_objects s WHERE s.kind = 'blob' AND s.id = lower(hex(b.sha256)))",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(SyncBacklog {
+        events_pending: (head - synced).max(0) as u64,
+        events_synced: synced as u64,
+        oldest_pending_seq: oldest.as_ref().map(|e| e.seq),
+        oldest_pending_ts_ms: oldest.as_ref().map(|e| e.ts_ms),
+        checkpoints_pending: (cps - cps_synced).max(0) as u64,
+        blobs_pending: blobs_pending as u64,
+        blobs_purged_unsynced: blobs_lost as u64,
+        manifest_synced: exists(conn, SyncKind::Manifest, "kiosk")?,
+    })
+}
+
+pub(crate) fn status(conn: &Connection) -> Result<SyncStatusRow, LedgerError> {
+    Ok(conn
+        .query_row(
+            "SELECT last_attempt_ms, last_success_ms, last_error, last_error_ms FROM sync_status WHERE id = 1",
+            [],
+            |r| {
+                Ok(SyncStatusRow {
+                    last_attempt_ms: r.get(0)?,
+                    last_success_ms: r.get(1)?,
+                    last_error: r.get(2)?,
+                    last_error_ms: r.get(3)?,
+                })
+            },
+        )
+        .optional()?
+        .unwrap_or_default())
+}
+
+pub(crate) fn note(
+    conn: &Connection,
+    attempt_ms: Option<i64>,
+    success_ms: Option<i64>,
+    error: Option<(&str, i64)>,
+) -> Result<(), LedgerError> {
+    conn.execute(
+        "INSERT INTO sync_status (id) VALUES (1) ON CONFLICT(id) DO NOTHING",
+        [],
+    )?;
+    if let Some(a) = attempt_ms {
+        conn.execute(
+            "UPDATE sync_status SET last_attempt_ms = ?1 WHERE id = 1",
+            [a],
+        )?;
+    }
+    if let Some(s) = success_ms {
+        conn.execute(
+            "UPDATE sync_status SET last_success_ms = ?1 WHERE id = 1",
+            [s],
+        )?;
+    }
+    if let Some((msg, at)) = error {
+        conn.execute(
+            "UPDATE sync_status SET last_error = ?1, last_error_ms = ?2 WHERE id = 1",
+            params![msg, at],
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventIndex, Keys, Ledger, NewEvent};
+
+    fn ev(i: i64) -> NewEvent {
+        NewEvent {
+            ts_ms: 1_000 + i,
+            kind: "test.event".into(),
+            index: EventIndex::default(),
+            body: serde_json::json!({"i": i, "z": 1.5, "a": [1, 2]}),
+        }
+    }
+
+    fn obj(kind: SyncKind, id: &str) -> SyncedObject {
+        SyncedObject {
+            kind,
+            id: id.into(),
+            object_key: format!("k/{}/{id}", kind.as_str()),
+            content_sha256_hex: "00".repeat(32),
+            version: Some("v1".into()),
+            e_tag: None,
+            uploaded_ms: 5,
+        }
+    }
+
+    #[test]
+    fn everything_appended_is_pending_until_recorded_and_records_are_write_once() {
+        let mut l = Ledger::open_in_memory(Keys::for_tests()).unwrap();
+        let b = l.sync_backlog().unwrap();
+        assert_eq!(b.events_pending, 0);
+        assert_eq!(b.oldest_pending_seq, None);
+        for i in 0..5 {
+            l.append(&ev(i)).unwrap();
+        }
+        let blob = l
+            .put_blob(b"sample", "image/png", 2_000, EventIndex::default())
+            .unwrap();
+        l.checkpoint(3_000).unwrap().unwrap();
+        let b = l.sync_backlog().unwrap();
+        assert_eq!(b.events_pending, 6);
+        assert_eq!(b.oldest_pending_seq, Some(1));
+        assert_eq!(b.oldest_pending_ts_ms, Some(1_000));
+        assert_eq!(b.checkpoints_pending, 1);
+        assert_eq!(b.blobs_pending, 1);
+        assert!(!b.manifest_synced);
+
+        // Raw events carry the exact hashed body text.
+        let raw = l.sync_pending_events(0, 100).unwrap();
+        assert_eq!(raw.len(), 6);
+        let r = &raw[0];
+        let idx = r.index.clone();
+        let prev = hex::decode(&r.prev_hash_hex).unwrap();
+        assert_eq!(
+            hex::encode(crate::row_hash(
+                r.seq,
+                r.ts_ms,
+                &r.kind,
+                &idx,
+                &r.body_json,
+                &prev
+            )),
+            r.hash_hex
+        );
+        let sealed = l.sync_pending_blobs(10).unwrap();
+        assert_eq!(sealed.len(), 1);
+        assert_eq!(sealed[0].sha256_hex, blob.sha256_hex);
+        assert_eq!(sealed[0].sealed.len(), 24 + 6 + 16);
+        assert!(!format!("{:?}", sealed[0]).contains("sealed: ["));
+
+        // Record 1, 2 and 4 (out of order completion): 3 stays the oldest pending.
+        l.sync_record(&[
+            obj(SyncKind::Event, "1"),
+            obj(SyncKind::Event, "2"),
+            obj(SyncKind::Event, "4"),
+        ])
+        .unwrap();
+        let pend: Vec<u64> = l
+            .sync_pending_events(0, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(pend, vec![3, 5, 6]);
+        assert_eq!(l.sync_backlog().unwrap().oldest_pending_seq, Some(3));
+        // Idempotent for the same content, refused for different content.
+        l.sync_record(&[obj(SyncKind::Event, "1")]).unwrap();
+        let mut bad = obj(SyncKind::Event, "1");
+        bad.content_sha256_hex = "11".repeat(32);
+        assert!(matches!(
+            l.sync_record(&[bad]),
+            Err(LedgerError::Corrupt(_))
+        ));
+        assert!(l.conn.execute("DELETE FROM sync_objects", []).is_err());
+        assert!(l
+            .conn
+            .execute("UPDATE sync_objects SET version = 'x'", [])
+            .is_err());
+
+        l.sync_record(&[
+            obj(SyncKind::Blob, &blob.sha256_hex),
+            obj(SyncKind::Checkpoint, "1"),
+            obj(SyncKind::Manifest, "kiosk"),
+        ])
+        .unwrap();
+        let b = l.sync_backlog().unwrap();
+        assert_eq!((b.events_pending, b.events_synced), (3, 3));
+        assert_eq!((b.checkpoints_pending, b.blobs_pending), (0, 0));
+        assert!(b.manifest_synced);
+        assert_eq!(l.sync_objects().unwrap().len(), 6);
+        assert_eq!(
+            l.sync_object(SyncKind::Event, "2")
+                .unwrap()
+                .unwrap()
+                .version,
+            Some("v1".into())
+        );
+    }
+
+    #[test]
+    fn status_row_keeps_each_field() {
+        let mut l = Ledger::open_in_memory(Keys::for_tests()).unwrap();
+        assert_eq!(l.sync_status().unwrap(), SyncStatusRow::default());
+        l.sync_note(Some(10), None, Some(("offline", 10))).unwrap();
+        l.sync_note(Some(20), Some(21), None).unwrap();
+        let s = l.sync_status().unwrap();
+        assert_eq!(s.last_attempt_ms, Some(20));
+        assert_eq!(s.last_success_ms, Some(21));
+        assert_eq!(s.last_error.as_deref(), Some("offline"));
+        assert_eq!(s.last_error_ms, Some(10));
+    }
+
+    #[test]
+    fn blob_purged_before_upload_is_counted_not_uploaded() {
+        let mut l = Ledger::open_in_memory(Keys::for_tests()).unwrap();
+        l.put_blob(b"x", "image/png", 1, EventIndex::default())
+            .unwrap();
+        l.purge_blobs(10, 20, "retention").unwrap();
+        let b = l.sync_backlog().unwrap();
+        assert_eq!((b.blobs_pending, b.blobs_purged_unsynced), (0, 1));
+        assert!(l.sync_pending_blobs(10).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,240 @@
+//! The bucket, through object_store: a store for create-only PUTs (with a
+//! SHA-256 content checksum, which Object Lock buckets require) and a plain
+//! one for GET and LIST (SeaweedFS refuses LISTs carrying the extra signed
+//! checksum header).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as OPath;
+use object_store::Certificate;
+use object_store::{
+    BackoffConfig, ClientOptions, GetOptions, ObjectMeta, ObjectStore, PutMode, PutOptions,
+    RetryConfig,
+};
+
+use crate::layout::sha256_hex;
+use crate::{SyncConfig, SyncError};
+
+/// The bucket.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    put: Arc<AmazonS3>,
+    get: Arc<AmazonS3>,
+    bucket: String,
+}
+
+/// What a create-only PUT found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Server version id.
+    pub version: Option<String>,
+    /// ETag.
+    pub e_tag: Option<String>,
+    /// `true` if this call created it, `false` if an identical object was
+    /// already there (an earlier attempt whose answer was lost).
+    pub created: bool,
+}
+
+fn builder(cfg: &SyncConfig, checksum: bool) -> Result<AmazonS3Builder, SyncError> {
+    let mut opts = ClientOptions::new()
+        .with_allow_http(cfg.allow_http)
+        .with_timeout(cfg.request_timeout())
+        .with_connect_timeout(Duration::from_secs(5));
+    if let Some(ca) = &cfg.ca_cert {
+        let pem = std::fs::read(ca)
+            .map_err(|e| SyncError::Config(format!("cannot read ca_cert {}: {e}", ca.display())))?;
+        for c in Certificate::from_pem_bundle(&pem)
+            .map_err(|e| SyncError::Config(format!("ca_cert {}: {e}", ca.display())))?
+        {
+            opts = opts.with_root_certificate(c);
+        }
+        if cfg.ca_cert_only {
+            opts = opts.with_no_system_certificates(true);
+        }
+    }
+    if checksum {
+        let mut h = reqwest_headers();
+        h.insert(
+            "x-amz-sdk-checksum-algorithm",
+            "SHA256"
+                .parse()
+                .map_err(|_| SyncError::Config("header".into()))?,
+        );
+        opts = opts.with_default_headers(h);
+    }
+    // Few quick retries inside the client; the uploader's own backoff
+    // (exponential, jittered, unbounded in time) does the rest.
+    let retry = RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(500),
+            base: 2.0,
+        },
+        max_retries: 2,
+        retry_timeout: Duration::from_secs(10),
+    };
+    let mut b = AmazonS3Builder::new()
+        .with_region(&cfg.region)
+        .with_bucket_name(&cfg.bucket)
+        .with_access_key_id(&cfg.access_key_id)
+        .with_secret_access_key(&cfg.secret_access_key)
+        .with_client_options(opts)
+        .with_retry(retry)
+        .with_allow_http(cfg.allow_http);
+    if let Some(ep) = &cfg.endpoint {
+        b = b.with_endpoint(ep).with_virtual_hosted_style_request(false);
+    }
+    if checksum {
+        b = b.with_checksum_algorithm(object_store::aws::Checksum::SHA256);
+    }
+    Ok(b)
+}
+
+fn reqwest_headers() -> object_store::HeaderMap {
+    object_store::HeaderMap::new()
+}
+
+impl Remote {
+    /// Open the bucket described by `cfg` (no request is made).
+    pub fn open(cfg: &SyncConfig) -> Result<Remote, SyncError> {
+        cfg.validate()?;
+        let put = builder(cfg, true)?
+            .build()
+            .map_err(|e| SyncError::Config(redact(&e.to_string(), cfg)))?;
+        let get = builder(cfg, false)?
+            .build()
+            .map_err(|e| SyncError::Config(redact(&e.to_string(), cfg)))?;
+        Ok(Remote {
+            put: Arc::new(put),
+            get: Arc::new(get),
+            bucket: cfg.bucket.clone(),
+        })
+    }
+
+    /// Bucket name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The plain store (GET/LIST), e.g. for benchmarks.
+    pub fn get_store(&self) -> Arc<AmazonS3> {
+        self.get.clone()
+    }
+
+    /// The checksumming store (PUT).
+    pub fn put_store(&self) -> Arc<AmazonS3> {
+        self.put.clone()
+    }
+
+    /// Create-only PUT of `bytes` at `key`. If the key already exists, the
+    /// remote bytes are read back: identical content (same SHA-256) is an
+    /// earlier attempt of ours and counts as success; anything else is
+    /// [`SyncError::Conflict`] and nothing is overwritten.
+    pub async fn put_create(&self, key: &str, bytes: Bytes) -> Result<Stored, SyncError> {
+        let path = OPath::from(key);
+        let want = sha256_hex(&bytes);
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self.put.put_opts(&path, bytes.into(), opts).await {
+            Ok(r) => Ok(Stored {
+                version: r.version,
+                e_tag: r.e_tag,
+                created: true,
+            }),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => {
+                let (meta, got) = self.get_bytes(key, None).await?;
+                let have = sha256_hex(&got);
+                if have == want {
+                    Ok(Stored {
+                        version: meta.version,
+                        e_tag: meta.e_tag,
+                        created: false,
+                    })
+                } else {
+                    Err(SyncError::Conflict {
+                        key: key.into(),
+                        local_sha256: want,
+                        remote_sha256: have,
+                    })
+                }
+            }
+            Err(e) => Err(SyncError::Remote(format!("PUT {key}: {e}"))),
+        }
+    }
+
+    /// GET an object (a given version, or the latest).
+    pub async fn get_bytes(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<(ObjectMeta, Bytes), SyncError> {
+        let path = OPath::from(key);
+        let opts = GetOptions {
+            version: version.map(str::to_string),
+            ..Default::default()
+        };
+        let r = self.get.get_opts(&path, opts).await.map_err(|e| match e {
+            object_store::Error::NotFound { .. } => SyncError::NotFound(key.into()),
+            e => SyncError::Remote(format!("GET {key}: {e}")),
+        })?;
+        let meta = r.meta.clone();
+        let b = r
+            .bytes()
+            .await
+            .map_err(|e| SyncError::Remote(format!("GET {key}: {e}")))?;
+        Ok((meta, b))
+    }
+
+    /// Every object under `prefix` (latest versions).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, SyncError> {
+        let p = OPath::from(prefix.trim_end_matches('/'));
+        let mut v: Vec<ObjectMeta> = self
+            .get
+            .list(Some(&p))
+            .try_collect()
+            .await
+            .map_err(|e| SyncError::Remote(format!("LIST {prefix}: {e}")))?;
+        v.sort_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()));
+        Ok(v)
+    }
+
+    /// The first-level "directories" under `prefix` (kiosk ids).
+    pub async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>, SyncError> {
+        let p = if prefix.is_empty() {
+            None
+        } else {
+            Some(OPath::from(prefix.trim_end_matches('/')))
+        };
+        let r = self
+            .get
+            .list_with_delimiter(p.as_ref())
+            .await
+            .map_err(|e| SyncError::Remote(format!("LIST {prefix}: {e}")))?;
+        let mut v: Vec<String> = r
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+}
+
+/// Remove credentials from a message (defence in depth: object_store errors
+/// do not contain them, but a future version might).
+pub(crate) fn redact(msg: &str, cfg: &SyncConfig) -> String {
+    let mut m = msg.to_string();
+    for s in [&cfg.secret_access_key, &cfg.access_key_id] {
+        if s.len() >= 4 {
+            m = m.replace(s.as_str(), "<redacted>");
+        }
+    }
+    m
+}

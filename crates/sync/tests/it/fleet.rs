@@ -1,0 +1,110 @@
+use countersign_ledger::Filter;
+use countersign_sync::fleet::Fleet;
+use countersign_sync::testkit::{Weed, TEST_KEY, TEST_SECRET};
+use countersign_sync::SyncConfig;
+use object_store::path::Path as OPath;
+use object_store::{ObjectStoreExt, PutPayload};
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_verifies_two_kiosks_from_the_bucket_alone_and_finds_tampering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let weed = Weed::start(tmp.path());
+    weed.create_locked_bucket("fleet", 1);
+    let a = Kiosk::new("kiosk-a");
+    let b = Kiosk::new("kiosk-b");
+    fill(&mut a.ledger(), 120, "olga");
+    fill(&mut b.ledger(), 80, "otto");
+    for k in [&a, &b] {
+        let s = k.syncer(&weed.endpoint(), "fleet", |_| {});
+        s.run_until_caught_up(3).await.unwrap();
+    }
+    // The reviewer: the bucket, no kiosk.
+    let fleet = Fleet::open(&SyncConfig::for_endpoint(
+        &weed.endpoint(),
+        "fleet",
+        TEST_KEY,
+        TEST_SECRET,
+    ))
+    .unwrap();
+    assert_eq!(
+        fleet.list_kiosks().await.unwrap(),
+        vec!["kiosk-a", "kiosk-b"]
+    );
+    let ra = fleet.verify_kiosk("kiosk-a").await.unwrap();
+    assert!(ra.is_ok(), "{ra:?}");
+    assert_eq!(
+        (ra.events, ra.verified_through, ra.checkpoints, ra.blobs),
+        (122, 122, 1, 2)
+    );
+    assert_eq!(
+        ra.head_hash,
+        Some(a.ledger().head().unwrap().unwrap().hash_hex)
+    );
+    let rb = fleet.verify_kiosk("kiosk-b").await.unwrap();
+    assert!(rb.is_ok(), "{rb:?}");
+    assert_eq!(rb.verified_through, 81);
+
+    // Browse across kiosks with the local log's filters.
+    let all = fleet.log(&[], &Filter::default()).await.unwrap();
+    assert_eq!(all.len(), 122 + 81);
+    let f = Filter {
+        person: Some("otto".into()),
+        outcome: Some("success".into()),
+        ..Default::default()
+    };
+    let got = fleet.log(&[], &f).await.unwrap();
+    assert!(!got.is_empty() && got.iter().all(|e| e.kiosk == "kiosk-b"));
+    let local = b
+        .ledger()
+        .query(
+            &f,
+            &countersign_ledger::PageRequest {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(got.len(), local.rows.len());
+    let pending = fleet
+        .log(
+            &[],
+            &Filter {
+                pending_review: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 120 / 7 + 80 / 7);
+
+    // Tamper through the API: overwrite (new latest version) of one of
+    // kiosk-b's events with an edited body.
+    let store = countersign_sync::Remote::open(&SyncConfig::for_endpoint(
+        &weed.endpoint(),
+        "fleet",
+        TEST_KEY,
+        TEST_SECRET,
+    ))
+    .unwrap();
+    let listed = store.list("kiosk-b/events/").await.unwrap();
+    let victim = listed[10].location.to_string();
+    let (_, bytes) = store.get_bytes(&victim, None).await.unwrap();
+    let edited = String::from_utf8(bytes.to_vec())
+        .unwrap()
+        .replace("otto", "mallory");
+    store
+        .put_store()
+        .put(
+            &OPath::from(victim.as_str()),
+            PutPayload::from(edited.into_bytes()),
+        )
+        .await
+        .unwrap();
+    let rb = fleet.verify_kiosk("kiosk-b").await.unwrap();
+    assert!(!rb.is_ok());
+    assert_eq!(rb.verified_through, 10, "{rb:?}");
+    assert!(rb.problems[0].contains("seq 11"), "{:?}", rb.problems);
+    assert!(fleet.verify_kiosk("kiosk-a").await.unwrap().is_ok());
+}
