@@ -8,6 +8,7 @@ mod cmd_log;
 mod cmd_override;
 mod cmd_people;
 mod cmd_stepup;
+mod cmd_sync;
 mod util;
 
 use std::process::ExitCode;
@@ -112,6 +113,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Override(c) => cmd_override::run(&cli, c),
         Command::Review(a) => cmd_override::review(&cli, a),
         Command::Log(c) => cmd_log::run(&cli, c),
+        Command::Sync(c) => cmd_sync::sync(&cli, c),
+        Command::Fleet(c) => cmd_sync::fleet(&cli, c),
         Command::Bench(a) => cmd_log::bench(a),
         Command::Api(c) => cmd_api::api(&cli, c),
         Command::Client(c) => cmd_api::client(&cli, c),
