@@ -26,7 +26,7 @@ done
 
 DATA="${DATA:-$REPO/.data}"
 
-"$REPO/scripts/setup.sh"
+bash "$REPO/scripts/setup.sh"
 
 section "build: UI"
 (cd "$REPO/ui" && npm run build)

@@ -8,7 +8,7 @@ set -euo pipefail
 # shellcheck source=scripts/env.sh
 . "$(dirname "$0")/env.sh"
 
-"$REPO/scripts/setup.sh"
+bash "$REPO/scripts/setup.sh"
 
 cd "$REPO/ui"
 section "ui: type check (svelte-check)"
@@ -31,6 +31,6 @@ cargo test --workspace --locked
 
 section "e2e: window smoke test"
 cargo build -p countersign-app --locked
-"$REPO/tests/e2e/window-smoke.sh"
+bash "$REPO/tests/e2e/window-smoke.sh"
 
 section "all checks passed"
