@@ -41,14 +41,7 @@ section "data directory: $DATA"
 # The CLI's `init` subcommand is being built alongside the app: while the
 # binary lacks it, the app starts on an uninitialised data directory and its
 # start screen says so.
-cli="$CARGO_TARGET_DIR/debug/countersign"
-if [ ! -x "$cli" ]; then
-  warn "$cli not built: skipping data directory initialisation"
-elif ! "$cli" init --help >/dev/null 2>&1; then
-  warn "this countersign CLI has no 'init' subcommand yet: skipping data directory initialisation"
-else
-  "$cli" --data-dir "$DATA" init --demo --if-missing
-fi
+"$CARGO_TARGET_DIR/debug/countersign" --data-dir "$DATA" init --demo --if-missing
 
 section "launch: countersign-app"
 export COUNTERSIGN_DATA_DIR="$DATA"
