@@ -37,10 +37,8 @@ cargo build -p countersign-cli -p countersign-app
 
 section "data directory: $DATA"
 # `countersign init --demo --if-missing` creates the data directory with the
-# kiosk's keys and a demo roster and policy, and leaves an existing one alone.
-# The CLI's `init` subcommand is being built alongside the app: while the
-# binary lacks it, the app starts on an uninitialised data directory and its
-# start screen says so.
+# kiosk's keys, the default policy and the demo people, and leaves an
+# existing one alone.
 "$CARGO_TARGET_DIR/debug/countersign" --data-dir "$DATA" init --demo --if-missing
 
 section "launch: countersign-app"
