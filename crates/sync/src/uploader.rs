@@ -312,12 +312,13 @@ impl Syncer {
             )
             .await?;
         }
-        // 2. Events, in seq order.
+        // 2. Events, in seq order. A batch that went up whole leaves no
+        // hole behind it, so the next query starts after it.
+        let mut after = 0;
         loop {
-            let evs = self.with_ledger(|l| l.sync_pending_events(0, BATCH))?;
-            if evs.is_empty() {
-                break;
-            }
+            let evs = self.with_ledger(|l| l.sync_pending_events(after, BATCH))?;
+            let Some(last) = evs.last() else { break };
+            after = last.seq;
             let items = evs
                 .iter()
                 .map(|e| {

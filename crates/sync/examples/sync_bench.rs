@@ -1,0 +1,178 @@
+//! Benchmark (not a test): the uploader against raw object_store PUTs of
+//! the very same objects to the same SeaweedFS (Object Lock bucket) in the
+//! same run, and the catch-up time of a kiosk with many queued events.
+//!
+//! cargo run -p countersign-sync --example sync_bench -- [EVENTS_FOR_RATE] [BLOBS] [CATCH_UP_EVENTS] [CONCURRENCY]
+//! (defaults 5000 1000 100000 16). Prints Markdown for BENCHMARKS.md.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use countersign_ledger::{EventIndex, Keys, Ledger, NewEvent};
+use countersign_sync::layout::Layout;
+use countersign_sync::testkit::{Weed, TEST_KEY, TEST_SECRET};
+use countersign_sync::{SyncConfig, Syncer};
+use futures::StreamExt;
+use object_store::path::Path as OPath;
+use object_store::{ObjectStore, PutMode, PutOptions};
+use rand::RngCore;
+
+fn arg(i: usize, d: u64) -> u64 {
+    std::env::args()
+        .nth(i)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+fn ledger(dir: &std::path::Path) -> Ledger {
+    let keys = Keys::generate(&dir.join("keys")).unwrap();
+    Ledger::open(&dir.join("ledger.db"), keys).unwrap()
+}
+
+fn events(l: &mut Ledger, n: u64) {
+    let mut done = 0;
+    while done < n {
+        let k = (n - done).min(1000);
+        let evs: Vec<NewEvent> = (0..k)
+            .map(|i| NewEvent {
+                ts_ms: 1_700_000_000_000 + (done + i) as i64,
+                kind: "stepup.match".into(),
+                index: EventIndex {
+                    person: Some("olga".into()),
+                    outcome: Some("success".into()),
+                    ..Default::default()
+                },
+                body: serde_json::json!({"i": done + i, "score": 0.93, "device": "cam0", "policy": "a1b2c3"}),
+            })
+            .collect();
+        l.append_batch(&evs).unwrap();
+        done += k;
+    }
+}
+
+/// The objects the syncer would upload (key, bytes), in its order.
+fn objects(l: &Ledger, layout: &Layout) -> Vec<(String, Vec<u8>)> {
+    let mut v = vec![(
+        layout.manifest(),
+        layout.manifest_bytes(&l.keys().verifying_key_hex()),
+    )];
+    let mut from = 1;
+    loop {
+        let evs = l.raw_events(from, 4096).unwrap();
+        let Some(last) = evs.last() else { break };
+        from = last.seq + 1;
+        v.extend(
+            evs.iter()
+                .map(|e| (layout.event(e.seq, &e.hash_hex), layout.event_bytes(e))),
+        );
+    }
+    for b in l.sync_pending_blobs(u32::MAX).unwrap() {
+        v.push((layout.blob(&b.sha256_hex), b.sealed));
+    }
+    v
+}
+
+async fn raw_puts(store: Arc<dyn ObjectStore>, objs: Vec<(String, Vec<u8>)>, conc: usize) -> f64 {
+    let t0 = Instant::now();
+    let n = objs.len();
+    let results: Vec<_> = futures::stream::iter(objs.into_iter().map(|(k, b)| {
+        let store = store.clone();
+        async move {
+            let opts = PutOptions {
+                mode: PutMode::Create,
+                ..Default::default()
+            };
+            store
+                .put_opts(
+                    &OPath::from(format!("raw/{k}")),
+                    Bytes::from(b).into(),
+                    opts,
+                )
+                .await
+        }
+    }))
+    .buffered(conc)
+    .collect()
+    .await;
+    assert!(results.iter().all(|r| r.is_ok()));
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n_events = arg(1, 5000);
+    let n_blobs = arg(2, 1000);
+    let n_catch = arg(3, 100_000);
+    let conc = arg(4, 16) as usize;
+    let tmp = tempfile::tempdir().unwrap();
+    let weed = Weed::start(&tmp.path().join("weed"));
+    weed.create_locked_bucket("bench", 1);
+    let mut cfg = SyncConfig::for_endpoint(&weed.endpoint(), "bench", TEST_KEY, TEST_SECRET);
+    cfg.concurrency = conc;
+    println!("## Sync (crates/sync)\n");
+    println!("`cargo run -p countersign-sync --example sync_bench -- {n_events} {n_blobs} {n_catch} {conc}` (dev profile, deps at opt-level 1), SeaweedFS 4.48 `weed mini` on 127.0.0.1, bucket with Object Lock and default COMPLIANCE retention, {conc} PUTs in flight, create-only PUT with SHA-256 checksums for both columns. Raw = object_store `put_opts(PutMode::Create)` of the very same objects (bytes and key shapes) in the same run.\n");
+    println!("| workload | objects | raw object_store PUT/s | sync PUT/s | sync / raw |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+
+    // Events.
+    let d = tempfile::tempdir().unwrap();
+    let mut l = ledger(d.path());
+    events(&mut l, n_events);
+    let layout = Layout::new("", "kiosk-ev").unwrap();
+    let objs = objects(&l, &layout);
+    let s = Syncer::new(l, "kiosk-ev", cfg.clone()).unwrap();
+    let raw = raw_puts(s.remote().put_store(), objs.clone(), conc).await;
+    let t0 = Instant::now();
+    let r = s.run_until_caught_up(5).await.unwrap();
+    let rate = r.uploaded as f64 / t0.elapsed().as_secs_f64();
+    println!(
+        "| events (~{} B JSON each) | {} | {raw:.0} | {rate:.0} | {:.0} % |",
+        objs[1].1.len(),
+        r.uploaded,
+        100.0 * rate / raw
+    );
+
+    // 50 KB random blobs (each with its blob.sealed event).
+    let d = tempfile::tempdir().unwrap();
+    let mut l = ledger(d.path());
+    let mut rng = rand::thread_rng();
+    for _ in 0..n_blobs {
+        let mut b = vec![0u8; 50 * 1024];
+        rng.fill_bytes(&mut b);
+        l.put_blob(&b, "image/png", 1_700_000_000_000, EventIndex::default())
+            .unwrap();
+    }
+    let layout = Layout::new("", "kiosk-blob").unwrap();
+    let objs = objects(&l, &layout);
+    let s = Syncer::new(l, "kiosk-blob", cfg.clone()).unwrap();
+    let raw = raw_puts(s.remote().put_store(), objs.clone(), conc).await;
+    let t0 = Instant::now();
+    let r = s.run_until_caught_up(5).await.unwrap();
+    let rate = r.uploaded as f64 / t0.elapsed().as_secs_f64();
+    println!(
+        "| 50 KB random blobs + their `blob.sealed` events | {} | {raw:.0} | {rate:.0} | {:.0} % |",
+        r.uploaded,
+        100.0 * rate / raw
+    );
+
+    // Catch-up of a long offline period.
+    let d = tempfile::tempdir().unwrap();
+    let mut l = ledger(d.path());
+    let t0 = Instant::now();
+    events(&mut l, n_catch);
+    let fill = t0.elapsed().as_secs_f64();
+    let s = Syncer::new(l, "kiosk-offline", cfg.clone()).unwrap();
+    let t0 = Instant::now();
+    let r = s.run_until_caught_up(5).await.unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let rep = countersign_sync::verify_remote(&s).await.unwrap();
+    let vsecs = t1.elapsed().as_secs_f64();
+    assert!(rep.is_clean());
+    println!(
+        "\nCatch-up: {n_catch} queued events (appended in {fill:.1} s) uploaded by one `run_until_caught_up` in {secs:.0} s ({:.0} objects/s, {} objects); `sync verify` of the result (list + GET by version id of every object) {vsecs:.0} s.\n",
+        r.uploaded as f64 / secs,
+        r.uploaded
+    );
+}
