@@ -510,9 +510,14 @@ impl Ledger {
         sync_state::pending_checkpoints(&self.conn)
     }
 
-    /// Sealed blobs (never plaintext) not yet copied, in sealing order.
-    pub fn sync_pending_blobs(&self, limit: u32) -> Result<Vec<SealedBlob>, LedgerError> {
-        sync_state::pending_blobs(&self.conn, limit)
+    /// Sealed blobs (never plaintext) not yet copied, in sealing order,
+    /// sealed after event `after_sealed_seq`.
+    pub fn sync_pending_blobs(
+        &self,
+        after_sealed_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<SealedBlob>, LedgerError> {
+        sync_state::pending_blobs(&self.conn, after_sealed_seq, limit)
     }
 
     /// Record remote copies confirmed by the server, all in one transaction.

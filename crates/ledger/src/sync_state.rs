@@ -259,11 +259,15 @@ pub(crate) fn pending_checkpoints(conn: &Connection) -> Result<Vec<Checkpoint>, 
         .collect())
 }
 
-pub(crate) fn pending_blobs(conn: &Connection, limit: u32) -> Result<Vec<SealedBlob>, LedgerError> {
+pub(crate) fn pending_blobs(
+    conn: &Connection,
+    after_sealed_seq: u64,
+    limit: u32,
+) -> Result<Vec<SealedBlob>, LedgerError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {} FROM blobs b WHERE b.ciphertext IS NOT NULL AND NOT EXISTS \
+        "SELECT {} FROM blobs b WHERE b.sealed_seq > ?1 AND b.ciphertext IS NOT NULL AND NOT EXISTS \
          (SELECT 1 FROM sync_objects s WHERE s.kind = 'blob' AND s.id = lower(hex(b.sha256))) \
-         ORDER BY b.sealed_seq LIMIT ?1",
+         ORDER BY b.sealed_seq LIMIT ?2",
         blobs::BLOB_COLS
             .split(", ")
             .map(|c| format!("b.{c}"))
@@ -271,7 +275,10 @@ pub(crate) fn pending_blobs(conn: &Connection, limit: u32) -> Result<Vec<SealedB
             .join(", ")
     ))?;
     let rows = stmt
-        .query_map([limit as i64], blobs::blob_from_row)?
+        .query_map(
+            params![after_sealed_seq as i64, limit as i64],
+            blobs::blob_from_row,
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows
         .into_iter()
@@ -537,7 +544,7 @@ mod tests {
             )),
             r.hash_hex
         );
-        let sealed = l.sync_pending_blobs(10).unwrap();
+        let sealed = l.sync_pending_blobs(0, 10).unwrap();
         assert_eq!(sealed.len(), 1);
         assert_eq!(sealed[0].sha256_hex, blob.sha256_hex);
         assert_eq!(sealed[0].sealed.len(), 24 + 6 + 16);
@@ -613,6 +620,6 @@ mod tests {
         l.purge_blobs(10, 20, "retention").unwrap();
         let b = l.sync_backlog().unwrap();
         assert_eq!((b.blobs_pending, b.blobs_purged_unsynced), (0, 1));
-        assert!(l.sync_pending_blobs(10).unwrap().is_empty());
+        assert!(l.sync_pending_blobs(0, 10).unwrap().is_empty());
     }
 }

@@ -67,7 +67,7 @@ fn objects(l: &Ledger, layout: &Layout) -> Vec<(String, Vec<u8>)> {
                 .map(|e| (layout.event(e.seq, &e.hash_hex), layout.event_bytes(e))),
         );
     }
-    for b in l.sync_pending_blobs(u32::MAX).unwrap() {
+    for b in l.sync_pending_blobs(0, u32::MAX).unwrap() {
         v.push((layout.blob(&b.sha256_hex), b.sealed));
     }
     v

@@ -234,6 +234,20 @@ impl Fleet {
             }
             events.push(ev);
         }
+        // The first event names the key the kiosk was initialised with.
+        if let (Some(first), Some(pk_hex)) = (events.first(), rep.public_key.clone()) {
+            if first.seq == 1 && first.kind == "kiosk.initialized" {
+                let named = serde_json::from_str::<serde_json::Value>(&first.body_json)
+                    .ok()
+                    .and_then(|b| b.get("public_key")?.as_str().map(str::to_string));
+                if named.is_some_and(|n| n != pk_hex) {
+                    rep.problems.push(
+                        "kiosk.json's public key differs from the one in kiosk.initialized (seq 1)"
+                            .into(),
+                    );
+                }
+            }
+        }
         // Checkpoints.
         cp_keys.sort();
         rep.checkpoints = cp_keys.len() as u64;

@@ -24,6 +24,11 @@ use crate::remote::{redact, Remote};
 use crate::{SyncConfig, SyncError};
 
 const BATCH: u32 = 512;
+const BLOB_BATCH: u32 = 16;
+const RECORD_EVERY: usize = 256;
+
+/// (kind, id, key, bytes) of one object to upload.
+type Item = (SyncKind, String, String, Vec<u8>);
 
 /// Live counters of a running [`Syncer`].
 #[derive(Debug, Default)]
@@ -215,39 +220,45 @@ impl Syncer {
         ))
     }
 
-    /// Upload `items` with bounded concurrency; record every success (even
-    /// when another item failed) and return the first error.
-    async fn upload_all(
-        &self,
-        items: Vec<(SyncKind, String, String, Vec<u8>)>,
-        rep: &mut PassReport,
-    ) -> Result<(), SyncError> {
+    /// Upload `items` (produced lazily, in order) with `concurrency` PUTs in
+    /// flight as a sliding window; record successes every [`RECORD_EVERY`]
+    /// completions and at the end (also when another item failed); after a
+    /// failure start nothing new, let the PUTs in flight finish, and return
+    /// the first error.
+    async fn upload_stream<S>(&self, items: S, rep: &mut PassReport) -> Result<(), SyncError>
+    where
+        S: futures::Stream<Item = Result<Item, SyncError>>,
+    {
         let failed = Arc::new(AtomicBool::new(false));
-        let results: Vec<Option<Result<(SyncedObject, bool), SyncError>>> =
-            futures::stream::iter(items.into_iter().map(|(kind, id, key, bytes)| {
+        let f2 = failed.clone();
+        let mut results = std::pin::pin!(items
+            .take_while(move |_| futures::future::ready(!f2.load(Ordering::Relaxed)))
+            .map(|it| {
                 let failed = failed.clone();
                 async move {
-                    if failed.load(Ordering::Relaxed) {
-                        return None; // stop starting new PUTs after a failure
-                    }
-                    let r = self.put(kind, id, key, bytes).await;
+                    let r = match it {
+                        Ok((kind, id, key, bytes)) => self.put(kind, id, key, bytes).await,
+                        Err(e) => Err(e),
+                    };
                     if r.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
-                    Some(r)
+                    r
                 }
-            }))
-            .buffered(self.cfg.concurrency)
-            .collect()
-            .await;
+            })
+            .buffered(self.cfg.concurrency));
         let mut ok = Vec::new();
         let mut first_err = None;
-        for r in results.into_iter().flatten() {
+        while let Some(r) = results.next().await {
             match r {
                 Ok((o, adopted)) => {
                     rep.uploaded += 1;
                     rep.adopted += adopted as u64;
                     ok.push(o);
+                    if ok.len() >= RECORD_EVERY {
+                        self.with_ledger(|l| l.sync_record(&ok))?;
+                        ok.clear();
+                    }
                 }
                 Err(e) => {
                     if first_err.is_none() {
@@ -265,10 +276,48 @@ impl Syncer {
         }
     }
 
+    /// Items read from the ledger in batches as the window advances.
+    fn lazy<'a, F>(&'a self, fetch: F) -> impl futures::Stream<Item = Result<Item, SyncError>> + 'a
+    where
+        F: FnMut(&mut Ledger, u64) -> Result<(Vec<Item>, u64), countersign_ledger::LedgerError>
+            + 'a,
+    {
+        futures::stream::unfold(
+            (fetch, 0u64, false),
+            move |(mut fetch, after, done)| async move {
+                if done {
+                    return None;
+                }
+                match self.with_ledger(|l| fetch(l, after)) {
+                    Ok((items, _)) if items.is_empty() => None,
+                    Ok((items, next)) => Some((
+                        futures::stream::iter(items.into_iter().map(Ok)).left_stream(),
+                        (fetch, next, false),
+                    )),
+                    Err(e) => Some((
+                        futures::stream::iter(vec![Err(e)]).right_stream(),
+                        (fetch, after, true),
+                    )),
+                }
+            },
+        )
+        .flatten()
+    }
+
     /// One pass: upload everything pending now. `Ok` means nothing was
     /// pending at the end (modulo evidence appended meanwhile).
     pub async fn pass(&self) -> Result<PassReport, SyncError> {
         let mut rep = PassReport::default();
+        // Idle passes write nothing (the background task polls).
+        let b = self.with_ledger(|l| l.sync_backlog())?;
+        if b.events_pending == 0
+            && b.blobs_pending == 0
+            && b.checkpoints_pending == 0
+            && b.manifest_synced
+        {
+            rep.caught_up = true;
+            return Ok(rep);
+        }
         // Status notes are best effort: a full disk must not stop uploads.
         let _ = self.with_ledger(|l| l.sync_note(Some(now_ms()), None, None));
         let r = self.pass_inner(&mut rep).await;
@@ -301,56 +350,54 @@ impl Syncer {
         if !have_manifest {
             let pk = self.with_ledger(|l| Ok(l.keys().verifying_key_hex()))?;
             let bytes = self.layout.manifest_bytes(&pk);
-            self.upload_all(
-                vec![(
-                    SyncKind::Manifest,
-                    "kiosk".into(),
-                    self.layout.manifest(),
-                    bytes,
-                )],
-                rep,
-            )
-            .await?;
+            let item = (
+                SyncKind::Manifest,
+                "kiosk".into(),
+                self.layout.manifest(),
+                bytes,
+            );
+            self.upload_stream(futures::stream::iter(vec![Ok(item)]), rep)
+                .await?;
         }
-        // 2. Events, in seq order. A batch that went up whole leaves no
-        // hole behind it, so the next query starts after it.
-        let mut after = 0;
-        loop {
-            let evs = self.with_ledger(|l| l.sync_pending_events(after, BATCH))?;
-            let Some(last) = evs.last() else { break };
-            after = last.seq;
-            let items = evs
-                .iter()
-                .map(|e| {
-                    (
-                        SyncKind::Event,
-                        e.seq.to_string(),
-                        self.layout.event(e.seq, &e.hash_hex),
-                        self.layout.event_bytes(e),
-                    )
-                })
-                .collect();
-            self.upload_all(items, rep).await?;
-        }
-        // 3. Sealed blobs.
-        loop {
-            let bs = self.with_ledger(|l| l.sync_pending_blobs(64))?;
-            if bs.is_empty() {
-                break;
-            }
-            let items = bs
+        // 2. Events in seq order; each batch is read after the previous one
+        // (whose events are in flight or done), so no hole is skipped.
+        let layout = &self.layout;
+        let events = self.lazy(move |l, after| {
+            let evs = l.sync_pending_events(after, BATCH)?;
+            let next = evs.last().map(|e| e.seq).unwrap_or(after);
+            Ok((
+                evs.iter()
+                    .map(|e| {
+                        (
+                            SyncKind::Event,
+                            e.seq.to_string(),
+                            layout.event(e.seq, &e.hash_hex),
+                            layout.event_bytes(e),
+                        )
+                    })
+                    .collect(),
+                next,
+            ))
+        });
+        self.upload_stream(events, rep).await?;
+        // 3. Sealed blobs, a few at a time (they are large).
+        let blobs = self.lazy(move |l, after| {
+            let bs = l.sync_pending_blobs(after, BLOB_BATCH)?;
+            let next = bs.last().map(|b| b.sealed_seq).unwrap_or(after);
+            let items: Vec<Item> = bs
                 .into_iter()
                 .map(|b| {
                     (
                         SyncKind::Blob,
                         b.sha256_hex.clone(),
-                        self.layout.blob(&b.sha256_hex),
+                        layout.blob(&b.sha256_hex),
                         b.sealed,
                     )
                 })
                 .collect();
-            self.upload_all(items, rep).await?;
-        }
+            Ok((items, next))
+        });
+        self.upload_stream(blobs, rep).await?;
         // 4. Checkpoints whose events are all remote.
         let cps = self.with_ledger(|l| {
             let b = l.sync_backlog()?;
@@ -360,20 +407,19 @@ impl Syncer {
                 .filter(|c| c.last_seq < limit)
                 .collect::<Vec<_>>())
         })?;
-        if !cps.is_empty() {
-            let items = cps
-                .iter()
-                .map(|c| {
-                    (
-                        SyncKind::Checkpoint,
-                        c.n.to_string(),
-                        self.layout.checkpoint(c.n),
-                        self.layout.checkpoint_bytes(c),
-                    )
-                })
-                .collect();
-            self.upload_all(items, rep).await?;
-        }
+        let items: Vec<Result<Item, SyncError>> = cps
+            .iter()
+            .map(|c| {
+                Ok((
+                    SyncKind::Checkpoint,
+                    c.n.to_string(),
+                    self.layout.checkpoint(c.n),
+                    self.layout.checkpoint_bytes(c),
+                ))
+            })
+            .collect();
+        self.upload_stream(futures::stream::iter(items), rep)
+            .await?;
         Ok(())
     }
 

@@ -102,7 +102,7 @@ pub async fn verify_remote(s: &Syncer) -> Result<RemoteReport, SyncError> {
                 },
             );
         }
-        for b in l.sync_pending_blobs(u32::MAX)? {
+        for b in l.sync_pending_blobs(0, u32::MAX)? {
             expect.insert(
                 layout.blob(&b.sha256_hex),
                 Expect {
