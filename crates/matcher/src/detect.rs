@@ -1,0 +1,231 @@
+//! YuNet face detection (OpenCV's FaceDetectorYN, re-implemented): letterbox
+//! to the detector size, BGR 0..255, decode strides 8/16/32 with score =
+//! sqrt(cls * obj), non-maximum suppression.
+
+use std::sync::Arc;
+
+use image::RgbImage;
+use serde::Serialize;
+use tract_onnx::prelude::*;
+
+use crate::MatcherError;
+
+/// One detected face, in the coordinates of the analysed image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Face {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+    /// Right eye, left eye (of the person: image left, image right), nose
+    /// tip, right and left mouth corners.
+    pub landmarks: [[f32; 2]; 5],
+    pub score: f32,
+}
+
+impl Face {
+    pub fn center(&self) -> (f32, f32) {
+        (self.x + self.w / 2.0, self.y + self.h / 2.0)
+    }
+}
+
+pub(crate) type Plan = Arc<TypedRunnableModel>;
+
+/// The detector, compiled for one input size (multiples of 32).
+#[derive(Debug)]
+pub struct Detector {
+    plan: Plan,
+    pub width: usize,
+    pub height: usize,
+}
+
+fn inf(e: impl std::fmt::Display) -> MatcherError {
+    MatcherError::Inference(e.to_string())
+}
+
+impl Detector {
+    pub(crate) fn new(model: InferenceModel, w: usize, h: usize) -> Result<Self, MatcherError> {
+        let (w, h) = (w.div_ceil(32) * 32, h.div_ceil(32) * 32);
+        let plan = model
+            .with_input_fact(0, f32::fact([1, 3, h, w]).into())
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(inf)?;
+        Ok(Detector {
+            plan,
+            width: w,
+            height: h,
+        })
+    }
+
+    /// All faces scoring at least `score_thr`, after NMS at `nms_thr`.
+    pub fn detect(
+        &self,
+        img: &RgbImage,
+        score_thr: f32,
+        nms_thr: f32,
+    ) -> Result<Vec<Face>, MatcherError> {
+        let (iw, ih) = img.dimensions();
+        if iw == 0 || ih == 0 {
+            return Ok(vec![]);
+        }
+        let scale = (self.width as f32 / iw as f32).min(self.height as f32 / ih as f32);
+        let nw = ((iw as f32 * scale).round() as u32).clamp(1, self.width as u32);
+        let nh = ((ih as f32 * scale).round() as u32).clamp(1, self.height as u32);
+        let small = if (nw, nh) == (iw, ih) {
+            img.clone()
+        } else {
+            image::imageops::resize(img, nw, nh, image::imageops::FilterType::Triangle)
+        };
+        let plane = self.width * self.height;
+        let mut input = vec![0f32; 3 * plane];
+        for (x, y, p) in small.enumerate_pixels() {
+            let o = y as usize * self.width + x as usize;
+            input[o] = p[2] as f32;
+            input[plane + o] = p[1] as f32;
+            input[2 * plane + o] = p[0] as f32;
+        }
+        let t = Tensor::from_shape(&[1, 3, self.height, self.width], &input).map_err(inf)?;
+        let out = self.plan.run(tvec![t.into()]).map_err(inf)?;
+        if out.len() < 12 {
+            return Err(MatcherError::Inference(format!(
+                "detector gave {} outputs, expected 12",
+                out.len()
+            )));
+        }
+        let mut faces = vec![];
+        for (si, stride) in [8usize, 16, 32].iter().enumerate() {
+            let cols = self.width / stride;
+            let rows = self.height / stride;
+            let view = |k: usize| -> Result<Vec<f32>, MatcherError> {
+                out[k]
+                    .try_as_plain_ram()
+                    .and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec()))
+                    .map_err(inf)
+            };
+            let (cls, obj, bbox, kps) = (view(si)?, view(si + 3)?, view(si + 6)?, view(si + 9)?);
+            if cls.len() < rows * cols
+                || bbox.len() < rows * cols * 4
+                || kps.len() < rows * cols * 10
+            {
+                return Err(MatcherError::Inference("detector output too small".into()));
+            }
+            let s = *stride as f32;
+            for r in 0..rows {
+                for c in 0..cols {
+                    let i = r * cols + c;
+                    let score = (cls[i].clamp(0.0, 1.0) * obj[i].clamp(0.0, 1.0)).sqrt();
+                    if score < score_thr {
+                        continue;
+                    }
+                    let cx = (c as f32 + bbox[i * 4]) * s;
+                    let cy = (r as f32 + bbox[i * 4 + 1]) * s;
+                    let w = bbox[i * 4 + 2].exp() * s;
+                    let h = bbox[i * 4 + 3].exp() * s;
+                    let mut lm = [[0f32; 2]; 5];
+                    for (n, l) in lm.iter_mut().enumerate() {
+                        l[0] = (kps[i * 10 + 2 * n] + c as f32) * s / scale;
+                        l[1] = (kps[i * 10 + 2 * n + 1] + r as f32) * s / scale;
+                    }
+                    faces.push(Face {
+                        x: (cx - w / 2.0) / scale,
+                        y: (cy - h / 2.0) / scale,
+                        w: w / scale,
+                        h: h / scale,
+                        landmarks: lm,
+                        score,
+                    });
+                }
+            }
+        }
+        Ok(nms(faces, nms_thr))
+    }
+}
+
+fn iou(a: &Face, b: &Face) -> f32 {
+    let x1 = a.x.max(b.x);
+    let y1 = a.y.max(b.y);
+    let x2 = (a.x + a.w).min(b.x + b.w);
+    let y2 = (a.y + a.h).min(b.y + b.h);
+    let inter = (x2 - x1).max(0.0) * (y2 - y1).max(0.0);
+    let union = a.w * a.h + b.w * b.h - inter;
+    if union <= 0.0 {
+        0.0
+    } else {
+        inter / union
+    }
+}
+
+pub(crate) fn nms(mut faces: Vec<Face>, thr: f32) -> Vec<Face> {
+    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut keep: Vec<Face> = vec![];
+    for f in faces {
+        if keep.iter().all(|k| iou(k, &f) <= thr) {
+            keep.push(f);
+        }
+    }
+    keep
+}
+
+/// The face the operator most likely is: the one nearest the frame centre
+/// among faces at least half as tall as the tallest (in group photos the
+/// largest face is sometimes someone else; a tiny face near the centre is
+/// background).
+pub fn primary_face(faces: &[Face], frame_w: u32, frame_h: u32) -> Option<usize> {
+    let tallest = faces.iter().map(|f| f.h).fold(0.0f32, f32::max);
+    let (cx, cy) = (frame_w as f32 / 2.0, frame_h as f32 / 2.0);
+    faces
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.h >= tallest * 0.5)
+        .min_by(|(_, a), (_, b)| {
+            let d = |f: &Face| {
+                let (x, y) = f.center();
+                (x - cx).powi(2) + (y - cy).powi(2)
+            };
+            d(a).total_cmp(&d(b))
+        })
+        .map(|(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(x: f32, y: f32, w: f32, score: f32) -> Face {
+        Face {
+            x,
+            y,
+            w,
+            h: w,
+            landmarks: [[0.0; 2]; 5],
+            score,
+        }
+    }
+
+    #[test]
+    fn nms_drops_overlaps_keeps_the_best() {
+        let kept = nms(
+            vec![
+                face(0.0, 0.0, 10.0, 0.7),
+                face(1.0, 1.0, 10.0, 0.9),
+                face(50.0, 50.0, 10.0, 0.8),
+            ],
+            0.3,
+        );
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[0].score, 0.9);
+    }
+
+    #[test]
+    fn primary_face_is_central_among_the_large_ones() {
+        // a large off-centre face, a slightly smaller central one, a tiny central one
+        let faces = vec![
+            face(0.0, 0.0, 100.0, 0.9),
+            face(120.0, 70.0, 80.0, 0.9),
+            face(150.0, 110.0, 10.0, 0.9),
+        ];
+        assert_eq!(primary_face(&faces, 320, 240), Some(1));
+        assert_eq!(primary_face(&[], 320, 240), None);
+    }
+}

@@ -1,0 +1,461 @@
+//! Face verification for Countersign, in pure Rust.
+//!
+//! OpenCV Zoo's YuNet (detector, box + 5 landmarks) and SFace (128-d
+//! embedding) run in tract-onnx; the pipeline re-implements OpenCV's
+//! FaceDetectorYN + FaceRecognizerSF: letterbox → YuNet → NMS → the face
+//! nearest the centre → 5-point similarity alignment to 112x112 → SFace →
+//! L2-normalised embedding → cosine similarity.
+//!
+//! - [`model`]: model files pinned by SHA-256 (an unknown hash is refused,
+//!   naming the file and its hash), loaded with blocked int8 folded.
+//! - [`quality`]: gates (one face, size, sharpness, brightness, pose) whose
+//!   failure is a *quality* failure, never a match failure.
+//! - [`pad`]: presentation-attack checks over a burst (static replay,
+//!   head-turn challenge) and what they cannot stop.
+//! - [`Matcher::enroll`] and [`Matcher::verify`]: the decisions' inputs,
+//!   with everything the evidence needs.
+
+pub mod align;
+pub mod detect;
+pub mod eval;
+pub mod model;
+pub mod pad;
+pub mod quality;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use image::RgbImage;
+use serde::Serialize;
+
+pub use align::cosine;
+pub use detect::Face;
+pub use model::{default_models_dir, ModelId, ModelRole, DETECTOR_FILE, RECOGNIZER_FILE};
+pub use pad::{Challenge, PadConfig, PadResult};
+pub use quality::{QualityConfig, QualityReport};
+
+/// Embedding length of SFace.
+pub const EMBEDDING_DIM: usize = 128;
+
+/// Matcher errors. None of them is a match or quality outcome: those are
+/// results, not errors.
+#[derive(Debug, thiserror::Error)]
+pub enum MatcherError {
+    #[error("face model {} is missing: run scripts/setup.sh (it fetches the models into assets/models/), or point COUNTERSIGN_MODELS at a folder holding them", .path.display())]
+    ModelMissing { path: PathBuf },
+    #[error("refusing face model {}: its SHA-256 {sha256} is not a known model (accepted: {expected})", .path.display())]
+    UnknownModel {
+        path: PathBuf,
+        sha256: String,
+        expected: String,
+    },
+    #[error("cannot load face model {}: {detail}", .path.display())]
+    ModelLoad { path: PathBuf, detail: String },
+    #[error("cannot decode image {path}: {detail}")]
+    Decode { path: String, detail: String },
+    #[error("face model inference failed: {0}")]
+    Inference(String),
+    #[error("invalid template: {0}")]
+    Template(String),
+}
+
+impl MatcherError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            MatcherError::ModelMissing { .. } => "matcher.model_missing",
+            MatcherError::UnknownModel { .. } => "matcher.model_unknown",
+            MatcherError::ModelLoad { .. } => "matcher.model_load",
+            MatcherError::Decode { .. } => "matcher.decode",
+            MatcherError::Inference(_) => "matcher.inference",
+            MatcherError::Template(_) => "matcher.template",
+        }
+    }
+}
+
+/// Decodes an image file to RGB, with an error that names the file.
+pub fn decode_file(path: &Path) -> Result<RgbImage, MatcherError> {
+    let bad = |detail: String| MatcherError::Decode {
+        path: path.display().to_string(),
+        detail,
+    };
+    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    Ok(image::load_from_memory(&bytes)
+        .map_err(|e| bad(e.to_string()))?
+        .to_rgb8())
+}
+
+/// Settings of a [`Matcher`].
+#[derive(Debug, Clone, Serialize)]
+pub struct MatcherConfig {
+    /// Detector input size (rounded up to multiples of 32); frames are
+    /// letterboxed into it. YuNet finds faces of about 10–300 px there.
+    pub det_width: usize,
+    pub det_height: usize,
+    pub nms_threshold: f32,
+    pub quality: QualityConfig,
+    pub pad: PadConfig,
+}
+
+impl Default for MatcherConfig {
+    fn default() -> Self {
+        MatcherConfig {
+            det_width: 320,
+            det_height: 320,
+            nms_threshold: 0.3,
+            quality: QualityConfig::default(),
+            pad: PadConfig::default(),
+        }
+    }
+}
+
+/// Per-stage wall time of one frame, ms.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StageTimes {
+    pub detect_ms: f64,
+    pub align_ms: f64,
+    pub embed_ms: f64,
+}
+
+/// One analysed frame.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub width: u32,
+    pub height: u32,
+    pub faces: Vec<Face>,
+    pub primary: Option<usize>,
+    pub aligned: Option<RgbImage>,
+    pub quality: QualityReport,
+    /// Present once [`Matcher::embed_analysis`] ran.
+    pub embedding: Option<Vec<f32>>,
+    pub times: StageTimes,
+}
+
+impl Analysis {
+    pub fn primary_face(&self) -> Option<&Face> {
+        self.primary.map(|i| &self.faces[i])
+    }
+
+    fn pad_frame(&self) -> Option<pad::PadFrame> {
+        let (f, a) = (self.primary_face()?, self.aligned.as_ref()?);
+        Some(pad::PadFrame {
+            landmarks: f.landmarks,
+            aligned_grey: a.pixels().map(|p| quality::luma(p).round() as u8).collect(),
+        })
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The loaded models and settings.
+#[derive(Debug)]
+pub struct Matcher {
+    detector: detect::Detector,
+    recognizer: align::Recognizer,
+    models: Vec<ModelId>,
+    cfg: MatcherConfig,
+    load_ms: f64,
+}
+
+/// An enrolled face template: several embeddings of the same person.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Template {
+    pub format: String,
+    /// SHA-256 of the recogniser that made the embeddings (a template only
+    /// compares with embeddings of the same model).
+    pub recognizer_sha256: String,
+    pub embeddings: Vec<Vec<f32>>,
+}
+
+pub const TEMPLATE_FORMAT: &str = "countersign.face-template.v1";
+
+impl Template {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("serialisable")
+    }
+    pub fn from_bytes(b: &[u8]) -> Result<Template, MatcherError> {
+        let t: Template = serde_json::from_slice(b)
+            .map_err(|e| MatcherError::Template(format!("not a face template: {e}")))?;
+        if t.format != TEMPLATE_FORMAT {
+            return Err(MatcherError::Template(format!(
+                "unknown format {}",
+                t.format
+            )));
+        }
+        if t.embeddings.is_empty() || t.embeddings.iter().any(|e| e.len() != EMBEDDING_DIM) {
+            return Err(MatcherError::Template(format!(
+                "expected {EMBEDDING_DIM}-d embeddings"
+            )));
+        }
+        Ok(t)
+    }
+}
+
+/// Per-frame outcome in an attempt or an enrollment (for the evidence).
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameReport {
+    pub index: usize,
+    pub width: u32,
+    pub height: u32,
+    pub quality: QualityReport,
+    /// Best cosine against the template (verify only, quality-passing frames).
+    pub score: Option<f32>,
+    pub times: StageTimes,
+}
+
+/// What a verification attempt produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyResult {
+    /// `None` when no frame passed the quality gates: a quality failure.
+    pub score: Option<f32>,
+    /// Index of the frame whose score counted (the sample to seal).
+    pub best_frame: Option<usize>,
+    pub frames: Vec<FrameReport>,
+    pub pad: PadResult,
+    pub models: Vec<ModelId>,
+}
+
+impl VerifyResult {
+    pub fn quality_passed(&self) -> bool {
+        self.score.is_some()
+    }
+    /// Why the attempt is a quality failure: the most common gate failure.
+    pub fn quality_reason(&self) -> String {
+        let mut counts: Vec<(String, usize)> = vec![];
+        for f in &self.frames {
+            for r in &f.quality.failures {
+                match counts.iter_mut().find(|(k, _)| k == r) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((r.clone(), 1)),
+                }
+            }
+        }
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+        format!(
+            "no frame passed the quality gates ({})",
+            counts
+                .iter()
+                .map(|(k, n)| format!("{k} x{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// What an enrollment produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrollResult {
+    /// `None` when fewer captures than asked passed the gates.
+    #[serde(skip)]
+    pub template: Option<Template>,
+    pub accepted_frames: Vec<usize>,
+    pub frames: Vec<FrameReport>,
+    pub models: Vec<ModelId>,
+    /// Lowest cosine between accepted captures (a low value means the
+    /// captures may not all be the same person).
+    pub min_pairwise: Option<f32>,
+}
+
+impl Matcher {
+    /// Loads and verifies both models from `dir`.
+    pub fn load(dir: &Path, cfg: MatcherConfig) -> Result<Matcher, MatcherError> {
+        let t = Instant::now();
+        let det_path = dir.join(DETECTOR_FILE);
+        let rec_path = dir.join(RECOGNIZER_FILE);
+        let (det_bytes, det_id) = model::read_verified(&det_path, ModelRole::Detector)?;
+        let (rec_bytes, rec_id) = model::read_verified(&rec_path, ModelRole::Recognizer)?;
+        let (det_model, _) = model::load_folded(&det_path, &det_bytes)?;
+        let detector = detect::Detector::new(det_model, cfg.det_width, cfg.det_height)?;
+        let (rec_model, _) = model::load_folded(&rec_path, &rec_bytes)?;
+        let recognizer = align::Recognizer::new(rec_model)?;
+        Ok(Matcher {
+            detector,
+            recognizer,
+            models: vec![det_id, rec_id],
+            cfg,
+            load_ms: ms(t),
+        })
+    }
+
+    /// Loads from [`default_models_dir`] with default settings.
+    pub fn load_default() -> Result<Matcher, MatcherError> {
+        Self::load(&default_models_dir(), MatcherConfig::default())
+    }
+
+    pub fn models(&self) -> &[ModelId] {
+        &self.models
+    }
+
+    pub fn config(&self) -> &MatcherConfig {
+        &self.cfg
+    }
+
+    /// Model load and compile time, ms.
+    pub fn load_ms(&self) -> f64 {
+        self.load_ms
+    }
+
+    /// The detector's actual input size.
+    pub fn detector_size(&self) -> (usize, usize) {
+        (self.detector.width, self.detector.height)
+    }
+
+    pub fn recognizer_sha256(&self) -> &str {
+        &self.models[1].sha256
+    }
+
+    /// Detects, picks the primary face, aligns it and runs the quality
+    /// gates. No embedding yet (see [`Matcher::embed_analysis`]).
+    pub fn analyze(&self, img: &RgbImage) -> Result<Analysis, MatcherError> {
+        let t = Instant::now();
+        let faces = self.detector.detect(
+            img,
+            self.cfg.quality.min_detection_score,
+            self.cfg.nms_threshold,
+        )?;
+        let detect_ms = ms(t);
+        let primary = detect::primary_face(&faces, img.width(), img.height());
+        let t = Instant::now();
+        let aligned = primary.map(|i| align::align(img, &faces[i].landmarks));
+        let align_ms = ms(t);
+        let q = quality::assess(&self.cfg.quality, &faces, primary, aligned.as_ref());
+        Ok(Analysis {
+            width: img.width(),
+            height: img.height(),
+            faces,
+            primary,
+            aligned,
+            quality: q,
+            embedding: None,
+            times: StageTimes {
+                detect_ms,
+                align_ms,
+                embed_ms: 0.0,
+            },
+        })
+    }
+
+    /// Adds the embedding of the aligned primary face (if any).
+    pub fn embed_analysis(&self, a: &mut Analysis) -> Result<(), MatcherError> {
+        if let Some(crop) = &a.aligned {
+            let t = Instant::now();
+            a.embedding = Some(self.recognizer.embed(crop)?);
+            a.times.embed_ms = ms(t);
+        }
+        Ok(())
+    }
+
+    /// Embedding of the primary face of one image, regardless of the
+    /// quality gates (evaluation). `None` when no face was found.
+    pub fn embed_image(&self, img: &RgbImage) -> Result<Option<Analysis>, MatcherError> {
+        let mut a = self.analyze(img)?;
+        if a.primary.is_none() {
+            return Ok(None);
+        }
+        self.embed_analysis(&mut a)?;
+        Ok(Some(a))
+    }
+
+    /// Enrolls from captures: each must pass the gates; `needed` accepted
+    /// captures make a template.
+    pub fn enroll(&self, frames: &[RgbImage], needed: usize) -> Result<EnrollResult, MatcherError> {
+        let mut reports = vec![];
+        let mut accepted = vec![];
+        let mut embs: Vec<Vec<f32>> = vec![];
+        for (i, img) in frames.iter().enumerate() {
+            let mut a = self.analyze(img)?;
+            if a.quality.passed && embs.len() < needed {
+                self.embed_analysis(&mut a)?;
+                if let Some(e) = a.embedding.clone() {
+                    embs.push(e);
+                    accepted.push(i);
+                }
+            }
+            reports.push(FrameReport {
+                index: i,
+                width: a.width,
+                height: a.height,
+                quality: a.quality,
+                score: None,
+                times: a.times,
+            });
+        }
+        let mut min_pairwise: Option<f32> = None;
+        for i in 0..embs.len() {
+            for j in i + 1..embs.len() {
+                let c = cosine(&embs[i], &embs[j]);
+                min_pairwise = Some(min_pairwise.map_or(c, |m| m.min(c)));
+            }
+        }
+        let template = (embs.len() >= needed.max(1)).then(|| Template {
+            format: TEMPLATE_FORMAT.into(),
+            recognizer_sha256: self.recognizer_sha256().into(),
+            embeddings: embs,
+        });
+        Ok(EnrollResult {
+            template,
+            accepted_frames: accepted,
+            frames: reports,
+            models: self.models.clone(),
+            min_pairwise,
+        })
+    }
+
+    /// One verification attempt over a burst of frames: quality gates per
+    /// frame, the score of the best quality-passing frame against the
+    /// template, and PAD over the frames that had a face.
+    pub fn verify(
+        &self,
+        frames: &[RgbImage],
+        template: &Template,
+        challenge: Option<Challenge>,
+    ) -> Result<VerifyResult, MatcherError> {
+        if template.recognizer_sha256 != self.recognizer_sha256() {
+            return Err(MatcherError::Template(format!(
+                "the template was made with recogniser {}, this matcher runs {}: re-enroll",
+                template.recognizer_sha256,
+                self.recognizer_sha256()
+            )));
+        }
+        let mut reports = vec![];
+        let mut pad_frames = vec![];
+        let mut best: Option<(usize, f32)> = None;
+        for (i, img) in frames.iter().enumerate() {
+            let mut a = self.analyze(img)?;
+            if let Some(p) = a.pad_frame() {
+                pad_frames.push(p);
+            }
+            let mut score = None;
+            if a.quality.passed {
+                self.embed_analysis(&mut a)?;
+                if let Some(e) = &a.embedding {
+                    let s = template
+                        .embeddings
+                        .iter()
+                        .map(|t| cosine(e, t))
+                        .fold(f32::MIN, f32::max);
+                    score = Some(s);
+                    if !matches!(best, Some((_, b)) if b >= s) {
+                        best = Some((i, s));
+                    }
+                }
+            }
+            reports.push(FrameReport {
+                index: i,
+                width: a.width,
+                height: a.height,
+                quality: a.quality,
+                score,
+                times: a.times,
+            });
+        }
+        Ok(VerifyResult {
+            score: best.map(|b| b.1),
+            best_frame: best.map(|b| b.0),
+            frames: reports,
+            pad: pad::evaluate(&self.cfg.pad, challenge, &pad_frames),
+            models: self.models.clone(),
+        })
+    }
+}

@@ -1,0 +1,228 @@
+//! The matcher on real photos (tests/fixtures, see PROVENANCE.md) and the
+//! real models. Without the models these tests fail and say to run
+//! scripts/setup.sh: a missing model must never look like a pass.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use countersign_matcher::{
+    decode_file, eval, Challenge, Matcher, MatcherConfig, MatcherError, DETECTOR_FILE,
+    RECOGNIZER_FILE,
+};
+use image::RgbImage;
+
+/// OpenCV Zoo's SFace operating point, the default policy's face_threshold.
+const THRESHOLD: f32 = 0.363;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn img(name: &str) -> RgbImage {
+    decode_file(&fixture(name)).unwrap()
+}
+
+fn matcher() -> &'static Matcher {
+    static M: OnceLock<Matcher> = OnceLock::new();
+    M.get_or_init(|| match Matcher::load_default() {
+        Ok(m) => m,
+        Err(e @ MatcherError::ModelMissing { .. }) => panic!(
+            "the face models are missing ({e}).\n  Run scripts/setup.sh from the repository root; it fetches them into assets/models/."
+        ),
+        Err(e) => panic!("loading the face models: {e}"),
+    })
+}
+
+fn embedding(name: &str) -> Vec<f32> {
+    let a = matcher()
+        .embed_image(&img(name))
+        .unwrap()
+        .unwrap_or_else(|| panic!("no face in {name}"));
+    a.embedding.unwrap()
+}
+
+#[test]
+fn genuine_pair_passes_and_impostors_are_refused() {
+    let m = matcher();
+    assert_eq!(m.models().len(), 2);
+    let o1 = embedding("obama.jpg");
+    let o2 = embedding("obama2.jpg");
+    let o3 = embedding("obama3.jpg");
+    let b = embedding("biden.jpg");
+    let a = embedding("astronaut.png");
+    let c = countersign_matcher::cosine;
+    for (x, y, n) in [
+        (&o1, &o2, "obama/obama2"),
+        (&o1, &o3, "obama/obama3"),
+        (&o2, &o3, "obama2/obama3"),
+    ] {
+        let s = c(x, y);
+        eprintln!("genuine {n}: {s:.4}");
+        assert!(s >= THRESHOLD, "genuine pair {n} scored {s}");
+    }
+    for (x, y, n) in [
+        (&o1, &b, "obama/biden"),
+        (&o2, &b, "obama2/biden"),
+        (&o1, &a, "obama/astronaut"),
+        (&b, &a, "biden/astronaut"),
+    ] {
+        let s = c(x, y);
+        eprintln!("impostor {n}: {s:.4}");
+        assert!(s < THRESHOLD, "impostor pair {n} scored {s}");
+    }
+}
+
+#[test]
+fn enroll_then_verify_a_replayed_genuine_burst_and_refuse_others() {
+    let m = matcher();
+    let e = m.enroll(&[img("obama.jpg"), img("obama3.jpg")], 2).unwrap();
+    for f in &e.frames {
+        eprintln!("enroll frame {}: {:?}", f.index, f.quality);
+    }
+    let t = e.template.expect("two good captures make a template");
+    assert_eq!(t.embeddings.len(), 2);
+    let back = countersign_matcher::Template::from_bytes(&t.to_bytes()).unwrap();
+    assert_eq!(back, t);
+
+    // genuine, two different frames: score above the threshold, PAD static check passes
+    let g = m
+        .verify(&[img("obama2.jpg"), img("obama.jpg")], &t, None)
+        .unwrap();
+    let s = g.score.expect("quality passes");
+    assert!(s >= THRESHOLD, "{s}");
+    assert!(g.pad.passed, "{:?}", g.pad);
+    assert_eq!(g.models.len(), 2);
+
+    // impostor: scored, below the threshold
+    let i = m
+        .verify(&[img("biden.jpg"), img("astronaut.png")], &t, None)
+        .unwrap();
+    assert!(i.score.unwrap() < THRESHOLD, "{:?}", i.score);
+
+    // static replay: the same genuine photo three times. It scores (it is
+    // the person) but PAD refuses it, so the core refuses the match.
+    let still = img("obama2.jpg");
+    let r = m
+        .verify(&[still.clone(), still.clone(), still], &t, None)
+        .unwrap();
+    assert!(r.score.unwrap() >= THRESHOLD);
+    assert!(!r.pad.passed);
+    assert_eq!(r.pad.checks[0].method, "static_replay");
+    assert!(!r.pad.checks[0].passed, "{:?}", r.pad.checks[0]);
+
+    // A challenge the replayed photos cannot perform is failed and recorded.
+    let c = m
+        .verify(
+            &[img("obama2.jpg"), img("obama.jpg")],
+            &t,
+            Some(Challenge::TurnLeft),
+        )
+        .unwrap();
+    assert_eq!(c.pad.checks.len(), 2);
+    assert!(c.pad.checks[1].method.starts_with("challenge_turn_head"));
+}
+
+#[test]
+fn no_face_is_a_quality_failure_not_a_match_failure() {
+    let m = matcher();
+    // a smooth gradient: nothing face-like
+    let mut blank = RgbImage::new(320, 240);
+    for (x, y, p) in blank.enumerate_pixels_mut() {
+        *p = image::Rgb([(x / 2) as u8, (y / 2) as u8, 120]);
+    }
+    let a = m.analyze(&blank).unwrap();
+    assert!(!a.quality.passed);
+    assert_eq!(a.quality.failures, vec!["no_face"]);
+    let t = m.enroll(&[img("obama.jpg")], 1).unwrap().template.unwrap();
+    let r = m.verify(&[blank.clone(), blank], &t, None).unwrap();
+    assert!(r.score.is_none(), "no score without a face");
+    assert!(!r.quality_passed());
+    assert!(
+        r.quality_reason().contains("no_face"),
+        "{}",
+        r.quality_reason()
+    );
+}
+
+#[test]
+fn a_blurred_or_dark_face_fails_the_gates() {
+    let m = matcher();
+    let sharp = img("obama.jpg");
+    let ok = m.analyze(&sharp).unwrap();
+    assert!(ok.quality.passed, "{:?}", ok.quality);
+    let dark = image::imageops::colorops::brighten(&sharp, -150);
+    let d = m.analyze(&dark).unwrap();
+    assert!(!d.quality.passed, "{:?}", d.quality);
+    let blurred = image::imageops::blur(&sharp, 8.0);
+    let b = m.analyze(&blurred).unwrap();
+    assert!(!b.quality.passed, "{:?}", b.quality);
+}
+
+#[test]
+fn a_corrupt_image_is_a_clear_error() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("corrupt.jpg");
+    let mut bytes = std::fs::read(fixture("obama.jpg")).unwrap();
+    bytes.truncate(200);
+    std::fs::write(&p, bytes).unwrap();
+    let e = decode_file(&p).unwrap_err();
+    assert_eq!(e.code(), "matcher.decode");
+    assert!(e.to_string().contains("corrupt.jpg"), "{e}");
+}
+
+#[test]
+fn an_unknown_model_hash_is_refused_naming_the_file_and_hash() {
+    let d = tempfile::tempdir().unwrap();
+    // the real detector, one byte changed
+    let real = countersign_matcher::default_models_dir();
+    let mut det = std::fs::read(real.join(DETECTOR_FILE))
+        .unwrap_or_else(|_| panic!("the face models are missing: run scripts/setup.sh"));
+    let n = det.len();
+    det[n - 1] ^= 1;
+    std::fs::write(d.path().join(DETECTOR_FILE), &det).unwrap();
+    std::fs::copy(real.join(RECOGNIZER_FILE), d.path().join(RECOGNIZER_FILE)).unwrap();
+    let e = Matcher::load(d.path(), MatcherConfig::default()).unwrap_err();
+    assert_eq!(e.code(), "matcher.model_unknown");
+    let msg = e.to_string();
+    assert!(msg.contains(DETECTOR_FILE), "{msg}");
+    use sha2::Digest;
+    assert!(
+        msg.contains(&hex::encode(sha2::Sha256::digest(&det))),
+        "{msg}"
+    );
+    // and a missing model says how to get it
+    let empty = tempfile::tempdir().unwrap();
+    let e = Matcher::load(empty.path(), MatcherConfig::default()).unwrap_err();
+    assert!(e.to_string().contains("scripts/setup.sh"), "{e}");
+}
+
+#[test]
+fn eval_over_identity_folders() {
+    let d = tempfile::tempdir().unwrap();
+    for (id, files) in [
+        ("obama", &["obama.jpg", "obama2.jpg", "obama3.jpg"][..]),
+        ("biden", &["biden.jpg"][..]),
+        ("collins", &["astronaut.png"][..]),
+    ] {
+        std::fs::create_dir(d.path().join(id)).unwrap();
+        for f in files {
+            std::fs::copy(fixture(f), d.path().join(id).join(f)).unwrap();
+        }
+    }
+    let mut blank = RgbImage::new(200, 200);
+    blank.fill(90);
+    blank.save(d.path().join("collins/blank.png")).unwrap();
+    let r = eval::evaluate(matcher(), d.path(), THRESHOLD as f64, &[1e-3, 1e-4]).unwrap();
+    assert_eq!(r.identities, 3);
+    assert_eq!(r.genuine.count, 3);
+    assert_eq!(r.impostor.count, 7);
+    assert_eq!(r.at_policy.fmr, 0.0);
+    assert_eq!(r.at_policy.fnmr, 0.0);
+    assert!(r.targets.iter().all(|t| !t.supported));
+    let skipped: Vec<_> = r.images.iter().filter(|i| i.skipped.is_some()).collect();
+    assert_eq!(skipped.len(), 1);
+    assert!(skipped[0].path.ends_with("blank.png"));
+    assert!(eval::det_svg(&r).contains("<polyline"));
+}
