@@ -21,6 +21,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     blobs::MIGRATION,
     people::MIGRATION,
     sync_state::MIGRATION,
+    sync_state::MIGRATION_BLOB_INDEX,
 ];
 
 /// Latest schema version this build writes.

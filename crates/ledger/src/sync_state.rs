@@ -48,6 +48,15 @@ CREATE TABLE sync_status (
 ",
 };
 
+/// Lets the uploader find pending blobs from an index alone (`purged_ms`
+/// sits after the ciphertext in the row, so reading it from the table walks
+/// every blob's overflow pages).
+pub(crate) const MIGRATION_BLOB_INDEX: crate::schema::Migration = crate::schema::Migration {
+    version: 7,
+    name: "sync_blob_index",
+    sql: "CREATE INDEX blobs_sealed_seq_purged ON blobs(sealed_seq, purged_ms);",
+};
+
 /// Kind of a synced object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -264,37 +273,40 @@ pub(crate) fn pending_blobs(
     after_sealed_seq: u64,
     limit: u32,
 ) -> Result<Vec<SealedBlob>, LedgerError> {
+    // Pick the next hashes from the (sealed_seq, purged_ms) index first
+    // (`purged_ms IS NULL` is the same as a present ciphertext, by the blobs
+    // trigger), then read those rows: sorting whole rows would drag every
+    // ciphertext along.
+    let shas: Vec<Vec<u8>> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT b.sha256 FROM blobs b WHERE b.sealed_seq > ?1 AND b.purged_ms IS NULL AND NOT EXISTS \
+             (SELECT 1 FROM sync_objects s WHERE s.kind = 'blob' AND s.id = lower(hex(b.sha256))) \
+             ORDER BY b.sealed_seq LIMIT ?2",
+        )?;
+        let v = stmt
+            .query_map(params![after_sealed_seq as i64, limit as i64], |r| r.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        v
+    };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {} FROM blobs b WHERE b.sealed_seq > ?1 AND b.ciphertext IS NOT NULL AND NOT EXISTS \
-         (SELECT 1 FROM sync_objects s WHERE s.kind = 'blob' AND s.id = lower(hex(b.sha256))) \
-         ORDER BY b.sealed_seq LIMIT ?2",
+        "SELECT {} FROM blobs WHERE sha256 = ?1",
         blobs::BLOB_COLS
-            .split(", ")
-            .map(|c| format!("b.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
     ))?;
-    let rows = stmt
-        .query_map(
-            params![after_sealed_seq as i64, limit as i64],
-            blobs::blob_from_row,
-        )?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|b| {
-            let ct = b.ciphertext?;
-            let mut sealed = b.nonce.clone();
-            sealed.extend_from_slice(&ct);
-            Some(SealedBlob {
-                sha256_hex: hex::encode(&b.sha256),
-                media_type: b.media_type,
-                size: b.size,
-                sealed_seq: b.sealed_seq,
-                sealed,
-            })
-        })
-        .collect())
+    let mut out = Vec::with_capacity(shas.len());
+    for sha in shas {
+        let b = stmt.query_row([&sha], blobs::blob_from_row)?;
+        let Some(ct) = b.ciphertext else { continue };
+        let mut sealed = b.nonce.clone();
+        sealed.extend_from_slice(&ct);
+        out.push(SealedBlob {
+            sha256_hex: hex::encode(&b.sha256),
+            media_type: b.media_type,
+            size: b.size,
+            sealed_seq: b.sealed_seq,
+            sealed,
+        });
+    }
+    Ok(out)
 }
 
 fn exists(conn: &Connection, kind: SyncKind, id: &str) -> Result<bool, LedgerError> {
@@ -408,13 +420,13 @@ pub(crate) fn backlog(conn: &Connection) -> Result<SyncBacklog, LedgerError> {
         |r| r.get(0),
     )?;
     let blobs_pending: i64 = conn.query_row(
-        "SELECT count(*) FROM blobs b WHERE b.ciphertext IS NOT NULL AND NOT EXISTS \
+        "SELECT count(*) FROM blobs b WHERE b.purged_ms IS NULL AND NOT EXISTS \
          (SELECT 1 FROM sync_objects s WHERE s.kind = 'blob' AND s.id = lower(hex(b.sha256)))",
         [],
         |r| r.get(0),
     )?;
     let blobs_lost: i64 = conn.query_row(
-        "SELECT count(*) FROM blobs b WHERE b.ciphertext IS NULL AND NOT EXISTS \
+        "SELECT count(*) FROM blobs b WHERE b.purged_ms IS NOT NULL AND NOT EXISTS \
          (SELECT 1 FROM sync_objects s WHERE s.kind = 'blob' AND s.id = lower(hex(b.sha256)))",
         [],
         |r| r.get(0),
