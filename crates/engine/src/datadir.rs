@@ -299,6 +299,7 @@ impl DataDir {
             clock,
             kiosk_id: marker.kiosk_id,
             score_source: "matcher".into(),
+            attempt_evidence: None,
         })
     }
 }

@@ -28,6 +28,12 @@ pub enum EngineError {
     AlreadyInitialized(PathBuf),
     #[error("invalid input: {0}")]
     Invalid(String),
+    #[error(transparent)]
+    Matcher(#[from] countersign_matcher::MatcherError),
+    #[error(transparent)]
+    Capture(countersign_capture::CaptureError),
+    #[error("{message}")]
+    Biometric { code: String, message: String },
     #[error("client authentication failed")]
     ClientAuth,
     #[error("unknown principal {0}")]
@@ -59,6 +65,9 @@ impl EngineError {
             EngineError::NotInitialized(_) => "datadir.not_initialized".into(),
             EngineError::AlreadyInitialized(_) => "datadir.already_initialized".into(),
             EngineError::Invalid(_) => "input.invalid".into(),
+            EngineError::Matcher(m) => m.code().into(),
+            EngineError::Capture(c) => c.code().into(),
+            EngineError::Biometric { code, .. } => code.clone(),
             EngineError::ClientAuth => "client.auth_failed".into(),
             EngineError::UnknownPrincipal(_) => "principal.unknown".into(),
             EngineError::UnknownRequest(_) => "request.unknown".into(),

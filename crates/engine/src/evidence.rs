@@ -19,6 +19,8 @@ pub mod kinds {
     pub const CAPTURE_DEVICE_UNAVAILABLE: &str = "capture.device_unavailable";
     pub const CAPTURE_QUALITY_FAILED: &str = "capture.quality_failed";
     pub const MATCH_ATTEMPT: &str = "match.attempt";
+    pub const BIOMETRIC_ENROLLED: &str = "biometric.enrolled";
+    pub const BIOMETRIC_ENROLL_FAILED: &str = "biometric.enroll_failed";
     pub const STEPUP_SUCCEEDED: &str = "stepup.succeeded";
     pub const STEPUP_CANCELLED: &str = "stepup.cancelled";
     pub const STEPUP_REFUSED: &str = "stepup.refused";

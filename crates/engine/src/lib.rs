@@ -15,6 +15,7 @@ mod clients;
 mod datadir;
 mod error;
 mod evidence;
+mod face;
 mod overrides;
 mod people;
 mod stepup;
@@ -26,6 +27,7 @@ pub use clients::{
 pub use datadir::{DataDir, DemoPerson, InitOptions, InitReport, DEMO_PEOPLE};
 pub use error::EngineError;
 pub use evidence::kinds;
+pub use face::{FaceAttempt, FaceEnrollment, TEMPLATE_MEDIA_TYPE};
 pub use overrides::{OverrideFilter, OverrideView, ReviewInput};
 pub use people::{PersonView, Provisioning};
 pub use stepup::{StepUp, StepUpOutcome};
@@ -84,6 +86,9 @@ pub struct Engine {
     /// matcher lands, the CLI's headless step-up takes scores from a flag and
     /// says so here ("test_input").
     pub(crate) score_source: String,
+    /// Face evidence waiting for the attempt event of the next transition
+    /// (set and cleared by `face_attempt`).
+    pub(crate) attempt_evidence: Option<serde_json::Value>,
 }
 
 impl Engine {

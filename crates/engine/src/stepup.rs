@@ -373,6 +373,8 @@ impl Engine {
                 e
             })
             .collect();
+        let mut batch = batch;
+        crate::face::attach_attempt_evidence(&mut batch, self.attempt_evidence.take());
         if let Err(e) = self.ledger.append_batch(&batch) {
             // Nothing was recorded, so the transition did not happen.
             s.session = before;

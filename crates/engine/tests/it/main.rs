@@ -1,6 +1,7 @@
 //! Engine integration tests: a real data dir on disk (SQLite file, key
 //! files), the demo people, a manual clock.
 
+mod face;
 mod flows;
 
 use countersign_core::auth::totp;
