@@ -77,6 +77,12 @@ pub enum Command {
     /// Time-bound break-glass grants for non-human identities whose credential path failed.
     #[command(subcommand)]
     Breakglass(BreakglassCmd),
+    /// Enroll an operator's face from a camera or a replay, witnessed by a supervisor (two factors).
+    Enroll(crate::cmd_face::EnrollArgs),
+    /// Evaluate the face matcher on DIR/<person>/<photo>: score distributions, FMR/FNMR, DET curve (SVG).
+    Eval(crate::cmd_face::EvalArgs),
+    /// List capture devices (cameras) with their stable ids.
+    Devices,
     /// Print the current TOTP code for a base32 secret (for the demo people; an authenticator app does this in real use).
     Totp { secret_base32: String },
 }
@@ -188,6 +194,9 @@ pub struct StepupArgs {
     /// TEST INPUT: this many captures fail the quality gates before any scores.
     #[arg(long = "test-quality-failures", default_value_t = 0)]
     pub test_quality_failures: u32,
+    /// The real face matcher: where frames come from (--replay or --camera).
+    #[command(flatten)]
+    pub face: Box<crate::cmd_face::FaceSourceArgs>,
     #[command(flatten)]
     pub fallback: SupervisorArgs,
 }

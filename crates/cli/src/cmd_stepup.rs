@@ -13,8 +13,12 @@ use crate::util::{fmt_time, parse_duration, print_json, read_secret};
 pub const EXIT_NOT_COMPLETED: i32 = 3;
 
 pub fn run(cli: &Cli, a: &StepupArgs) -> anyhow::Result<()> {
-    if a.test_scores.is_empty() && !a.test_device_unavailable && a.test_quality_failures == 0 {
-        bail!("no match source: the face/fingerprint matcher is not built yet, so pass the test inputs --test-scores, --test-device-unavailable or --test-quality-failures");
+    if a.test_scores.is_empty()
+        && !a.test_device_unavailable
+        && a.test_quality_failures == 0
+        && !a.face.is_set()
+    {
+        bail!("no match source: pass --replay FILES_OR_DIR or --camera ID for the face matcher, or the test inputs --test-scores, --test-device-unavailable or --test-quality-failures");
     }
     let mut e = crate::open(cli)?;
     e.set_score_source("test_input");
@@ -56,6 +60,9 @@ pub fn run(cli: &Cli, a: &StepupArgs) -> anyhow::Result<()> {
     };
     e.identify(&mut s, &a.operator)
         .with_context(|| format!("identifying {}", a.operator))?;
+    if a.face.is_set() {
+        return crate::cmd_face::stepup_attempts(cli, &mut e, &mut s, a);
+    }
     let modality = if a.modality == "finger" {
         Modality::Finger
     } else {
@@ -218,7 +225,7 @@ pub fn grant_and_report(
     Ok(())
 }
 
-fn report(cli: &Cli, e: &Engine, s: &StepUp) -> anyhow::Result<()> {
+pub(crate) fn report(cli: &Cli, e: &Engine, s: &StepUp) -> anyhow::Result<()> {
     let out = e.outcome(s);
     if cli.json {
         print_json(&out)?;

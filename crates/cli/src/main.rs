@@ -4,6 +4,7 @@
 
 mod args;
 mod cmd_api;
+mod cmd_face;
 mod cmd_log;
 mod cmd_override;
 mod cmd_people;
@@ -116,6 +117,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sync(c) => cmd_sync::sync(&cli, c),
         Command::Fleet(c) => cmd_sync::fleet(&cli, c),
         Command::Bench(a) => cmd_log::bench(a),
+        Command::Enroll(a) => cmd_face::enroll(&cli, a),
+        Command::Eval(a) => cmd_face::eval(&cli, a),
+        Command::Devices => cmd_face::devices(&cli),
         Command::Api(c) => cmd_api::api(&cli, c),
         Command::Client(c) => cmd_api::client(&cli, c),
         Command::Assertion(c) => cmd_api::assertion(&cli, c),

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod disk_full;
+mod face;
 mod flows;
 mod helpers;
 mod tamper;

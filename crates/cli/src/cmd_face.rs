@@ -1,0 +1,334 @@
+//! The real face path: `stepup --replay/--camera`, `enroll`, `eval`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use countersign_capture::camera::CameraBackend;
+use countersign_capture::replay::{ReplayOptions, ReplaySource};
+use countersign_capture::{Backend, Resolution, Source};
+use countersign_core::SessionState;
+use countersign_engine::{Engine, FaceAttempt, StepUp};
+use countersign_matcher::{Challenge, Matcher, MatcherConfig};
+
+use crate::args::{Cli, StepupArgs};
+use crate::util::{print_json, read_secret};
+
+/// Where frames come from (the real matcher path).
+#[derive(Debug, Args, Clone, Default)]
+pub struct FaceSourceArgs {
+    /// Replay these image files or folders as the camera (labelled as a
+    /// replay in the evidence). Runs the real face matcher.
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    pub replay: Vec<PathBuf>,
+    /// Use this camera (an id from `countersign devices`, e.g. v4l2:0).
+    /// Runs the real face matcher.
+    #[arg(long)]
+    pub camera: Option<String>,
+    /// Replay rate, frames per second (0: as fast as possible).
+    #[arg(long, default_value_t = 15.0)]
+    pub replay_fps: f64,
+    /// Capture resolution, e.g. 640x480.
+    #[arg(long)]
+    pub resolution: Option<Resolution>,
+    /// Frames per attempt (presentation-attack checks need at least 2).
+    #[arg(long, default_value_t = 3)]
+    pub burst: usize,
+    /// Attempts to make before giving up (each is one act of intent).
+    #[arg(long, default_value_t = 1)]
+    pub attempts: usize,
+    /// Active challenge: the operator turns their head (left or right).
+    /// Asked anyway, in a random direction, when the policy enables PAD.
+    #[arg(long, value_parser = ["left", "right"])]
+    pub challenge: Option<String>,
+    /// Folder with the face models (default: COUNTERSIGN_MODELS, else the
+    /// source tree's assets/models, filled by scripts/setup.sh).
+    #[arg(long, env = "COUNTERSIGN_MODELS")]
+    pub models: Option<PathBuf>,
+}
+
+impl FaceSourceArgs {
+    pub fn is_set(&self) -> bool {
+        !self.replay.is_empty() || self.camera.is_some()
+    }
+
+    fn open_source(&self) -> Result<Box<dyn Source>, countersign_capture::CaptureError> {
+        if let Some(id) = &self.camera {
+            return CameraBackend.open(id, self.resolution);
+        }
+        Ok(Box::new(ReplaySource::open(
+            &self.replay,
+            ReplayOptions {
+                rate_hz: self.replay_fps,
+                looping: false,
+                resolution: self.resolution,
+            },
+        )?))
+    }
+
+    fn matcher(&self) -> anyhow::Result<Matcher> {
+        let dir = self
+            .models
+            .clone()
+            .unwrap_or_else(countersign_matcher::default_models_dir);
+        Ok(Matcher::load(&dir, MatcherConfig::default())?)
+    }
+}
+
+fn challenge(a: &FaceSourceArgs, e: &Engine) -> Option<Challenge> {
+    match a.challenge.as_deref() {
+        Some("left") => Some(Challenge::TurnLeft),
+        Some("right") => Some(Challenge::TurnRight),
+        _ if e.policy().attempts.pad_enabled => Some(if rand::random::<bool>() {
+            Challenge::TurnLeft
+        } else {
+            Challenge::TurnRight
+        }),
+        _ => None,
+    }
+}
+
+/// The attempts of `stepup` on the real matcher, after identification.
+pub fn stepup_attempts(
+    cli: &Cli,
+    e: &mut Engine,
+    s: &mut StepUp,
+    a: &StepupArgs,
+) -> anyhow::Result<()> {
+    use countersign_core::session::SessionEvent;
+    let f = &a.face;
+    e.set_score_source("matcher:yunet+sface");
+    let matcher = f.matcher()?;
+    let mut source = match f.open_source() {
+        Ok(src) => Some(src),
+        Err(err) if err.is_device_unavailable() => {
+            // The device is not there: that is the device_unavailable trigger.
+            e.apply(s, SessionEvent::Intent)?;
+            let device = f.camera.clone().unwrap_or_else(|| "replay".into());
+            e.apply(
+                s,
+                SessionEvent::CaptureStarted {
+                    device: device.clone(),
+                },
+            )?;
+            e.apply(
+                s,
+                SessionEvent::DeviceUnavailable {
+                    device,
+                    detail: format!("{}: {err}", err.code()),
+                },
+            )?;
+            println!("capture device unavailable: {err}");
+            None
+        }
+        Err(err) => return Err(err).context("opening the capture source"),
+    };
+    if let Some(src) = source.as_mut() {
+        let info = src.info().clone();
+        println!(
+            "capture: {} ({}, {}{})",
+            info.id,
+            info.driver,
+            info.resolution,
+            if info.replay {
+                ", REPLAY: frames from files, not a live camera"
+            } else {
+                ""
+            }
+        );
+        for _ in 0..f.attempts.max(1) {
+            if matches!(
+                s.session.state,
+                SessionState::Succeeded { .. } | SessionState::Cancelled { .. }
+            ) {
+                break;
+            }
+            if let Err(err) = e.apply(s, SessionEvent::Intent) {
+                println!("attempt refused: {err}");
+                break;
+            }
+            let ch = challenge(f, e);
+            if let Some(c) = ch {
+                println!("challenge: {}", c.instruction());
+            }
+            match e.face_attempt(s, &matcher, src.as_mut(), f.burst, ch)? {
+                FaceAttempt::DeviceUnavailable { detail, .. } => {
+                    println!("capture device unavailable: {detail}");
+                    break;
+                }
+                FaceAttempt::QualityFailure { reason } => {
+                    println!("capture rejected by the quality gates: {reason}");
+                }
+                FaceAttempt::Scored {
+                    score,
+                    threshold,
+                    pad_passed,
+                    matched,
+                } => println!(
+                    "attempt {}: score {score:.3} vs threshold {threshold:.3}, presentation-attack checks {}: {}",
+                    s.session.attempt_no,
+                    if pad_passed { "passed" } else { "FAILED" },
+                    if matched { "match" } else { "no match" }
+                ),
+            }
+        }
+    }
+    if let SessionState::FallbackOffered { trigger } = &s.session.state {
+        println!("fallback offered: {trigger}");
+        if a.fallback.supervisor.is_some() {
+            return crate::cmd_stepup::grant_and_report(cli, e, s, &a.fallback);
+        }
+        println!("a supervisor may grant an override: countersign override grant --session {} --supervisor ID --otp CODE --reason CODE --note TEXT --control TEXT", s.session.id);
+    }
+    crate::cmd_stepup::report(cli, e, s)
+}
+
+/// `countersign enroll`.
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// The operator to enroll.
+    pub person: String,
+    /// The supervisor who witnesses (two factors: secret from
+    /// COUNTERSIGN_SECRET or stdin, and --otp).
+    #[arg(long)]
+    pub witness: String,
+    /// The witness's current TOTP code.
+    #[arg(long)]
+    pub otp: String,
+    /// Captures that must pass the quality gates.
+    #[arg(long, default_value_t = 3)]
+    pub captures: usize,
+    #[command(flatten)]
+    pub face: Box<FaceSourceArgs>,
+}
+
+pub fn enroll(cli: &Cli, a: &EnrollArgs) -> anyhow::Result<()> {
+    if !a.face.is_set() {
+        bail!("no capture source: pass --replay FILES_OR_DIR or --camera ID");
+    }
+    let mut e = crate::open(cli)?;
+    let matcher = a.face.matcher()?;
+    let mut src = a.face.open_source().context("opening the capture source")?;
+    let secret = read_secret(&a.witness)?;
+    let r = e.enroll_face(
+        &a.person,
+        &a.witness,
+        &secret,
+        &a.otp,
+        &matcher,
+        src.as_mut(),
+        a.captures,
+    )?;
+    if cli.json {
+        return print_json(&r);
+    }
+    println!(
+        "{} enrolled (face, {} captures of {} frames from {}{}), witnessed by {}; template {}",
+        r.person,
+        r.accepted_captures,
+        r.frames_seen,
+        r.device.id,
+        if r.device.replay { ", a replay" } else { "" },
+        r.witness,
+        r.template_sha256
+    );
+    Ok(())
+}
+
+/// `countersign devices`.
+pub fn devices(cli: &Cli) -> anyhow::Result<()> {
+    let list = CameraBackend.list()?;
+    if cli.json {
+        return print_json(&list);
+    }
+    if !countersign_capture::camera::CAMERA_SUPPORT {
+        println!(
+            "this build has no camera support (cargo feature `camera` of countersign-capture)"
+        );
+    }
+    if list.is_empty() {
+        println!("no camera found; use --replay FILES_OR_DIR to replay images instead");
+    }
+    for d in list {
+        println!("{}\t{}\t{}", d.id, d.driver, d.name);
+    }
+    Ok(())
+}
+
+/// `countersign eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A folder of identity folders: DIR/<person>/<photo>.jpg|png.
+    pub dir: PathBuf,
+    /// Write the DET curve here (SVG).
+    #[arg(long, default_value = "det.svg")]
+    pub det: PathBuf,
+    /// Threshold to report FMR/FNMR at (default: the policy's face_threshold).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    #[arg(long, env = "COUNTERSIGN_MODELS")]
+    pub models: Option<PathBuf>,
+}
+
+pub fn eval(cli: &Cli, a: &EvalArgs) -> anyhow::Result<()> {
+    let threshold = match a.threshold {
+        Some(t) => t,
+        None => match crate::open(cli) {
+            Ok(e) => e.policy().matching.face_threshold,
+            Err(_) => {
+                countersign_core::Policy::default_policy()
+                    .matching
+                    .face_threshold
+            }
+        },
+    };
+    let dir = a
+        .models
+        .clone()
+        .unwrap_or_else(countersign_matcher::default_models_dir);
+    let matcher = Matcher::load(&dir, MatcherConfig::default())?;
+    let r = countersign_matcher::eval::evaluate(&matcher, &a.dir, threshold, &[1e-3, 1e-4])
+        .with_context(|| format!("evaluating {}", a.dir.display()))?;
+    std::fs::write(&a.det, countersign_matcher::eval::det_svg(&r))
+        .with_context(|| format!("writing {}", a.det.display()))?;
+    if cli.json {
+        return print_json(&r);
+    }
+    let used = r.images.iter().filter(|i| i.skipped.is_none()).count();
+    println!(
+        "{} identities, {} images ({} used)",
+        r.identities,
+        r.images.len(),
+        used
+    );
+    for i in r.images.iter().filter(|i| i.skipped.is_some()) {
+        println!(
+            "  skipped {}: {}",
+            i.path,
+            i.skipped.as_deref().unwrap_or("")
+        );
+    }
+    let st = |n: &str, s: &countersign_matcher::eval::Stats| {
+        println!(
+            "{n}: {} pairs, cosine min {:.3} mean {:.3} max {:.3}",
+            s.count, s.min, s.mean, s.max
+        )
+    };
+    st("genuine ", &r.genuine);
+    st("impostor", &r.impostor);
+    println!(
+        "at threshold {:.3}: FMR {:.5} FNMR {:.5}",
+        r.at_policy.threshold, r.at_policy.fmr, r.at_policy.fnmr
+    );
+    for t in &r.targets {
+        match (t.threshold, t.fnmr) {
+            (Some(th), Some(fnmr)) => println!(
+                "FMR {:e}: threshold {th:.4}, FNMR there {fnmr:.5} ({})",
+                t.target_fmr, t.note
+            ),
+            _ => println!("FMR {:e}: no impostor pairs", t.target_fmr),
+        }
+    }
+    println!("DET curve written to {}", a.det.display());
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! The real face path of the binary: witnessed enrollment from a replay,
+//! genuine / static-replay step-ups, a missing camera, eval. Needs the face
+//! models (scripts/setup.sh).
+
+use std::path::{Path, PathBuf};
+
+use crate::helpers::{expect_exit, expect_ok, stdout, totp, Cs, SAM, SCOPE};
+
+fn fx(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../matcher/tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn models_present() {
+    let d: PathBuf = countersign_matcher::default_models_dir();
+    assert!(
+        d.join(countersign_matcher::DETECTOR_FILE).exists(),
+        "the face models are missing in {}: run scripts/setup.sh",
+        d.display()
+    );
+}
+
+fn enrolled() -> Cs {
+    models_present();
+    let cs = Cs::demo();
+    let code = totp(SAM.totp);
+    let files = format!("{},{}", fx("obama.jpg"), fx("obama3.jpg"));
+    let out = expect_ok(
+        &cs.run_env(
+            &[
+                "enroll",
+                "olga",
+                "--witness",
+                "sam",
+                "--otp",
+                &code,
+                "--replay",
+                &files,
+                "--captures",
+                "2",
+                "--replay-fps",
+                "0",
+            ],
+            &[("COUNTERSIGN_SECRET", SAM.pass)],
+        ),
+        "enroll olga",
+    );
+    assert!(
+        out.contains("olga enrolled")
+            && out.contains("a replay")
+            && out.contains("witnessed by sam"),
+        "{out}"
+    );
+    cs
+}
+
+#[test]
+fn replayed_genuine_passes_static_replay_is_refused() {
+    let cs = enrolled();
+    let files = format!("{},{}", fx("obama2.jpg"), fx("obama.jpg"));
+    let o = cs.run(&[
+        "stepup",
+        "--operator",
+        "olga",
+        "--scope",
+        SCOPE,
+        "--replay",
+        &files,
+        "--burst",
+        "2",
+        "--replay-fps",
+        "0",
+    ]);
+    let out = expect_ok(&o, "genuine step-up");
+    assert!(out.contains("REPLAY"), "the replay is labelled: {out}");
+    assert!(out.contains("succeeded"), "{out}");
+
+    let still = fx("obama2.jpg");
+    let files = format!("{still},{still},{still}");
+    let o = cs.run(&[
+        "stepup",
+        "--operator",
+        "olga",
+        "--scope",
+        SCOPE,
+        "--replay",
+        &files,
+        "--burst",
+        "3",
+        "--replay-fps",
+        "0",
+    ]);
+    expect_exit(&o, 3, "a static replay does not pass");
+    assert!(
+        stdout(&o).contains("presentation-attack checks FAILED"),
+        "{}",
+        stdout(&o)
+    );
+
+    let files = format!("{},{}", fx("biden.jpg"), fx("astronaut.png"));
+    let o = cs.run(&[
+        "stepup",
+        "--operator",
+        "olga",
+        "--scope",
+        SCOPE,
+        "--replay",
+        &files,
+        "--burst",
+        "2",
+        "--replay-fps",
+        "0",
+    ]);
+    expect_exit(&o, 3, "an impostor does not pass");
+    assert!(stdout(&o).contains("no match"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_missing_camera_fires_device_unavailable() {
+    models_present();
+    if Path::new("/dev/video0").exists() {
+        eprintln!("skipping: this machine has a camera");
+        return;
+    }
+    let cs = Cs::demo();
+    let o = cs.run(&[
+        "stepup",
+        "--operator",
+        "olga",
+        "--scope",
+        SCOPE,
+        "--camera",
+        "v4l2:0",
+    ]);
+    expect_exit(&o, 3, "no camera: fallback offered");
+    assert!(
+        stdout(&o).contains("fallback offered: device_unavailable"),
+        "{}",
+        stdout(&o)
+    );
+    let d = expect_ok(&cs.run(&["devices"]), "devices");
+    assert!(d.contains("no camera found"), "{d}");
+}
+
+#[test]
+fn eval_writes_rates_and_a_det_curve() {
+    models_present();
+    let cs = Cs::demo();
+    let set = cs.root().join("set");
+    for (id, files) in [
+        ("obama", &["obama.jpg", "obama2.jpg", "obama3.jpg"][..]),
+        ("biden", &["biden.jpg"][..]),
+        ("collins", &["astronaut.png"][..]),
+    ] {
+        std::fs::create_dir_all(set.join(id)).unwrap();
+        for f in files {
+            std::fs::copy(fx(f), set.join(id).join(f)).unwrap();
+        }
+    }
+    let det = cs.root().join("det.svg");
+    let out = expect_ok(
+        &cs.run(&[
+            "eval",
+            set.to_str().unwrap(),
+            "--det",
+            det.to_str().unwrap(),
+        ]),
+        "eval",
+    );
+    assert!(
+        out.contains("3 genuine") || out.contains("genuine : 3 pairs"),
+        "{out}"
+    );
+    assert!(
+        out.contains("at threshold 0.363: FMR 0.00000 FNMR 0.00000"),
+        "{out}"
+    );
+    assert!(out.contains("not supported by the data"), "{out}");
+    assert!(std::fs::read_to_string(det).unwrap().starts_with("<svg"));
+}
