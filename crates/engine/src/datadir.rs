@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use countersign_core::policy::DEFAULT_POLICY_TOML;
 use countersign_core::{Policy, Role};
-use countersign_ledger::{Filter, Keys, Ledger, PageRequest};
+use countersign_ledger::{Filter, Keys, Ledger};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -272,20 +272,12 @@ impl DataDir {
         let policy = Policy::from_toml(&src)?;
         let mut ledger = Ledger::open(&self.ledger_path(), keys)?;
         let sha = policy_sha(&src);
-        let last = ledger.query(
-            &Filter {
+        let logged = ledger
+            .latest(&Filter {
                 kinds: vec![kinds::POLICY_LOADED.into()],
                 ..Filter::default()
-            },
-            &PageRequest {
-                after_seq: None,
-                limit: 1,
-                newest_first: true,
-            },
-        )?;
-        let logged = last
-            .rows
-            .first()
+            })?
+            .as_ref()
             .and_then(|r| r.body.get("sha256"))
             .and_then(|v| v.as_str())
             .map(str::to_string);

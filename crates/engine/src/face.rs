@@ -118,19 +118,12 @@ impl Engine {
         &mut self,
         person: &str,
     ) -> Result<Option<(Template, String)>, EngineError> {
-        let page = self.ledger.query(
-            &countersign_ledger::Filter {
-                kinds: vec![kinds::BIOMETRIC_ENROLLED.into()],
-                person: Some(person.into()),
-                ..Default::default()
-            },
-            &countersign_ledger::PageRequest {
-                after_seq: None,
-                limit: 1,
-                newest_first: true,
-            },
-        )?;
-        let Some(row) = page.rows.first() else {
+        let latest = self.ledger.latest(&countersign_ledger::Filter {
+            kinds: vec![kinds::BIOMETRIC_ENROLLED.into()],
+            person: Some(person.into()),
+            ..Default::default()
+        })?;
+        let Some(row) = latest.as_ref() else {
             return Ok(None);
         };
         let sha = row.body["template_sha256"]

@@ -88,24 +88,7 @@ impl Engine {
             case_id: Some(grant_id.into()),
             ..Default::default()
         };
-        let mut rows = vec![];
-        let mut after = None;
-        loop {
-            let page = self.ledger.query(
-                &f,
-                &PageRequest {
-                    after_seq: after,
-                    limit: 500,
-                    newest_first: false,
-                },
-            )?;
-            rows.extend(page.rows);
-            match page.next_after {
-                Some(n) => after = Some(n),
-                None => break,
-            }
-        }
-        Ok(rows)
+        Ok(self.ledger.all(&f)?)
     }
 
     pub fn load_case(&self, grant_id: &str) -> Result<OverrideCase, EngineError> {

@@ -285,17 +285,10 @@ impl Engine {
             outcome: Some("success".into()),
             ..Default::default()
         };
-        let page = self.ledger.query(
-            &f,
-            &countersign_ledger::PageRequest {
-                after_seq: None,
-                limit: 1,
-                newest_first: true,
-            },
-        )?;
-        Ok(page
-            .rows
-            .first()
+        Ok(self
+            .ledger
+            .latest(&f)?
+            .as_ref()
             .and_then(|r| r.body.get("totp_step"))
             .and_then(|v| v.as_u64()))
     }

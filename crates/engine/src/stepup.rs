@@ -81,17 +81,10 @@ impl Engine {
             person: Some(person.into()),
             ..Default::default()
         };
-        let page = self.ledger.query(
-            &f,
-            &countersign_ledger::PageRequest {
-                after_seq: None,
-                limit: 1,
-                newest_first: true,
-            },
-        )?;
-        Ok(page
-            .rows
-            .first()
+        Ok(self
+            .ledger
+            .latest(&f)?
+            .as_ref()
             .and_then(|r| r.body.get("regime"))
             .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or_default())
@@ -399,23 +392,7 @@ impl Engine {
             case_id: Some(session_id.into()),
             ..Default::default()
         };
-        let mut rows = vec![];
-        let mut after = None;
-        loop {
-            let page = self.ledger.query(
-                &f,
-                &countersign_ledger::PageRequest {
-                    after_seq: after,
-                    limit: 500,
-                    newest_first: false,
-                },
-            )?;
-            rows.extend(page.rows);
-            match page.next_after {
-                Some(n) => after = Some(n),
-                None => break,
-            }
-        }
+        let rows = self.ledger.all(&f)?;
         let bad = |what: &str| {
             EngineError::Invalid(format!("cannot resume step-up {session_id}: {what}"))
         };
@@ -474,16 +451,9 @@ impl Engine {
                 from_ms: Some(first.ts_ms),
                 ..Default::default()
             };
-            let page = self.ledger.query(
-                &g,
-                &countersign_ledger::PageRequest {
-                    after_seq: None,
-                    limit: 1000,
-                    newest_first: true,
-                },
-            )?;
-            if let Some(row) = page
-                .rows
+            if let Some(row) = self
+                .ledger
+                .all(&g)?
                 .iter()
                 .find(|r| r.body["session_id"].as_str() == Some(session_id))
             {

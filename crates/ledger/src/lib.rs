@@ -459,6 +459,38 @@ impl Ledger {
         events::query(&self.conn, filter, page)
     }
 
+    /// The newest event matching `filter`, if any.
+    pub fn latest(&self, filter: &Filter) -> Result<Option<EventRow>, LedgerError> {
+        let page = PageRequest {
+            after_seq: None,
+            limit: 1,
+            newest_first: true,
+        };
+        Ok(self.query(filter, &page)?.rows.into_iter().next())
+    }
+
+    /// Every event matching `filter`, oldest first (paged internally, so
+    /// use it for one case or one person, not for the whole ledger).
+    pub fn all(&self, filter: &Filter) -> Result<Vec<EventRow>, LedgerError> {
+        let mut rows = Vec::new();
+        let mut after_seq = None;
+        loop {
+            let page = self.query(
+                filter,
+                &PageRequest {
+                    after_seq,
+                    limit: 500,
+                    newest_first: false,
+                },
+            )?;
+            rows.extend(page.rows);
+            match page.next_after {
+                Some(n) => after_seq = Some(n),
+                None => return Ok(rows),
+            }
+        }
+    }
+
     /// The last appended event, per the signed chain head.
     pub fn head(&self) -> Result<Option<EventRef>, LedgerError> {
         Ok(chain_head::read(&self.conn)?.map(|h| EventRef {
