@@ -33,6 +33,34 @@ fn attempt(f: &mut Fixture, s: &mut StepUp, score: f64) {
         .unwrap();
 }
 
+/// A step-up for `operator` whose camera went away: the fallback is on offer.
+fn unavailable(
+    f: &mut Fixture,
+    operator: &str,
+    scopes: &str,
+    acr: Vec<String>,
+    detail: &str,
+) -> StepUp {
+    let mut s = f.engine.start_stepup(scope(scopes), acr, "app").unwrap();
+    f.engine.identify(&mut s, operator).unwrap();
+    f.engine.apply(&mut s, SessionEvent::Intent).unwrap();
+    f.engine
+        .apply(
+            &mut s,
+            SessionEvent::DeviceUnavailable {
+                device: "cam0".into(),
+                detail: detail.into(),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        s.session.state.name(),
+        "fallback_offered",
+        "device_unavailable offers the fallback"
+    );
+    s
+}
+
 fn grant_req(minutes: i64) -> GrantRequest {
     GrantRequest {
         grant_id: "ovr-test-1".into(),
@@ -340,21 +368,7 @@ fn refusals_are_clear_and_logged() {
 #[test]
 fn supervisor_lockout_after_ten_failures() {
     let mut f = demo();
-    let mut s = f
-        .engine
-        .start_stepup(scope("payments.approve"), vec![], "app")
-        .unwrap();
-    f.engine.identify(&mut s, "olga").unwrap();
-    f.engine.apply(&mut s, SessionEvent::Intent).unwrap();
-    f.engine
-        .apply(
-            &mut s,
-            SessionEvent::DeviceUnavailable {
-                device: "cam0".into(),
-                detail: "busy".into(),
-            },
-        )
-        .unwrap();
+    let mut s = unavailable(&mut f, "olga", "payments.approve", vec![], "busy");
     for _ in 0..10 {
         assert!(f
             .engine
@@ -469,21 +483,7 @@ fn a_session_resumes_in_another_process_and_cannot_be_granted_twice() {
 #[test]
 fn preflight_refuses_without_spending_factors() {
     let mut f = demo();
-    let mut s = f
-        .engine
-        .start_stepup(scope("payments.approve"), vec![], "app")
-        .unwrap();
-    f.engine.identify(&mut s, "olga").unwrap();
-    f.engine.apply(&mut s, SessionEvent::Intent).unwrap();
-    f.engine
-        .apply(
-            &mut s,
-            SessionEvent::DeviceUnavailable {
-                device: "cam0".into(),
-                detail: "unplugged".into(),
-            },
-        )
-        .unwrap();
+    let s = unavailable(&mut f, "olga", "payments.approve", vec![], "unplugged");
     let before = count(&f, kinds::SUPERVISOR_AUTH);
     assert_eq!(
         f.engine
