@@ -75,7 +75,7 @@ fn app(api: &str, state: &Path, args: &[&str]) -> (i32, String) {
 }
 
 #[test]
-fn relying_app_through_failure_override_revocation_and_expiry() {
+fn relying_app_through_failure_override_and_expiry() {
     let tmp = tempfile::tempdir().unwrap();
     let k = Kiosk {
         data: tmp.path().join("kiosk"),
