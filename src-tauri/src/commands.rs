@@ -4,7 +4,8 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use crate::config::Config;
-use crate::ipc::{codes, AppInfo, IpcError};
+use crate::ipc::{self, codes, AppInfo, IpcError};
+use crate::service::{self, Shared};
 
 /// Relative path of the kiosk's public key inside the data directory; its
 /// presence means the data directory has been initialised.
@@ -24,6 +25,143 @@ pub fn app_info_for(config: &Config) -> Result<AppInfo, IpcError> {
         data_dir_initialized: is_initialized(&config.data_dir)?,
     })
 }
+
+// Domain commands: one line each over `service` (which holds the engine).
+// `async` runs them off the main thread, so a long ledger query or verify
+// never freezes the window.
+
+type St<'a> = tauri::State<'a, Shared>;
+
+#[tauri::command(async)]
+pub fn list_people(st: St<'_>) -> Result<Vec<ipc::Person>, IpcError> {
+    service::list_people(&st)
+}
+
+#[tauri::command(async)]
+pub fn policy_view(st: St<'_>) -> Result<ipc::PolicyView, IpcError> {
+    service::policy_view(&st)
+}
+
+#[tauri::command(async)]
+pub fn demo_credentials(st: St<'_>) -> Result<Vec<ipc::DemoCredential>, IpcError> {
+    service::demo_credentials(&st)
+}
+
+#[tauri::command(async)]
+pub fn start_stepup(
+    st: St<'_>,
+    request: ipc::StartStepupRequest,
+) -> Result<ipc::StepupView, IpcError> {
+    service::start_stepup(&st, request)
+}
+
+#[tauri::command(async)]
+pub fn stepup_status(st: St<'_>, session_id: String) -> Result<ipc::StepupView, IpcError> {
+    service::stepup_status(&st, &session_id)
+}
+
+#[tauri::command(async)]
+pub fn identify(
+    st: St<'_>,
+    session_id: String,
+    operator: String,
+) -> Result<ipc::StepupView, IpcError> {
+    service::identify(&st, &session_id, &operator)
+}
+
+#[tauri::command(async)]
+pub fn verify_me(
+    st: St<'_>,
+    session_id: String,
+    attempt: ipc::DemoAttempt,
+) -> Result<ipc::StepupView, IpcError> {
+    service::verify_me(&st, &session_id, attempt)
+}
+
+#[tauri::command(async)]
+pub fn cancel_stepup(
+    st: St<'_>,
+    session_id: String,
+    reason: String,
+) -> Result<ipc::StepupView, IpcError> {
+    service::cancel_stepup(&st, &session_id, &reason)
+}
+
+#[tauri::command(async)]
+pub fn supervisor_login(
+    st: St<'_>,
+    login: ipc::SupervisorLogin,
+) -> Result<ipc::StepupView, IpcError> {
+    service::supervisor_login(&st, login)
+}
+
+#[tauri::command(async)]
+pub fn grant_override(st: St<'_>, grant: ipc::GrantInput) -> Result<ipc::OverrideView, IpcError> {
+    service::grant_override(&st, grant)
+}
+
+#[tauri::command(async)]
+pub fn list_overrides(
+    st: St<'_>,
+    query: ipc::OverrideQuery,
+) -> Result<Vec<ipc::OverrideView>, IpcError> {
+    service::list_overrides(&st, query)
+}
+
+#[tauri::command(async)]
+pub fn revoke_override(
+    st: St<'_>,
+    revoke: ipc::RevokeInput,
+) -> Result<ipc::OverrideView, IpcError> {
+    service::revoke_override(&st, revoke)
+}
+
+#[tauri::command(async)]
+pub fn review_override(
+    st: St<'_>,
+    review: ipc::ReviewSubmission,
+) -> Result<ipc::OverrideView, IpcError> {
+    service::review_override(&st, review)
+}
+
+#[tauri::command(async)]
+pub fn query_events(st: St<'_>, query: ipc::EventQuery) -> Result<ipc::EventPage, IpcError> {
+    service::query_events(&st, query)
+}
+
+#[tauri::command(async)]
+pub fn verify_ledger(st: St<'_>) -> Result<ipc::VerifyStatus, IpcError> {
+    service::verify_ledger(&st)
+}
+
+#[tauri::command(async)]
+pub fn export_events(
+    st: St<'_>,
+    request: ipc::ExportRequest,
+) -> Result<ipc::ExportResult, IpcError> {
+    service::export_events(&st, request)
+}
+
+/// Every command the webview may call; build.rs and the capability list the same names.
+pub const COMMANDS: &[&str] = &[
+    "app_info",
+    "list_people",
+    "policy_view",
+    "demo_credentials",
+    "start_stepup",
+    "stepup_status",
+    "identify",
+    "verify_me",
+    "cancel_stepup",
+    "supervisor_login",
+    "grant_override",
+    "list_overrides",
+    "revoke_override",
+    "review_override",
+    "query_events",
+    "verify_ledger",
+    "export_events",
+];
 
 fn is_initialized(data_dir: &Path) -> Result<bool, IpcError> {
     let key = data_dir.join(KIOSK_KEY);
@@ -99,5 +237,34 @@ mod tests {
             serde_json::to_value(err).unwrap(),
             serde_json::json!({"code":"E_X","message":"m"})
         );
+    }
+}
+
+#[cfg(test)]
+mod command_list_tests {
+    use super::COMMANDS;
+
+    /// build.rs (which makes the `allow-*` permissions) and the capability
+    /// must list exactly the registered commands.
+    #[test]
+    fn build_rs_and_capability_list_every_command() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let build = std::fs::read_to_string(root.join("build.rs")).unwrap();
+        let cap = std::fs::read_to_string(root.join("capabilities/default.json")).unwrap();
+        let cap: serde_json::Value = serde_json::from_str(&cap).unwrap();
+        let perms: Vec<String> = cap["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_owned())
+            .collect();
+        let expected: Vec<String> = COMMANDS
+            .iter()
+            .map(|c| format!("allow-{}", c.replace('_', "-")))
+            .collect();
+        assert_eq!(perms, expected);
+        for c in COMMANDS {
+            assert!(build.contains(&format!("\"{c}\"")), "build.rs lacks {c}");
+        }
     }
 }

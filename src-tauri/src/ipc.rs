@@ -5,7 +5,7 @@
 //! committed files drift from these definitions (regenerate with
 //! `UPDATE_BINDINGS=1 cargo test -p countersign-app bindings`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// What the start screen shows about this kiosk.
@@ -40,6 +40,12 @@ pub mod codes {
     pub const DATA_DIR: &str = "E_DATA_DIR";
     /// The configuration (environment, arguments) is invalid.
     pub const CONFIG: &str = "E_CONFIG";
+    /// The step-up session is not open in this window (unknown id).
+    pub const NO_SESSION: &str = "E_NO_SESSION";
+    /// The app's own state lock was poisoned by a panic.
+    pub const INTERNAL: &str = "E_INTERNAL";
+    /// A demo-only command was called on a real data dir.
+    pub const NOT_DEMO: &str = "E_NOT_DEMO";
 }
 
 impl IpcError {
@@ -59,10 +65,381 @@ impl std::fmt::Display for IpcError {
 
 impl std::error::Error for IpcError {}
 
+/// Engine errors keep their stable code (`refused.over_cap`, `auth.failed`, ...).
+impl From<countersign_engine::EngineError> for IpcError {
+    fn from(e: countersign_engine::EngineError) -> Self {
+        IpcError {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Domain IPC types. Times are Unix milliseconds (`number` in TypeScript).
+
+/// A person as the operator picker and the admin screen show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "Person.ts")]
+pub struct Person {
+    pub id: String,
+    pub display_name: String,
+    /// `operator`, `supervisor`, `reviewer`, `admin`.
+    pub roles: Vec<String>,
+    pub has_credentials: bool,
+    pub failed_auths: u32,
+    pub locked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "PolicyView.ts")]
+pub struct ScopeInfo {
+    pub name: String,
+    pub description: String,
+    pub supervisor_may_grant: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "PolicyView.ts")]
+pub struct ReasonCodeInfo {
+    pub code: String,
+    pub description: String,
+}
+
+/// The parts of the policy in force that the screens bound their forms by.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "PolicyView.ts")]
+pub struct PolicyView {
+    pub scopes: Vec<ScopeInfo>,
+    pub reason_codes: Vec<ReasonCodeInfo>,
+    #[ts(type = "number")]
+    pub default_duration_minutes: i64,
+    #[ts(type = "number")]
+    pub max_duration_minutes: i64,
+    #[ts(type = "number")]
+    pub review_deadline_hours: i64,
+    pub consecutive_failure_limit: u32,
+    pub throttle_seconds: u32,
+    pub face_threshold: f64,
+    /// Fallback triggers the policy enables.
+    pub triggers: Vec<String>,
+    /// True when the data dir was made by `countersign init --demo`.
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "StartStepupRequest.ts")]
+pub struct StartStepupRequest {
+    /// Scopes asked for; each must be in the policy.
+    pub scope: Vec<String>,
+    /// Who asked (the relying application).
+    pub requester: String,
+}
+
+/// One capture attempt. Until the face matcher is wired into the app, the
+/// attempt's result comes from the demo panel and is recorded in the ledger
+/// with `score_source: "test_input"`; it is never a real biometric match.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export_to = "DemoAttempt.ts")]
+pub enum DemoAttempt {
+    /// A capture that reached the matcher with this similarity score.
+    Match { score: f64 },
+    /// A capture rejected by the quality gates.
+    QualityFailure,
+    /// The camera could not be opened.
+    DeviceUnavailable,
+}
+
+/// One attempt of a step-up, as the operator and the supervisor see it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "StepupView.ts")]
+pub struct AttemptRecord {
+    #[ts(type = "number")]
+    pub seq: u64,
+    #[ts(type = "number")]
+    pub ts_ms: i64,
+    /// `matched`, `no_match`, `quality_failed`, `unavailable`, `disabled`.
+    pub outcome: String,
+    pub score: Option<f64>,
+    pub threshold: Option<f64>,
+    /// Where the score came from (`test_input` for demo attempts).
+    pub score_source: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// A step-up in progress, from the engine's session and its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "StepupView.ts")]
+pub struct StepupView {
+    pub session_id: String,
+    /// `requested`, `identified`, `awaiting_capture`, `capturing`,
+    /// `succeeded`, `fallback_offered`, `supervisor_authenticated`,
+    /// `override_granted`, `cancelled`.
+    pub state: String,
+    pub requester: String,
+    pub scope: Vec<String>,
+    #[ts(type = "number")]
+    pub requested_at_ms: i64,
+    pub operator: Option<String>,
+    pub operator_name: Option<String>,
+    /// Attempts made in this session.
+    pub attempt_no: u32,
+    /// Failed matches in a row for this operator (across sessions).
+    pub consecutive_failures: u32,
+    pub failure_limit: u32,
+    /// When the next attempt is allowed, if the operator is throttled.
+    #[ts(type = "number | null")]
+    pub next_attempt_at_ms: Option<i64>,
+    pub biometric_disabled: bool,
+    /// Why the fallback was offered (`failure_limit`, `device_unavailable`, `capture_quality`).
+    pub trigger: Option<String>,
+    pub supervisor: Option<String>,
+    pub grant_id: Option<String>,
+    pub score: Option<f64>,
+    pub attempts: Vec<AttemptRecord>,
+    #[ts(type = "number")]
+    pub now_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "SupervisorLogin.ts")]
+pub struct SupervisorLogin {
+    pub session_id: String,
+    pub supervisor: String,
+    pub secret: String,
+    pub otp: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "GrantInput.ts")]
+pub struct GrantInput {
+    pub session_id: String,
+    /// A subset of the requested scope.
+    pub scope: Vec<String>,
+    /// None: the policy's default. Never more than the policy's cap.
+    #[ts(type = "number | null")]
+    pub duration_minutes: Option<i64>,
+    pub reason_code: String,
+    pub note: String,
+    pub ticket: Option<String>,
+    pub compensating_control: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "OverrideView.ts")]
+pub struct ReviewInfo {
+    pub reviewer: String,
+    #[ts(type = "number")]
+    pub at_ms: i64,
+    /// `justified`, `unjustified`, `needs_follow_up`.
+    pub disposition: String,
+    pub notes: String,
+    pub overdue: bool,
+}
+
+/// An override case as of now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "OverrideView.ts")]
+pub struct OverrideView {
+    pub id: String,
+    pub session_id: String,
+    pub operator: String,
+    pub supervisor: String,
+    pub trigger: String,
+    pub requested_scope: Vec<String>,
+    pub scope: Vec<String>,
+    #[ts(type = "number")]
+    pub granted_at_ms: i64,
+    #[ts(type = "number")]
+    pub expires_at_ms: i64,
+    #[ts(type = "number")]
+    pub review_due_ms: i64,
+    pub reason_code: String,
+    pub note: String,
+    pub ticket: Option<String>,
+    pub compensating_control: String,
+    /// `active`, `used`, `expired`, `revoked` (from the clock, not only the log).
+    pub status: String,
+    #[ts(type = "number")]
+    pub remaining_ms: i64,
+    pub review: Option<ReviewInfo>,
+    pub review_overdue: bool,
+    pub reconciled: bool,
+    pub closed: bool,
+    #[ts(type = "number")]
+    pub now_ms: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "OverrideQuery.ts")]
+pub struct OverrideQuery {
+    pub operator: Option<String>,
+    pub supervisor: Option<String>,
+    /// Only cases without a review, overdue first.
+    pub pending_review: bool,
+    pub active_only: bool,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "RevokeInput.ts")]
+pub struct RevokeInput {
+    pub grant_id: String,
+    pub by: String,
+    /// The role acted in: `supervisor`, `reviewer` or `admin`.
+    pub role: String,
+    pub secret: String,
+    pub otp: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "ReviewSubmission.ts")]
+pub struct ReviewSubmission {
+    pub grant_id: String,
+    pub reviewer: String,
+    pub secret: String,
+    pub otp: String,
+    /// `justified`, `unjustified`, `needs_follow_up`.
+    pub disposition: String,
+    pub notes: String,
+}
+
+/// Filters and keyset paging over the evidence log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "EventQuery.ts")]
+pub struct EventQuery {
+    pub kinds: Vec<String>,
+    pub person: Option<String>,
+    pub supervisor: Option<String>,
+    pub outcome: Option<String>,
+    pub trigger: Option<String>,
+    pub case_id: Option<String>,
+    #[ts(type = "number | null")]
+    pub from_ms: Option<i64>,
+    #[ts(type = "number | null")]
+    pub to_ms: Option<i64>,
+    /// Keyset cursor: the `nextAfter` of the previous page.
+    #[ts(type = "number | null")]
+    pub after_seq: Option<u64>,
+    pub limit: u32,
+    pub newest_first: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "EventPage.ts")]
+pub struct EventRow {
+    #[ts(type = "number")]
+    pub seq: u64,
+    #[ts(type = "number")]
+    pub ts_ms: i64,
+    pub kind: String,
+    pub person: Option<String>,
+    pub supervisor: Option<String>,
+    pub outcome: Option<String>,
+    pub trigger: Option<String>,
+    pub case_id: Option<String>,
+    /// The event's canonical JSON body.
+    #[ts(type = "Record<string, unknown>")]
+    pub body: serde_json::Value,
+    pub hash_hex: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "EventPage.ts")]
+pub struct EventPage {
+    pub rows: Vec<EventRow>,
+    #[ts(type = "number | null")]
+    pub next_after: Option<u64>,
+}
+
+/// Result of recomputing the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "VerifyStatus.ts")]
+pub struct VerifyStatus {
+    pub ok: bool,
+    #[ts(type = "number")]
+    pub events: u64,
+    #[ts(type = "number")]
+    pub checkpoints: u64,
+    pub problem_count: u32,
+    /// The first problem, naming the row.
+    pub first_problem: Option<String>,
+    #[ts(type = "number")]
+    pub checked_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "ExportRequest.ts")]
+pub struct ExportRequest {
+    /// `jsonl` or `ocsf`.
+    pub format: String,
+    pub query: EventQuery,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "ExportResult.ts")]
+pub struct ExportResult {
+    /// Where the file was written (under `<data dir>/exports/`).
+    pub path: String,
+    #[ts(type = "number")]
+    pub count: u64,
+}
+
+/// Demo credentials of a demo data dir (published on purpose; refused on a
+/// real one), so a newcomer can try the supervisor and reviewer journeys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "DemoCredential.ts")]
+pub struct DemoCredential {
+    pub id: String,
+    pub secret: String,
+    /// The current TOTP code.
+    pub otp: String,
+}
+
 /// Writes the TypeScript bindings of every IPC type into `dir`.
 pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> {
     let cfg = ts_rs::Config::new().with_out_dir(dir);
     AppInfo::export_all(&cfg)?;
     IpcError::export_all(&cfg)?;
+    Person::export_all(&cfg)?;
+    PolicyView::export_all(&cfg)?;
+    StartStepupRequest::export_all(&cfg)?;
+    DemoAttempt::export_all(&cfg)?;
+    StepupView::export_all(&cfg)?;
+    SupervisorLogin::export_all(&cfg)?;
+    GrantInput::export_all(&cfg)?;
+    OverrideView::export_all(&cfg)?;
+    OverrideQuery::export_all(&cfg)?;
+    RevokeInput::export_all(&cfg)?;
+    ReviewSubmission::export_all(&cfg)?;
+    EventQuery::export_all(&cfg)?;
+    EventPage::export_all(&cfg)?;
+    VerifyStatus::export_all(&cfg)?;
+    ExportRequest::export_all(&cfg)?;
+    ExportResult::export_all(&cfg)?;
+    DemoCredential::export_all(&cfg)?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod config;
 pub mod ipc;
+pub mod service;
 
 use tauri::{WebviewUrl, WebviewWindowBuilder, WindowEvent};
 
@@ -47,9 +48,29 @@ pub fn run() -> i32 {
 fn build_and_run(config: Config) -> tauri::Result<()> {
     let kiosk = config.kiosk;
     tauri::Builder::default()
+        .manage(service::Shared::new(config.data_dir.clone()))
         .manage(config)
-        .invoke_handler(tauri::generate_handler![commands::app_info])
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::list_people,
+            commands::policy_view,
+            commands::demo_credentials,
+            commands::start_stepup,
+            commands::stepup_status,
+            commands::identify,
+            commands::verify_me,
+            commands::cancel_stepup,
+            commands::supervisor_login,
+            commands::grant_override,
+            commands::list_overrides,
+            commands::revoke_override,
+            commands::review_override,
+            commands::query_events,
+            commands::verify_ledger,
+            commands::export_events,
+        ])
         .setup(move |app| {
+            spawn_expiry_timer(app.handle().clone());
             let mut window = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::default())
                 .title(WINDOW_TITLE)
                 .inner_size(1024.0, 768.0)
@@ -76,6 +97,28 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
             }
         })
         .run(tauri::generate_context!())
+}
+
+/// How often live grants past their end get their `override.expired` event.
+/// Expiry itself never waits for this: the core reports a grant expired from
+/// the clock alone.
+pub const EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A background thread that calls `expire_due` every [`EXPIRY_INTERVAL`].
+/// A data dir that cannot be opened yet (not initialised) is retried quietly.
+fn spawn_expiry_timer(app: tauri::AppHandle) {
+    use tauri::Manager;
+    std::thread::Builder::new()
+        .name("countersign-expiry".into())
+        .spawn(move || loop {
+            std::thread::sleep(EXPIRY_INTERVAL);
+            let shared = app.state::<service::Shared>();
+            match service::expire_due(&shared) {
+                Ok(ids) if !ids.is_empty() => eprintln!("countersign-app: expired {ids:?}"),
+                Ok(_) | Err(_) => {}
+            }
+        })
+        .expect("spawning the expiry timer");
 }
 
 #[cfg(test)]

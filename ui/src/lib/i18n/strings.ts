@@ -14,6 +14,219 @@ export const strings = {
   placeholder: 'Step-up requests will appear here',
   errorTitle: 'Countersign could not start',
   retry: 'Try again',
+  errorCode: 'Code',
+
+  nav: {
+    label: 'Screens',
+    operator: 'Operator',
+    supervisor: 'Supervisor',
+    reviewer: 'Reviewer',
+    admin: 'Admin',
+  },
+
+  operator: {
+    title: 'Step-up',
+    demoRequestTitle: 'Demo request (stands in for a relying application)',
+    requester: 'Requesting application',
+    scopes: 'Scopes asked for',
+    start: 'Start step-up',
+    asks: (requester: string) => `${requester} asks you to confirm who you are for:`,
+    whoAreYou: 'Who are you?',
+    identifiedAs: (name: string) => `Identified: ${name}`,
+    verifyMe: 'Verify me',
+    verifyHint: 'Look at the camera, then press “Verify me”.',
+    attempts: (n: number) => `Attempts in this step-up: ${n}`,
+    failures: (n: number, limit: number) => `Failed matches in a row: ${n} of ${limit}`,
+    wait: (s: number) => `Wait ${s} s before the next attempt`,
+    success: 'Verified. You may continue.',
+    successScore: (score: string) => `Match score ${score}`,
+    noMatch: 'Not recognised. Try again.',
+    qualityFailed: 'The picture was not good enough. Try again.',
+    fallbackTitle: 'Your face could not be verified',
+    fallbackBody: 'A supervisor can grant a time-limited override. Why:',
+    askSupervisor: 'Ask a supervisor',
+    retryPrimary: 'You may also retry once any wait is over.',
+    granted: (until: string) => `Override granted until ${until}`,
+    cancelled: 'This step-up was cancelled.',
+    cancel: 'Cancel',
+    cancelReason: 'cancelled at the kiosk',
+    newRequest: 'New request',
+    disabled: 'Face verification is disabled for you until re-enrollment.',
+    demoPanelTitle: 'Demo input — not a biometric match',
+    demoPanelNote: 'Until the camera matcher is wired in, the result of the attempt comes from here and is logged as test input.',
+    demoMatch: 'Capture reaches the matcher with score',
+    demoQuality: 'Capture fails the quality gates',
+    demoDevice: 'Camera unavailable',
+    score: 'Score',
+  },
+
+  triggers: {
+    failure_limit: 'Too many failed matches in a row',
+    device_unavailable: 'The camera is unavailable',
+    capture_quality: 'Repeated captures failed the quality checks',
+  },
+
+  outcomes: {
+    matched: 'Match',
+    no_match: 'No match',
+    quality_failed: 'Quality check failed',
+    unavailable: 'Device unavailable',
+    disabled: 'Biometric disabled',
+  },
+
+  supervisor: {
+    title: 'Supervisor override',
+    none: 'No step-up is waiting for a supervisor. When an operator’s verification fails, it appears here.',
+    contextTitle: 'What happened',
+    operator: 'Operator',
+    requester: 'Asked by',
+    scope: 'Scope asked for',
+    trigger: 'Why the fallback was offered',
+    attemptsTitle: 'Attempts',
+    attemptNo: '#',
+    outcome: 'Outcome',
+    score: 'Score',
+    threshold: 'Threshold',
+    source: 'Source',
+    time: 'Time',
+    noAttempts: 'No match attempts were recorded (see the reason above).',
+    authTitle: 'Sign in with two factors',
+    who: 'Supervisor',
+    password: 'Password',
+    otp: 'Authenticator code',
+    signIn: 'Sign in',
+    fillDemo: 'Fill demo credentials',
+    demoNote: 'Demo data directory: the demo people’s credentials are published.',
+    signedIn: (who: string) => `Signed in as ${who}`,
+    grantTitle: 'Grant an override',
+    duration: 'Duration (minutes)',
+    durationHint: (def: number, cap: number) => `Default ${def} min, policy cap ${cap} min`,
+    grantScope: 'Scope granted (a subset of the request)',
+    notGrantable: 'not grantable by a supervisor',
+    reason: 'Reason code',
+    chooseReason: 'Choose a reason',
+    note: 'What happened (note)',
+    ticket: 'Ticket (optional)',
+    control: 'Compensating control while the override lasts',
+    confirm: 'Grant override',
+    activeTitle: 'Override in force',
+    expiresIn: 'Expires in',
+    expiredAt: 'Ended',
+    status: 'Status',
+    statusNames: {
+      active: 'Active',
+      used: 'Used',
+      expired: 'Expired',
+      revoked: 'Revoked',
+    },
+    revokeTitle: 'Revoke now',
+    revokeReason: 'Why revoke',
+    revoke: 'Revoke override',
+    revokeNeedsFreshCode: 'Enter a new authenticator code: a code is accepted once.',
+  },
+
+  reviewer: {
+    title: 'Review',
+    casesTitle: 'Overrides awaiting review',
+    noCases: 'No override is waiting for review.',
+    overdue: 'Overdue',
+    due: (when: string) => `Review due ${when}`,
+    live: 'Still in force: review once it has ended',
+    select: 'Open',
+    caseTitle: (id: string) => `Override ${id}`,
+    granted: 'Granted',
+    expires: 'Ends',
+    supervisor: 'Supervisor',
+    reasonCode: 'Reason',
+    note: 'Note',
+    ticket: 'Ticket',
+    control: 'Compensating control',
+    disposition: 'Disposition',
+    dispositions: {
+      justified: 'Justified',
+      unjustified: 'Unjustified',
+      needs_follow_up: 'Needs follow-up',
+    },
+    notes: 'Review notes',
+    reviewer: 'Reviewer',
+    submit: 'Record review',
+    reviewed: (who: string, d: string) => `Reviewed by ${who}: ${d}`,
+    verifyTitle: 'Evidence chain',
+    verify: 'Verify chain',
+    verifiedOk: (n: number) => `Verified: ${n} events, chain and signatures intact`,
+    verifiedBad: (p: string) => `VERIFICATION FAILED: ${p}`,
+    notVerified: 'Not verified in this session yet',
+    exportJsonl: 'Export JSON lines',
+    exportOcsf: 'Export OCSF',
+    exported: (n: number, path: string) => `Exported ${n} events to ${path}`,
+  },
+
+  log: {
+    title: 'Evidence log',
+    kind: 'Event kind',
+    anyKind: 'Any kind',
+    person: 'Person',
+    outcome: 'Outcome',
+    caseId: 'Case or session id',
+    apply: 'Apply filters',
+    loadMore: 'Load more',
+    end: 'End of log',
+    rows: (n: number) => `${n} events loaded`,
+    seq: 'Seq',
+    time: 'Time',
+    detailTitle: (seq: number) => `Event ${seq}`,
+    none: 'No events match.',
+  },
+
+  admin: {
+    title: 'People and policy',
+    peopleTitle: 'People and roles',
+    id: 'Id',
+    name: 'Name',
+    roles: 'Roles',
+    credentials: 'Two factors',
+    state: 'State',
+    yes: 'Set',
+    no: 'None',
+    locked: 'Locked',
+    ok: 'OK',
+    policyTitle: 'Policy in force',
+    scopes: 'Scopes',
+    reasons: 'Reason codes',
+    caps: (def: number, cap: number) => `Overrides: default ${def} min, cap ${cap} min`,
+    attempts: (limit: number, wait: number) => `Fallback after ${limit} failed matches; wait from ${wait} s, doubling`,
+    readOnly: 'Read-only here; change people with the countersign CLI.',
+  },
 } as const;
 
 export type Strings = typeof strings;
+
+/** The label of a code, or the code itself when there is none. */
+export function lookup(map: Readonly<Record<string, string>>, key: string): string {
+  return map[key] ?? key;
+}
+
+/** Fallback reason for people, by trigger code. */
+export function triggerText(trigger: string | null): string {
+  if (!trigger) return '';
+  return lookup(strings.triggers, trigger);
+}
+
+export function formatTime(ms: number): string {
+  return new Date(ms).toLocaleString('en-GB', { hour12: false });
+}
+
+export function formatClock(ms: number): string {
+  return new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
+}
+
+/** "mm:ss" (or "h:mm:ss") for a countdown. */
+export function formatRemaining(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const mm = String(m).padStart(2, '0');
+  const ss = String(s).padStart(2, '0');
+  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}

@@ -4,37 +4,48 @@
 
 import { invoke, isTauri } from '@tauri-apps/api/core';
 import type { AppInfo } from '../bindings/AppInfo';
+import type { DemoAttempt } from '../bindings/DemoAttempt';
+import type { DemoCredential } from '../bindings/DemoCredential';
+import type { EventPage } from '../bindings/EventPage';
+import type { EventQuery } from '../bindings/EventQuery';
+import type { ExportRequest } from '../bindings/ExportRequest';
+import type { ExportResult } from '../bindings/ExportResult';
+import type { GrantInput } from '../bindings/GrantInput';
 import type { IpcError } from '../bindings/IpcError';
+import type { OverrideQuery } from '../bindings/OverrideQuery';
+import type { OverrideView } from '../bindings/OverrideView';
+import type { Person } from '../bindings/Person';
+import type { PolicyView } from '../bindings/PolicyView';
+import type { ReviewSubmission } from '../bindings/ReviewSubmission';
+import type { RevokeInput } from '../bindings/RevokeInput';
+import type { StartStepupRequest } from '../bindings/StartStepupRequest';
+import type { StepupView } from '../bindings/StepupView';
+import type { SupervisorLogin } from '../bindings/SupervisorLogin';
+import type { VerifyStatus } from '../bindings/VerifyStatus';
+import { createDemoBackend } from './mock';
+import { BackendError, toBackendError } from './errors';
 
+export { BackendError, toBackendError };
+
+/** Everything the screens may ask of the Rust side (one method per command). */
 export interface Backend {
   appInfo(): Promise<AppInfo>;
-}
-
-/** An error returned by a command, with its stable `code` (e.g. "E_DATA_DIR"). */
-export class BackendError extends Error implements IpcError {
-  readonly code: string;
-
-  constructor(error: IpcError) {
-    super(error.message);
-    this.name = 'BackendError';
-    this.code = error.code;
-  }
-}
-
-function isIpcError(value: unknown): value is IpcError {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as IpcError).code === 'string' &&
-    typeof (value as IpcError).message === 'string'
-  );
-}
-
-/** Turns whatever `invoke` rejected with into a BackendError. */
-export function toBackendError(error: unknown): BackendError {
-  if (error instanceof BackendError) return error;
-  if (isIpcError(error)) return new BackendError(error);
-  return new BackendError({ code: 'E_IPC', message: String(error) });
+  listPeople(): Promise<Person[]>;
+  policyView(): Promise<PolicyView>;
+  demoCredentials(): Promise<DemoCredential[]>;
+  startStepup(request: StartStepupRequest): Promise<StepupView>;
+  stepupStatus(sessionId: string): Promise<StepupView>;
+  identify(sessionId: string, operator: string): Promise<StepupView>;
+  verifyMe(sessionId: string, attempt: DemoAttempt): Promise<StepupView>;
+  cancelStepup(sessionId: string, reason: string): Promise<StepupView>;
+  supervisorLogin(login: SupervisorLogin): Promise<StepupView>;
+  grantOverride(grant: GrantInput): Promise<OverrideView>;
+  listOverrides(query: OverrideQuery): Promise<OverrideView[]>;
+  revokeOverride(revoke: RevokeInput): Promise<OverrideView>;
+  reviewOverride(review: ReviewSubmission): Promise<OverrideView>;
+  queryEvents(query: EventQuery): Promise<EventPage>;
+  verifyLedger(): Promise<VerifyStatus>;
+  exportEvents(request: ExportRequest): Promise<ExportResult>;
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -46,7 +57,23 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 }
 
 export const tauriBackend: Backend = {
-  appInfo: () => call<AppInfo>('app_info'),
+  appInfo: () => call('app_info'),
+  listPeople: () => call('list_people'),
+  policyView: () => call('policy_view'),
+  demoCredentials: () => call('demo_credentials'),
+  startStepup: (request) => call('start_stepup', { request }),
+  stepupStatus: (sessionId) => call('stepup_status', { sessionId }),
+  identify: (sessionId, operator) => call('identify', { sessionId, operator }),
+  verifyMe: (sessionId, attempt) => call('verify_me', { sessionId, attempt }),
+  cancelStepup: (sessionId, reason) => call('cancel_stepup', { sessionId, reason }),
+  supervisorLogin: (login) => call('supervisor_login', { login }),
+  grantOverride: (grant) => call('grant_override', { grant }),
+  listOverrides: (query) => call('list_overrides', { query }),
+  revokeOverride: (revoke) => call('revoke_override', { revoke }),
+  reviewOverride: (review) => call('review_override', { review }),
+  queryEvents: (query) => call('query_events', { query }),
+  verifyLedger: () => call('verify_ledger'),
+  exportEvents: (request) => call('export_events', { request }),
 };
 
 export const demoAppInfo: AppInfo = {
@@ -60,18 +87,34 @@ export interface MockOptions {
   appInfo?: Partial<AppInfo>;
   /** When set, every call rejects with this error. */
   error?: IpcError;
+  /** The mock's clock (tests move it); defaults to Date.now. */
+  now?: () => number;
+  /** Start with history: 500 events and two override cases. */
+  seed?: boolean;
 }
 
+/** An in-memory backend with the engine's rules (see mock.ts). */
 export function createMockBackend(options: MockOptions = {}): Backend {
+  const demo = createDemoBackend({
+    now: options.now,
+    seedEvents: options.seed ? 500 : 0,
+    seedOverrides: options.seed ?? false,
+  });
+  const fail = options.error;
+  if (fail) {
+    return Object.fromEntries(
+      Object.keys(demo).map((k) => [k, () => Promise.reject(new BackendError(fail))]),
+    ) as unknown as Backend;
+  }
   return {
+    ...demo,
     async appInfo() {
-      if (options.error) throw new BackendError(options.error);
       return { ...demoAppInfo, ...options.appInfo };
     },
   };
 }
 
-export const mockBackend: Backend = createMockBackend();
+export const mockBackend: Backend = createMockBackend({ seed: true });
 
 /** The real backend inside the Tauri window, the mock elsewhere. */
 export function defaultBackend(): Backend {

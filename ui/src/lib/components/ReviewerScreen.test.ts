@@ -1,0 +1,40 @@
+import { fireEvent, render, screen, within } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import { strings } from '../i18n/strings';
+import { createMockBackend } from '../services/backend';
+import ReviewerScreen from './ReviewerScreen.svelte';
+
+const s = strings.reviewer;
+
+describe('ReviewerScreen', () => {
+  it('lists overdue reviews first, reviews one with two factors', async () => {
+    const backend = createMockBackend({ seed: true });
+    render(ReviewerScreen, { props: { backend, demo: true } });
+    const cases = await screen.findByTestId('cases');
+    const items = within(cases).getAllByRole('button');
+    expect(items).toHaveLength(2);
+    expect(items[0]).toHaveTextContent(s.overdue);
+    expect(items[0]).toHaveTextContent('ovr-overdue01');
+    expect(items[1]).toHaveTextContent(s.live);
+
+    await fireEvent.click(items[0]!);
+    const detail = await screen.findByTestId('case-detail');
+    expect(detail).toHaveTextContent('INC-2041');
+    await fireEvent.click(within(detail).getByRole('radio', { name: s.dispositions.needs_follow_up }));
+    await fireEvent.input(within(detail).getByLabelText(s.notes), { target: { value: 'camera replaced' } });
+    await fireEvent.click(within(detail).getByRole('button', { name: strings.supervisor.fillDemo }));
+    await new Promise((r) => setTimeout(r, 0));
+    await fireEvent.submit(screen.getByTestId('review-form'));
+    expect(await screen.findByText(`✔ ${s.reviewed('rita', s.dispositions.needs_follow_up)}`)).toBeInTheDocument();
+    expect(within(await screen.findByTestId('cases')).getAllByRole('button')).toHaveLength(1);
+  });
+
+  it('verifies the chain and exports', async () => {
+    render(ReviewerScreen, { props: { backend: createMockBackend({ seed: true }) } });
+    expect(screen.getByTestId('verify-status')).toHaveTextContent(s.notVerified);
+    await fireEvent.click(screen.getByRole('button', { name: s.verify }));
+    expect(await screen.findByText(/Verified: \d+ events/)).toBeInTheDocument();
+    await fireEvent.click(screen.getByRole('button', { name: s.exportOcsf }));
+    expect(await screen.findByText(/Exported \d+ events to/)).toBeInTheDocument();
+  });
+});

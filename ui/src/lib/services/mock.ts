@@ -1,0 +1,524 @@
+// An in-memory stand-in for the Rust side, with the engine's rules in small:
+// the attempt limit and throttle, fallback triggers, two factors, grants
+// bounded by the policy cap, expiry by the clock, review only once a grant
+// has ended and never by its operator or supervisor, an append-only event
+// log with keyset paging. Used by component tests, browser tests and a plain
+// browser (vite dev / preview without Tauri). It never touches real evidence.
+
+import type { AppInfo } from '../bindings/AppInfo';
+import type { AttemptRecord, StepupView } from '../bindings/StepupView';
+import type { DemoAttempt } from '../bindings/DemoAttempt';
+import type { DemoCredential } from '../bindings/DemoCredential';
+import type { EventPage, EventRow } from '../bindings/EventPage';
+import type { EventQuery } from '../bindings/EventQuery';
+import type { OverrideView } from '../bindings/OverrideView';
+import type { Person } from '../bindings/Person';
+import type { PolicyView } from '../bindings/PolicyView';
+import type { Backend } from './backend';
+import { BackendError } from './errors';
+
+export const mockPolicy: PolicyView = {
+  scopes: [
+    { name: 'payments.approve', description: 'Approve an outgoing payment', supervisorMayGrant: true },
+    { name: 'records.export', description: 'Export customer records', supervisorMayGrant: true },
+    { name: 'admin.keys', description: 'Rotate kiosk or application keys', supervisorMayGrant: false },
+  ],
+  reasonCodes: [
+    { code: 'SENSOR_FAULT', description: 'The capture device failed or was unavailable' },
+    { code: 'ENROLLMENT_DRIFT', description: "The operator's enrolled template no longer matches" },
+    { code: 'ENVIRONMENT', description: 'Lighting or placement prevented a good capture' },
+    { code: 'URGENT_BUSINESS', description: 'Time-critical action; primary control to be restored after' },
+  ],
+  defaultDurationMinutes: 15,
+  maxDurationMinutes: 60,
+  reviewDeadlineHours: 72,
+  consecutiveFailureLimit: 5,
+  throttleSeconds: 30,
+  faceThreshold: 0.363,
+  triggers: ['failure_limit', 'device_unavailable', 'capture_quality'],
+  demo: true,
+};
+
+const people: Person[] = [
+  { id: 'olga', displayName: 'Olga Operator', roles: ['operator'], hasCredentials: false, failedAuths: 0, locked: false },
+  { id: 'otto', displayName: 'Otto Operator', roles: ['operator'], hasCredentials: false, failedAuths: 0, locked: false },
+  { id: 'sam', displayName: 'Sam Supervisor', roles: ['supervisor'], hasCredentials: true, failedAuths: 0, locked: false },
+  { id: 'sue', displayName: 'Sue Supervisor', roles: ['operator', 'supervisor'], hasCredentials: true, failedAuths: 0, locked: false },
+  { id: 'rita', displayName: 'Rita Reviewer', roles: ['reviewer'], hasCredentials: true, failedAuths: 0, locked: false },
+  { id: 'ada', displayName: 'Ada Admin', roles: ['admin'], hasCredentials: true, failedAuths: 0, locked: false },
+];
+
+/** The mock's demo factors: the demo secret and a fixed code per person. */
+export const mockCredentials: DemoCredential[] = [
+  { id: 'sam', secret: 'sam-demo-pass', otp: '111111' },
+  { id: 'sue', secret: 'sue-demo-pass', otp: '222222' },
+  { id: 'rita', secret: 'rita-demo-pass', otp: '333333' },
+  { id: 'ada', secret: 'ada-demo-pass', otp: '444444' },
+];
+
+const QUALITY_LIMIT = 3;
+
+interface Regime {
+  failures: number;
+  quality: number;
+  lastFailureAt: number | null;
+}
+
+interface MockSession {
+  view: StepupView;
+  supervisorOk: boolean;
+}
+
+type MockOverride = Omit<OverrideView, 'status' | 'remainingMs' | 'reviewOverdue' | 'closed' | 'nowMs'> & {
+  revokedAt: number | null;
+};
+
+export interface DemoOptions {
+  now?: () => number;
+  /** Historical events to start the log with (reviewer list at scale). */
+  seedEvents?: number;
+  /** Grants already in the log (one overdue for review, one active). */
+  seedOverrides?: boolean;
+}
+
+function fail(code: string, message: string): never {
+  throw new BackendError({ code, message });
+}
+
+export function createDemoBackend(options: DemoOptions = {}): Backend {
+  const now = options.now ?? (() => Date.now());
+  const sessions = new Map<string, MockSession>();
+  const regimes = new Map<string, Regime>();
+  const overrides = new Map<string, MockOverride>();
+  const events: EventRow[] = [];
+  let counter = 0;
+
+  const id = (prefix: string) => `${prefix}-${(++counter).toString(16).padStart(8, '0')}`;
+
+  function log(kind: string, fields: Partial<EventRow> & { body?: Record<string, unknown> }) {
+    const seq = events.length + 1;
+    events.push({
+      seq,
+      tsMs: now(),
+      kind,
+      person: null,
+      supervisor: null,
+      outcome: null,
+      trigger: null,
+      caseId: null,
+      body: {},
+      hashHex: (seq * 2654435761).toString(16).padStart(64, '0'),
+      ...fields,
+    });
+  }
+
+  const regime = (person: string): Regime => {
+    let r = regimes.get(person);
+    if (!r) {
+      r = { failures: 0, quality: 0, lastFailureAt: null };
+      regimes.set(person, r);
+    }
+    return r;
+  };
+
+  function nextAllowed(r: Regime): number | null {
+    const limit = mockPolicy.consecutiveFailureLimit;
+    if (r.failures < limit || r.lastFailureAt === null) return null;
+    const wait = mockPolicy.throttleSeconds * 1000 * 2 ** Math.min(r.failures - limit, 16);
+    return r.lastFailureAt + wait;
+  }
+
+  function refresh(s: MockSession): StepupView {
+    const v = s.view;
+    const r = v.operator ? regime(v.operator) : null;
+    const next = r ? nextAllowed(r) : null;
+    v.consecutiveFailures = r?.failures ?? 0;
+    v.nextAttemptAtMs = next !== null && next > now() ? next : null;
+    v.nowMs = now();
+    return structuredClone(v);
+  }
+
+  function session(sessionId: string): MockSession {
+    const s = sessions.get(sessionId);
+    if (!s) fail('E_NO_SESSION', `no open step-up ${sessionId}`);
+    return s;
+  }
+
+  function refuse(s: MockSession, code: string, message: string): never {
+    log('stepup.refused', {
+      caseId: s.view.sessionId,
+      person: s.view.operator,
+      outcome: 'refused',
+      body: { refusal: code, message },
+    });
+    fail(`refused.${code}`, message);
+  }
+
+  function check2fa(personId: string, role: string, secret: string, otp: string) {
+    const person = people.find((p) => p.id === personId);
+    if (!person) fail('person.unknown', `unknown person ${personId}`);
+    const cred = mockCredentials.find((c) => c.id === personId);
+    const ok =
+      cred !== undefined && cred.secret === secret && cred.otp === otp && person.roles.includes(role) && !person.locked;
+    log('supervisor.auth', {
+      person: personId,
+      supervisor: personId,
+      outcome: ok ? 'success' : 'failure',
+      body: { role },
+    });
+    if (!ok) {
+      person.failedAuths += 1;
+      if (person.failedAuths >= 10) person.locked = true;
+      fail(person.locked ? 'auth.locked' : 'auth.failed', 'authentication failed');
+    }
+    person.failedAuths = 0;
+  }
+
+  function fire(s: MockSession, trigger: string) {
+    s.view.state = 'fallback_offered';
+    s.view.trigger = trigger;
+    log('fallback.triggered', {
+      caseId: s.view.sessionId,
+      person: s.view.operator,
+      trigger,
+      outcome: 'fallback_offered',
+      body: { trigger },
+    });
+  }
+
+  function view(o: MockOverride): OverrideView {
+    const t = now();
+    const expired = t >= o.expiresAtMs;
+    const ended = expired || o.revokedAt !== null;
+    const status = o.revokedAt !== null ? 'revoked' : expired ? 'expired' : 'active';
+    return {
+      ...structuredClone(o),
+      status,
+      remainingMs: ended ? 0 : o.expiresAtMs - t,
+      reviewOverdue: o.review === null && t > o.reviewDueMs,
+      closed: o.review !== null && ended,
+      nowMs: t,
+    };
+  }
+
+  function override(grantId: string): MockOverride {
+    const o = overrides.get(grantId);
+    if (!o) fail('override.unknown', `unknown override ${grantId}`);
+    return o;
+  }
+
+  function addOverride(o: Omit<MockOverride, 'revokedAt' | 'review' | 'reconciled'>): MockOverride {
+    const full: MockOverride = { ...o, revokedAt: null, review: null, reconciled: false };
+    overrides.set(o.id, full);
+    log('override.granted', {
+      caseId: o.id,
+      person: o.operator,
+      supervisor: o.supervisor,
+      trigger: o.trigger,
+      outcome: 'granted',
+      body: { ...o },
+    });
+    return full;
+  }
+
+  // Seed data: a log with history, and two cases for the reviewer.
+  const kinds = ['stepup.requested', 'stepup.identified', 'stepup.intent', 'match.attempt', 'stepup.succeeded'];
+  for (let i = 0; i < (options.seedEvents ?? 0); i++) {
+    const op = i % 2 ? 'olga' : 'otto';
+    log(kinds[i % kinds.length]!, {
+      tsMs: now() - (options.seedEvents! - i) * 60_000,
+      person: op,
+      outcome: i % kinds.length === 3 ? 'matched' : null,
+      caseId: `stp-seed${Math.floor(i / kinds.length)}`,
+    });
+  }
+  if (options.seedOverrides) {
+    const t = now();
+    addOverride({
+      id: 'ovr-overdue01',
+      sessionId: 'stp-old',
+      operator: 'otto',
+      supervisor: 'sue',
+      trigger: 'device_unavailable',
+      requestedScope: ['records.export'],
+      scope: ['records.export'],
+      grantedAtMs: t - 80 * 3_600_000,
+      expiresAtMs: t - 80 * 3_600_000 + 15 * 60_000,
+      reviewDueMs: t - 8 * 3_600_000,
+      reasonCode: 'SENSOR_FAULT',
+      note: 'Camera unplugged during shift change',
+      ticket: 'INC-2041',
+      compensatingControl: 'Second approver on each export',
+    });
+    addOverride({
+      id: 'ovr-active02',
+      sessionId: 'stp-recent',
+      operator: 'olga',
+      supervisor: 'sam',
+      trigger: 'failure_limit',
+      requestedScope: ['payments.approve'],
+      scope: ['payments.approve'],
+      grantedAtMs: t - 5 * 60_000,
+      expiresAtMs: t + 10 * 60_000,
+      reviewDueMs: t + 72 * 3_600_000,
+      reasonCode: 'ENVIRONMENT',
+      note: 'Low light at the counter',
+      ticket: null,
+      compensatingControl: 'Payments above 10k held for call-back',
+    });
+  }
+
+  const api: Backend = {
+    async appInfo(): Promise<AppInfo> {
+      return { version: '0.0.0-mock', kioskMode: false, dataDir: '(in-memory demo)', dataDirInitialized: true };
+    },
+    async listPeople() {
+      return structuredClone(people);
+    },
+    async policyView() {
+      return structuredClone(mockPolicy);
+    },
+    async demoCredentials() {
+      return structuredClone(mockCredentials);
+    },
+    async startStepup(request) {
+      for (const s of request.scope) {
+        if (!mockPolicy.scopes.some((p) => p.name === s)) fail('refused.unknown_scope', `unknown scope ${s}`);
+      }
+      const sessionId = id('stp');
+      const s: MockSession = {
+        supervisorOk: false,
+        view: {
+          sessionId,
+          state: 'requested',
+          requester: request.requester,
+          scope: [...request.scope].sort(),
+          requestedAtMs: now(),
+          operator: null,
+          operatorName: null,
+          attemptNo: 0,
+          consecutiveFailures: 0,
+          failureLimit: mockPolicy.consecutiveFailureLimit,
+          nextAttemptAtMs: null,
+          biometricDisabled: false,
+          trigger: null,
+          supervisor: null,
+          grantId: null,
+          score: null,
+          attempts: [],
+          nowMs: now(),
+        },
+      };
+      sessions.set(sessionId, s);
+      log('stepup.requested', { caseId: sessionId, body: { scope: request.scope, requester: request.requester } });
+      return refresh(s);
+    },
+    async stepupStatus(sessionId) {
+      return refresh(session(sessionId));
+    },
+    async identify(sessionId, operator) {
+      const s = session(sessionId);
+      const p = people.find((x) => x.id === operator);
+      if (!p) fail('person.unknown', `unknown person ${operator}`);
+      if (s.view.state !== 'requested') refuse(s, 'invalid_transition', `cannot identify in ${s.view.state}`);
+      s.view.operator = p.id;
+      s.view.operatorName = p.displayName;
+      s.view.state = 'identified';
+      log('stepup.identified', { caseId: sessionId, person: p.id });
+      return refresh(s);
+    },
+    async verifyMe(sessionId, attempt: DemoAttempt) {
+      const s = session(sessionId);
+      const v = s.view;
+      if (v.state !== 'identified' && v.state !== 'fallback_offered') {
+        refuse(s, 'invalid_transition', `cannot start an attempt in ${v.state}`);
+      }
+      const r = regime(v.operator!);
+      const next = nextAllowed(r);
+      if (next !== null && now() < next) {
+        refuse(s, 'throttled', `wait ${Math.ceil((next - now()) / 1000)} s before the next attempt`);
+      }
+      log('stepup.intent', { caseId: sessionId, person: v.operator });
+      const record = (outcome: string, extra: Partial<AttemptRecord> = {}) => {
+        const kind =
+          outcome === 'unavailable'
+            ? 'capture.device_unavailable'
+            : outcome === 'quality_failed'
+              ? 'capture.quality_failed'
+              : 'match.attempt';
+        log(kind, { caseId: sessionId, person: v.operator, outcome, body: { ...extra } });
+        v.attempts.push({
+          seq: events.length,
+          tsMs: now(),
+          outcome,
+          score: null,
+          threshold: null,
+          scoreSource: null,
+          detail: null,
+          ...extra,
+        });
+      };
+      if (attempt.kind === 'device_unavailable') {
+        record('unavailable', { detail: 'demo input: device unavailable' });
+        fire(s, 'device_unavailable');
+      } else if (attempt.kind === 'quality_failure') {
+        r.quality += 1;
+        record('quality_failed', { detail: 'demo input: quality gate failed' });
+        if (r.quality >= QUALITY_LIMIT) fire(s, 'capture_quality');
+        else v.state = 'identified';
+      } else {
+        v.attemptNo += 1;
+        const matched = attempt.score >= mockPolicy.faceThreshold;
+        record(matched ? 'matched' : 'no_match', {
+          score: attempt.score,
+          threshold: mockPolicy.faceThreshold,
+          scoreSource: 'test_input',
+        });
+        if (matched) {
+          r.failures = 0;
+          r.quality = 0;
+          v.state = 'succeeded';
+          v.score = attempt.score;
+          log('stepup.succeeded', { caseId: sessionId, person: v.operator, outcome: 'success' });
+        } else {
+          r.failures += 1;
+          r.lastFailureAt = now();
+          v.state = 'identified';
+          if (r.failures >= mockPolicy.consecutiveFailureLimit) fire(s, 'failure_limit');
+        }
+      }
+      return refresh(s);
+    },
+    async cancelStepup(sessionId, reason) {
+      const s = session(sessionId);
+      s.view.state = 'cancelled';
+      log('stepup.cancelled', { caseId: sessionId, person: s.view.operator, outcome: 'cancelled', body: { reason } });
+      return refresh(s);
+    },
+    async supervisorLogin(login) {
+      const s = session(login.sessionId);
+      if (s.view.state !== 'fallback_offered') {
+        refuse(s, 'invalid_transition', `no fallback offered (state ${s.view.state})`);
+      }
+      check2fa(login.supervisor, 'supervisor', login.secret, login.otp);
+      if (login.supervisor === s.view.operator) refuse(s, 'self_approval', 'a supervisor cannot approve their own step-up');
+      s.view.state = 'supervisor_authenticated';
+      s.view.supervisor = login.supervisor;
+      s.supervisorOk = true;
+      return refresh(s);
+    },
+    async grantOverride(g) {
+      const s = session(g.sessionId);
+      const v = s.view;
+      if (v.state !== 'supervisor_authenticated' || !s.supervisorOk) {
+        refuse(s, 'invalid_transition', `cannot grant in ${v.state}`);
+      }
+      const minutes = g.durationMinutes ?? mockPolicy.defaultDurationMinutes;
+      if (minutes > mockPolicy.maxDurationMinutes) {
+        refuse(s, 'over_cap', `${minutes} min is over the policy cap of ${mockPolicy.maxDurationMinutes} min`);
+      }
+      if (minutes <= 0) refuse(s, 'invalid_duration', 'the duration must be positive');
+      if (g.scope.length === 0 || g.scope.some((x) => !v.scope.includes(x))) {
+        refuse(s, 'scope_not_requested', 'the scope must be a non-empty subset of the request');
+      }
+      if (g.scope.some((x) => !mockPolicy.scopes.find((p) => p.name === x)?.supervisorMayGrant)) {
+        refuse(s, 'scope_not_grantable', 'a supervisor may not grant this scope');
+      }
+      if (!mockPolicy.reasonCodes.some((r) => r.code === g.reasonCode)) refuse(s, 'unknown_reason', 'unknown reason code');
+      if (!g.note.trim()) refuse(s, 'missing_field', 'note is required');
+      if (!g.compensatingControl.trim()) refuse(s, 'missing_field', 'compensating_control is required');
+      const t = now();
+      const o = addOverride({
+        id: id('ovr'),
+        sessionId: v.sessionId,
+        operator: v.operator!,
+        supervisor: v.supervisor!,
+        trigger: v.trigger!,
+        requestedScope: [...v.scope],
+        scope: [...g.scope].sort(),
+        grantedAtMs: t,
+        expiresAtMs: t + minutes * 60_000,
+        reviewDueMs: t + mockPolicy.reviewDeadlineHours * 3_600_000,
+        reasonCode: g.reasonCode,
+        note: g.note,
+        ticket: g.ticket && g.ticket.trim() ? g.ticket : null,
+        compensatingControl: g.compensatingControl,
+      });
+      v.state = 'override_granted';
+      v.grantId = o.id;
+      return view(o);
+    },
+    async listOverrides(q) {
+      let list = [...overrides.values()].map(view).reverse();
+      if (q.operator) list = list.filter((o) => o.operator === q.operator);
+      if (q.supervisor) list = list.filter((o) => o.supervisor === q.supervisor);
+      if (q.activeOnly) list = list.filter((o) => o.status === 'active');
+      if (q.pendingReview) {
+        list = list.filter((o) => o.review === null);
+        list.sort((a, b) => Number(b.reviewOverdue) - Number(a.reviewOverdue) || a.reviewDueMs - b.reviewDueMs);
+      }
+      return list.slice(0, Math.max(1, q.limit));
+    },
+    async revokeOverride(r) {
+      const o = override(r.grantId);
+      check2fa(r.by, r.role, r.secret, r.otp);
+      if (!r.reason.trim()) fail('refused.missing_field', 'reason is required');
+      if (view(o).status !== 'active') fail('refused.already_ended', 'the override has already ended');
+      o.revokedAt = now();
+      log('override.revoked', { caseId: o.id, person: o.operator, supervisor: r.by, outcome: 'revoked', body: { reason: r.reason } });
+      return view(o);
+    },
+    async reviewOverride(r) {
+      const o = override(r.grantId);
+      if (view(o).status === 'active') fail('refused.review_too_early', 'a live grant cannot be reviewed yet');
+      if (r.reviewer === o.operator || r.reviewer === o.supervisor) {
+        fail('refused.separation_of_duties', 'the reviewer must be neither the operator nor the supervisor');
+      }
+      if (!r.notes.trim()) fail('refused.missing_field', 'notes are required');
+      if (o.review) fail('refused.already_reviewed', 'already reviewed');
+      check2fa(r.reviewer, 'reviewer', r.secret, r.otp);
+      o.review = {
+        reviewer: r.reviewer,
+        atMs: now(),
+        disposition: r.disposition,
+        notes: r.notes,
+        overdue: now() > o.reviewDueMs,
+      };
+      log('override.reviewed', { caseId: o.id, person: o.operator, outcome: 'reviewed', body: { review: o.review } });
+      return view(o);
+    },
+    async queryEvents(q: EventQuery): Promise<EventPage> {
+      const match = (e: EventRow) =>
+        (q.kinds.length === 0 || q.kinds.includes(e.kind)) &&
+        (!q.person || e.person === q.person) &&
+        (!q.supervisor || e.supervisor === q.supervisor) &&
+        (!q.outcome || e.outcome === q.outcome) &&
+        (!q.trigger || e.trigger === q.trigger) &&
+        (!q.caseId || e.caseId === q.caseId) &&
+        (q.fromMs === null || q.fromMs === undefined || e.tsMs >= q.fromMs) &&
+        (q.toMs === null || q.toMs === undefined || e.tsMs < q.toMs);
+      const after = q.afterSeq ?? null;
+      const ordered = q.newestFirst ? [...events].reverse() : events;
+      const limit = Math.min(Math.max(q.limit, 1), 1000);
+      const rows: EventRow[] = [];
+      for (const e of ordered) {
+        if (after !== null && (q.newestFirst ? e.seq >= after : e.seq <= after)) continue;
+        if (!match(e)) continue;
+        rows.push(structuredClone(e));
+        if (rows.length > limit) break;
+      }
+      const more = rows.length > limit;
+      const page = rows.slice(0, limit);
+      return { rows: page, nextAfter: more ? page[page.length - 1]!.seq : null };
+    },
+    async verifyLedger() {
+      return { ok: true, events: events.length, checkpoints: 0, problemCount: 0, firstProblem: null, checkedAtMs: now() };
+    },
+    async exportEvents(request) {
+      if (request.format !== 'jsonl' && request.format !== 'ocsf') fail('input.invalid', 'unknown export format');
+      const { rows } = await api.queryEvents({ ...request.query, limit: 1000, afterSeq: null });
+      return { path: `(in-memory)/exports/evidence-${now()}.${request.format}`, count: rows.length };
+    },
+  };
+  return api;
+}
