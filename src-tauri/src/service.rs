@@ -23,6 +23,7 @@ pub const MAX_PAGE: u32 = 1000;
 /// What the commands share: the engine (opened on first use, so the window
 /// can start and say what is wrong with the data dir) and the step-ups open
 /// in this window.
+#[allow(missing_debug_implementations)] // holds the engine and its keys: not for printing
 pub struct Shared {
     data_dir: PathBuf,
     inner: Mutex<Inner>,
