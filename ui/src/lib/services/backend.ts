@@ -89,15 +89,17 @@ export interface MockOptions {
   error?: IpcError;
   /** The mock's clock (tests move it); defaults to Date.now. */
   now?: () => number;
-  /** Start with history: 500 events and two override cases. */
+  /** Start with history: 500 events (or `seedEvents`) and two override cases. */
   seed?: boolean;
+  /** How many historical events `seed` puts in the log (default 500). */
+  seedEvents?: number;
 }
 
 /** An in-memory backend with the engine's rules (see mock.ts). */
 export function createMockBackend(options: MockOptions = {}): Backend {
   const demo = createDemoBackend({
     now: options.now,
-    seedEvents: options.seed ? 500 : 0,
+    seedEvents: options.seed ? (options.seedEvents ?? 500) : 0,
     seedOverrides: options.seed ?? false,
   });
   const fail = options.error;
@@ -116,7 +118,27 @@ export function createMockBackend(options: MockOptions = {}): Backend {
 
 export const mockBackend: Backend = createMockBackend({ seed: true });
 
+/**
+ * The mock's options from the page's query string (browser tests and the UI
+ * benchmark; never read inside the Tauri window):
+ * `mockEvents=N` seeds N historical events, `mockUninitialised=1` reports a
+ * data dir that is not initialised (the start screen).
+ */
+export function mockOptionsFrom(search: string): MockOptions | null {
+  const q = new URLSearchParams(search);
+  const events = Number(q.get('mockEvents'));
+  const uninitialised = q.get('mockUninitialised') === '1';
+  if (!(events > 0) && !uninitialised) return null;
+  return {
+    seed: true,
+    seedEvents: events > 0 ? Math.min(Math.floor(events), 1_000_000) : undefined,
+    appInfo: uninitialised ? { dataDirInitialized: false } : undefined,
+  };
+}
+
 /** The real backend inside the Tauri window, the mock elsewhere. */
-export function defaultBackend(): Backend {
-  return isTauri() ? tauriBackend : mockBackend;
+export function defaultBackend(search: string = globalThis.location?.search ?? ''): Backend {
+  if (isTauri()) return tauriBackend;
+  const options = mockOptionsFrom(search);
+  return options ? createMockBackend(options) : mockBackend;
 }

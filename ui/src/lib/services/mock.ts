@@ -498,11 +498,16 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
         (q.fromMs === null || q.fromMs === undefined || e.tsMs >= q.fromMs) &&
         (q.toMs === null || q.toMs === undefined || e.tsMs < q.toMs);
       const after = q.afterSeq ?? null;
-      const ordered = q.newestFirst ? [...events].reverse() : events;
       const limit = Math.min(Math.max(q.limit, 1), 1000);
       const rows: EventRow[] = [];
-      for (const e of ordered) {
-        if (after !== null && (q.newestFirst ? e.seq >= after : e.seq <= after)) continue;
+      // Keyset paging as the ledger does it: events[i].seq === i + 1, so a
+      // page starts next to `after` instead of walking the log from an end.
+      const step = q.newestFirst ? -1 : 1;
+      let i = q.newestFirst
+        ? (after === null ? events.length : Math.min(events.length, after - 1)) - 1
+        : after === null ? 0 : Math.max(0, after);
+      for (; i >= 0 && i < events.length; i += step) {
+        const e = events[i]!;
         if (!match(e)) continue;
         rows.push(structuredClone(e));
         if (rows.length > limit) break;

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { audit, goTo, harness } from './harness';
+
+const h = harness();
+beforeAll(h.start);
+afterAll(h.stop);
+
+/** The mock's seed: 500 events, one override overdue for review, one live. */
+describe('reviewer screen', () => {
+  it('lists overdue reviews first and records a disposition with notes', async () => {
+    const { page, errors } = await h.open();
+    await goTo(page, 'Reviewer', 'Review');
+    const cases = page.getByTestId('cases').getByRole('button');
+    await expect.poll(() => cases.count()).toBe(2);
+    expect(await cases.nth(0).textContent()).toContain('ovr-overdue01');
+    expect(await cases.nth(0).textContent()).toContain('Overdue'); // a word, not only a colour
+    expect(await cases.nth(1).textContent()).toContain('Still in force');
+    expect(await audit(page)).toEqual([]);
+
+    // A live grant cannot be reviewed yet.
+    await cases.nth(1).click();
+    let detail = page.getByTestId('case-detail');
+    await detail.getByLabel('Review notes').fill('too early');
+    await detail.getByRole('button', { name: 'Fill demo credentials' }).click();
+    await expect.poll(() => detail.getByLabel('Password').inputValue()).toBe('rita-demo-pass');
+    await detail.getByRole('button', { name: 'Record review' }).click();
+    await expect.poll(() => detail.getByRole('alert').textContent()).toContain('refused.review_too_early');
+
+    await cases.nth(0).click();
+    expect(await cases.nth(0).getAttribute('aria-pressed')).toBe('true');
+    detail = page.getByTestId('case-detail');
+    expect(await detail.getByRole('heading', { name: 'Override ovr-overdue01' }).isVisible()).toBe(true);
+    for (const fact of ['otto', 'sue', 'SENSOR_FAULT', 'Camera unplugged during shift change', 'INC-2041']) {
+      expect(await detail.textContent()).toContain(fact);
+    }
+    await detail.getByRole('radio', { name: 'Needs follow-up' }).check();
+    await detail.getByLabel('Review notes').fill('Camera replaced; check the supplier');
+    expect(await detail.getByLabel('Reviewer').inputValue()).toBe('rita');
+    await detail.getByLabel('Password').fill('rita-demo-pass');
+    await detail.getByLabel('Authenticator code').fill('333333');
+    expect(await audit(page)).toEqual([]);
+    await detail.getByRole('button', { name: 'Record review' }).click();
+    await expect
+      .poll(() => page.getByRole('status').filter({ hasText: 'Reviewed by rita' }).textContent())
+      .toContain('Needs follow-up');
+    await expect.poll(() => cases.count()).toBe(1);
+    expect(await page.getByTestId('case-detail').count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  it('verifies the chain and exports the log', async () => {
+    const { page, errors } = await h.open();
+    await goTo(page, 'Reviewer', 'Review');
+    expect(await page.getByTestId('verify-status').textContent()).toContain('Not verified');
+    await page.getByRole('button', { name: 'Verify chain' }).click();
+    await expect.poll(() => page.getByTestId('verify-status').textContent()).toMatch(/Verified: \d+ events/);
+    await page.getByRole('button', { name: 'Export JSON lines' }).click();
+    await expect.poll(() => page.getByText(/Exported \d+ events to .*\.jsonl/).count()).toBe(1);
+    await page.getByRole('button', { name: 'Export OCSF' }).click();
+    await expect.poll(() => page.getByText(/Exported \d+ events to .*\.ocsf/).count()).toBe(1);
+    expect(errors).toEqual([]);
+  });
+
+  it('pages, filters and searches the evidence log, and opens an event', async () => {
+    const { page, errors } = await h.open();
+    await goTo(page, 'Reviewer', 'Review');
+    const log = page.getByRole('region', { name: 'Evidence log' });
+    const list = log.getByRole('list', { name: 'Evidence log' });
+    const rows = list.getByRole('listitem');
+    await expect.poll(() => log.getByText(/\d+ events loaded/).textContent()).toBe('200 events loaded');
+    // Virtualised: a screenful of rows in the DOM, not 200.
+    expect(await rows.count()).toBeLessThan(40);
+    // Newest first: the two seeded grants come after the 500 history events.
+    expect(await rows.first().textContent()).toContain('override.granted');
+
+    // Scrolling near the end loads the next page; the button does too.
+    await list.evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await expect.poll(() => log.getByText(/\d+ events loaded/).textContent()).toBe('400 events loaded');
+    await log.getByRole('button', { name: 'Load more' }).click();
+    await expect.poll(() => log.getByText(/events loaded/).textContent()).toBe('502 events loaded · End of log');
+
+    // Filters.
+    await log.getByLabel('Event kind').selectOption('match.attempt');
+    await log.getByLabel('Person').fill('olga');
+    await log.getByRole('button', { name: 'Apply filters' }).click();
+    await expect.poll(() => log.getByText(/events loaded/).textContent()).toBe('50 events loaded · End of log');
+    for (const text of await rows.allTextContents()) expect(text).toMatch(/match\.attempt.*olga/);
+
+    // Search by case id: the five events of one seeded step-up.
+    await log.getByLabel('Event kind').selectOption('');
+    await log.getByLabel('Person').fill('');
+    await log.getByLabel('Case or session id').fill('stp-seed7');
+    await log.getByLabel('Case or session id').press('Enter');
+    await expect.poll(() => log.getByText(/events loaded/).textContent()).toBe('5 events loaded · End of log');
+    expect(await rows.count()).toBe(5);
+
+    // Nothing matches.
+    await log.getByLabel('Case or session id').fill('stp-none');
+    await log.getByRole('button', { name: 'Apply filters' }).click();
+    await expect.poll(() => log.getByText('No events match.').count()).toBe(1);
+
+    // Detail.
+    await log.getByLabel('Case or session id').fill('');
+    await log.getByRole('button', { name: 'Apply filters' }).click();
+    await rows.nth(2).getByRole('button').click();
+    const detail = log.getByTestId('event-detail');
+    await detail.waitFor();
+    expect(await detail.getByRole('heading').textContent()).toMatch(/^Event \d+$/);
+    expect(await rows.nth(2).getByRole('button').getAttribute('aria-pressed')).toBe('true');
+    expect(await audit(page)).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+});

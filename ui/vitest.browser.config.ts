@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Browser tests (`npm run test:browser`): playwright-core drives Debian's
+// chromium against the production build (run `npm run build` first). One
+// file at a time: the machines these run on have few cores.
+export default defineConfig({
+  test: {
+    environment: 'node',
+    include: ['browser-tests/**/*.test.ts'],
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
