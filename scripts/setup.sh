@@ -16,6 +16,8 @@ APT_PACKAGES=(
   xvfb xauth x11-utils xdotool imagemagick openbox webkit2gtk-driver
   # crates/capture's camera backend (nokhwa builds v4l2-sys with bindgen)
   libclang-dev
+  # the UI's browser tests (playwright-core drives it; no browser download)
+  chromium
 )
 
 section "setup: system packages"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, then runs every check and test:
-#   UI    svelte-check, eslint, vitest, production build
+#   UI    svelte-check, eslint, vitest, production build, browser tests
 #   Rust  rustfmt, clippy (warnings are errors), cargo test (whole workspace)
 #   e2e   the real window under Xvfb (tests/e2e/window-smoke.sh)
 # Stops at the first failure with a non-zero exit code.
@@ -20,6 +20,8 @@ npm test
 # Before any cargo command: the app crate embeds ui/dist.
 section "ui: production build"
 npm run build
+section "ui: browser tests (playwright-core + chromium, axe-core)"
+npm run test:browser
 
 cd "$REPO"
 section "rust: format (cargo fmt --check)"
