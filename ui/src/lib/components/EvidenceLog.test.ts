@@ -8,7 +8,7 @@ const s = strings.log;
 
 describe('EvidenceLog', () => {
   it('pages by keyset and keeps only the rows in view in the DOM', async () => {
-    render(EvidenceLog, { props: { backend: createMockBackend({ seed: true }), pageSize: 200 } });
+    render(EvidenceLog, { props: { backend: createMockBackend({ seed: true }), pageSize: 200, morePageSize: 200 } });
     expect(await screen.findByText(s.rows(200))).toBeInTheDocument();
     const viewport = screen.getByTestId('log-viewport');
     expect(within(viewport).getAllByRole('listitem').length).toBeLessThanOrEqual(25);
