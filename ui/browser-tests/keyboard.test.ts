@@ -1,0 +1,108 @@
+import type { Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { harness, reachFallback } from './harness';
+
+const h = harness();
+beforeAll(h.start);
+afterAll(h.stop);
+
+/** Presses Tab until `target` has the focus (at most `max` times). */
+async function tabTo(page: Page, target: Locator, max = 80): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (await target.evaluate((el) => el === document.activeElement).catch(() => false)) {
+      // The focus is visible: a thick outline (app.css :focus-visible).
+      const outline = await target.evaluate((el) => getComputedStyle(el).outlineWidth);
+      expect(parseFloat(outline)).toBeGreaterThanOrEqual(3);
+      return;
+    }
+  }
+  throw new Error(`Tab never reached ${target.toString()}`);
+}
+
+const nav = (page: Page, name: string) =>
+  page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name });
+
+describe('keyboard operation', () => {
+  it('reaches every screen with Tab and Enter', async () => {
+    const { page, errors } = await h.open();
+    await nav(page, 'Operator').waitFor();
+    for (const [tab, heading] of [
+      ['Reviewer', 'Review'],
+      ['Admin', 'People and policy'],
+      ['Supervisor', 'Supervisor override'],
+      ['Operator', 'Step-up'],
+    ] as const) {
+      await tabTo(page, nav(page, tab));
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 2, name: heading }).waitFor();
+      expect(await nav(page, tab).getAttribute('aria-current')).toBe('page');
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it('runs a step-up from the keyboard: start, identify, Verify me', async () => {
+    const { page, errors } = await h.open();
+    await page.getByRole('heading', { level: 2, name: 'Step-up' }).waitFor();
+    await tabTo(page, page.getByRole('button', { name: 'Start step-up' }));
+    await page.keyboard.press('Enter');
+    await tabTo(page, page.getByRole('button', { name: 'Olga Operator' }));
+    await page.keyboard.press('Enter');
+    const verify = page.getByRole('button', { name: 'Verify me' });
+    await verify.waitFor();
+    await tabTo(page, verify);
+    await page.keyboard.press('Enter');
+    await page.getByRole('status').filter({ hasText: 'Verified. You may continue.' }).waitFor();
+    await tabTo(page, page.getByRole('button', { name: 'New request' }));
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Start step-up' }).waitFor();
+    expect(errors).toEqual([]);
+  });
+
+  it('signs a supervisor in and grants an override from the keyboard', async () => {
+    const { page, errors } = await h.open();
+    await reachFallback(page);
+    await tabTo(page, page.getByRole('button', { name: 'Ask a supervisor' }));
+    await page.keyboard.press('Enter');
+    const auth = page.getByTestId('auth-form');
+    await auth.waitFor();
+    await tabTo(page, auth.getByLabel('Supervisor'));
+    await page.keyboard.type('Sam');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('sam-demo-pass');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('111111');
+    await page.keyboard.press('Enter'); // submits the form
+    const grant = page.getByTestId('grant-form');
+    await grant.waitFor();
+    await tabTo(page, grant.getByLabel('Reason code'));
+    await page.keyboard.type('SENSOR');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('Camera fogged');
+    await tabTo(page, grant.getByLabel('Compensating control while the override lasts'));
+    await page.keyboard.type('Second person watches');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('grant').getByText('Status: Active').waitFor();
+    expect(errors).toEqual([]);
+  });
+
+  it('opens a case and an evidence row from the keyboard', async () => {
+    const { page, errors } = await h.open();
+    await tabTo(page, nav(page, 'Reviewer'));
+    await page.keyboard.press('Enter');
+    const firstCase = page.getByTestId('cases').getByRole('button').first();
+    await firstCase.waitFor();
+    await tabTo(page, firstCase);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('case-detail').waitFor();
+    // A radio group is one Tab stop (the checked radio); arrows move within it.
+    await tabTo(page, page.getByRole('radio', { name: 'Justified', exact: true }));
+    await page.keyboard.press('ArrowDown');
+    expect(await page.getByRole('radio', { name: 'Unjustified' }).isChecked()).toBe(true);
+    const row = page.getByRole('list', { name: 'Evidence log' }).getByRole('button').first();
+    await tabTo(page, row, 120);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('event-detail').waitFor();
+    expect(errors).toEqual([]);
+  });
+});
