@@ -1,0 +1,107 @@
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { audit, harness } from './harness';
+
+const h = harness();
+beforeAll(h.start);
+afterAll(h.stop);
+
+/**
+ * Makes the next attempts fail to match. The only step that knows how the
+ * operator screen chooses what the capture yields (today the demo input
+ * panel's score).
+ */
+async function nextAttemptsFail(page: Page) {
+  await page.getByRole('spinbutton', { name: 'Score' }).fill('0.1');
+}
+
+async function request(page: Page, operator = 'Olga Operator') {
+  await page.getByRole('heading', { level: 2, name: 'Step-up' }).waitFor();
+  await page.getByRole('button', { name: 'Start step-up' }).click();
+  await page.getByRole('button', { name: operator }).click();
+  await page.getByText(`Identified: ${operator}`).waitFor();
+}
+
+const verifyMe = (page: Page) => page.getByRole('button', { name: 'Verify me' });
+
+describe('operator screen', () => {
+  it('shows what asked and for which scope, identifies, verifies on "Verify me"', async () => {
+    const { page, errors } = await h.open();
+    await page.getByRole('heading', { level: 2, name: 'Step-up' }).waitFor();
+    expect(await audit(page)).toEqual([]);
+
+    // The demo request: requester and scopes.
+    await page.getByLabel('Requesting application').fill('payroll-app');
+    await page.getByRole('checkbox', { name: /Export customer records/ }).check();
+    await page.getByRole('button', { name: 'Start step-up' }).click();
+    const ask = page.getByTestId('ask');
+    await ask.waitFor();
+    expect(await ask.textContent()).toContain('payroll-app asks you to confirm who you are for:');
+    expect(await ask.getByRole('listitem').allTextContents()).toEqual([
+      'Approve an outgoing payment (payments.approve)',
+      'Export customer records (records.export)',
+    ]);
+
+    // Identify: the operators, by name.
+    const who = page.getByRole('group', { name: 'Who are you?' });
+    expect(await who.getByRole('button').allTextContents()).toEqual(
+      expect.arrayContaining(['Olga Operator', 'Otto Operator']),
+    );
+    expect(await audit(page)).toEqual([]);
+    await who.getByRole('button', { name: 'Olga Operator' }).click();
+    await page.getByText('Identified: Olga Operator').waitFor();
+
+    // Nothing is matched before the act of intent.
+    expect(await page.getByTestId('counts').textContent()).toContain('Attempts in this step-up: 0');
+    expect(await audit(page)).toEqual([]);
+    await verifyMe(page).click();
+    const result = page.getByRole('status').filter({ hasText: 'Verified. You may continue.' });
+    await result.waitFor();
+    expect(await result.textContent()).toMatch(/Match score \d\.\d{3}/);
+    expect(await verifyMe(page).count()).toBe(0);
+    expect(await audit(page)).toEqual([]);
+
+    await page.getByRole('button', { name: 'New request' }).click();
+    await page.getByRole('button', { name: 'Start step-up' }).waitFor();
+    expect(errors).toEqual([]);
+  });
+
+  it('counts failures, offers the fallback with its reason at the limit, enforces the wait', async () => {
+    const { page, errors } = await h.open('', { clock: true });
+    await request(page);
+    await nextAttemptsFail(page);
+    for (let i = 1; i <= 4; i++) {
+      await verifyMe(page).click();
+      await expect.poll(() => page.getByTestId('counts').textContent()).toContain(`Failed matches in a row: ${i} of 5`);
+      expect(await page.getByRole('status').filter({ hasText: 'Not recognised. Try again.' }).count()).toBe(1);
+    }
+    await verifyMe(page).click();
+    const offer = page.getByRole('alert').filter({ hasText: 'Your face could not be verified' });
+    await offer.waitFor();
+    expect(await offer.textContent()).toContain('Too many failed matches in a row'); // why, in words
+    expect(await offer.getByRole('button', { name: 'Ask a supervisor' }).isVisible()).toBe(true);
+
+    // The enforced wait: shown, counted down, and the button held until it ends.
+    const wait = page.getByRole('timer');
+    await expect.poll(() => wait.textContent()).toMatch(/Wait 3\d s before the next attempt/);
+    expect(await verifyMe(page).isDisabled()).toBe(true);
+    expect(await audit(page)).toEqual([]);
+    await page.clock.fastForward('00:31');
+    await expect.poll(() => verifyMe(page).isEnabled()).toBe(true);
+    expect(await page.getByRole('timer').count()).toBe(0);
+
+    // The offer leads to the supervisor's screen.
+    await offer.getByRole('button', { name: 'Ask a supervisor' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Supervisor override' }).waitFor();
+    expect(errors).toEqual([]);
+  });
+
+  it('cancels a step-up', async () => {
+    const { page, errors } = await h.open();
+    await request(page, 'Otto Operator');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('status').filter({ hasText: 'This step-up was cancelled.' }).waitFor();
+    expect(await verifyMe(page).count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+});
