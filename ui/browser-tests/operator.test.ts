@@ -7,12 +7,11 @@ beforeAll(h.start);
 afterAll(h.stop);
 
 /**
- * Makes the next attempts fail to match. The only step that knows how the
- * operator screen chooses what the capture yields (today the demo input
- * panel's score).
+ * Makes the next attempts fail to match: the replay camera shows someone
+ * else (the mock's scenes are the demo data dir's).
  */
 async function nextAttemptsFail(page: Page) {
-  await page.getByRole('spinbutton', { name: 'Score' }).fill('0.1');
+  await page.getByRole('combobox', { name: 'Replay scene' }).selectOption('impostor');
 }
 
 async function request(page: Page, operator = 'Olga Operator') {
@@ -51,6 +50,10 @@ describe('operator screen', () => {
     await who.getByRole('button', { name: 'Olga Operator' }).click();
     await page.getByText('Identified: Olga Operator').waitFor();
 
+    // The live preview says it is a replay, on the picture and in words.
+    await page.getByRole('img', { name: 'Live picture from the camera' }).waitFor();
+    expect(await page.getByTestId('replay-label').textContent()).toBe('REPLAY — not a live camera');
+
     // Nothing is matched before the act of intent.
     expect(await page.getByTestId('counts').textContent()).toContain('Attempts in this step-up: 0');
     expect(await audit(page)).toEqual([]);
@@ -83,7 +86,7 @@ describe('operator screen', () => {
 
     // The enforced wait: shown, counted down, and the button held until it ends.
     const wait = page.getByRole('timer');
-    await expect.poll(() => wait.textContent()).toMatch(/Wait 3\d s before the next attempt/);
+    await expect.poll(() => wait.textContent()).toMatch(/Wait (30|2\d) s before the next attempt/);
     expect(await verifyMe(page).isDisabled()).toBe(true);
     expect(await audit(page)).toEqual([]);
     await page.clock.fastForward('00:31');

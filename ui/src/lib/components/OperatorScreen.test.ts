@@ -8,10 +8,10 @@ import OperatorScreen from './OperatorScreen.svelte';
 
 const s = strings.operator;
 
-async function setup() {
+async function setup(scene?: string) {
   let t = 1_800_000_000_000;
   const now = () => t;
-  const journey = createJourney(createMockBackend({ now }));
+  const journey = createJourney(createMockBackend({ now, scene }));
   await journey.load();
   const clock = new Ticker(now);
   let fellBack = false;
@@ -35,26 +35,24 @@ async function startAndIdentify() {
   await screen.findByText(s.identifiedAs('Olga Operator'));
 }
 
-function chooseScore(score: number) {
-  const input = screen.getByRole('spinbutton', { name: s.score });
-  return fireEvent.input(input, { target: { value: String(score) } });
-}
-
 describe('OperatorScreen', () => {
   it('shows what asked and which scope, then verifies with an explicit "Verify me"', async () => {
     await setup();
     await startAndIdentify();
-    expect(screen.getByRole('group', { name: s.demoPanelTitle })).toBeInTheDocument();
+    // The preview says it is a replay, on the picture and in words.
+    expect(await screen.findByTestId('replay-label')).toHaveTextContent(strings.camera.replayBadge);
+    expect(await screen.findByTestId('preview')).toBeInTheDocument();
     await fireEvent.click(screen.getByTestId('verify-me'));
     expect(await screen.findByText(s.success)).toBeInTheDocument();
-    expect(screen.getByRole('status')).toHaveTextContent(s.successScore('0.800'));
+    expect(screen.getByTestId('result')).toHaveTextContent(s.successScore('0.720'));
     expect(screen.queryByTestId('verify-me')).not.toBeInTheDocument();
   });
 
   it('counts failed attempts, offers the fallback with its reason, enforces the wait', async () => {
     const h = await setup();
     await startAndIdentify();
-    await chooseScore(0.1);
+    const scene = await screen.findByRole('combobox', { name: strings.camera.scene });
+    await fireEvent.change(scene, { target: { value: 'impostor' } });
     for (let i = 1; i <= 5; i++) {
       await fireEvent.click(screen.getByTestId('verify-me'));
       await screen.findByText(new RegExp(`${s.attempts(i)}`));
@@ -74,9 +72,9 @@ describe('OperatorScreen', () => {
   });
 
   it('a camera that is unavailable offers the fallback at once', async () => {
-    await setup();
+    await setup('unplugged');
     await startAndIdentify();
-    await fireEvent.click(screen.getByRole('radio', { name: s.demoDevice }));
+    expect(await screen.findByTestId('hint')).toHaveTextContent(strings.camera.unavailable);
     await fireEvent.click(screen.getByTestId('verify-me'));
     expect(await screen.findByTestId('fallback')).toHaveTextContent(strings.triggers.device_unavailable);
   });

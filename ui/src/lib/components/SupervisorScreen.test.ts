@@ -11,11 +11,11 @@ const s = strings.supervisor;
 async function atFallback() {
   let t = 1_800_000_000_000;
   const now = () => t;
-  const journey = createJourney(createMockBackend({ now }));
+  const journey = createJourney(createMockBackend({ now, scene: 'unplugged' }));
   await journey.load();
   await journey.start(['payments.approve', 'admin.keys'], 'ledger-app');
   await journey.identify('olga');
-  await journey.verify({ kind: 'device_unavailable' });
+  await journey.verify();
   const clock = new Ticker(now);
   render(SupervisorScreen, { props: { journey, clock } });
   return {

@@ -52,12 +52,43 @@ export const strings = {
     cancelReason: 'cancelled at the kiosk',
     newRequest: 'New request',
     disabled: 'Face verification is disabled for you until re-enrollment.',
-    demoPanelTitle: 'Demo input — not a biometric match',
-    demoPanelNote: 'Until the camera matcher is wired in, the result of the attempt comes from here and is logged as test input.',
-    demoMatch: 'Capture reaches the matcher with score',
-    demoQuality: 'Capture fails the quality gates',
-    demoDevice: 'Camera unavailable',
-    score: 'Score',
+    attemptDetail: (detail: string) => `Why: ${detail}`,
+  },
+
+  camera: {
+    previewAlt: 'Live picture from the camera',
+    noPicture: 'No picture yet',
+    starting: 'Starting the camera…',
+    unavailable: 'Camera unavailable.',
+    replayBadge: 'REPLAY — not a live camera',
+    replayNote: 'Frames come from image files (a demo or test replay), and the evidence says so.',
+    scene: 'Replay scene',
+    sceneName: (name: string) =>
+      ({
+        'genuine-olga': 'Olga (genuine)',
+        impostor: 'Someone else (impostor)',
+        'still-photo': 'A still photo (presentation attack)',
+        'no-face': 'Nobody in front of the camera',
+        unplugged: 'Camera unplugged',
+      })[name] ?? name,
+  },
+
+  idle: {
+    cancelReason: 'idle timeout at the kiosk: the screen was wiped',
+  },
+
+  hints: {
+    ok: 'Good. Keep still and press “Verify me”.',
+    no_face: 'No face found: look at the camera.',
+    multiple_faces: 'More than one face: only you in front of the camera.',
+    face_too_small: 'Come closer to the camera.',
+    blurry: 'Hold still: the picture is blurred.',
+    too_dark: 'Too dark: face the light.',
+    too_bright: 'Too bright: move out of direct light.',
+    pose_yaw: 'Look straight at the camera.',
+    pose_pitch: 'Keep your head level.',
+    pose_roll: 'Keep your head upright.',
+    models_missing: 'Face models are missing on this kiosk: run scripts/setup.sh.',
   },
 
   triggers: {
@@ -207,6 +238,11 @@ export function lookup(map: Readonly<Record<string, string>>, key: string): stri
 }
 
 /** Fallback reason for people, by trigger code. */
+/** Words for a preview frame's quality hint (`null`: the frame would pass). */
+export function hintText(hint: string | null): string {
+  return lookup(strings.hints, hint ?? 'ok');
+}
+
 export function triggerText(trigger: string | null): string {
   if (!trigger) return '';
   return lookup(strings.triggers, trigger);

@@ -4,7 +4,8 @@
 
 import { invoke, isTauri } from '@tauri-apps/api/core';
 import type { AppInfo } from '../bindings/AppInfo';
-import type { DemoAttempt } from '../bindings/DemoAttempt';
+import type { CaptureStatus } from '../bindings/CaptureStatus';
+import type { PreviewFrame } from '../bindings/PreviewFrame';
 import type { DemoCredential } from '../bindings/DemoCredential';
 import type { EventPage } from '../bindings/EventPage';
 import type { EventQuery } from '../bindings/EventQuery';
@@ -36,7 +37,10 @@ export interface Backend {
   startStepup(request: StartStepupRequest): Promise<StepupView>;
   stepupStatus(sessionId: string): Promise<StepupView>;
   identify(sessionId: string, operator: string): Promise<StepupView>;
-  verifyMe(sessionId: string, attempt: DemoAttempt): Promise<StepupView>;
+  verifyMe(sessionId: string): Promise<StepupView>;
+  captureStatus(): Promise<CaptureStatus>;
+  setReplayScene(scene: string): Promise<CaptureStatus>;
+  previewFrame(): Promise<PreviewFrame>;
   cancelStepup(sessionId: string, reason: string): Promise<StepupView>;
   supervisorLogin(login: SupervisorLogin): Promise<StepupView>;
   grantOverride(grant: GrantInput): Promise<OverrideView>;
@@ -64,7 +68,10 @@ export const tauriBackend: Backend = {
   startStepup: (request) => call('start_stepup', { request }),
   stepupStatus: (sessionId) => call('stepup_status', { sessionId }),
   identify: (sessionId, operator) => call('identify', { sessionId, operator }),
-  verifyMe: (sessionId, attempt) => call('verify_me', { sessionId, attempt }),
+  verifyMe: (sessionId) => call('verify_me', { sessionId }),
+  captureStatus: () => call('capture_status'),
+  setReplayScene: (scene) => call('set_replay_scene', { scene }),
+  previewFrame: () => call('preview_frame'),
   cancelStepup: (sessionId, reason) => call('cancel_stepup', { sessionId, reason }),
   supervisorLogin: (login) => call('supervisor_login', { login }),
   grantOverride: (grant) => call('grant_override', { grant }),
@@ -93,6 +100,8 @@ export interface MockOptions {
   seed?: boolean;
   /** How many historical events `seed` puts in the log (default 500). */
   seedEvents?: number;
+  /** The replay scene the mock camera starts on (`unplugged`: no camera). */
+  scene?: string;
 }
 
 /** An in-memory backend with the engine's rules (see mock.ts). */
@@ -101,6 +110,7 @@ export function createMockBackend(options: MockOptions = {}): Backend {
     now: options.now,
     seedEvents: options.seed ? (options.seedEvents ?? 500) : 0,
     seedOverrides: options.seed ?? false,
+    scene: options.scene,
   });
   const fail = options.error;
   if (fail) {

@@ -7,7 +7,8 @@
 
 import type { AppInfo } from '../bindings/AppInfo';
 import type { AttemptRecord, StepupView } from '../bindings/StepupView';
-import type { DemoAttempt } from '../bindings/DemoAttempt';
+import type { CaptureStatus } from '../bindings/CaptureStatus';
+import type { PreviewFrame } from '../bindings/PreviewFrame';
 import type { DemoCredential } from '../bindings/DemoCredential';
 import type { EventPage, EventRow } from '../bindings/EventPage';
 import type { EventQuery } from '../bindings/EventQuery';
@@ -58,6 +59,23 @@ export const mockCredentials: DemoCredential[] = [
 
 const QUALITY_LIMIT = 3;
 
+/**
+ * The mock's replay camera: the same scene names as the demo data dir
+ * (assets/demo/faces/scenes) and what each does to an attempt. `unplugged`
+ * is a mock-only scene standing for a replay folder that disappeared.
+ */
+const SCENES: Record<string, { label: string; hint: string | null }> = {
+  'genuine-olga': { label: 'Olga', hint: null },
+  impostor: { label: 'someone else', hint: null },
+  'still-photo': { label: 'a still photo', hint: null },
+  'no-face': { label: 'an empty room', hint: 'no_face' },
+};
+
+function previewSvg(label: string): string {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="480" height="360" viewBox="0 0 480 360"><rect width="480" height="360" fill="#2b2f36"/><circle cx="240" cy="150" r="70" fill="#c9a27e"/><rect x="150" y="230" width="180" height="130" rx="60" fill="#4a5568"/><text x="240" y="345" font-family="sans-serif" font-size="20" fill="#fff" text-anchor="middle">${label}</text></svg>`;
+  return `data:image/svg+xml;base64,${btoa(svg)}`;
+}
+
 interface Regime {
   failures: number;
   quality: number;
@@ -75,6 +93,8 @@ type MockOverride = Omit<OverrideView, 'status' | 'remainingMs' | 'reviewOverdue
 
 export interface DemoOptions {
   now?: () => number;
+  /** The replay scene the mock camera starts on (default `genuine-olga`). */
+  scene?: string;
   /** Historical events to start the log with (reviewer list at scale). */
   seedEvents?: number;
   /** Grants already in the log (one overdue for review, one active). */
@@ -92,6 +112,24 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
   const overrides = new Map<string, MockOverride>();
   const events: EventRow[] = [];
   let counter = 0;
+  let scene = options.scene ?? 'genuine-olga';
+  let frameNo = 0;
+
+  function captureStatus(): CaptureStatus {
+    const unplugged = scene === 'unplugged';
+    return {
+      replay: true,
+      source: '/mock/replay',
+      scenes: Object.keys(SCENES),
+      scene,
+      device: unplugged
+        ? null
+        : { id: `replay:mock-${scene}`, driver: 'replay', name: `/mock/replay/${scene}`, width: 480, height: 360, replay: true },
+      error: unplugged
+        ? { code: 'capture.not_found', message: 'capture device replay:mock not found: the replay folder does not exist' }
+        : null,
+    };
+  }
 
   const id = (prefix: string) => `${prefix}-${(++counter).toString(16).padStart(8, '0')}`;
 
@@ -327,7 +365,27 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
       log('stepup.identified', { caseId: sessionId, person: p.id });
       return refresh(s);
     },
-    async verifyMe(sessionId, attempt: DemoAttempt) {
+    async captureStatus() {
+      return captureStatus();
+    },
+    async setReplayScene(name) {
+      if (!(name in SCENES) && name !== 'unplugged') fail('E_UNKNOWN_SCENE', `no replay scene "${name}"`);
+      scene = name;
+      return captureStatus();
+    },
+    async previewFrame(): Promise<PreviewFrame> {
+      if (scene === 'unplugged') fail('capture.not_found', 'capture device replay:mock not found: the replay folder does not exist');
+      frameNo += 1;
+      return {
+        dataUrl: previewSvg(`REPLAY ${SCENES[scene]?.label ?? scene}`),
+        width: 480,
+        height: 360,
+        replay: true,
+        origin: `${frameNo % 2 === 0 ? 1 : 2}.jpg`,
+        hint: SCENES[scene]?.hint ?? null,
+      };
+    },
+    async verifyMe(sessionId) {
       const s = session(sessionId);
       const v = s.view;
       if (v.state !== 'identified' && v.state !== 'fallback_offered') {
@@ -358,27 +416,31 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
           ...extra,
         });
       };
-      if (attempt.kind === 'device_unavailable') {
-        record('unavailable', { detail: 'demo input: device unavailable' });
+      if (scene === 'unplugged') {
+        record('unavailable', { detail: 'capture.not_found: the replay folder does not exist' });
         fire(s, 'device_unavailable');
-      } else if (attempt.kind === 'quality_failure') {
+      } else if (SCENES[scene]?.hint) {
         r.quality += 1;
-        record('quality_failed', { detail: 'demo input: quality gate failed' });
+        record('quality_failed', { detail: `quality gates failed: ${SCENES[scene]?.hint}` });
         if (r.quality >= QUALITY_LIMIT) fire(s, 'capture_quality');
         else v.state = 'identified';
       } else {
         v.attemptNo += 1;
-        const matched = attempt.score >= mockPolicy.faceThreshold;
+        // Scores as the real matcher gives them for the demo photos.
+        const score = scene === 'impostor' || v.operator !== 'olga' ? 0.08 : 0.72;
+        const padPassed = scene !== 'still-photo';
+        const matched = padPassed && score >= mockPolicy.faceThreshold;
         record(matched ? 'matched' : 'no_match', {
-          score: attempt.score,
+          score,
           threshold: mockPolicy.faceThreshold,
-          scoreSource: 'test_input',
+          scoreSource: 'mock',
+          detail: padPassed ? null : 'presentation-attack checks failed: static_replay',
         });
         if (matched) {
           r.failures = 0;
           r.quality = 0;
           v.state = 'succeeded';
-          v.score = attempt.score;
+          v.score = score;
           log('stepup.succeeded', { caseId: sessionId, person: v.operator, outcome: 'success' });
         } else {
           r.failures += 1;

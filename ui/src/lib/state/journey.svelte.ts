@@ -1,7 +1,6 @@
 // The step-up in progress, shared by the operator and supervisor screens,
 // plus what both need from the policy and the people registry.
 
-import type { DemoAttempt } from '../bindings/DemoAttempt';
 import type { GrantInput } from '../bindings/GrantInput';
 import type { OverrideView } from '../bindings/OverrideView';
 import type { Person } from '../bindings/Person';
@@ -88,8 +87,9 @@ export class Journey {
     return this.#onSession((id) => this.backend.identify(id, operator));
   }
 
-  verify(attempt: DemoAttempt): Promise<void> {
-    return this.#onSession((id) => this.backend.verifyMe(id, attempt));
+  /** "Verify me": one capture attempt from the kiosk's camera (or replay). */
+  verify(): Promise<void> {
+    return this.#onSession((id) => this.backend.verifyMe(id));
   }
 
   cancel(reason: string): Promise<void> {
