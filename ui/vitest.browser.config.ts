@@ -10,5 +10,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // Generous waits: a loaded machine is slow, never wrong.
+    expect: { poll: { timeout: 15_000 } },
   },
 });

@@ -185,15 +185,20 @@ export async function audit(page: Page): Promise<string[]> {
 }
 
 /**
- * Drives the operator screen from a new request to the fallback offer,
- * through the demo attempt panel (camera unavailable). The one place that
+ * Drives the operator screen from a new request to the fallback offer: the
+ * replay camera shows someone else (the `impostor` scene) until the failure
+ * limit (5 in the mock's policy) fires `failure_limit`. The one place that
  * knows how the operator screen produces a failure.
  */
 export async function reachFallback(page: Page, operator = 'Olga Operator') {
   await goTo(page, 'Operator', 'Step-up');
   await page.getByRole('button', { name: 'Start step-up' }).click();
   await page.getByRole('button', { name: operator }).click();
-  await page.getByRole('radio', { name: 'Camera unavailable' }).check();
-  await page.getByRole('button', { name: 'Verify me' }).click();
+  await page.getByRole('combobox', { name: 'Replay scene' }).selectOption('impostor');
+  const counts = page.getByTestId('counts');
+  for (let i = 1; i <= 5; i++) {
+    await page.getByRole('button', { name: 'Verify me' }).click();
+    await counts.getByText(`Failed matches in a row: ${i} of 5`).waitFor();
+  }
   await page.getByRole('alert').filter({ hasText: 'could not be verified' }).waitFor();
 }
