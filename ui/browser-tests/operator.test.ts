@@ -99,6 +99,36 @@ describe('operator screen', () => {
     expect(errors).toEqual([]);
   });
 
+  it('says why a capture failed the quality gates, and offers the fallback after repeated ones', async () => {
+    const { page, errors } = await h.open();
+    await request(page);
+    await page.getByRole('combobox', { name: 'Replay scene' }).selectOption('no-face');
+    // The preview's hint, in words, before any attempt.
+    await expect.poll(() => page.getByTestId('hint').textContent()).toContain('No face found: look at the camera.');
+    for (let i = 1; i <= 2; i++) {
+      await verifyMe(page).click();
+      await page.getByRole('status').filter({ hasText: 'The picture was not good enough. Try again.' }).waitFor();
+    }
+    // Quality failures are not failed matches.
+    expect(await page.getByTestId('counts').textContent()).toContain('Failed matches in a row: 0 of 5');
+    await verifyMe(page).click();
+    const offer = page.getByRole('alert').filter({ hasText: 'Your face could not be verified' });
+    await offer.waitFor();
+    expect(await offer.textContent()).toContain('Repeated captures failed the quality checks');
+    expect(await audit(page)).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it('refuses a still photo whatever its score (presentation-attack check)', async () => {
+    const { page, errors } = await h.open();
+    await request(page);
+    await page.getByRole('combobox', { name: 'Replay scene' }).selectOption('still-photo');
+    await verifyMe(page).click();
+    await expect.poll(() => page.getByTestId('counts').textContent()).toContain('Failed matches in a row: 1 of 5');
+    expect(await page.getByText('Verified. You may continue.').count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
   it('cancels a step-up', async () => {
     const { page, errors } = await h.open();
     await request(page, 'Otto Operator');
