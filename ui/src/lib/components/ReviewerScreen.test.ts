@@ -29,6 +29,20 @@ describe('ReviewerScreen', () => {
     expect(within(await screen.findByTestId('cases')).getAllByRole('button')).toHaveLength(1);
   });
 
+  it('shows a refused review next to its form, and keeps it there', async () => {
+    render(ReviewerScreen, { props: { backend: createMockBackend({ seed: true }), demo: true } });
+    const items = within(await screen.findByTestId('cases')).getAllByRole('button');
+    await fireEvent.click(items[1]!); // still in force: too early to review
+    const detail = await screen.findByTestId('case-detail');
+    await fireEvent.input(within(detail).getByLabelText(s.notes), { target: { value: 'early' } });
+    await fireEvent.click(within(detail).getByRole('button', { name: strings.supervisor.fillDemo }));
+    await new Promise((r) => setTimeout(r, 0));
+    await fireEvent.submit(screen.getByTestId('review-form'));
+    expect(await within(detail).findByRole('alert')).toHaveTextContent('refused.review_too_early');
+    await new Promise((r) => setTimeout(r, 0));
+    expect(within(detail).getByRole('alert')).toHaveTextContent('refused.review_too_early');
+  });
+
   it('verifies the chain and exports', async () => {
     render(ReviewerScreen, { props: { backend: createMockBackend({ seed: true }) } });
     expect(screen.getByTestId('verify-status')).toHaveTextContent(s.notVerified);

@@ -88,6 +88,27 @@ describe('SupervisorScreen', () => {
     expect(await screen.findByText(s.statusNames.revoked)).toBeInTheDocument();
   });
 
+  it('revokes after the screen was left and re-opened (the granting supervisor by default)', async () => {
+    const h = await atFallback();
+    await h.journey.login({ supervisor: 'sam', secret: 'sam-demo-pass', otp: '111111' });
+    await h.journey.grantOverride({
+      scope: ['payments.approve'],
+      durationMinutes: 10,
+      reasonCode: 'SENSOR_FAULT',
+      note: 'n',
+      ticket: null,
+      compensatingControl: 'c',
+    });
+    // atFallback rendered the screen after the grant: nobody signed in on it.
+    const grant = await screen.findByTestId('grant');
+    expect(within(grant).getByLabelText(s.who)).toHaveValue('sam');
+    await fireEvent.input(within(grant).getByLabelText(s.revokeReason), { target: { value: 'operator back' } });
+    await fireEvent.input(within(grant).getByLabelText(s.password), { target: { value: 'sam-demo-pass' } });
+    await fireEvent.input(within(grant).getByLabelText(s.otp), { target: { value: '111111' } });
+    await fireEvent.submit(within(grant).getByRole('button', { name: s.revoke }).closest('form')!);
+    expect(await screen.findByText(s.statusNames.revoked)).toBeInTheDocument();
+  });
+
   it('an over-cap duration is refused by the backend with its code', async () => {
     const h = await atFallback();
     await h.journey.login({ supervisor: 'sam', secret: 'sam-demo-pass', otp: '111111' });
