@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, goTo, harness } from './harness';
+import { audit, goTo, harness, reachFallback } from './harness';
 
 const h = harness();
 beforeAll(h.start);
@@ -45,6 +45,22 @@ describe('reviewer screen', () => {
       .toContain('Needs follow-up');
     await expect.poll(() => cases.count()).toBe(1);
     expect(await page.getByTestId('case-detail').count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  it('shows the evidence of a step-up just run at this kiosk', async () => {
+    const { page, errors } = await h.open();
+    await reachFallback(page);
+    await goTo(page, 'Reviewer', 'Review');
+    const log = page.getByRole('region', { name: 'Evidence log' });
+    await expect.poll(() => log.getByText(/events loaded/).textContent()).toBe('200 events loaded');
+    expect(await log.getByRole('alert').count()).toBe(0);
+    const newest = await log.getByRole('listitem').first().textContent();
+    expect(newest).toContain('fallback.triggered');
+    await log.getByLabel('Event kind').selectOption('stepup.requested');
+    await log.getByRole('button', { name: 'Apply filters' }).click();
+    await log.getByRole('listitem').first().getByRole('button').click();
+    expect(await log.getByTestId('event-detail').textContent()).toContain('payments.approve');
     expect(errors).toEqual([]);
   });
 

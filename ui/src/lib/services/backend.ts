@@ -104,14 +104,29 @@ export interface MockOptions {
   scene?: string;
 }
 
+/**
+ * Arguments cross IPC as JSON, so the mock gets copies too: never the
+ * screens' live state (a Svelte proxy kept in an event body cannot be
+ * cloned later, and would change under the mock's feet).
+ */
+function likeIpc(backend: Backend): Backend {
+  const copy = (a: unknown) => (a === undefined ? a : JSON.parse(JSON.stringify(a)));
+  return Object.fromEntries(
+    Object.entries(backend).map(([name, fn]) => [
+      name,
+      (...args: unknown[]) => (fn as (...a: unknown[]) => Promise<unknown>)(...args.map(copy)),
+    ]),
+  ) as unknown as Backend;
+}
+
 /** An in-memory backend with the engine's rules (see mock.ts). */
 export function createMockBackend(options: MockOptions = {}): Backend {
-  const demo = createDemoBackend({
+  const demo = likeIpc(createDemoBackend({
     now: options.now,
     seedEvents: options.seed ? (options.seedEvents ?? 500) : 0,
     seedOverrides: options.seed ?? false,
     scene: options.scene,
-  });
+  }));
   const fail = options.error;
   if (fail) {
     return Object.fromEntries(
