@@ -6,10 +6,10 @@ const h = harness();
 beforeAll(h.start);
 afterAll(h.stop);
 
-/** Presses Tab until `target` has the focus (at most `max` times). */
-async function tabTo(page: Page, target: Locator, max = 80): Promise<void> {
+/** Presses Tab (or Shift+Tab) until `target` has the focus (at most `max` times). */
+async function tabTo(page: Page, target: Locator, max = 80, key = 'Tab'): Promise<void> {
   for (let i = 0; i < max; i++) {
-    await page.keyboard.press('Tab');
+    await page.keyboard.press(key);
     if (await target.evaluate((el) => el === document.activeElement).catch(() => false)) {
       // The focus is visible: a thick outline (app.css :focus-visible).
       const outline = await target.evaluate((el) => getComputedStyle(el).outlineWidth);
@@ -86,7 +86,7 @@ describe('keyboard operation', () => {
     expect(errors).toEqual([]);
   });
 
-  it('opens a case and an evidence row from the keyboard', async () => {
+  it('reviews a case and opens an evidence row from the keyboard', async () => {
     const { page, errors } = await h.open();
     await tabTo(page, nav(page, 'Reviewer'));
     await page.keyboard.press('Enter');
@@ -99,6 +99,14 @@ describe('keyboard operation', () => {
     await tabTo(page, page.getByRole('radio', { name: 'Justified', exact: true }));
     await page.keyboard.press('ArrowDown');
     expect(await page.getByRole('radio', { name: 'Unjustified' }).isChecked()).toBe(true);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('No fault found on the camera');
+    await tabTo(page, page.getByRole('button', { name: 'Fill demo credentials' }));
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByTestId('case-detail').getByLabel('Password').inputValue()).not.toBe('');
+    await tabTo(page, page.getByRole('button', { name: 'Record review' }), 5, 'Shift+Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('status').filter({ hasText: 'Reviewed by rita: Unjustified' }).waitFor();
     const row = page.getByRole('list', { name: 'Evidence log' }).getByRole('button').first();
     await tabTo(page, row, 120);
     await page.keyboard.press('Enter');
