@@ -1,5 +1,6 @@
 //! The policy file (TOML): thresholds, the NIST SP 800-63B rev 4 attempt
-//! regime, fallback triggers, override bounds, scopes and reason codes.
+//! regime, fallback triggers, override bounds, scopes and reason codes, and
+//! the evidence-sync alert limit.
 //!
 //! Loading is strict: unknown keys are refused, and every semantic check
 //! names the key and the line it is on, so an administrator can fix the file
@@ -34,6 +35,9 @@ pub struct Policy {
     /// Signed step-up assertions for relying applications.
     #[serde(default)]
     pub assertion: AssertionPolicy,
+    /// Evidence sync to write-once storage: when a backlog becomes an alert.
+    #[serde(default)]
+    pub sync: SyncPolicy,
     pub scopes: Vec<Scope>,
     pub reason_codes: Vec<ReasonCode>,
 }
@@ -77,6 +81,34 @@ impl Default for AssertionPolicy {
 
 /// Longest lifetime a policy may give an assertion.
 pub const MAX_ASSERTION_LIFETIME_SECONDS: i64 = 3600;
+
+/// `[sync]`: evidence is only safe once it sits in the write-once bucket,
+/// so a backlog that grows old is an alert (`countersign sync status`, the
+/// app's sync screen).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncPolicy {
+    /// Alert when the oldest event not yet uploaded is older than this.
+    pub unsynced_alert_minutes: i64,
+}
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        SyncPolicy {
+            unsynced_alert_minutes: 60,
+        }
+    }
+}
+
+impl SyncPolicy {
+    /// The alert limit in milliseconds.
+    pub fn alert_after_ms(&self) -> i64 {
+        self.unsynced_alert_minutes.saturating_mul(60_000)
+    }
+}
+
+/// Longest a policy may let evidence wait unsynced before alerting: a week.
+pub const MAX_SYNC_ALERT_MINUTES: i64 = 7 * 24 * 60;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -350,6 +382,13 @@ impl Policy {
             return err(
                 vec![K("assertion"), K("lifetime_seconds")],
                 format!("must be between 10 and {MAX_ASSERTION_LIFETIME_SECONDS}, got {l}"),
+            );
+        }
+        let m = self.sync.unsynced_alert_minutes;
+        if !(1..=MAX_SYNC_ALERT_MINUTES).contains(&m) {
+            return err(
+                vec![K("sync"), K("unsynced_alert_minutes")],
+                format!("must be between 1 and {MAX_SYNC_ALERT_MINUTES} (a week), got {m}"),
             );
         }
         let o = &self.overrides;

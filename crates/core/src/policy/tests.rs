@@ -147,6 +147,9 @@ fn policy_without_new_sections_still_loads_with_breakglass_off() {
     let p = Policy::from_toml(&src).unwrap();
     assert!(p.breakglass.triggers.is_empty());
     assert_eq!(p.assertion.lifetime_seconds, 300);
+    assert!(!src.contains("[sync]"));
+    assert_eq!(p.sync, SyncPolicy::default());
+    assert_eq!(p.sync.alert_after_ms(), 3_600_000);
 }
 
 #[test]
@@ -208,5 +211,43 @@ fn error_display_is_one_line() {
     assert!(
         s.starts_with("policy key `supervisor.totp_digits` (line "),
         "{s}"
+    );
+}
+
+#[test]
+fn sync_alert_limit_comes_from_the_policy_within_bounds() {
+    let p = Policy::default_policy();
+    assert_eq!(p.sync.unsynced_alert_minutes, 60);
+    let p = Policy::from_toml(&with(
+        "unsynced_alert_minutes = 60",
+        "unsynced_alert_minutes = 15",
+    ))
+    .unwrap();
+    assert_eq!(p.sync.alert_after_ms(), 15 * 60_000);
+    for bad in ["0", "-5", "10081"] {
+        let e = Policy::from_toml(&with(
+            "unsynced_alert_minutes = 60",
+            &format!("unsynced_alert_minutes = {bad}"),
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("sync.unsynced_alert_minutes"));
+        assert_eq!(e.line, Some(line_in_default("unsynced_alert_minutes = 60")));
+        assert!(
+            e.message.contains("10080") && e.message.contains(bad),
+            "{e}"
+        );
+    }
+    let e = Policy::from_toml(&with(
+        "unsynced_alert_minutes = 60",
+        "unsynced_alert_minutes = 60\nalert_after_secs = 3600",
+    ))
+    .unwrap_err();
+    assert!(
+        e.message.contains("unknown field `alert_after_secs`"),
+        "{e}"
+    );
+    assert_eq!(
+        e.line,
+        Some(line_in_default("unsynced_alert_minutes = 60") + 1)
     );
 }
