@@ -7,10 +7,31 @@ use anyhow::Context;
 use countersign_engine::{DataDir, Engine};
 use countersign_ledger::{Keys, Ledger};
 use countersign_sync::fleet::Fleet;
-use countersign_sync::{verify_remote, SyncConfig, SyncStatus, Syncer};
+use countersign_sync::{
+    kiosk_status, status_at, verify_remote, SyncConfig, SyncError, SyncStatus, Syncer,
+};
 
 use crate::args::{Cli, FleetCmd, SyncCmd};
 use crate::Coded;
+
+/// A sync error as `error[sync.*]`.
+fn coded(e: SyncError) -> anyhow::Error {
+    Coded {
+        code: e.code(),
+        message: e.to_string(),
+    }
+    .into()
+}
+
+trait Sx<T> {
+    fn sx(self) -> anyhow::Result<T>;
+}
+
+impl<T> Sx<T> for Result<T, SyncError> {
+    fn sx(self) -> anyhow::Result<T> {
+        self.map_err(coded)
+    }
+}
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -22,26 +43,24 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn config(cli: &Cli, path: &Option<PathBuf>) -> anyhow::Result<SyncConfig> {
     let cfg = match path {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            SyncConfig::parse(&text).with_context(|| format!("in {}", p.display()))?
-        }
-        None => SyncConfig::load(&cli.data_dir)?,
+        Some(p) => SyncConfig::load_file(p).sx()?,
+        None => SyncConfig::load(&cli.data_dir).sx()?,
     };
     Ok(cfg)
 }
 
+fn engine(cli: &Cli) -> anyhow::Result<Engine> {
+    Engine::open(&cli.data_dir).with_context(|| format!("opening {}", cli.data_dir.display()))
+}
+
+/// A syncer on its own connection to the ledger, under the policy's `[sync]`.
 fn syncer(cli: &Cli, cfg_path: &Option<PathBuf>) -> anyhow::Result<Syncer> {
     let cfg = config(cli, cfg_path)?;
-    let kiosk = Engine::open(&cli.data_dir)
-        .with_context(|| format!("opening {}", cli.data_dir.display()))?
-        .kiosk_id()
-        .to_string();
+    let engine = engine(cli)?;
     let dd = DataDir::new(cli.data_dir.clone());
     let keys = Keys::load(&dd.keys_dir()).context("loading the kiosk keys")?;
     let ledger = Ledger::open(&dd.ledger_path(), keys).context("opening the ledger")?;
-    Ok(Syncer::new(ledger, &kiosk, cfg)?)
+    Syncer::new(ledger, engine.kiosk_id(), cfg, &engine.policy().sync).sx()
 }
 
 fn fmt_age(ms: i64) -> String {
@@ -67,7 +86,13 @@ fn print_status(cli: &Cli, st: &SyncStatus) -> anyhow::Result<()> {
         t.map(|t| format!("{} ago", fmt_age(now - t)))
             .unwrap_or_else(|| "never".into())
     };
-    println!("kiosk {} -> bucket {}", st.kiosk, st.bucket);
+    match (&st.endpoint, &st.bucket) {
+        (Some(ep), Some(b)) => println!("kiosk {} -> bucket {b} at {ep}", st.kiosk),
+        _ => println!(
+            "kiosk {}: sync not configured (no sync.toml): nothing is uploaded",
+            st.kiosk
+        ),
+    }
     println!(
         "queued: {} events, {} blobs, {} checkpoints; in flight: {}; synced events: {}",
         st.queued_events, st.queued_blobs, st.queued_checkpoints, st.in_flight, st.synced_events
@@ -95,14 +120,35 @@ fn print_status(cli: &Cli, st: &SyncStatus) -> anyhow::Result<()> {
 pub fn sync(cli: &Cli, c: &SyncCmd) -> anyhow::Result<()> {
     match c {
         SyncCmd::Status { config } => {
-            let s = syncer(cli, config)?;
-            let st = s.status()?;
+            // The ledger and the policy only: no network, no credentials.
+            let e = engine(cli)?;
+            let st = match config {
+                None => {
+                    kiosk_status(e.ledger(), e.kiosk_id(), e.data_dir(), &e.policy().sync).sx()?
+                }
+                Some(p) => {
+                    let text = std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?;
+                    let cfg = SyncConfig::parse_for_status(&text)
+                        .map_err(|e| SyncError::Config(format!("{}: {e}", p.display())))
+                        .sx()?;
+                    status_at(
+                        e.ledger(),
+                        e.kiosk_id(),
+                        Some(&cfg),
+                        &e.policy().sync,
+                        0,
+                        countersign_sync::now_ms(),
+                    )
+                    .sx()?
+                }
+            };
             print_status(cli, &st)?;
             if st.alert {
                 return Err(Coded {
                     code: "sync.alert",
                     message: format!(
-                        "the oldest unsynced event is older than the limit ({})",
+                        "the oldest unsynced event is older than the policy's limit ({}, [sync] unsynced_alert_minutes)",
                         fmt_age(st.alert_after_ms)
                     ),
                 }
@@ -118,7 +164,7 @@ pub fn sync(cli: &Cli, c: &SyncCmd) -> anyhow::Result<()> {
             let s = syncer(cli, config)?;
             let rt = runtime()?;
             if *once {
-                let r = rt.block_on(s.run_until_caught_up(*max_failures))?;
+                let r = rt.block_on(s.run_until_caught_up(*max_failures)).sx()?;
                 if cli.json {
                     println!("{}", serde_json::to_string(&r)?);
                 } else {
@@ -140,11 +186,11 @@ pub fn sync(cli: &Cli, c: &SyncCmd) -> anyhow::Result<()> {
                 let _ = tx.send(true);
                 let _ = bg.await;
             });
-            print_status(cli, &s.status()?)
+            print_status(cli, &s.status().sx()?)
         }
         SyncCmd::Verify { config } => {
             let s = syncer(cli, config)?;
-            let rep = runtime()?.block_on(verify_remote(&s))?;
+            let rep = runtime()?.block_on(verify_remote(&s)).sx()?;
             if cli.json {
                 println!("{}", serde_json::to_string(&rep)?);
             } else {
@@ -183,8 +229,8 @@ pub fn fleet(cli: &Cli, c: &FleetCmd) -> anyhow::Result<()> {
     let rt = runtime()?;
     match c {
         FleetCmd::ListKiosks { config } => {
-            let f = Fleet::open(&config_any(cli, config)?)?;
-            let ks = rt.block_on(f.list_kiosks())?;
+            let f = Fleet::open(&config_any(cli, config)?).sx()?;
+            let ks = rt.block_on(f.list_kiosks()).sx()?;
             if cli.json {
                 println!("{}", serde_json::to_string(&ks)?);
             } else {
@@ -195,15 +241,15 @@ pub fn fleet(cli: &Cli, c: &FleetCmd) -> anyhow::Result<()> {
             Ok(())
         }
         FleetCmd::Verify { config, kiosks } => {
-            let f = Fleet::open(&config_any(cli, config)?)?;
+            let f = Fleet::open(&config_any(cli, config)?).sx()?;
             let ks = if kiosks.is_empty() {
-                rt.block_on(f.list_kiosks())?
+                rt.block_on(f.list_kiosks()).sx()?
             } else {
                 kiosks.clone()
             };
             let mut bad = 0;
             for k in &ks {
-                let r = rt.block_on(f.verify_kiosk(k))?;
+                let r = rt.block_on(f.verify_kiosk(k)).sx()?;
                 if cli.json {
                     println!("{}", serde_json::to_string(&r)?);
                 } else if r.is_ok() {
@@ -237,9 +283,9 @@ pub fn fleet(cli: &Cli, c: &FleetCmd) -> anyhow::Result<()> {
             kiosks,
             filter,
         } => {
-            let f = Fleet::open(&config_any(cli, config)?)?;
+            let f = Fleet::open(&config_any(cli, config)?).sx()?;
             let filter = crate::util::to_filter(filter)?;
-            let evs = rt.block_on(f.log(kiosks, &filter))?;
+            let evs = rt.block_on(f.log(kiosks, &filter)).sx()?;
             for e in evs {
                 println!("{}", serde_json::to_string(&e)?);
             }

@@ -3,7 +3,9 @@
 //! same run, and the catch-up time of a kiosk with many queued events.
 //!
 //! cargo run -p countersign-sync --example sync_bench -- [EVENTS_FOR_RATE] [BLOBS] [CATCH_UP_EVENTS] [CONCURRENCY]
-//! (defaults 5000 1000 100000 16). Prints Markdown for BENCHMARKS.md.
+//! (defaults 5000 1000 100000 16; CATCH_UP_EVENTS 0 skips the catch-up).
+//! Prints Markdown for BENCHMARKS.md, with the load average before and
+//! after (the server and the client share the machine).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -73,10 +75,14 @@ fn objects(l: &Ledger, layout: &Layout) -> Vec<(String, Vec<u8>)> {
     v
 }
 
-async fn raw_puts(store: Arc<dyn ObjectStore>, objs: Vec<(String, Vec<u8>)>, conc: usize) -> f64 {
+async fn raw_puts(
+    store: Arc<dyn ObjectStore>,
+    objs: &[(String, Vec<u8>)],
+    prefix: &str,
+    conc: usize,
+) -> f64 {
     let t0 = Instant::now();
-    let n = objs.len();
-    let results: Vec<_> = futures::stream::iter(objs.into_iter().map(|(k, b)| {
+    let results: Vec<_> = futures::stream::iter(objs.iter().map(|(k, b)| {
         let store = store.clone();
         async move {
             let opts = PutOptions {
@@ -85,18 +91,39 @@ async fn raw_puts(store: Arc<dyn ObjectStore>, objs: Vec<(String, Vec<u8>)>, con
             };
             store
                 .put_opts(
-                    &OPath::from(format!("raw/{k}")),
-                    Bytes::from(b).into(),
+                    &OPath::from(format!("{prefix}/{k}")),
+                    Bytes::from(b.clone()).into(),
                     opts,
                 )
                 .await
         }
     }))
-    .buffered(conc)
+    .buffer_unordered(conc)
     .collect()
     .await;
     assert!(results.iter().all(|r| r.is_ok()));
-    n as f64 / t0.elapsed().as_secs_f64()
+    objs.len() as f64 / t0.elapsed().as_secs_f64()
+}
+
+/// Raw PUTs of `objs` just before and just after the uploader (so neither
+/// side gets the fresh or the warmed-up server alone), then the uploader's
+/// rate; prints one table row.
+async fn compare(label: &str, l: Ledger, kiosk: &str, cfg: &SyncConfig, conc: usize) {
+    let layout = Layout::new("", kiosk).unwrap();
+    let objs = objects(&l, &layout);
+    let s = Syncer::new(l, kiosk, cfg.clone(), &Default::default()).unwrap();
+    let before = raw_puts(s.remote().put_store(), &objs, "raw-before", conc).await;
+    let t0 = Instant::now();
+    let r = s.run_until_caught_up(5).await.unwrap();
+    let rate = r.uploaded as f64 / t0.elapsed().as_secs_f64();
+    let after = raw_puts(s.remote().put_store(), &objs, "raw-after", conc).await;
+    let raw = (before + after) / 2.0;
+    let avg = objs.iter().map(|o| o.1.len()).sum::<usize>() / objs.len().max(1);
+    println!(
+        "| {label} (avg {avg} B per object) | {} | {before:.0} / {after:.0} | {rate:.0} | {:.0} % |",
+        r.uploaded,
+        100.0 * rate / raw
+    );
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -111,58 +138,64 @@ async fn main() {
     let mut cfg = SyncConfig::for_endpoint(&weed.endpoint(), "bench", TEST_KEY, TEST_SECRET);
     cfg.concurrency = conc;
     println!("## Sync (crates/sync)\n");
-    println!("`cargo run -p countersign-sync --example sync_bench -- {n_events} {n_blobs} {n_catch} {conc}` (dev profile, deps at opt-level 1), SeaweedFS 4.48 `weed mini` on 127.0.0.1, bucket with Object Lock and default COMPLIANCE retention, {conc} PUTs in flight, create-only PUT with SHA-256 checksums for both columns. Raw = object_store `put_opts(PutMode::Create)` of the very same objects (bytes and key shapes) in the same run.\n");
-    println!("| workload | objects | raw object_store PUT/s | sync PUT/s | sync / raw |");
+    println!("load average before: {}", loadavg());
+    let profile = if cfg!(debug_assertions) {
+        "dev profile, deps at opt-level 1"
+    } else {
+        "release profile"
+    };
+    println!("`cargo run [--release] -p countersign-sync --example sync_bench -- {n_events} {n_blobs} {n_catch} {conc}` ({profile}), SeaweedFS 4.48 `weed mini` on 127.0.0.1, bucket with Object Lock and default COMPLIANCE retention, {conc} PUTs in flight, create-only PUT with SHA-256 checksums for both columns. Raw = object_store `put_opts(PutMode::Create)` of the very same objects (bytes and key shapes), also {conc} in flight (a new PUT as soon as one completes), just before and just after the uploader in the same run, after a warm-up of 300 PUTs.\n");
+    println!("| workload | objects | raw PUT/s before / after | sync PUT/s | sync / mean raw |");
     println!("| --- | ---: | ---: | ---: | ---: |");
-
-    // Events.
-    let d = tempfile::tempdir().unwrap();
-    let mut l = ledger(d.path());
-    events(&mut l, n_events);
-    let layout = Layout::new("", "kiosk-ev").unwrap();
-    let objs = objects(&l, &layout);
-    let s = Syncer::new(l, "kiosk-ev", cfg.clone()).unwrap();
-    let raw = raw_puts(s.remote().put_store(), objs.clone(), conc).await;
-    let t0 = Instant::now();
-    let r = s.run_until_caught_up(5).await.unwrap();
-    let rate = r.uploaded as f64 / t0.elapsed().as_secs_f64();
-    println!(
-        "| events (~{} B JSON each) | {} | {raw:.0} | {rate:.0} | {:.0} % |",
-        objs[1].1.len(),
-        r.uploaded,
-        100.0 * rate / raw
+    // Warm the server up (volume allocation on the first writes).
+    let warm: Vec<(String, Vec<u8>)> = (0..300)
+        .map(|i| (format!("w/{i}"), vec![i as u8; 4096]))
+        .collect();
+    let store: Arc<dyn ObjectStore> = Arc::new(
+        object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(weed.endpoint())
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_bucket_name("bench")
+            .with_access_key_id(TEST_KEY)
+            .with_secret_access_key(TEST_SECRET)
+            .build()
+            .unwrap(),
     );
+    raw_puts(store, &warm, "warm-up", conc).await;
 
-    // 50 KB random blobs (each with its blob.sealed event).
-    let d = tempfile::tempdir().unwrap();
-    let mut l = ledger(d.path());
-    let mut rng = rand::thread_rng();
-    for _ in 0..n_blobs {
-        let mut b = vec![0u8; 50 * 1024];
-        rng.fill_bytes(&mut b);
-        l.put_blob(&b, "image/png", 1_700_000_000_000, EventIndex::default())
-            .unwrap();
+    if n_events > 0 {
+        let d = tempfile::tempdir().unwrap();
+        let mut l = ledger(d.path());
+        events(&mut l, n_events);
+        compare("events", l, "kiosk-ev", &cfg, conc).await;
     }
-    let layout = Layout::new("", "kiosk-blob").unwrap();
-    let objs = objects(&l, &layout);
-    let s = Syncer::new(l, "kiosk-blob", cfg.clone()).unwrap();
-    let raw = raw_puts(s.remote().put_store(), objs.clone(), conc).await;
-    let t0 = Instant::now();
-    let r = s.run_until_caught_up(5).await.unwrap();
-    let rate = r.uploaded as f64 / t0.elapsed().as_secs_f64();
-    println!(
-        "| 50 KB random blobs + their `blob.sealed` events | {} | {raw:.0} | {rate:.0} | {:.0} % |",
-        r.uploaded,
-        100.0 * rate / raw
-    );
+    if n_blobs > 0 {
+        // 50 KB random blobs (each with its blob.sealed event).
+        let d = tempfile::tempdir().unwrap();
+        let mut l = ledger(d.path());
+        let mut rng = rand::thread_rng();
+        for _ in 0..n_blobs {
+            let mut b = vec![0u8; 50 * 1024];
+            rng.fill_bytes(&mut b);
+            l.put_blob(&b, "image/png", 1_700_000_000_000, EventIndex::default())
+                .unwrap();
+        }
+        let label = "50 KB random blobs + their `blob.sealed` events";
+        compare(label, l, "kiosk-blob", &cfg, conc).await;
+    }
 
+    if n_catch == 0 {
+        println!("\nload average after: {}", loadavg());
+        return;
+    }
     // Catch-up of a long offline period.
     let d = tempfile::tempdir().unwrap();
     let mut l = ledger(d.path());
     let t0 = Instant::now();
     events(&mut l, n_catch);
     let fill = t0.elapsed().as_secs_f64();
-    let s = Syncer::new(l, "kiosk-offline", cfg.clone()).unwrap();
+    let s = Syncer::new(l, "kiosk-offline", cfg.clone(), &Default::default()).unwrap();
     let t0 = Instant::now();
     let r = s.run_until_caught_up(5).await.unwrap();
     let secs = t0.elapsed().as_secs_f64();
@@ -175,4 +208,14 @@ async fn main() {
         r.uploaded as f64 / secs,
         r.uploaded
     );
+    println!("load average after: {}", loadavg());
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }

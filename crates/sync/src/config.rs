@@ -72,9 +72,10 @@ pub struct SyncConfig {
     /// Uploads in flight at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
-    /// Alert when the oldest unsynced event is older than this.
-    #[serde(default = "default_alert")]
-    pub alert_after_secs: u64,
+    /// Moved to the policy (`[sync] unsynced_alert_minutes`): refused here
+    /// with a message saying so, rather than silently ignored.
+    #[serde(default, rename = "alert_after_secs")]
+    moved_alert_after_secs: Option<toml::Value>,
     /// Per-request timeout.
     #[serde(default = "default_timeout")]
     pub request_timeout_secs: u64,
@@ -101,7 +102,6 @@ impl std::fmt::Debug for SyncConfig {
             .field("ca_cert_only", &self.ca_cert_only)
             .field("credentials", &self.credentials())
             .field("concurrency", &self.concurrency)
-            .field("alert_after_secs", &self.alert_after_secs)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("backoff_min_ms", &self.backoff_min_ms)
             .field("backoff_max_ms", &self.backoff_max_ms)
@@ -115,9 +115,6 @@ fn default_region() -> String {
 }
 fn default_concurrency() -> usize {
     16
-}
-fn default_alert() -> u64 {
-    3600
 }
 fn default_timeout() -> u64 {
     30
@@ -146,7 +143,7 @@ impl SyncConfig {
             access_key_id: key.into(),
             secret_access_key: secret.into(),
             concurrency: default_concurrency(),
-            alert_after_secs: default_alert(),
+            moved_alert_after_secs: None,
             request_timeout_secs: default_timeout(),
             backoff_min_ms: default_backoff_min(),
             backoff_max_ms: default_backoff_max(),
@@ -156,28 +153,98 @@ impl SyncConfig {
 
     /// Parse TOML text; fill credentials from the environment when set.
     pub fn parse(text: &str) -> Result<SyncConfig, SyncError> {
+        let c = Self::parse_unchecked(text)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Parse without [`SyncConfig::validate`] (for showing the status, which
+    /// needs no credentials). Unknown keys are still refused.
+    pub fn parse_for_status(text: &str) -> Result<SyncConfig, SyncError> {
+        Self::parse_unchecked(text)
+    }
+
+    fn parse_unchecked(text: &str) -> Result<SyncConfig, SyncError> {
         let mut c: SyncConfig =
             toml::from_str(text).map_err(|e| SyncError::Config(e.to_string()))?;
+        if c.moved_alert_after_secs.is_some() {
+            return Err(SyncError::Config(
+                "alert_after_secs is no longer read from sync.toml: the alert limit is the policy's \
+                 `[sync] unsynced_alert_minutes` (policy.toml); remove the key"
+                    .into(),
+            ));
+        }
         if let Ok(v) = std::env::var(ENV_ACCESS_KEY) {
             c.access_key_id = v;
         }
         if let Ok(v) = std::env::var(ENV_SECRET_KEY) {
             c.secret_access_key = v;
         }
-        c.validate()?;
         Ok(c)
+    }
+
+    fn read(data_dir: &Path) -> Result<Option<(PathBuf, String)>, SyncError> {
+        let p = data_dir.join(CONFIG_FILE);
+        match std::fs::read_to_string(&p) {
+            Ok(t) => Ok(Some((p, t))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(SyncError::Config(format!(
+                "cannot read {}: {e}",
+                p.display()
+            ))),
+        }
     }
 
     /// Load `<data dir>/sync.toml`.
     pub fn load(data_dir: &Path) -> Result<SyncConfig, SyncError> {
-        let p = data_dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&p).map_err(|e| {
-            SyncError::Config(format!(
-                "cannot read {}: {e} (create it: bucket, endpoint, credentials)",
-                p.display()
-            ))
-        })?;
+        let Some((p, text)) = Self::read(data_dir)? else {
+            return Err(SyncError::Config(format!(
+                "{} does not exist: create it (bucket, endpoint, credentials)",
+                data_dir.join(CONFIG_FILE).display()
+            )));
+        };
         Self::parse(&text).map_err(|e| SyncError::Config(format!("{}: {e}", p.display())))
+    }
+
+    /// Load a config file at any path (e.g. a reviewer's fleet config: the
+    /// bucket and read-only credentials, no kiosk).
+    pub fn load_file(path: &Path) -> Result<SyncConfig, SyncError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SyncError::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::parse(&text).map_err(|e| SyncError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Load `<data dir>/sync.toml` for display: `None` when the kiosk has
+    /// none (not configured); credentials are not required.
+    pub fn load_for_status(data_dir: &Path) -> Result<Option<SyncConfig>, SyncError> {
+        let Some((p, text)) = Self::read(data_dir)? else {
+            return Ok(None);
+        };
+        Self::parse_unchecked(&text)
+            .map(Some)
+            .map_err(|e| SyncError::Config(format!("{}: {e}", p.display())))
+    }
+
+    /// The endpoint as it may be shown: without any `user:password@` or
+    /// query string (`None` = AWS S3 in `region`).
+    pub fn endpoint_display(&self) -> String {
+        match &self.endpoint {
+            None => format!("AWS S3 ({})", self.region),
+            Some(ep) => {
+                let ep = ep.split(['?', '#']).next().unwrap_or_default();
+                match ep.split_once("://") {
+                    Some((scheme, rest)) => {
+                        let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+                        format!("{scheme}://{host}")
+                    }
+                    None => ep
+                        .rsplit_once('@')
+                        .map(|(_, h)| h)
+                        .unwrap_or(ep)
+                        .to_string(),
+                }
+            }
+        }
     }
 
     /// Check the values make sense.
@@ -241,5 +308,27 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("https"), "{e}");
+    }
+
+    #[test]
+    fn the_alert_limit_is_refused_here_and_points_to_the_policy() {
+        let e = SyncConfig::parse(
+            "bucket = \"b\"\nalert_after_secs = 60\naccess_key_id = \"a\"\nsecret_access_key = \"b\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("[sync] unsynced_alert_minutes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn endpoint_display_drops_userinfo_and_query() {
+        let mut c =
+            SyncConfig::for_endpoint("https://AKIAX:s3cr3t@s3.example:9000/?x=y", "b", "k", "s");
+        assert_eq!(c.endpoint_display(), "https://s3.example:9000/");
+        c.endpoint = None;
+        c.region = "eu-west-1".into();
+        assert_eq!(c.endpoint_display(), "AWS S3 (eu-west-1)");
     }
 }

@@ -50,6 +50,20 @@ pub struct FleetEvent {
     pub hash: String,
 }
 
+impl FleetEvent {
+    pub(crate) fn from_object(kiosk: &str, e: EventObject) -> FleetEvent {
+        FleetEvent {
+            kiosk: kiosk.into(),
+            seq: e.seq,
+            ts_ms: e.ts_ms,
+            body: serde_json::from_str(&e.body_json).unwrap_or(serde_json::Value::Null),
+            kind: e.kind,
+            index: e.index,
+            hash: e.hash,
+        }
+    }
+}
+
 /// A kiosk's verification from the bucket alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KioskReport {
@@ -78,9 +92,9 @@ impl KioskReport {
     }
 }
 
-struct Loaded {
-    report: KioskReport,
-    events: Vec<EventObject>,
+pub(crate) struct Loaded {
+    pub(crate) report: KioskReport,
+    pub(crate) events: Vec<EventObject>,
 }
 
 fn verify_sig(pk: &VerifyingKey, msg: &[u8], sig_hex: &str) -> bool {
@@ -107,7 +121,7 @@ impl Fleet {
         self.remote.list_dirs(&self.prefix).await
     }
 
-    async fn load(&self, kiosk: &str) -> Result<Loaded, SyncError> {
+    pub(crate) async fn load(&self, kiosk: &str) -> Result<Loaded, SyncError> {
         let root = format!("{}{kiosk}/", self.prefix);
         let mut rep = KioskReport {
             kiosk: kiosk.into(),
@@ -348,23 +362,10 @@ impl Fleet {
         let mut out = Vec::new();
         for k in ks {
             let loaded = self.load(&k).await?;
-            let reviewed: HashSet<String> = loaded
-                .events
-                .iter()
-                .filter(|e| e.kind == KIND_OVERRIDE_REVIEWED)
-                .filter_map(|e| e.index.case_id.clone())
-                .collect();
+            let reviewed = reviewed_cases(&loaded.events);
             for e in loaded.events {
-                if matches(filter, &e, &reviewed) {
-                    out.push(FleetEvent {
-                        kiosk: k.clone(),
-                        seq: e.seq,
-                        ts_ms: e.ts_ms,
-                        kind: e.kind,
-                        index: e.index,
-                        body: serde_json::from_str(&e.body_json).unwrap_or(serde_json::Value::Null),
-                        hash: e.hash,
-                    });
+                if matches(filter, e.ts_ms, &e.kind, &e.index, &reviewed) {
+                    out.push(FleetEvent::from_object(&k, e));
                 }
             }
         }
@@ -380,21 +381,34 @@ fn body_sha(body_json: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn matches(f: &Filter, e: &EventObject, reviewed: &HashSet<String>) -> bool {
+/// Case ids that have a review, among one kiosk's events.
+pub(crate) fn reviewed_cases(events: &[EventObject]) -> HashSet<String> {
+    events
+        .iter()
+        .filter(|e| e.kind == KIND_OVERRIDE_REVIEWED)
+        .filter_map(|e| e.index.case_id.clone())
+        .collect()
+}
+
+/// The local log's [`Filter`] applied to one event of a kiosk whose
+/// reviewed cases are `reviewed`.
+pub(crate) fn matches(
+    f: &Filter,
+    ts_ms: i64,
+    kind: &str,
+    index: &EventIndex,
+    reviewed: &HashSet<String>,
+) -> bool {
     let eq = |want: &Option<String>, have: &Option<String>| want.is_none() || want == have;
-    f.from_ms.is_none_or(|v| e.ts_ms >= v)
-        && f.to_ms.is_none_or(|v| e.ts_ms < v)
-        && (f.kinds.is_empty() || f.kinds.contains(&e.kind))
-        && eq(&f.person, &e.index.person)
-        && eq(&f.supervisor, &e.index.supervisor)
-        && eq(&f.outcome, &e.index.outcome)
-        && eq(&f.trigger, &e.index.trigger)
-        && eq(&f.case_id, &e.index.case_id)
+    f.from_ms.is_none_or(|v| ts_ms >= v)
+        && f.to_ms.is_none_or(|v| ts_ms < v)
+        && (f.kinds.is_empty() || f.kinds.iter().any(|k| k == kind))
+        && eq(&f.person, &index.person)
+        && eq(&f.supervisor, &index.supervisor)
+        && eq(&f.outcome, &index.outcome)
+        && eq(&f.trigger, &index.trigger)
+        && eq(&f.case_id, &index.case_id)
         && (!f.pending_review
-            || (e.kind == KIND_OVERRIDE_GRANTED
-                && !e
-                    .index
-                    .case_id
-                    .as_ref()
-                    .is_some_and(|c| reviewed.contains(c))))
+            || (kind == KIND_OVERRIDE_GRANTED
+                && !index.case_id.as_ref().is_some_and(|c| reviewed.contains(c))))
 }

@@ -24,15 +24,20 @@
 
 pub mod config;
 pub mod fleet;
+pub mod fleet_view;
 pub mod layout;
 pub mod remote;
+pub mod status;
 pub mod testkit;
 pub mod uploader;
 pub mod verify;
 
 pub use config::{Credentials, SyncConfig};
+pub use fleet::{Fleet, FleetEvent, KioskReport};
+pub use fleet_view::{FleetCursor, FleetPage, FleetPageRequest, FleetSnapshot};
 pub use remote::{Remote, Stored};
-pub use uploader::{now_ms, PassReport, Progress, SyncStatus, Syncer};
+pub use status::{kiosk_status, status_at, SyncStatus};
+pub use uploader::{now_ms, PassReport, Progress, Syncer};
 pub use verify::{verify_remote, RemoteReport};
 
 /// Everything that can go wrong while syncing. Messages never contain
@@ -59,7 +64,24 @@ pub enum SyncError {
         /// SHA-256 of what is there.
         remote_sha256: String,
     },
+    /// An internal task failed (a bug, or a panic in a blocking thread).
+    #[error("internal: {0}")]
+    Internal(String),
     /// The local ledger failed.
     #[error(transparent)]
     Ledger(#[from] countersign_ledger::LedgerError),
+}
+
+impl SyncError {
+    /// A stable code for the CLI's `error[code]` and the app.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::Config(_) => "sync.config",
+            SyncError::Remote(_) => "sync.remote",
+            SyncError::NotFound(_) => "sync.not_found",
+            SyncError::Conflict { .. } => "sync.conflict",
+            SyncError::Internal(_) => "sync.internal",
+            SyncError::Ledger(_) => "sync.ledger",
+        }
+    }
 }

@@ -19,12 +19,57 @@ use object_store::{
 use crate::layout::sha256_hex;
 use crate::{SyncConfig, SyncError};
 
-/// The bucket.
-#[derive(Debug, Clone)]
+/// The bucket. `Debug` shows the bucket only (object_store's clients hold
+/// the credentials).
+#[derive(Clone)]
 pub struct Remote {
     put: Arc<AmazonS3>,
     get: Arc<AmazonS3>,
     bucket: String,
+    redactor: Redactor,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("bucket", &self.bucket)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The strings no message may contain: the credentials and any userinfo of
+/// the endpoint URL. `Debug` shows only how many there are.
+#[derive(Clone, Default)]
+pub(crate) struct Redactor(Arc<Vec<String>>);
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor(<{} secrets>)", self.0.len())
+    }
+}
+
+impl Redactor {
+    pub(crate) fn new(cfg: &SyncConfig) -> Redactor {
+        let mut v = vec![cfg.secret_access_key.clone(), cfg.access_key_id.clone()];
+        if let Some((_, rest)) = cfg.endpoint.as_deref().and_then(|e| e.split_once("://")) {
+            if let Some((userinfo, _)) = rest.split('/').next().unwrap_or("").rsplit_once('@') {
+                v.push(userinfo.to_string());
+                v.extend(userinfo.split(':').map(str::to_string));
+            }
+        }
+        v.retain(|s| s.len() >= 4);
+        // Longest first, so a secret containing another is removed whole.
+        v.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Redactor(Arc::new(v))
+    }
+
+    pub(crate) fn apply(&self, msg: &str) -> String {
+        let mut m = msg.to_string();
+        for s in self.0.iter() {
+            m = m.replace(s.as_str(), "<redacted>");
+        }
+        m
+    }
 }
 
 /// What a create-only PUT found.
@@ -112,6 +157,7 @@ impl Remote {
             put: Arc::new(put),
             get: Arc::new(get),
             bucket: cfg.bucket.clone(),
+            redactor: Redactor::new(cfg),
         })
     }
 
@@ -135,8 +181,19 @@ impl Remote {
     /// earlier attempt of ours and counts as success; anything else is
     /// [`SyncError::Conflict`] and nothing is overwritten.
     pub async fn put_create(&self, key: &str, bytes: Bytes) -> Result<Stored, SyncError> {
-        let path = OPath::from(key);
         let want = sha256_hex(&bytes);
+        self.put_create_hashed(key, bytes, &want).await
+    }
+
+    /// [`Remote::put_create`] of bytes whose hex SHA-256 the caller already
+    /// has (the uploader hashes each object once, off the async threads).
+    pub async fn put_create_hashed(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        want: &str,
+    ) -> Result<Stored, SyncError> {
+        let path = OPath::from(key);
         let opts = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
@@ -160,12 +217,15 @@ impl Remote {
                 } else {
                     Err(SyncError::Conflict {
                         key: key.into(),
-                        local_sha256: want,
+                        local_sha256: want.into(),
                         remote_sha256: have,
                     })
                 }
             }
-            Err(e) => Err(SyncError::Remote(format!("PUT {key}: {e}"))),
+            Err(e) => Err(SyncError::Remote(format!(
+                "PUT {key}: {}",
+                self.explain(&e)
+            ))),
         }
     }
 
@@ -182,13 +242,13 @@ impl Remote {
         };
         let r = self.get.get_opts(&path, opts).await.map_err(|e| match e {
             object_store::Error::NotFound { .. } => SyncError::NotFound(key.into()),
-            e => SyncError::Remote(format!("GET {key}: {e}")),
+            e => SyncError::Remote(format!("GET {key}: {}", self.explain(&e))),
         })?;
         let meta = r.meta.clone();
         let b = r
             .bytes()
             .await
-            .map_err(|e| SyncError::Remote(format!("GET {key}: {e}")))?;
+            .map_err(|e| SyncError::Remote(format!("GET {key}: {}", self.explain(&e))))?;
         Ok((meta, b))
     }
 
@@ -200,7 +260,7 @@ impl Remote {
             .list(Some(&p))
             .try_collect()
             .await
-            .map_err(|e| SyncError::Remote(format!("LIST {prefix}: {e}")))?;
+            .map_err(|e| SyncError::Remote(format!("LIST {prefix}: {}", self.explain(&e))))?;
         v.sort_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()));
         Ok(v)
     }
@@ -216,7 +276,7 @@ impl Remote {
             .get
             .list_with_delimiter(p.as_ref())
             .await
-            .map_err(|e| SyncError::Remote(format!("LIST {prefix}: {e}")))?;
+            .map_err(|e| SyncError::Remote(format!("LIST {prefix}: {}", self.explain(&e))))?;
         let mut v: Vec<String> = r
             .common_prefixes
             .iter()
@@ -227,14 +287,64 @@ impl Remote {
     }
 }
 
+impl Remote {
+    /// An error with its causes (object_store's message alone says "error
+    /// sending request"; the cause says why, e.g. an untrusted certificate),
+    /// and what to do when the server's certificate is not trusted; never
+    /// with credentials.
+    fn explain(&self, e: &object_store::Error) -> String {
+        let mut msg = e.to_string();
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            let t = s.to_string();
+            if !msg.contains(&t) {
+                msg.push_str(": ");
+                msg.push_str(&t);
+            }
+            src = s.source();
+        }
+        let lower = msg.to_ascii_lowercase();
+        if lower.contains("certificate") || lower.contains("unknownissuer") {
+            msg.push_str(
+            " (TLS: the server's certificate is not trusted; set ca_cert in sync.toml to the CA \
+             that signed it)",
+        );
+        }
+        self.redactor.apply(&msg)
+    }
+}
+
 /// Remove credentials from a message (defence in depth: object_store errors
 /// do not contain them, but a future version might).
 pub(crate) fn redact(msg: &str, cfg: &SyncConfig) -> String {
-    let mut m = msg.to_string();
-    for s in [&cfg.secret_access_key, &cfg.access_key_id] {
-        if s.len() >= 4 {
-            m = m.replace(s.as_str(), "<redacted>");
+    Redactor::new(cfg).apply(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redactor_removes_credentials_and_endpoint_userinfo_and_hides_itself() {
+        let mut c = SyncConfig::for_endpoint(
+            "https://u5er:pa55word@s3.example",
+            "b",
+            "AKIAKEYID",
+            "s3cr3t/VALUE",
+        );
+        c.allow_http = false;
+        let r = Redactor::new(&c);
+        let m = r.apply(
+            "PUT https://u5er:pa55word@s3.example/b/k failed, key AKIAKEYID sig s3cr3t/VALUE",
+        );
+        for s in ["u5er", "pa55word", "AKIAKEYID", "s3cr3t/VALUE"] {
+            assert!(!m.contains(s), "{m}");
+        }
+        assert!(m.contains("s3.example/b/k"), "{m}");
+        let remote = Remote::open(&c).unwrap();
+        let d = format!("{remote:?}");
+        for s in ["pa55word", "s3cr3t/VALUE"] {
+            assert!(!d.contains(s), "Debug of Remote shows a secret: {d}");
         }
     }
-    m
 }

@@ -24,6 +24,10 @@ use rand::Rng;
 pub const TEST_KEY: &str = "testkey";
 /// Secret key of the test server.
 pub const TEST_SECRET: &str = "testsecret123";
+/// Access key of a read-only identity (GET and LIST only), as a reviewer has.
+pub const READ_ONLY_KEY: &str = "reviewerkey";
+/// Its secret.
+pub const READ_ONLY_SECRET: &str = "reviewersecret456";
 
 /// Find the `weed` binary, or say how to install it.
 pub fn weed_binary() -> Result<PathBuf, String> {
@@ -62,13 +66,16 @@ fn ports_free(base: u16, n: u16) -> bool {
 }
 
 /// A throwaway SeaweedFS (`weed mini`) on 127.0.0.1: S3 at `port`, its
-/// other listeners on `port+1..port+9`. Killed on drop.
+/// other listeners on `port+1..port+9`, and with [`Weed::start_tls`] the S3
+/// API over HTTPS at `port+10`. Killed on drop.
 #[derive(Debug)]
 pub struct Weed {
     bin: PathBuf,
     dir: PathBuf,
-    /// S3 port.
+    /// S3 port (plain HTTP: the admin calls of the tests).
     pub port: u16,
+    /// (certificate PEM file, private key PEM file) of the HTTPS listener.
+    tls: Option<(PathBuf, PathBuf)>,
     child: Option<Child>,
     /// How many times it was (re)started.
     pub starts: u32,
@@ -78,23 +85,36 @@ impl Weed {
     /// Start a server with its data in `dir`. Panics with a clear message
     /// if `weed` is missing or does not come up.
     pub fn start(dir: &Path) -> Weed {
+        Self::start_with(dir, None)
+    }
+
+    /// Like [`Weed::start`], and the S3 API also over HTTPS at
+    /// [`Weed::https_endpoint`] with this certificate chain and key (PEM).
+    pub fn start_tls(dir: &Path, cert_pem: &Path, key_pem: &Path) -> Weed {
+        Self::start_with(dir, Some((cert_pem.to_path_buf(), key_pem.to_path_buf())))
+    }
+
+    fn start_with(dir: &Path, tls: Option<(PathBuf, PathBuf)>) -> Weed {
         let bin = weed_binary().unwrap_or_else(|e| panic!("{e}"));
         std::fs::create_dir_all(dir.join("data")).unwrap();
         std::fs::write(
             dir.join("s3.json"),
-            format!(r#"{{"identities":[{{"name":"test","credentials":[{{"accessKey":"{TEST_KEY}","secretKey":"{TEST_SECRET}"}}],"actions":["Admin","Read","List","Tagging","Write"]}}]}}"#),
+            format!(
+                r#"{{"identities":[{{"name":"test","credentials":[{{"accessKey":"{TEST_KEY}","secretKey":"{TEST_SECRET}"}}],"actions":["Admin","Read","List","Tagging","Write"]}},{{"name":"reviewer","credentials":[{{"accessKey":"{READ_ONLY_KEY}","secretKey":"{READ_ONLY_SECRET}"}}],"actions":["Read","List"]}}]}}"#
+            ),
         )
         .unwrap();
         let mut rng = rand::thread_rng();
         for _ in 0..50 {
             let base = rng.gen_range(20_000u16..60_000) / 16 * 16;
-            if !ports_free(base, 10) {
+            if !ports_free(base, 11) {
                 continue;
             }
             let mut w = Weed {
                 bin: bin.clone(),
                 dir: dir.to_path_buf(),
                 port: base,
+                tls: tls.clone(),
                 child: None,
                 starts: 0,
             };
@@ -139,6 +159,13 @@ impl Weed {
             .arg(format!("-filer.port.grpc={}", p + 7))
             .arg(format!("-admin.port={}", p + 8))
             .arg(format!("-admin.port.grpc={}", p + 9))
+            .args(self.tls.iter().flat_map(|(cert, key)| {
+                [
+                    format!("-s3.port.https={}", p + 10),
+                    format!("-s3.cert.file={}", cert.display()),
+                    format!("-s3.key.file={}", key.display()),
+                ]
+            }))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -163,7 +190,9 @@ impl Weed {
                 &[("x-amz-bucket-object-lock-enabled", "true")],
                 None,
             );
-            if code == 200 || code == 409 {
+            let https_up = self.tls.is_none()
+                || std::net::TcpStream::connect(("127.0.0.1", self.port + 10)).is_ok();
+            if (code == 200 || code == 409) && https_up {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -174,6 +203,12 @@ impl Weed {
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `https://127.0.0.1:PORT` of a server started with [`Weed::start_tls`].
+    pub fn https_endpoint(&self) -> String {
+        assert!(self.tls.is_some(), "started without TLS");
+        format!("https://127.0.0.1:{}", self.port + 10)
     }
 
     /// SIGKILL the server (data stays).

@@ -1,13 +1,20 @@
 //! The uploader: drains the ledger's implicit outbox into the bucket.
 //!
-//! Order per kiosk: the manifest first, then events by seq (at most
-//! `concurrency` PUTs in flight, in a sliding window), then blobs, then
-//! checkpoints (a checkpoint goes up only after the events it covers). A
-//! completion is recorded in the ledger (key, content SHA-256, version id)
-//! in one transaction per batch. If the process dies between the PUT and
-//! the record, the next pass PUTs again, gets "already exists", reads the
+//! Order per kiosk: the manifest first, then events by seq, then blobs, in
+//! one stream with at most `concurrency` PUTs in flight (a window that
+//! refills as soon as any PUT completes), then checkpoints (a checkpoint
+//! goes up only after the events it covers). A completion is recorded in
+//! the ledger (key, content SHA-256, version id) in one transaction per
+//! [`RECORD_EVERY`] objects. If the process dies between the PUT and the
+//! record, the next pass PUTs again, gets "already exists", reads the
 //! object back and accepts it only if its SHA-256 matches: so every object
 //! exists remotely exactly once, whatever was interrupted.
+//!
+//! Three parts run side by side so the window never waits on the disk: a
+//! blocking *reader* takes pending rows from the ledger a batch at a time,
+//! builds each object's bytes and hashes them (once), ahead of the window
+//! through a bounded channel; the async *window* does the PUTs; a blocking
+//! *recorder* writes the completions back.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,16 +26,46 @@ use futures::StreamExt;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use countersign_core::policy::SyncPolicy;
+
 use crate::layout::{sha256_hex, Layout};
 use crate::remote::{redact, Remote};
+use crate::status::{status_at, SyncStatus};
 use crate::{SyncConfig, SyncError};
 
 const BATCH: u32 = 512;
 const BLOB_BATCH: u32 = 16;
-const RECORD_EVERY: usize = 256;
+/// Completions recorded per ledger transaction (one fsync each).
+pub const RECORD_EVERY: usize = 256;
 
-/// (kind, id, key, bytes) of one object to upload.
-type Item = (SyncKind, String, String, Vec<u8>);
+/// One object to upload, its bytes hashed once.
+struct Item {
+    kind: SyncKind,
+    id: String,
+    key: String,
+    bytes: Bytes,
+    sha: String,
+}
+
+impl Item {
+    fn new(kind: SyncKind, id: String, key: String, bytes: Vec<u8>) -> Item {
+        let sha = sha256_hex(&bytes);
+        Item {
+            kind,
+            id,
+            key,
+            bytes: Bytes::from(bytes),
+            sha,
+        }
+    }
+}
+
+type Ledgers = Arc<Mutex<Ledger>>;
+
+fn lock(l: &Ledgers) -> Result<std::sync::MutexGuard<'_, Ledger>, SyncError> {
+    l.lock()
+        .map_err(|_| SyncError::Internal("ledger lock poisoned".into()))
+}
 
 /// Live counters of a running [`Syncer`].
 #[derive(Debug, Default)]
@@ -56,43 +93,6 @@ pub struct PassReport {
     pub caught_up: bool,
 }
 
-/// Sync status for the CLI and the app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncStatus {
-    /// Kiosk id.
-    pub kiosk: String,
-    /// Bucket.
-    pub bucket: String,
-    /// Events queued (not yet remote).
-    pub queued_events: u64,
-    /// Blobs queued.
-    pub queued_blobs: u64,
-    /// Checkpoints queued.
-    pub queued_checkpoints: u64,
-    /// Events already remote.
-    pub synced_events: u64,
-    /// Blobs purged by retention before they could be uploaded.
-    pub blobs_purged_unsynced: u64,
-    /// Uploads in flight (only known inside the syncing process; else 0).
-    pub in_flight: u64,
-    /// Last pass started (Unix ms).
-    pub last_attempt_ms: Option<i64>,
-    /// Last pass that left nothing pending (Unix ms).
-    pub last_success_ms: Option<i64>,
-    /// Last error.
-    pub last_error: Option<String>,
-    /// When.
-    pub last_error_ms: Option<i64>,
-    /// Lowest unsynced seq.
-    pub oldest_unsynced_seq: Option<u64>,
-    /// Age of the oldest unsynced event (now - its ts), ms.
-    pub oldest_unsynced_age_ms: Option<i64>,
-    /// The alert limit, ms.
-    pub alert_after_ms: i64,
-    /// `true` when the oldest unsynced event is older than the limit.
-    pub alert: bool,
-}
-
 /// Wall-clock now in Unix ms.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -108,20 +108,28 @@ pub struct Syncer {
     remote: Remote,
     layout: Layout,
     cfg: SyncConfig,
+    policy: SyncPolicy,
     progress: Arc<Progress>,
     wake: Arc<tokio::sync::Notify>,
 }
 
 impl Syncer {
     /// A syncer over `ledger` (its own connection to the ledger file is
-    /// best: WAL lets it read while the kiosk appends).
-    pub fn new(ledger: Ledger, kiosk: &str, cfg: SyncConfig) -> Result<Syncer, SyncError> {
+    /// best: WAL lets it read while the kiosk appends). `policy` is the
+    /// policy's `[sync]` section (the alert limit of [`Syncer::status`]).
+    pub fn new(
+        ledger: Ledger,
+        kiosk: &str,
+        cfg: SyncConfig,
+        policy: &SyncPolicy,
+    ) -> Result<Syncer, SyncError> {
         let remote = Remote::open(&cfg)?;
         Ok(Syncer {
             ledger: Arc::new(Mutex::new(ledger)),
             remote,
             layout: Layout::new(&cfg.prefix, kiosk)?,
             cfg,
+            policy: policy.clone(),
             progress: Arc::new(Progress::default()),
             wake: Arc::new(tokio::sync::Notify::new()),
         })
@@ -156,49 +164,29 @@ impl Syncer {
         &self,
         f: impl FnOnce(&mut Ledger) -> Result<T, countersign_ledger::LedgerError>,
     ) -> Result<T, SyncError> {
-        let mut g = self
-            .ledger
-            .lock()
-            .map_err(|_| SyncError::Remote("ledger lock poisoned".into()))?;
+        let mut g = lock(&self.ledger)?;
         f(&mut g).map_err(SyncError::Ledger)
     }
 
-    /// Status now.
+    /// Status now, with this process's live in-flight count.
     pub fn status(&self) -> Result<SyncStatus, SyncError> {
-        let (b, s) = self.with_ledger(|l| Ok((l.sync_backlog()?, l.sync_status()?)))?;
-        let now = now_ms();
-        let age = b.oldest_pending_ts_ms.map(|t| (now - t).max(0));
-        let limit = (self.cfg.alert_after_secs as i64).saturating_mul(1000);
-        Ok(SyncStatus {
-            kiosk: self.layout.kiosk.clone(),
-            bucket: self.cfg.bucket.clone(),
-            queued_events: b.events_pending,
-            queued_blobs: b.blobs_pending,
-            queued_checkpoints: b.checkpoints_pending,
-            synced_events: b.events_synced,
-            blobs_purged_unsynced: b.blobs_purged_unsynced,
-            in_flight: self.progress.in_flight.load(Ordering::Relaxed) as u64,
-            last_attempt_ms: s.last_attempt_ms,
-            last_success_ms: s.last_success_ms,
-            last_error: s.last_error,
-            last_error_ms: s.last_error_ms,
-            oldest_unsynced_seq: b.oldest_pending_seq,
-            oldest_unsynced_age_ms: age,
-            alert_after_ms: limit,
-            alert: age.is_some_and(|a| a > limit),
-        })
+        let l = lock(&self.ledger)?;
+        status_at(
+            &l,
+            &self.layout.kiosk,
+            Some(&self.cfg),
+            &self.policy,
+            self.progress.in_flight.load(Ordering::Relaxed) as u64,
+            now_ms(),
+        )
     }
 
-    async fn put(
-        &self,
-        kind: SyncKind,
-        id: String,
-        key: String,
-        bytes: Vec<u8>,
-    ) -> Result<(SyncedObject, bool), SyncError> {
-        let sha = sha256_hex(&bytes);
+    async fn put(&self, it: Item) -> Result<(SyncedObject, bool), SyncError> {
         self.progress.in_flight.fetch_add(1, Ordering::Relaxed);
-        let r = self.remote.put_create(&key, Bytes::from(bytes)).await;
+        let r = self
+            .remote
+            .put_create_hashed(&it.key, it.bytes, &it.sha)
+            .await;
         self.progress.in_flight.fetch_sub(1, Ordering::Relaxed);
         let st = r?;
         if st.created {
@@ -208,10 +196,10 @@ impl Syncer {
         }
         Ok((
             SyncedObject {
-                kind,
-                id,
-                object_key: key,
-                content_sha256_hex: sha,
+                kind: it.kind,
+                id: it.id,
+                object_key: it.key,
+                content_sha256_hex: it.sha,
                 version: st.version,
                 e_tag: st.e_tag,
                 uploaded_ms: now_ms(),
@@ -220,15 +208,23 @@ impl Syncer {
         ))
     }
 
-    /// Upload `items` (produced lazily, in order) with `concurrency` PUTs in
-    /// flight as a sliding window; record successes every [`RECORD_EVERY`]
-    /// completions and at the end (also when another item failed); after a
-    /// failure start nothing new, let the PUTs in flight finish, and return
-    /// the first error.
+    /// Upload `items` (in order) with `concurrency` PUTs in flight; a new
+    /// PUT starts as soon as any one completes. Completions go to the
+    /// recorder every [`RECORD_EVERY`] and at the end (also when another
+    /// item failed). After a failure nothing new starts, the PUTs in flight
+    /// finish, and the first error is returned (a ledger error first).
     async fn upload_stream<S>(&self, items: S, rep: &mut PassReport) -> Result<(), SyncError>
     where
         S: futures::Stream<Item = Result<Item, SyncError>>,
     {
+        let (rec_tx, rec_rx) = std::sync::mpsc::channel::<Vec<SyncedObject>>();
+        let ledger = self.ledger.clone();
+        let recorder = tokio::task::spawn_blocking(move || -> Result<(), SyncError> {
+            for batch in rec_rx {
+                lock(&ledger)?.sync_record(&batch)?;
+            }
+            Ok(())
+        });
         let failed = Arc::new(AtomicBool::new(false));
         let f2 = failed.clone();
         let mut results = std::pin::pin!(items
@@ -237,7 +233,7 @@ impl Syncer {
                 let failed = failed.clone();
                 async move {
                     let r = match it {
-                        Ok((kind, id, key, bytes)) => self.put(kind, id, key, bytes).await,
+                        Ok(it) => self.put(it).await,
                         Err(e) => Err(e),
                     };
                     if r.is_err() {
@@ -246,18 +242,24 @@ impl Syncer {
                     r
                 }
             })
-            .buffered(self.cfg.concurrency));
-        let mut ok = Vec::new();
+            .buffer_unordered(self.cfg.concurrency));
+        let mut ok = Vec::with_capacity(RECORD_EVERY);
         let mut first_err = None;
+        let mut recorder_gone = false;
         while let Some(r) = results.next().await {
             match r {
                 Ok((o, adopted)) => {
                     rep.uploaded += 1;
                     rep.adopted += adopted as u64;
                     ok.push(o);
-                    if ok.len() >= RECORD_EVERY {
-                        self.with_ledger(|l| l.sync_record(&ok))?;
-                        ok.clear();
+                    if ok.len() >= RECORD_EVERY && !recorder_gone {
+                        let batch = std::mem::replace(&mut ok, Vec::with_capacity(RECORD_EVERY));
+                        if rec_tx.send(batch).is_err() {
+                            // The recorder failed: start nothing new; its
+                            // error is returned below.
+                            recorder_gone = true;
+                            failed.store(true, Ordering::Relaxed);
+                        }
                     }
                 }
                 Err(e) => {
@@ -267,41 +269,79 @@ impl Syncer {
                 }
             }
         }
-        if !ok.is_empty() {
-            self.with_ledger(|l| l.sync_record(&ok))?;
+        if !ok.is_empty() && !recorder_gone {
+            let _ = rec_tx.send(ok);
         }
+        drop(rec_tx);
+        recorder
+            .await
+            .map_err(|e| SyncError::Internal(format!("recorder: {e}")))??;
         match first_err {
             Some(e) => Err(e),
             None => Ok(()),
         }
     }
 
-    /// Items read from the ledger in batches as the window advances.
-    fn lazy<'a, F>(&'a self, fetch: F) -> impl futures::Stream<Item = Result<Item, SyncError>> + 'a
-    where
-        F: FnMut(&mut Ledger, u64) -> Result<(Vec<Item>, u64), countersign_ledger::LedgerError>
-            + 'a,
-    {
-        futures::stream::unfold(
-            (fetch, 0u64, false),
-            move |(mut fetch, after, done)| async move {
-                if done {
-                    return None;
+    /// The reader: on a blocking thread, the manifest (if `manifest`), then
+    /// pending events by seq, then pending blobs, as [`Item`]s through a
+    /// bounded channel a little ahead of the window. Each batch is read
+    /// after the previous one was handed out (its objects are in flight or
+    /// done), so no hole is skipped. Stops when the window hangs up.
+    fn reader(&self, manifest: bool) -> impl futures::Stream<Item = Result<Item, SyncError>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(self.cfg.concurrency.max(16) * 2);
+        let ledger = self.ledger.clone();
+        let layout = self.layout.clone();
+        tokio::task::spawn_blocking(move || {
+            let send = |it: Item| tx.blocking_send(Ok(it)).is_ok();
+            let r = (|| -> Result<(), SyncError> {
+                if manifest {
+                    let pk = lock(&ledger)?.keys().verifying_key_hex();
+                    let m = Item::new(
+                        SyncKind::Manifest,
+                        "kiosk".into(),
+                        layout.manifest(),
+                        layout.manifest_bytes(&pk),
+                    );
+                    if !send(m) {
+                        return Ok(());
+                    }
                 }
-                match self.with_ledger(|l| fetch(l, after)) {
-                    Ok((items, _)) if items.is_empty() => None,
-                    Ok((items, next)) => Some((
-                        futures::stream::iter(items.into_iter().map(Ok)).left_stream(),
-                        (fetch, next, false),
-                    )),
-                    Err(e) => Some((
-                        futures::stream::iter(vec![Err(e)]).right_stream(),
-                        (fetch, after, true),
-                    )),
+                let mut after = 0u64;
+                loop {
+                    let evs = lock(&ledger)?.sync_pending_events(after, BATCH)?;
+                    let Some(last) = evs.last() else { break };
+                    after = last.seq;
+                    for e in &evs {
+                        let it = Item::new(
+                            SyncKind::Event,
+                            e.seq.to_string(),
+                            layout.event(e.seq, &e.hash_hex),
+                            layout.event_bytes(e),
+                        );
+                        if !send(it) {
+                            return Ok(());
+                        }
+                    }
                 }
-            },
-        )
-        .flatten()
+                let mut after = 0u64;
+                loop {
+                    let bs = lock(&ledger)?.sync_pending_blobs(after, BLOB_BATCH)?;
+                    let Some(last) = bs.last() else { break };
+                    after = last.sealed_seq;
+                    for b in bs {
+                        let key = layout.blob(&b.sha256_hex);
+                        if !send(Item::new(SyncKind::Blob, b.sha256_hex, key, b.sealed)) {
+                            return Ok(());
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            if let Err(e) = r {
+                let _ = tx.blocking_send(Err(e));
+            }
+        });
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })
     }
 
     /// One pass: upload everything pending now. `Ok` means nothing was
@@ -343,61 +383,12 @@ impl Syncer {
     }
 
     async fn pass_inner(&self, rep: &mut PassReport) -> Result<(), SyncError> {
-        // 1. The manifest (public key), so the bucket alone can be verified.
+        // 1-3. The manifest (public key, so the bucket alone can be
+        // verified), events in seq order, sealed blobs: one window.
         let have_manifest = self
             .with_ledger(|l| l.sync_object(SyncKind::Manifest, "kiosk"))?
             .is_some();
-        if !have_manifest {
-            let pk = self.with_ledger(|l| Ok(l.keys().verifying_key_hex()))?;
-            let bytes = self.layout.manifest_bytes(&pk);
-            let item = (
-                SyncKind::Manifest,
-                "kiosk".into(),
-                self.layout.manifest(),
-                bytes,
-            );
-            self.upload_stream(futures::stream::iter(vec![Ok(item)]), rep)
-                .await?;
-        }
-        // 2. Events in seq order; each batch is read after the previous one
-        // (whose events are in flight or done), so no hole is skipped.
-        let layout = &self.layout;
-        let events = self.lazy(move |l, after| {
-            let evs = l.sync_pending_events(after, BATCH)?;
-            let next = evs.last().map(|e| e.seq).unwrap_or(after);
-            Ok((
-                evs.iter()
-                    .map(|e| {
-                        (
-                            SyncKind::Event,
-                            e.seq.to_string(),
-                            layout.event(e.seq, &e.hash_hex),
-                            layout.event_bytes(e),
-                        )
-                    })
-                    .collect(),
-                next,
-            ))
-        });
-        self.upload_stream(events, rep).await?;
-        // 3. Sealed blobs, a few at a time (they are large).
-        let blobs = self.lazy(move |l, after| {
-            let bs = l.sync_pending_blobs(after, BLOB_BATCH)?;
-            let next = bs.last().map(|b| b.sealed_seq).unwrap_or(after);
-            let items: Vec<Item> = bs
-                .into_iter()
-                .map(|b| {
-                    (
-                        SyncKind::Blob,
-                        b.sha256_hex.clone(),
-                        layout.blob(&b.sha256_hex),
-                        b.sealed,
-                    )
-                })
-                .collect();
-            Ok((items, next))
-        });
-        self.upload_stream(blobs, rep).await?;
+        self.upload_stream(self.reader(!have_manifest), rep).await?;
         // 4. Checkpoints whose events are all remote.
         let cps = self.with_ledger(|l| {
             let b = l.sync_backlog()?;
@@ -410,7 +401,7 @@ impl Syncer {
         let items: Vec<Result<Item, SyncError>> = cps
             .iter()
             .map(|c| {
-                Ok((
+                Ok(Item::new(
                     SyncKind::Checkpoint,
                     c.n.to_string(),
                     self.layout.checkpoint(c.n),

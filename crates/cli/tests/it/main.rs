@@ -6,4 +6,5 @@ mod disk_full;
 mod face;
 mod flows;
 mod helpers;
+mod sync;
 mod tamper;

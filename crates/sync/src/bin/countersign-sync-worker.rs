@@ -21,7 +21,7 @@ fn main() {
     cfg.concurrency = a[6].parse().expect("concurrency");
     cfg.backoff_min_ms = 50;
     cfg.backoff_max_ms = 1000;
-    let s = Syncer::new(ledger, &a[3], cfg).expect("syncer");
+    let s = Syncer::new(ledger, &a[3], cfg, &Default::default()).expect("syncer");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     match rt.block_on(s.run_until_caught_up(1000)) {
         Ok(r) => println!("{}", serde_json::to_string(&r).unwrap_or_default()),

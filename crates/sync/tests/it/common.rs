@@ -1,5 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
+use countersign_core::policy::SyncPolicy;
 use countersign_ledger::{EventIndex, Keys, Ledger, NewEvent};
 use countersign_sync::testkit::{Weed, TEST_KEY, TEST_SECRET};
 use countersign_sync::{verify_remote, SyncConfig, Syncer};
@@ -10,6 +11,11 @@ pub fn rounds(default: u32) -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// The policy's `[sync]` section the test kiosks run under.
+pub const POLICY: SyncPolicy = SyncPolicy {
+    unsynced_alert_minutes: 60,
+};
 
 pub struct Kiosk {
     pub dir: tempfile::TempDir,
@@ -42,7 +48,7 @@ impl Kiosk {
         cfg.backoff_max_ms = 500;
         cfg.request_timeout_secs = 5;
         tweak(&mut cfg);
-        Syncer::new(self.ledger(), &self.id, cfg).unwrap()
+        Syncer::new(self.ledger(), &self.id, cfg, &POLICY).unwrap()
     }
 }
 

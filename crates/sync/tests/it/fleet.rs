@@ -1,7 +1,7 @@
 use countersign_ledger::Filter;
 use countersign_sync::fleet::Fleet;
-use countersign_sync::testkit::{Weed, TEST_KEY, TEST_SECRET};
-use countersign_sync::SyncConfig;
+use countersign_sync::testkit::{Weed, READ_ONLY_KEY, READ_ONLY_SECRET, TEST_KEY, TEST_SECRET};
+use countersign_sync::{FleetCursor, FleetPageRequest, SyncConfig};
 use object_store::path::Path as OPath;
 use object_store::{ObjectStoreExt, PutPayload};
 
@@ -20,14 +20,20 @@ async fn fleet_verifies_two_kiosks_from_the_bucket_alone_and_finds_tampering() {
         let s = k.syncer(&weed.endpoint(), "fleet", |_| {});
         s.run_until_caught_up(3).await.unwrap();
     }
-    // The reviewer: the bucket, no kiosk.
-    let fleet = Fleet::open(&SyncConfig::for_endpoint(
-        &weed.endpoint(),
-        "fleet",
-        TEST_KEY,
-        TEST_SECRET,
-    ))
-    .unwrap();
+    // The reviewer: the bucket with read-only credentials, no kiosk.
+    let ro = SyncConfig::for_endpoint(&weed.endpoint(), "fleet", READ_ONLY_KEY, READ_ONLY_SECRET);
+    let fleet = Fleet::open(&ro).unwrap();
+    // (Those credentials really cannot write.)
+    let denied = countersign_sync::Remote::open(&ro)
+        .unwrap()
+        .put_create("kiosk-z/kiosk.json", bytes::Bytes::from_static(b"{}"))
+        .await
+        .unwrap_err();
+    assert!(!denied.to_string().contains(READ_ONLY_SECRET), "{denied}");
+    assert!(
+        denied.to_string().contains("Access Denied") || denied.to_string().contains("403"),
+        "{denied}"
+    );
     assert_eq!(
         fleet.list_kiosks().await.unwrap(),
         vec!["kiosk-a", "kiosk-b"]
@@ -78,6 +84,66 @@ async fn fleet_verifies_two_kiosks_from_the_bucket_alone_and_finds_tampering() {
         .await
         .unwrap();
     assert_eq!(pending.len(), 120 / 7 + 80 / 7);
+
+    // The screen's view: one snapshot, both kiosks verified, events paged
+    // across kiosks in time order with the same filters.
+    let snap = fleet.snapshot(&[]).await.unwrap();
+    assert!(snap.all_ok());
+    let ids: Vec<&str> = snap.reports().iter().map(|r| r.kiosk.as_str()).collect();
+    assert_eq!(ids, vec!["kiosk-a", "kiosk-b"]);
+    for newest_first in [false, true] {
+        let mut req = FleetPageRequest {
+            limit: 7,
+            newest_first,
+            ..Default::default()
+        };
+        let mut seen: Vec<FleetCursor> = Vec::new();
+        let mut pages = 0;
+        loop {
+            let p = snap.page(&Filter::default(), &req);
+            pages += 1;
+            assert!(p.rows.len() <= 7);
+            seen.extend(p.rows.iter().map(|e| FleetCursor {
+                ts_ms: e.ts_ms,
+                kiosk: e.kiosk.clone(),
+                seq: e.seq,
+            }));
+            match p.next_after {
+                Some(c) => req.after = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 122 + 81, "every event once");
+        assert_eq!(pages, (122 + 81 + 6) / 7);
+        let mut sorted = seen.clone();
+        sorted.sort();
+        if newest_first {
+            sorted.reverse();
+        }
+        assert_eq!(seen, sorted, "in (time, kiosk, seq) order");
+    }
+    let p = snap.page(
+        &f,
+        &FleetPageRequest {
+            limit: 1000,
+            ..Default::default()
+        },
+    );
+    assert_eq!(p.rows.len(), local.rows.len());
+    assert!(p.next_after.is_none());
+    let p = snap.page(
+        &Filter {
+            pending_review: true,
+            ..Default::default()
+        },
+        &FleetPageRequest {
+            limit: 3,
+            newest_first: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(p.rows.len(), 3);
+    assert!(p.rows.iter().all(|e| e.kind == "override.granted"));
 
     // Tamper through the API: overwrite (new latest version) of one of
     // kiosk-b's events with an edited body.

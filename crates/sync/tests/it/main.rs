@@ -7,3 +7,4 @@ mod common;
 mod faults;
 mod fleet;
 mod sync;
+mod tls;
