@@ -16,6 +16,9 @@ APT_PACKAGES=(
   xvfb xauth x11-utils xdotool imagemagick openbox webkit2gtk-driver
   # crates/capture's camera backend (nokhwa builds v4l2-sys with bindgen)
   libclang-dev
+  # crates/fingerprint: libfprint 1.94 (its virtual_image driver runs the
+  # fingerprint tests; libfprint-sys is built with bindgen and pkg-config)
+  libfprint-2-2 libfprint-2-dev
   # the UI's browser tests (playwright-core drives it; no browser download)
   chromium
 )
