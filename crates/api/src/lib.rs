@@ -1,17 +1,29 @@
 //! The local step-up API: HTTP on 127.0.0.1 only, one relying application
-//! per registered client (HTTP Basic: client id and secret).
+//! per registered client, authenticated by HTTP Basic (client id and
+//! secret) or by Ed25519 signed requests (see
+//! `countersign_assertion::signed_request`).
 //!
 //! | method and path | who | answer |
 //! | --- | --- | --- |
 //! | `GET /.well-known/jwks.json` | anyone on the machine | the kiosk's public key |
 //! | `POST /v1/stepup` | client | `202` ticket: `request_id`, `status_url` to poll |
 //! | `GET /v1/stepup/{id}` | the client that asked | `pending`, `complete` with the assertion, or `failed` with an RFC 9470 error |
+//! | `POST /v1/breakglass` | client named by the principal | `202` ticket |
+//! | `GET /v1/breakglass/{id}` | the client that asked | `pending` (waiting for a supervisor), `complete` with the override-backed assertion, or `failed` |
 //! | `GET /v1/overrides/{id}` | client | an override's live status (`active`, `used`, `expired`, `revoked`) |
+//!
+//! Every error is JSON `{"error", "error_description", "code"}`: `error`
+//! in OAuth / RFC 9470 vocabulary, `code` Countersign's stable code. Bodies
+//! over [`MAX_BODY`] are refused with 413, a known path with the wrong
+//! method with 405 and an `Allow` header.
 //!
 //! Every request opens the data dir afresh, so the server sees what the
 //! kiosk window or a headless `countersign stepup --request` wrote. Issued
 //! tokens are kept in memory so polling returns the same one; the ledger
 //! holds only their jti.
+
+mod reply;
+mod routes;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -21,10 +33,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use countersign_assertion::client::{ApiErrorBody, StepUpRequest, StepUpStatus, StepUpTicket};
-use countersign_engine::{AssertionOutcome, AssertionRequest, ClientView, Engine, EngineError};
+use countersign_assertion::signed_request::is_signed;
+use countersign_engine::{ClientView, Engine, EngineError, SignedRequest};
 use data_encoding::BASE64;
-use serde_json::Value;
+
+use reply::{engine_error, error, ok, Reply};
+
+/// Largest request body accepted, bytes.
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -60,49 +76,27 @@ impl std::fmt::Debug for Server {
     }
 }
 
-struct Reply {
-    code: u16,
-    body: Value,
-    www_authenticate: bool,
+/// The routes: a path pattern and the one method it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Jwks,
+    StepUpCreate,
+    StepUpStatus,
+    BreakGlassCreate,
+    BreakGlassStatus,
+    OverrideStatus,
 }
 
-fn ok(code: u16, body: impl serde::Serialize) -> Reply {
-    Reply {
-        code,
-        body: serde_json::to_value(body).expect("serialisable"),
-        www_authenticate: false,
-    }
-}
-
-fn error(code: u16, error: &str, description: impl Into<String>) -> Reply {
-    Reply {
-        code,
-        body: serde_json::to_value(ApiErrorBody {
-            error: error.into(),
-            error_description: description.into(),
-        })
-        .expect("serialisable"),
-        www_authenticate: code == 401,
-    }
-}
-
-fn engine_error(e: &EngineError) -> Reply {
-    let code = e.code();
-    let status = match code.as_str() {
-        "client.auth_failed" => 401,
-        "client.scope_not_allowed" => 403,
-        "request.unknown" | "override.unknown" => 404,
-        c if c.starts_with("refused.") || c == "input.invalid" => 400,
-        _ => 500,
-    };
-    let kind = match status {
-        401 => "invalid_client",
-        403 => "insufficient_scope",
-        404 => "not_found",
-        400 => "invalid_request",
-        _ => "server_error",
-    };
-    error(status, kind, format!("[{code}] {e}"))
+fn route(parts: &[&str]) -> Option<(Route, &'static str)> {
+    Some(match parts {
+        [".well-known", "jwks.json"] => (Route::Jwks, "GET"),
+        ["v1", "stepup"] => (Route::StepUpCreate, "POST"),
+        ["v1", "stepup", _] => (Route::StepUpStatus, "GET"),
+        ["v1", "breakglass"] => (Route::BreakGlassCreate, "POST"),
+        ["v1", "breakglass", _] => (Route::BreakGlassStatus, "GET"),
+        ["v1", "overrides", _] => (Route::OverrideStatus, "GET"),
+        _ => return None,
+    })
 }
 
 impl Server {
@@ -153,7 +147,7 @@ impl Server {
         let reply = self.handle(&mut req);
         let body = serde_json::to_vec(&reply.body).expect("serialisable");
         let mut resp = tiny_http::Response::from_data(body)
-            .with_status_code(reply.code)
+            .with_status_code(reply.status)
             .with_header(
                 tiny_http::Header::from_bytes("Content-Type", "application/json")
                     .expect("static header"),
@@ -161,149 +155,142 @@ impl Server {
             .with_header(
                 tiny_http::Header::from_bytes("Cache-Control", "no-store").expect("static header"),
             );
-        if reply.www_authenticate {
-            resp = resp.with_header(
-                tiny_http::Header::from_bytes("WWW-Authenticate", "Basic realm=\"countersign\"")
-                    .expect("static header"),
-            );
+        for (k, v) in &reply.headers {
+            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                resp = resp.with_header(h);
+            }
         }
         let _ = req.respond(resp);
     }
 
-    fn basic_auth(req: &tiny_http::Request) -> Option<(String, String)> {
-        let h = req
-            .headers()
+    fn header<'a>(req: &'a tiny_http::Request, name: &str) -> Option<&'a str> {
+        req.headers()
             .iter()
-            .find(|h| h.field.equiv("Authorization"))?;
-        let v = h.value.as_str().strip_prefix("Basic ")?;
-        let raw = BASE64.decode(v.trim().as_bytes()).ok()?;
-        let s = String::from_utf8(raw).ok()?;
-        let (id, secret) = s.split_once(':')?;
-        Some((id.into(), secret.into()))
+            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
     }
 
-    fn client(&self, e: &mut Engine, req: &tiny_http::Request) -> Result<ClientView, Reply> {
-        let Some((id, secret)) = Self::basic_auth(req) else {
+    /// The client, by HTTP Basic or by a signed request.
+    fn client(
+        e: &mut Engine,
+        req: &tiny_http::Request,
+        method: &str,
+        body: &[u8],
+    ) -> Result<ClientView, Reply> {
+        let auth = Self::header(req, "Authorization").unwrap_or("").trim();
+        if is_signed(auth) {
+            let signed = SignedRequest {
+                authorization: auth,
+                method,
+                path: req.url(),
+                body,
+            };
+            return e
+                .authenticate_signed_request(&signed)
+                .map_err(|err| engine_error(&err));
+        }
+        let basic = auth
+            .strip_prefix("Basic ")
+            .and_then(|v| BASE64.decode(v.trim().as_bytes()).ok())
+            .and_then(|raw| String::from_utf8(raw).ok());
+        let Some((id, secret)) = basic.as_deref().and_then(|s| s.split_once(':')) else {
             return Err(error(
                 401,
                 "invalid_client",
-                "HTTP Basic authentication with the registered client id and secret is required",
+                "client.auth_required",
+                "authenticate as a registered client: HTTP Basic with its id and secret, or a Countersign-Ed25519 signed request",
             ));
         };
-        e.authenticate_client(&id, &secret)
+        e.authenticate_client(id, secret)
             .map_err(|err| engine_error(&err))
+    }
+
+    fn read_body(req: &mut tiny_http::Request) -> Result<Vec<u8>, Reply> {
+        let too_large = || {
+            error(
+                413,
+                "invalid_request",
+                "request.too_large",
+                format!("the body is over {MAX_BODY} bytes"),
+            )
+        };
+        if req.body_length().is_some_and(|n| n > MAX_BODY) {
+            return Err(too_large());
+        }
+        let mut body = vec![];
+        if req
+            .as_reader()
+            .take(MAX_BODY as u64 + 1)
+            .read_to_end(&mut body)
+            .is_err()
+        {
+            return Err(error(
+                400,
+                "invalid_request",
+                "request.unreadable",
+                "the body could not be read",
+            ));
+        }
+        if body.len() > MAX_BODY {
+            return Err(too_large());
+        }
+        Ok(body)
     }
 
     fn handle(&self, req: &mut tiny_http::Request) -> Reply {
         let method = req.method().as_str().to_ascii_uppercase();
-        let url = req.url().split('?').next().unwrap_or("").to_string();
+        let path = req.url().split('?').next().unwrap_or("").to_string();
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let Some((route, allowed)) = route(&parts) else {
+            return error(
+                404,
+                "not_found",
+                "request.no_route",
+                format!("no route {method} {path}"),
+            );
+        };
+        if method != allowed {
+            let mut r = error(
+                405,
+                "invalid_request",
+                "request.method_not_allowed",
+                format!("{path} takes {allowed}, not {method}"),
+            );
+            r.headers.push(("Allow", allowed.to_string()));
+            return r;
+        }
+        let body = match Self::read_body(req) {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
         let mut e = match Engine::open(&self.data_dir) {
             Ok(e) => e,
             Err(err) => return engine_error(&err),
         };
-        if method == "GET" && url == "/.well-known/jwks.json" {
+        if route == Route::Jwks {
             return ok(200, e.jwks());
         }
-        let parts: Vec<&str> = url.trim_matches('/').split('/').collect();
-        let known = matches!(
-            (method.as_str(), parts.as_slice()),
-            ("POST", ["v1", "stepup"])
-                | ("GET", ["v1", "stepup", _])
-                | ("GET", ["v1", "overrides", _])
-        );
-        if !known {
-            return error(404, "not_found", format!("no route {method} {url}"));
-        }
-        let client = match self.client(&mut e, req) {
+        let client = match Self::client(&mut e, req, &method, &body) {
             Ok(c) => c,
             Err(r) => return r,
         };
-        match (method.as_str(), parts.as_slice()) {
-            ("POST", ["v1", "stepup"]) => {
-                let mut body = vec![];
-                if req
-                    .as_reader()
-                    .take(64 * 1024)
-                    .read_to_end(&mut body)
-                    .is_err()
-                {
-                    return error(400, "invalid_request", "unreadable body");
-                }
-                let r: StepUpRequest = match serde_json::from_slice(&body) {
-                    Ok(r) => r,
-                    Err(err) => return error(400, "invalid_request", format!("bad JSON: {err}")),
-                };
-                let ar = AssertionRequest {
-                    scope: r.scope.into_iter().collect(),
-                    acr_values: r.acr_values,
-                    max_age_s: r.max_age,
-                    nonce: r.nonce,
-                };
-                match e.open_assertion_request(&client, ar) {
-                    Ok(s) => ok(
-                        202,
-                        StepUpTicket {
-                            status_url: format!("/v1/stepup/{}", s.session.id),
-                            request_id: s.session.id,
-                            poll_interval_ms: 500,
-                        },
-                    ),
-                    Err(err) => engine_error(&err),
-                }
-            }
-            ("GET", ["v1", "stepup", id]) => {
-                let key = format!("{}\u{0}{id}", client.id);
-                if let Some(t) = self.tokens.lock().expect("not poisoned").get(&key) {
-                    return ok(
-                        200,
-                        status(id, "complete", "answered", Some(t.clone()), None),
-                    );
-                }
-                match e.assertion_for(id, &client.id) {
-                    Ok(AssertionOutcome::Pending { state }) => {
-                        ok(200, status(id, "pending", &state, None, None))
-                    }
-                    Ok(AssertionOutcome::Issued { token, .. }) => {
-                        self.tokens
-                            .lock()
-                            .expect("not poisoned")
-                            .insert(key, token.clone());
-                        ok(200, status(id, "complete", "issued", Some(token), None))
-                    }
-                    Ok(AssertionOutcome::Failed {
-                        state,
-                        error,
-                        error_description,
-                    }) => ok(
-                        200,
-                        status(id, "failed", &state, None, Some((error, error_description))),
-                    ),
-                    Err(err) => engine_error(&err),
-                }
-            }
-            ("GET", ["v1", "overrides", id]) => match e.override_status(id) {
+        let id = parts.get(2).copied().unwrap_or_default();
+        match route {
+            Route::Jwks => ok(200, e.jwks()),
+            Route::StepUpCreate => routes::stepup_create(&mut e, &client, &body),
+            Route::StepUpStatus => routes::stepup_status(&mut e, &client, id, &self.tokens),
+            Route::BreakGlassCreate => routes::breakglass_create(&mut e, &client, &body),
+            Route::BreakGlassStatus => routes::breakglass_status(&mut e, &client, id, &self.tokens),
+            Route::OverrideStatus => match e.override_status(id) {
                 Ok(Some(s)) => ok(200, s),
-                Ok(None) => error(404, "not_found", format!("no override {id}")),
+                Ok(None) => error(
+                    404,
+                    "not_found",
+                    "override.unknown",
+                    format!("no override {id}"),
+                ),
                 Err(err) => engine_error(&err),
             },
-            _ => error(404, "not_found", format!("no route {method} {url}")),
         }
-    }
-}
-
-fn status(
-    id: &str,
-    status: &str,
-    state: &str,
-    assertion: Option<String>,
-    err: Option<(String, String)>,
-) -> StepUpStatus {
-    StepUpStatus {
-        request_id: id.into(),
-        status: status.into(),
-        state: state.into(),
-        assertion,
-        error: err.as_ref().map(|e| e.0.clone()),
-        error_description: err.map(|e| e.1),
     }
 }

@@ -2,20 +2,25 @@
 //! wire types and a small HTTP/1.1 client for loopback addresses only
 //! (`http://127.0.0.1:PORT`; the API never listens elsewhere).
 //!
-//! Endpoints (all JSON; every one but the JWKS needs HTTP Basic with the
-//! registered client id and secret):
+//! Endpoints (all JSON; every one but the JWKS is authenticated as a
+//! registered client: HTTP Basic with its id and secret, or a request signed
+//! with its Ed25519 key, see [`crate::signed_request`]):
 //! - `POST /v1/stepup` with a [`StepUpRequest`] → `202` [`StepUpTicket`]
 //! - `GET /v1/stepup/{id}` → [`StepUpStatus`] (poll until not `pending`)
+//! - `POST /v1/breakglass` with a [`BreakGlassRequest`] → `202` [`StepUpTicket`]
+//! - `GET /v1/breakglass/{id}` → [`StepUpStatus`] (poll until not `pending`)
 //! - `GET /v1/overrides/{id}` → [`OverrideStatus`]
 //! - `GET /.well-known/jwks.json` → [`Jwks`]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use data_encoding::BASE64;
+use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
+use crate::signed_request::{new_nonce, sign_request};
 use crate::{AssertionError, Jwks, OverrideStatus, OverrideStatusSource};
 
 /// A relying application's step-up request (RFC 9470 vocabulary).
@@ -27,6 +32,25 @@ pub struct StepUpRequest {
     /// Seconds: the freshest authentication the application will accept.
     #[serde(default)]
     pub max_age: Option<i64>,
+    pub nonce: String,
+}
+
+/// Break-glass for a non-human principal (service account, API key, agent)
+/// whose primary credential path failed, asked by a client the principal's
+/// registration names. A supervisor approves at the kiosk with two factors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakGlassRequest {
+    pub principal: String,
+    /// `issuer_down`, `certificate_expired` or `rotation_broken`.
+    pub trigger: String,
+    pub scope: Vec<String>,
+    /// What failed (e.g. the issuer's error).
+    pub detail: String,
+    /// Seconds the grant should last (at most the policy's break-glass
+    /// cap; `None`: the supervisor or the policy default decides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<i64>,
+    /// Echoed in the assertion.
     pub nonce: String,
 }
 
@@ -57,8 +81,20 @@ pub struct StepUpStatus {
 /// The body of every non-2xx answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorBody {
+    /// OAuth / RFC 9470 vocabulary: `invalid_client`, `invalid_request`,
+    /// `insufficient_user_authentication`, `not_found`, ...
     pub error: String,
     pub error_description: String,
+    /// Countersign's stable code (`client.nonce_replayed`, `refused.over_cap`, ...).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub code: String,
+}
+
+/// How an [`ApiClient`] proves which client it is.
+#[derive(Clone)]
+enum Credential {
+    Secret(String),
+    Key(Box<SigningKey>),
 }
 
 /// A client of the kiosk API, authenticated as one relying application.
@@ -66,7 +102,7 @@ pub struct ApiErrorBody {
 pub struct ApiClient {
     host_port: String,
     client_id: String,
-    secret: String,
+    credential: Credential,
     timeout: Duration,
 }
 
@@ -75,14 +111,39 @@ impl std::fmt::Debug for ApiClient {
         f.debug_struct("ApiClient")
             .field("host_port", &self.host_port)
             .field("client_id", &self.client_id)
-            .field("secret", &"<redacted>")
+            .field(
+                "credential",
+                &match self.credential {
+                    Credential::Secret(_) => "secret <redacted>",
+                    Credential::Key(_) => "ed25519 key <redacted>",
+                },
+            )
             .finish()
     }
 }
 
 impl ApiClient {
-    /// `base` is `http://127.0.0.1:PORT` (or `localhost`, `[::1]`).
+    /// `base` is `http://127.0.0.1:PORT` (or `localhost`, `[::1]`); the
+    /// client authenticates with HTTP Basic (id and secret).
     pub fn new(base: &str, client_id: &str, secret: &str) -> Result<ApiClient, AssertionError> {
+        Self::build(base, client_id, Credential::Secret(secret.into()))
+    }
+
+    /// As [`ApiClient::new`], but every request is signed with the client's
+    /// registered Ed25519 key (fresh timestamp and nonce each time).
+    pub fn with_key(
+        base: &str,
+        client_id: &str,
+        key: SigningKey,
+    ) -> Result<ApiClient, AssertionError> {
+        Self::build(base, client_id, Credential::Key(Box::new(key)))
+    }
+
+    fn build(
+        base: &str,
+        client_id: &str,
+        credential: Credential,
+    ) -> Result<ApiClient, AssertionError> {
         let rest = base
             .trim_end_matches('/')
             .strip_prefix("http://")
@@ -100,7 +161,7 @@ impl ApiClient {
         Ok(ApiClient {
             host_port: rest.into(),
             client_id: client_id.into(),
-            secret: secret.into(),
+            credential,
             timeout: Duration::from_secs(10),
         })
     }
@@ -129,8 +190,10 @@ impl ApiClient {
             self.host_port
         );
         if authenticate {
-            let cred = BASE64.encode(format!("{}:{}", self.client_id, self.secret).as_bytes());
-            head.push_str(&format!("Authorization: Basic {cred}\r\n"));
+            head.push_str(&format!(
+                "Authorization: {}\r\n",
+                self.authorization(method, path, &payload)
+            ));
         }
         if body.is_some() {
             head.push_str(&format!(
@@ -146,6 +209,23 @@ impl ApiClient {
         parse_response(&raw)
     }
 
+    /// The `Authorization` value for one request.
+    pub fn authorization(&self, method: &str, path: &str, body: &[u8]) -> String {
+        match &self.credential {
+            Credential::Secret(secret) => format!(
+                "Basic {}",
+                BASE64.encode(format!("{}:{secret}", self.client_id).as_bytes())
+            ),
+            Credential::Key(key) => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                sign_request(key, &self.client_id, method, path, body, now, &new_nonce())
+            }
+        }
+    }
+
     fn json<T: for<'de> Deserialize<'de>>(
         &self,
         method: &str,
@@ -156,7 +236,13 @@ impl ApiClient {
         let (code, bytes) = self.call(method, path, body, authenticate)?;
         if !(200..300).contains(&code) {
             let msg = serde_json::from_slice::<ApiErrorBody>(&bytes)
-                .map(|e| format!("{}: {}", e.error, e.error_description))
+                .map(|e| {
+                    if e.code.is_empty() {
+                        format!("{}: {}", e.error, e.error_description)
+                    } else {
+                        format!("{} [{}]: {}", e.error, e.code, e.error_description)
+                    }
+                })
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
             return Err(AssertionError::Api(format!("HTTP {code}: {msg}")));
         }
@@ -175,6 +261,18 @@ impl ApiClient {
 
     pub fn stepup_status(&self, request_id: &str) -> Result<StepUpStatus, AssertionError> {
         self.json("GET", &format!("/v1/stepup/{request_id}"), None, true)
+    }
+
+    pub fn request_breakglass(
+        &self,
+        req: &BreakGlassRequest,
+    ) -> Result<StepUpTicket, AssertionError> {
+        let body = serde_json::to_value(req).expect("serialisable");
+        self.json("POST", "/v1/breakglass", Some(&body), true)
+    }
+
+    pub fn breakglass_status(&self, request_id: &str) -> Result<StepUpStatus, AssertionError> {
+        self.json("GET", &format!("/v1/breakglass/{request_id}"), None, true)
     }
 }
 

@@ -17,11 +17,15 @@
 
 pub mod client;
 mod replay;
+pub mod signed_request;
+
+/// The key types a relying application signs requests with.
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 
 pub use replay::{write_atomic, FileReplayStore, MemoryReplayStore, ReplayStore};
 
 use data_encoding::BASE64URL_NOPAD;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, Verifier};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -85,6 +89,16 @@ pub enum AssertionError {
     ReplayStore(String),
     #[error("kiosk API: {0}")]
     Api(String),
+    #[error("malformed signed-request authorization: {0}")]
+    RequestMalformed(String),
+    #[error("the request signature does not verify under the registered key")]
+    RequestBadSignature,
+    #[error("the request was signed at {ts}, more than {max_skew_s} s from the kiosk's clock ({now}); check the clock and sign again")]
+    RequestClockSkew { ts: i64, now: i64, max_skew_s: i64 },
+    #[error("nonce {0} was already used by this client (replayed request)")]
+    RequestNonceReplayed(String),
+    #[error("invalid key: {0}")]
+    KeyInvalid(String),
 }
 
 impl AssertionError {
@@ -114,6 +128,11 @@ impl AssertionError {
             Replayed(_) => "assertion.replayed",
             ReplayStore(_) => "assertion.replay_store",
             Api(_) => "api.error",
+            RequestMalformed(_) => "signed_request.malformed",
+            RequestBadSignature => "signed_request.bad_signature",
+            RequestClockSkew { .. } => "signed_request.clock_skew",
+            RequestNonceReplayed(_) => "signed_request.nonce_replayed",
+            KeyInvalid(_) => "key.invalid",
         }
     }
 }

@@ -358,14 +358,17 @@ pub enum ClientCmd {
         /// Scopes it may ask for.
         #[arg(long, required = true, value_delimiter = ',')]
         scope: Vec<String>,
-        /// Register an Ed25519 public key (hex) instead of a secret.
-        #[arg(long)]
-        public_key: Option<String>,
+        /// Register an Ed25519 public key instead of a secret: a file with
+        /// 64 hex characters or a PEM PUBLIC KEY. The app then signs each request.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
         #[arg(long, default_value = "cli")]
         by: String,
     },
     /// List registered applications (never their secrets).
     List,
+    /// Step-up requests from relying applications not completed yet (what the kiosk window shows).
+    Requests,
 }
 
 #[derive(Debug, Subcommand)]
@@ -412,6 +415,9 @@ pub enum PrincipalCmd {
         owner: String,
         #[arg(long, required = true, value_delimiter = ',')]
         scope: Vec<String>,
+        /// Registered clients that may ask break-glass for it over the API.
+        #[arg(long = "client", value_delimiter = ',')]
+        clients: Vec<String>,
         #[arg(long, default_value = "")]
         description: String,
         #[arg(long, default_value = "cli")]
@@ -444,10 +450,24 @@ pub enum BreakglassCmd {
         #[command(flatten)]
         fallback: SupervisorArgs,
     },
+    /// Turn a request down (supervisor, two factors; password from COUNTERSIGN_SECRET or stdin).
+    Deny {
+        request: String,
+        #[arg(long)]
+        supervisor: String,
+        #[arg(long)]
+        otp: String,
+        /// Why (the requester sees it).
+        #[arg(long)]
+        reason: String,
+    },
     /// Break-glass requests, newest first.
     List {
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Only those waiting for a supervisor (not granted, denied or expired), oldest first.
+        #[arg(long)]
+        pending: bool,
     },
     /// The principal's credential path works again: reconcile an ended grant.
     Reconcile { grant: String },

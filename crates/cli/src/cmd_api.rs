@@ -48,7 +48,10 @@ pub fn client(cli: &Cli, c: &ClientCmd) -> anyhow::Result<()> {
             by,
         } => {
             let cred = match public_key {
-                Some(k) => NewClientCredential::PublicKeyHex(k.clone()),
+                Some(f) => NewClientCredential::PublicKeyHex(
+                    std::fs::read_to_string(f)
+                        .with_context(|| format!("reading the public key {}", f.display()))?,
+                ),
                 None => NewClientCredential::Secret(read_secret(id)?),
             };
             let v = e.add_client(id, name, scope.iter().cloned().collect(), cred, by)?;
@@ -76,6 +79,36 @@ pub fn client(cli: &Cli, c: &ClientCmd) -> anyhow::Result<()> {
                     v.auth_method,
                     v.scopes.iter().cloned().collect::<Vec<_>>().join(","),
                     v.name
+                );
+            }
+            Ok(())
+        }
+        ClientCmd::Requests => {
+            let all = e.open_stepup_requests()?;
+            if cli.json {
+                return print_json(&all);
+            }
+            if all.is_empty() {
+                println!("no open step-up requests");
+            }
+            for r in all {
+                println!(
+                    "{}\t{} ({})\t{}\tacr_values {}\tsince {}{}",
+                    r.request_id,
+                    r.client_name,
+                    r.client_id,
+                    r.scope.iter().cloned().collect::<Vec<_>>().join(","),
+                    if r.acr_values.is_empty() {
+                        "any".to_string()
+                    } else {
+                        r.acr_values.join(" ")
+                    },
+                    fmt_time(r.created_ms),
+                    if r.fallback_offered {
+                        "\tfallback offered"
+                    } else {
+                        ""
+                    }
                 );
             }
             Ok(())
@@ -178,27 +211,38 @@ pub fn principal(cli: &Cli, c: &PrincipalCmd) -> anyhow::Result<()> {
             kind,
             owner,
             scope,
+            clients,
             description,
             by,
         } => {
             let kind: PrincipalKind = kind.parse().map_err(anyhow::Error::msg)?;
-            let p = e.add_principal(
+            let r = e.add_principal(
                 id,
                 kind,
                 owner,
                 scope.iter().cloned().collect(),
+                clients.iter().cloned().collect(),
                 description,
                 by,
             )?;
             if cli.json {
-                return print_json(&p);
+                return print_json(&r);
             }
+            let p = &r.principal;
             println!(
-                "{} {} (owner {}) may get break-glass for {}",
+                "{} {} (owner {}) may get break-glass for {}{}",
                 p.kind.as_str(),
                 p.id,
                 p.owner,
-                p.scopes.iter().cloned().collect::<Vec<_>>().join(",")
+                p.scopes.iter().cloned().collect::<Vec<_>>().join(","),
+                if r.clients.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", asked over the API by {}",
+                        r.clients.iter().cloned().collect::<Vec<_>>().join(",")
+                    )
+                }
             );
             Ok(())
         }
@@ -207,13 +251,15 @@ pub fn principal(cli: &Cli, c: &PrincipalCmd) -> anyhow::Result<()> {
             if cli.json {
                 return print_json(&all);
             }
-            for p in all {
+            for r in all {
+                let p = &r.principal;
                 println!(
-                    "{}\t{}\towner {}\t{}",
+                    "{}\t{}\towner {}\t{}\tclients {}",
                     p.id,
                     p.kind.as_str(),
                     p.owner,
-                    p.scopes.iter().cloned().collect::<Vec<_>>().join(",")
+                    p.scopes.iter().cloned().collect::<Vec<_>>().join(","),
+                    r.clients.iter().cloned().collect::<Vec<_>>().join(",")
                 );
             }
             Ok(())
@@ -301,18 +347,40 @@ pub fn breakglass(cli: &Cli, c: &BreakglassCmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        BreakglassCmd::List { limit } => {
-            let all = e.list_breakglass(*limit)?;
+        BreakglassCmd::Deny {
+            request,
+            supervisor,
+            otp,
+            reason,
+        } => {
+            let secret = read_secret(supervisor)?;
+            let bg = e.deny_breakglass(request, supervisor, &secret, otp, reason)?;
+            if cli.json {
+                return print_json(&bg);
+            }
+            println!(
+                "break-glass {} for {} denied by {supervisor}: {reason}",
+                bg.id, bg.principal.id
+            );
+            Ok(())
+        }
+        BreakglassCmd::List { limit, pending } => {
+            let all = if *pending {
+                e.pending_breakglass()?
+            } else {
+                e.list_breakglass(*limit)?
+            };
             if cli.json {
                 return print_json(&all);
             }
             for bg in all {
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\tby {}\t{}",
                     bg.id,
                     bg.principal.id,
                     bg.trigger,
                     bg.state.name(),
+                    bg.requester,
                     fmt_time(bg.requested_at)
                 );
             }

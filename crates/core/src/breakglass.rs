@@ -156,6 +156,66 @@ impl BreakGlass {
             });
         }
         requester.require(Role::Operator)?;
+        Self::open(
+            policy,
+            id,
+            principal,
+            requester.id.clone(),
+            trigger,
+            scope,
+            detail,
+            now,
+        )
+    }
+
+    /// Opens a request asked by a registered relying application (through
+    /// the kiosk API) rather than a person. `client_id` is recorded as
+    /// `client:<id>` as the requester; whether that client may act for the
+    /// principal is the caller's registry check. The same checks as
+    /// [`BreakGlass::request`] apply otherwise, and the approver is still a
+    /// supervisor with two factors who is not the principal's owner.
+    #[allow(clippy::too_many_arguments)]
+    pub fn request_by_client(
+        policy: &Policy,
+        id: String,
+        principal: Principal,
+        client_id: &str,
+        trigger: Trigger,
+        scope: BTreeSet<String>,
+        detail: String,
+        now: Ms,
+    ) -> Result<BreakGlass, Refusal> {
+        if client_id.trim().is_empty() {
+            return Err(Refusal::MissingField("client id"));
+        }
+        Self::open(
+            policy,
+            id,
+            principal,
+            format!("client:{client_id}"),
+            trigger,
+            scope,
+            detail,
+            now,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        policy: &Policy,
+        id: String,
+        principal: Principal,
+        requester: String,
+        trigger: Trigger,
+        scope: BTreeSet<String>,
+        detail: String,
+        now: Ms,
+    ) -> Result<BreakGlass, Refusal> {
+        if principal.kind.is_human() {
+            return Err(Refusal::HumanPrincipal {
+                principal: principal.id.clone(),
+            });
+        }
         if !trigger.is_non_human() || !policy.breakglass_trigger_allowed(trigger) {
             return Err(Refusal::TriggerNotAllowed(trigger.to_string()));
         }
@@ -179,7 +239,7 @@ impl BreakGlass {
         Ok(BreakGlass {
             id,
             principal,
-            requester: requester.id.clone(),
+            requester,
             trigger,
             requested_scope: scope,
             detail,

@@ -7,7 +7,9 @@
 //! (the kiosk window, or `countersign stepup --request ID` headless) drives
 //! that session; [`Engine::assertion_for`] then reads the outcome from the
 //! ledger and signs the answer once (`assertion.issued`: the jti and claims
-//! summary, never the token).
+//! summary, never the token). A request that has not completed within
+//! [`REQUEST_TTL_MS`] expires: the kiosk stops listing it
+//! ([`Engine::open_stepup_requests`]) and the poll answers `access_denied`.
 
 use std::collections::BTreeSet;
 
@@ -16,7 +18,7 @@ use countersign_assertion::{
     INSUFFICIENT_USER_AUTHENTICATION,
 };
 use countersign_core::session::Modality;
-use countersign_core::{GrantStatus, SessionState};
+use countersign_core::{Grant, GrantStatus, SessionState};
 use countersign_ledger::{Filter, PageRequest};
 use serde::Serialize;
 use serde_json::json;
@@ -24,6 +26,10 @@ use serde_json::json;
 use crate::clients::ClientView;
 use crate::evidence::{kinds, Ev};
 use crate::{Engine, EngineError, StepUp};
+
+/// How long a relying application's request (step-up or break-glass) stays
+/// open for the kiosk to complete.
+pub const REQUEST_TTL_MS: i64 = 15 * 60_000;
 
 /// What a relying application asks for.
 #[derive(Debug, Clone)]
@@ -75,20 +81,18 @@ impl Engine {
                 scope: s.clone(),
             });
         }
-        let nonce_ok = !req.nonce.is_empty()
-            && req.nonce.len() <= 256
-            && req.nonce.chars().all(|c| c.is_ascii_graphic());
-        if !nonce_ok {
-            return Err(EngineError::Invalid(
-                "nonce must be 1 to 256 printable ASCII characters".into(),
-            ));
-        }
-        if let Some(a) = req
-            .acr_values
-            .iter()
-            .find(|a| *a != ACR_BIOMETRIC && *a != ACR_SUPERVISED_OVERRIDE)
+        crate::breakglass_client::check_nonce(&req.nonce)?;
+        // acr_values is a list of acceptable values: refused only when this
+        // kiosk can issue none of them (RFC 9470's insufficient_user_authentication).
+        if !req.acr_values.is_empty()
+            && !req
+                .acr_values
+                .iter()
+                .any(|a| a == ACR_BIOMETRIC || a == ACR_SUPERVISED_OVERRIDE)
         {
-            return Err(EngineError::Invalid(format!("unknown acr value {a}; this kiosk issues {ACR_BIOMETRIC} and {ACR_SUPERVISED_OVERRIDE}")));
+            return Err(EngineError::AcrUnsatisfiable {
+                requested: req.acr_values.clone(),
+            });
         }
         if matches!(req.max_age_s, Some(m) if m < 0) {
             return Err(EngineError::Invalid("max_age must not be negative".into()));
@@ -107,7 +111,7 @@ impl Engine {
         Ok(s)
     }
 
-    fn session_rows(
+    pub(crate) fn session_rows(
         &self,
         session_id: &str,
         kinds: &[&str],
@@ -129,7 +133,7 @@ impl Engine {
             .rows)
     }
 
-    fn fail(
+    pub(crate) fn fail(
         &mut self,
         session_id: &str,
         client: &str,
@@ -235,15 +239,7 @@ impl Engine {
                         format!("override {} expires now", g.id),
                     );
                 }
-                let o = OverrideClaims {
-                    id: g.id.clone(),
-                    supervisor: g.supervisor.clone(),
-                    reason_code: g.reason_code.clone(),
-                    expires_at: g.expires_at / 1000,
-                    compensating_control: g.compensating_control.clone(),
-                    trigger: g.trigger.to_string(),
-                    principal_kind: g.principal_kind.as_str().into(),
-                };
+                let o = override_claims(&g);
                 (
                     ACR_SUPERVISED_OVERRIDE,
                     g.supervisor_amr.clone(),
@@ -262,7 +258,22 @@ impl Engine {
                     format!("the step-up was cancelled: {reason}"),
                 );
             }
-            _ => return Ok(AssertionOutcome::Pending { state }),
+            _ => {
+                let created = reqs.first().map(|r| r.ts_ms).unwrap_or(now);
+                if now >= created + REQUEST_TTL_MS {
+                    return self.fail(
+                        session_id,
+                        client_id,
+                        &state,
+                        "access_denied",
+                        format!(
+                            "the request expired: not completed within {} min",
+                            REQUEST_TTL_MS / 60_000
+                        ),
+                    );
+                }
+                return Ok(AssertionOutcome::Pending { state });
+            }
         };
         let acr_values: Vec<String> =
             serde_json::from_value(req["acr_values"].clone()).unwrap_or_default();
@@ -311,10 +322,22 @@ impl Engine {
             scope: scope.iter().cloned().collect::<Vec<_>>().join(" "),
             override_: ovr,
         };
+        self.sign_and_record(session_id, client_id, claims)
+    }
+
+    /// Signs `claims` with the kiosk key and records `assertion.issued`
+    /// under `case_id` (the jti and a claims summary, never the token).
+    pub(crate) fn sign_and_record(
+        &mut self,
+        case_id: &str,
+        client_id: &str,
+        claims: Claims,
+    ) -> Result<AssertionOutcome, EngineError> {
+        let now = self.now();
         let token = countersign_assertion::sign(&claims, self.ledger.keys().signing_key());
-        let mut ev = Ev::new(kinds::ASSERTION_ISSUED, now, json!({ "session_id": session_id, "client_id": client_id, "jti": claims.jti, "sub": claims.sub, "acr": claims.acr, "amr": claims.amr, "scope": claims.scope, "iat": claims.iat, "exp": claims.exp, "auth_time": claims.auth_time, "override_id": claims.override_.as_ref().map(|o| o.id.clone()), "kid": countersign_assertion::thumbprint(&self.ledger.keys().verifying_key()) }))
-            .case(session_id)
-            .person(&operator)
+        let mut ev = Ev::new(kinds::ASSERTION_ISSUED, now, json!({ "session_id": case_id, "client_id": client_id, "jti": claims.jti, "sub": claims.sub, "acr": claims.acr, "amr": claims.amr, "scope": claims.scope, "iat": claims.iat, "exp": claims.exp, "auth_time": claims.auth_time, "override_id": claims.override_.as_ref().map(|o| o.id.clone()), "kid": countersign_assertion::thumbprint(&self.ledger.keys().verifying_key()) }))
+            .case(case_id)
+            .person(&claims.sub)
             .outcome("issued");
         if let Some(o) = &claims.override_ {
             ev = ev.supervisor(&o.supervisor);
@@ -324,6 +347,22 @@ impl Engine {
             token,
             claims: Box::new(claims),
         })
+    }
+
+    /// What a client's step-up request asked for: `acr_values` and
+    /// `max_age` (for RFC 9470's challenge when they were not met).
+    pub fn request_requirement(
+        &self,
+        session_id: &str,
+    ) -> Result<(Vec<String>, Option<i64>), EngineError> {
+        let rows = self.session_rows(session_id, &[kinds::ASSERTION_REQUESTED])?;
+        let r = rows
+            .first()
+            .ok_or_else(|| EngineError::UnknownRequest(session_id.into()))?;
+        Ok((
+            serde_json::from_value(r.body["acr_values"].clone()).unwrap_or_default(),
+            r.body["max_age"].as_i64(),
+        ))
     }
 
     /// An override's live status for verifiers (`None`: unknown id).
@@ -337,5 +376,18 @@ impl Engine {
             Err(EngineError::UnknownOverride(_)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The claims an override-backed assertion carries about its grant.
+pub(crate) fn override_claims(g: &Grant) -> OverrideClaims {
+    OverrideClaims {
+        id: g.id.clone(),
+        supervisor: g.supervisor.clone(),
+        reason_code: g.reason_code.clone(),
+        expires_at: g.expires_at / 1000,
+        compensating_control: g.compensating_control.clone(),
+        trigger: g.trigger.to_string(),
+        principal_kind: g.principal_kind.as_str().into(),
     }
 }

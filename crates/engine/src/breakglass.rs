@@ -17,6 +17,7 @@ use countersign_core::{
 use countersign_ledger::{Filter, PageRequest};
 use serde_json::json;
 
+use crate::assertions::REQUEST_TTL_MS;
 use crate::evidence::{kinds, Ev};
 use crate::overrides::OverrideView;
 use crate::{Engine, EngineError};
@@ -68,8 +69,11 @@ impl Engine {
         Ok(bg)
     }
 
-    /// Rebuilds a request from its events.
-    pub fn resume_breakglass(&mut self, request_id: &str) -> Result<BreakGlass, EngineError> {
+    /// The `breakglass.requested` row of a request.
+    pub(crate) fn breakglass_row(
+        &self,
+        request_id: &str,
+    ) -> Result<countersign_ledger::EventRow, EngineError> {
         let page = self.ledger.query(
             &Filter {
                 case_id: Some(request_id.into()),
@@ -82,10 +86,16 @@ impl Engine {
                 newest_first: false,
             },
         )?;
-        let row = page
-            .rows
-            .first()
-            .ok_or_else(|| EngineError::Invalid(format!("no break-glass request {request_id}")))?;
+        page.rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| EngineError::Invalid(format!("no break-glass request {request_id}")))
+    }
+
+    /// Rebuilds a request from its events: the request (asked by a person
+    /// or, as `client:<id>`, by a relying application), a denial, a grant.
+    pub fn resume_breakglass(&mut self, request_id: &str) -> Result<BreakGlass, EngineError> {
+        let row = self.breakglass_row(request_id)?;
         let b = &row.body;
         let bad = || EngineError::Invalid(format!("break-glass request {request_id} is malformed"));
         let principal: Principal =
@@ -93,32 +103,53 @@ impl Engine {
         let trigger: Trigger = serde_json::from_value(b["trigger"].clone()).map_err(|_| bad())?;
         let scope: BTreeSet<String> =
             serde_json::from_value(b["scope"].clone()).map_err(|_| bad())?;
-        let requester = self.person(b["requester"].as_str().unwrap_or_default())?;
-        let mut bg = BreakGlass::request(
-            &self.policy,
-            request_id.into(),
-            principal.clone(),
-            &requester,
-            trigger,
-            scope,
-            b["detail"].as_str().unwrap_or_default().into(),
-            row.ts_ms,
-        )?;
-        let granted = self.ledger.query(
-            &Filter {
-                kinds: vec![kinds::OVERRIDE_GRANTED.into()],
-                person: Some(principal.id),
-                from_ms: Some(row.ts_ms),
-                ..Default::default()
-            },
-            &PageRequest {
-                after_seq: None,
-                limit: 1000,
-                newest_first: true,
-            },
-        )?;
+        let requester = b["requester"].as_str().unwrap_or_default();
+        let detail = b["detail"].as_str().unwrap_or_default().to_string();
+        // A person's request is checked against the registry as it is now.
+        let person = match requester.strip_prefix("client:") {
+            Some(_) => Err(EngineError::UnknownPerson(requester.into())),
+            None => self.person(requester),
+        };
+        let mut bg = match requester.strip_prefix("client:") {
+            Some(client) => BreakGlass::request_by_client(
+                &self.policy,
+                request_id.into(),
+                principal.clone(),
+                client,
+                trigger,
+                scope,
+                detail,
+                row.ts_ms,
+            )?,
+            None => BreakGlass::request(
+                &self.policy,
+                request_id.into(),
+                principal.clone(),
+                &person?,
+                trigger,
+                scope,
+                detail,
+                row.ts_ms,
+            )?,
+        };
+        let cancelled = self.ledger.latest(&Filter {
+            case_id: Some(request_id.into()),
+            kinds: vec![kinds::BREAKGLASS_CANCELLED.into()],
+            ..Default::default()
+        })?;
+        if let Some(c) = cancelled {
+            bg.state = BreakGlassState::Cancelled {
+                reason: c.body["reason"].as_str().unwrap_or_default().into(),
+            };
+            return Ok(bg);
+        }
+        let granted = self.ledger.all(&Filter {
+            kinds: vec![kinds::OVERRIDE_GRANTED.into()],
+            person: Some(principal.id),
+            from_ms: Some(row.ts_ms),
+            ..Default::default()
+        })?;
         if let Some(g) = granted
-            .rows
             .iter()
             .find(|r| r.body["session_id"].as_str() == Some(request_id))
         {
@@ -126,6 +157,85 @@ impl Engine {
                 grant_id: g.body["id"].as_str().unwrap_or_default().into(),
             };
         }
+        Ok(bg)
+    }
+
+    /// Refuses to act on a request still waiting after [`REQUEST_TTL_MS`]
+    /// (logged), so a stale request is never approved hours later.
+    fn check_not_stale(&mut self, bg: &BreakGlass, event: &str) -> Result<(), EngineError> {
+        if matches!(bg.state, BreakGlassState::Requested)
+            && self.now() >= bg.requested_at + REQUEST_TTL_MS
+        {
+            let now = self.now();
+            self.ledger.append(
+                &Ev::new(kinds::BREAKGLASS_REFUSED, now, json!({ "request_id": bg.id, "event": event, "refusal": "request_expired", "message": format!("requested at {} ms, open for {} min at most", bg.requested_at, REQUEST_TTL_MS / 60_000), "state": bg.state.name() }))
+                    .person(&bg.principal.id)
+                    .trigger(bg.trigger.as_str())
+                    .case(&bg.id)
+                    .outcome("refused")
+                    .build(),
+            )?;
+            return Err(EngineError::RequestExpired(bg.id.clone()));
+        }
+        Ok(())
+    }
+
+    /// A supervisor turns a request down (two factors, as for a grant). The
+    /// requester's poll then answers `access_denied` with the reason.
+    pub fn deny_breakglass(
+        &mut self,
+        request_id: &str,
+        supervisor: &str,
+        secret: &str,
+        otp: &str,
+        reason: &str,
+    ) -> Result<BreakGlass, EngineError> {
+        let mut bg = self.resume_breakglass(request_id)?;
+        if reason.trim().is_empty() {
+            return Err(EngineError::Invalid("a denial needs a reason".into()));
+        }
+        if !matches!(bg.state, BreakGlassState::Requested) {
+            let r = Refusal::InvalidTransition {
+                state: bg.state.name().into(),
+                event: "cancel".into(),
+            };
+            return Err(self.refuse_breakglass(&bg, "cancel", r));
+        }
+        let (person, auth) = self.authenticate(
+            supervisor,
+            Role::Supervisor,
+            secret,
+            otp,
+            &format!("deny break-glass {request_id}"),
+        )?;
+        let now = self.now();
+        let probe_ev = BreakGlassEvent::SupervisorAuthenticated {
+            supervisor: person,
+            auth,
+        };
+        if let Err(r) = bg.clone().apply(&self.policy, probe_ev, now) {
+            return Err(self.refuse_breakglass(&bg, "supervisor_authenticated", r));
+        }
+        bg.apply(
+            &self.policy,
+            BreakGlassEvent::Cancel {
+                reason: reason.into(),
+            },
+            now,
+        )?;
+        self.ledger.append(
+            &Ev::new(
+                kinds::BREAKGLASS_CANCELLED,
+                now,
+                json!({ "request_id": request_id, "by": supervisor, "reason": reason }),
+            )
+            .person(&bg.principal.id)
+            .supervisor(supervisor)
+            .trigger(bg.trigger.as_str())
+            .case(request_id)
+            .outcome("denied")
+            .build(),
+        )?;
         Ok(bg)
     }
 
@@ -153,8 +263,15 @@ impl Engine {
         mut req: GrantRequest,
     ) -> Result<Grant, EngineError> {
         let mut bg = self.resume_breakglass(request_id)?;
+        self.check_not_stale(&bg, "grant_override")?;
         if req.grant_id.is_empty() {
             req.grant_id = Engine::new_id("ovr");
+        }
+        if req.duration_ms.is_none() {
+            // What the requester asked for (checked against the cap then),
+            // else the policy default.
+            let row = self.breakglass_row(request_id)?;
+            req.duration_ms = row.body["duration_s"].as_i64().map(|s| s * 1000);
         }
         let now = self.now();
         let person = self.person(supervisor)?;
@@ -237,6 +354,25 @@ impl Engine {
             .filter_map(|r| r.index.case_id.clone())
             .collect();
         ids.iter().map(|id| self.resume_breakglass(id)).collect()
+    }
+
+    /// Requests waiting for a supervisor (not granted, denied or expired),
+    /// oldest first: what the kiosk shows supervisors.
+    pub fn pending_breakglass(&mut self) -> Result<Vec<BreakGlass>, EngineError> {
+        let now = self.now();
+        let rows = self.ledger.all(&Filter {
+            kinds: vec![kinds::BREAKGLASS_REQUESTED.into()],
+            from_ms: Some(now - REQUEST_TTL_MS + 1),
+            ..Default::default()
+        })?;
+        let mut out = vec![];
+        for id in rows.iter().filter_map(|r| r.index.case_id.clone()) {
+            let bg = self.resume_breakglass(&id)?;
+            if matches!(bg.state, BreakGlassState::Requested) {
+                out.push(bg);
+            }
+        }
+        Ok(out)
     }
 
     /// The principal's primary credential path works again: closes the

@@ -42,6 +42,17 @@ pub enum EngineError {
     UnknownRequest(String),
     #[error("scope {scope} is not registered for client {client}")]
     ClientScope { client: String, scope: String },
+    /// A signed request refused for its shape, its time or its nonce.
+    #[error(transparent)]
+    SignedRequest(#[from] countersign_assertion::AssertionError),
+    #[error(
+        "client {client} may not ask break-glass for {principal} (not named in its registration)"
+    )]
+    ClientNotAllowed { client: String, principal: String },
+    #[error("this kiosk issues none of the requested acr_values {} (it issues urn:countersign:acr:biometric and urn:countersign:acr:supervised-override)", requested.join(" "))]
+    AcrUnsatisfiable { requested: Vec<String> },
+    #[error("request {0} expired before it was completed")]
+    RequestExpired(String),
     #[error("{context} ({}): {source}", path.display())]
     Io {
         context: &'static str,
@@ -72,6 +83,24 @@ impl EngineError {
             EngineError::UnknownPrincipal(_) => "principal.unknown".into(),
             EngineError::UnknownRequest(_) => "request.unknown".into(),
             EngineError::ClientScope { .. } => "client.scope_not_allowed".into(),
+            EngineError::SignedRequest(a) => match a {
+                countersign_assertion::AssertionError::RequestMalformed(_) => {
+                    "client.auth_malformed".into()
+                }
+                countersign_assertion::AssertionError::RequestClockSkew { .. } => {
+                    "client.clock_skew".into()
+                }
+                countersign_assertion::AssertionError::RequestNonceReplayed(_) => {
+                    "client.nonce_replayed".into()
+                }
+                countersign_assertion::AssertionError::RequestBadSignature => {
+                    "client.auth_failed".into()
+                }
+                other => other.code().into(),
+            },
+            EngineError::ClientNotAllowed { .. } => "client.principal_not_allowed".into(),
+            EngineError::RequestExpired(_) => "request.expired".into(),
+            EngineError::AcrUnsatisfiable { .. } => "request.acr_unsatisfiable".into(),
             EngineError::Io { .. } => "io.error".into(),
         }
     }

@@ -38,6 +38,7 @@ pub mod kinds {
     pub const PRINCIPAL_ADDED: &str = "principal.added";
     pub const BREAKGLASS_REQUESTED: &str = "breakglass.requested";
     pub const BREAKGLASS_REFUSED: &str = "breakglass.refused";
+    pub const BREAKGLASS_CANCELLED: &str = "breakglass.cancelled";
     pub const ASSERTION_REQUESTED: &str = "assertion.requested";
     pub const ASSERTION_ISSUED: &str = "assertion.issued";
     pub const ASSERTION_REFUSED: &str = "assertion.refused";

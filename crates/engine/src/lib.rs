@@ -11,6 +11,7 @@
 
 mod assertions;
 mod breakglass;
+mod breakglass_client;
 mod clients;
 mod datadir;
 mod error;
@@ -18,11 +19,14 @@ mod evidence;
 mod face;
 mod overrides;
 mod people;
+mod requests;
 mod stepup;
 
-pub use assertions::{AssertionOutcome, AssertionRequest};
+pub use assertions::{AssertionOutcome, AssertionRequest, REQUEST_TTL_MS};
+pub use breakglass_client::ClientBreakGlassRequest;
 pub use clients::{
-    ClientCredential, ClientView, NewClientCredential, CLIENTS_FILE, PRINCIPALS_FILE,
+    ClientCredential, ClientView, NewClientCredential, RegisteredPrincipal, SignedRequest,
+    CLIENTS_FILE, NONCES_FILE, PRINCIPALS_FILE,
 };
 pub use datadir::{DataDir, DemoPerson, InitOptions, InitReport, DEMO_PEOPLE};
 pub use error::EngineError;
@@ -30,6 +34,7 @@ pub use evidence::kinds;
 pub use face::{FaceAttempt, FaceEnrollment, TEMPLATE_MEDIA_TYPE};
 pub use overrides::{OverrideFilter, OverrideView, ReviewInput};
 pub use people::{PersonView, Provisioning};
+pub use requests::OpenRequest;
 pub use stepup::{StepUp, StepUpOutcome};
 
 use std::sync::atomic::{AtomicI64, Ordering};

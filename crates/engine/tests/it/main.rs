@@ -1,6 +1,8 @@
 //! Engine integration tests: a real data dir on disk (SQLite file, key
 //! files), the demo people, a manual clock.
 
+mod breakglass;
+mod clients;
 mod face;
 mod flows;
 
