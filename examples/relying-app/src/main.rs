@@ -8,8 +8,14 @@
 //! relying-app wait                   # polls, verifies the assertion, keeps it
 //! relying-app approve --amount 100   # approved while the assertion is fresh
 //! ```
-//! The client secret comes from `RELYING_APP_SECRET`. State (the pending
-//! nonce, the held assertion, used jti values) lives in `--state-dir`.
+//! The app authenticates to the kiosk API with its client secret
+//! (`RELYING_APP_SECRET`) or, with `--key FILE` (`RELYING_APP_KEY`), by
+//! signing every request with its Ed25519 key (`relying-app keygen` makes
+//! one; register the `.pub` file with `countersign client add --public-key`).
+//! A service whose own credential path failed asks break-glass instead:
+//! `relying-app breakglass --principal svc-batch --trigger issuer_down ...`,
+//! then `wait` as for a step-up. State (the pending nonce, the held
+//! assertion, used jti values) lives in `--state-dir`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,8 +23,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use countersign_assertion::client::{ApiClient, StepUpRequest};
-use countersign_assertion::{check, verify, Expectations, FileReplayStore};
+use countersign_assertion::client::{ApiClient, BreakGlassRequest, StepUpRequest};
+use countersign_assertion::signed_request::{parse_signing_key, public_key_hex, signing_key_hex};
+use countersign_assertion::{check, verify, Expectations, FileReplayStore, SigningKey};
 use serde::{Deserialize, Serialize};
 
 /// Exit status when the action needs a (new) step-up.
@@ -38,6 +45,10 @@ struct Cli {
     client_id: String,
     #[arg(long, env = "RELYING_APP_STATE_DIR", default_value = ".relying-app")]
     state_dir: PathBuf,
+    /// Sign requests with this Ed25519 private key (hex seed or PEM)
+    /// instead of sending RELYING_APP_SECRET.
+    #[arg(long, env = "RELYING_APP_KEY", value_name = "FILE")]
+    key: Option<PathBuf>,
     /// The scope the privileged action needs.
     #[arg(long, default_value = "payments.approve")]
     scope: String,
@@ -56,6 +67,25 @@ enum Cmd {
         #[arg(long = "acr", value_delimiter = ',')]
         acr: Vec<String>,
     },
+    /// Ask break-glass for a service principal whose credential path failed.
+    Breakglass {
+        #[arg(long)]
+        principal: String,
+        /// issuer_down, certificate_expired or rotation_broken
+        #[arg(long)]
+        trigger: String,
+        /// What failed.
+        #[arg(long)]
+        detail: String,
+        /// How long the grant should last, seconds (at most the policy's cap).
+        #[arg(long)]
+        duration_s: Option<i64>,
+    },
+    /// Make an Ed25519 key pair for signed requests: FILE (private, 0600) and FILE.pub.
+    Keygen {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Poll for the answer, verify it and keep it.
     Wait {
         #[arg(long, default_value_t = 60)]
@@ -71,6 +101,9 @@ enum Cmd {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
     request_id: Option<String>,
+    /// `breakglass` when the pending request is one.
+    #[serde(default)]
+    breakglass: bool,
     nonce: Option<String>,
     assertion: Option<String>,
 }
@@ -96,6 +129,15 @@ fn save(dir: &Path, s: &State) -> anyhow::Result<()> {
 }
 
 fn client(cli: &Cli) -> anyhow::Result<ApiClient> {
+    if let Some(f) = &cli.key {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        return Ok(ApiClient::with_key(
+            &cli.api,
+            &cli.client_id,
+            parse_signing_key(&text)?,
+        )?);
+    }
     let secret = std::env::var("RELYING_APP_SECRET").context("set RELYING_APP_SECRET")?;
     Ok(ApiClient::new(&cli.api, &cli.client_id, &secret)?)
 }
@@ -120,9 +162,45 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                 nonce: nonce.clone(),
             })?;
             st.request_id = Some(t.request_id.clone());
+            st.breakglass = false;
             st.nonce = Some(nonce);
             save(&cli.state_dir, &st)?;
             println!("step-up requested: {}", t.request_id);
+            Ok(0)
+        }
+        Cmd::Breakglass {
+            principal,
+            trigger,
+            detail,
+            duration_s,
+        } => {
+            let nonce = hex::encode(rand::random::<[u8; 16]>());
+            let t = client(cli)?.request_breakglass(&BreakGlassRequest {
+                principal: principal.clone(),
+                trigger: trigger.clone(),
+                scope: vec![cli.scope.clone()],
+                detail: detail.clone(),
+                duration_s: *duration_s,
+                nonce: nonce.clone(),
+            })?;
+            st.request_id = Some(t.request_id.clone());
+            st.breakglass = true;
+            st.nonce = Some(nonce);
+            save(&cli.state_dir, &st)?;
+            println!("break-glass requested: {}", t.request_id);
+            Ok(0)
+        }
+        Cmd::Keygen { out } => {
+            let key = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
+            let mut pub_path = out.clone().into_os_string();
+            pub_path.push(".pub");
+            write_private(out, signing_key_hex(&key).as_bytes())?;
+            std::fs::write(&pub_path, public_key_hex(&key.verifying_key()) + "\n")?;
+            println!(
+                "private key {} (keep it), public key {}",
+                out.display(),
+                PathBuf::from(pub_path).display()
+            );
             Ok(0)
         }
         Cmd::Wait { timeout_s } => {
@@ -133,7 +211,11 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             let c = client(cli)?;
             let deadline = Instant::now() + Duration::from_secs(*timeout_s);
             loop {
-                let s = c.stepup_status(&id)?;
+                let s = if st.breakglass {
+                    c.breakglass_status(&id)?
+                } else {
+                    c.stepup_status(&id)?
+                };
                 match s.status.as_str() {
                     "complete" => {
                         let token = s.assertion.context("complete without an assertion")?;
@@ -207,6 +289,19 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             }
         }
     }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    f.write_all(bytes)?;
+    Ok(())
 }
 
 fn main() -> ExitCode {
