@@ -98,16 +98,20 @@ fn biometric(code: &str, message: String) -> EngineError {
     }
 }
 
-/// Puts the pending face evidence into the attempt's event (match.attempt
-/// or capture.quality_failed) of a transition's batch.
-pub(crate) fn attach_attempt_evidence(batch: &mut [NewEvent], evidence: Option<Value>) {
-    let Some(ev) = evidence else { return };
+/// Puts the pending biometric evidence into the attempt's event
+/// (match.attempt or capture.quality_failed) of a transition's batch, under
+/// its key (`face` or `finger`).
+pub(crate) fn attach_attempt_evidence(
+    batch: &mut [NewEvent],
+    evidence: Option<(&'static str, Value)>,
+) {
+    let Some((key, ev)) = evidence else { return };
     if let Some(e) = batch
         .iter_mut()
         .find(|e| e.kind == kinds::MATCH_ATTEMPT || e.kind == kinds::CAPTURE_QUALITY_FAILED)
     {
         if let Some(obj) = e.body.as_object_mut() {
-            obj.insert("face".into(), ev);
+            obj.insert(key.into(), ev);
         }
     }
 }
@@ -118,12 +122,13 @@ impl Engine {
         &mut self,
         person: &str,
     ) -> Result<Option<(Template, String)>, EngineError> {
-        let latest = self.ledger.latest(&countersign_ledger::Filter {
+        // The newest face enrollment (a person may also have a finger one).
+        let rows = self.ledger.all(&countersign_ledger::Filter {
             kinds: vec![kinds::BIOMETRIC_ENROLLED.into()],
             person: Some(person.into()),
             ..Default::default()
         })?;
-        let Some(row) = latest.as_ref() else {
+        let Some(row) = rows.iter().rev().find(|r| r.body["modality"] == "face") else {
             return Ok(None);
         };
         let sha = row.body["template_sha256"]
@@ -342,7 +347,7 @@ impl Engine {
             "quality_config": matcher.config().quality,
             "pad_config": matcher.config().pad,
         });
-        self.attempt_evidence = Some(evidence);
+        self.attempt_evidence = Some(("face", evidence));
         let result = match r.score {
             None => {
                 let reason = if images.is_empty() {

@@ -17,6 +17,7 @@ mod datadir;
 mod error;
 mod evidence;
 mod face;
+mod finger;
 mod overrides;
 mod people;
 mod requests;
@@ -32,6 +33,7 @@ pub use datadir::{DataDir, DemoPerson, InitOptions, InitReport, DEMO_PEOPLE};
 pub use error::EngineError;
 pub use evidence::kinds;
 pub use face::{FaceAttempt, FaceEnrollment, TEMPLATE_MEDIA_TYPE};
+pub use finger::{FingerAttempt, FingerEnrollment};
 pub use overrides::{OverrideFilter, OverrideView, ReviewInput};
 pub use people::{PersonView, Provisioning};
 pub use requests::OpenRequest;
@@ -91,9 +93,10 @@ pub struct Engine {
     /// matcher lands, the CLI's headless step-up takes scores from a flag and
     /// says so here ("test_input").
     pub(crate) score_source: String,
-    /// Face evidence waiting for the attempt event of the next transition
-    /// (set and cleared by `face_attempt`).
-    pub(crate) attempt_evidence: Option<serde_json::Value>,
+    /// Biometric evidence waiting for the attempt event of the next
+    /// transition, under its key (`face` / `finger`); set and cleared by
+    /// `face_attempt` and `finger_attempt`.
+    pub(crate) attempt_evidence: Option<(&'static str, serde_json::Value)>,
 }
 
 impl Engine {

@@ -19,8 +19,8 @@ pub enum FingerprintError {
     /// sample could be kept as evidence.
     #[error("reader {device} gives no image (match-on-chip sensor); Countersign keeps every sample as evidence and needs an image sensor")]
     NoImage { device: String },
-    /// The presented finger is already enrolled (libfprint's duplicate error,
-    /// or our identify against the other enrolled fingers).
+    /// The presented finger is already enrolled (libfprint's duplicate
+    /// error, from readers that check it themselves).
     #[error("this finger is already enrolled{}", .owner.as_deref().map(|o| format!(" for {o}")).unwrap_or_default())]
     Duplicate { owner: Option<String> },
     /// A stored template that libfprint cannot read (never its bytes).

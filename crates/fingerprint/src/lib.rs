@@ -2,7 +2,7 @@
 //!
 //! - [`reader`]: a libfprint reader on a dedicated thread (`FpDevice` is
 //!   not `Send`): list, open (a real reader or the `virtual_image` driver),
-//!   capture, enroll, verify, identify. Every operation returns the
+//!   capture, enroll, verify. Every operation returns the
 //!   impression (the grey image) so it can be sealed as evidence.
 //! - [`virt`]: the `virtual_image` wire format and a feeder that presents
 //!   images (or the device-removed command) when the reader asks.
@@ -25,7 +25,7 @@ pub mod virt;
 pub use error::FingerprintError;
 pub use finger::Finger;
 pub use reader::{
-    list_readers, Enrolled, Identified, Impression, Reader, ReaderEvent, ReaderSpec, Verified,
+    list_readers, Enrolled, Impression, Reader, ReaderEvent, ReaderSpec, Verified,
     VIRTUAL_IMAGE_ENV,
 };
 pub use synth::{GreyImage, MasterPrint};

@@ -95,26 +95,16 @@ pub struct Verified {
     pub probe: Option<Impression>,
 }
 
-/// A finished identification against a gallery.
-#[derive(Debug)]
-pub struct Identified {
-    /// Index into the gallery of the template that matched.
-    pub matched: Option<usize>,
-    pub probe: Option<Impression>,
-}
-
 enum Cmd {
     Capture,
     Enroll { finger: FpFinger },
     Verify(Vec<u8>),
-    Identify(Vec<Vec<u8>>),
 }
 
 enum Outcome {
     Captured(Impression),
     Enrolled(Enrolled),
     Verified(Verified),
-    Identified(Identified),
 }
 
 enum Msg {
@@ -288,32 +278,6 @@ fn run_job(dev: &FpDevice, id: &str, stages: u32, job: &Job) -> Result<Outcome, 
                 )
                 .map_err(err)?;
             Ok(Outcome::Verified(Verified {
-                matched,
-                probe: probe.image().map(|i| impression(&i)),
-            }))
-        }
-        Cmd::Identify(gallery) => {
-            let prints = gallery
-                .iter()
-                .map(|b| deserialize(b))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut probe = FpPrint::new(dev);
-            say(ReaderEvent::AwaitingFinger {
-                op: "identify",
-                stage: 0,
-                stages: 1,
-            });
-            let found = dev
-                .identify_sync(
-                    &prints,
-                    cancel,
-                    None::<libfprint_rs::FpMatchCb<()>>,
-                    None,
-                    Some(&mut probe),
-                )
-                .map_err(err)?;
-            let matched = found.and_then(|f| prints.iter().position(|p| p.equal(&f)));
-            Ok(Outcome::Identified(Identified {
                 matched,
                 probe: probe.image().map(|i| impression(&i)),
             }))
@@ -539,24 +503,6 @@ impl Reader {
         match self.run(Cmd::Verify(template.bytes().to_vec()), on_event)? {
             Outcome::Verified(v) => Ok(v),
             _ => unreachable!("verify answers Verified"),
-        }
-    }
-
-    /// Identifies one presented finger in `gallery` (at least one template).
-    pub fn identify(
-        &mut self,
-        gallery: &[Template],
-        on_event: &mut dyn FnMut(&ReaderEvent),
-    ) -> Result<Identified, FingerprintError> {
-        if gallery.is_empty() {
-            return Err(FingerprintError::Invalid(
-                "identify needs at least one template".into(),
-            ));
-        }
-        let g = gallery.iter().map(|t| t.bytes().to_vec()).collect();
-        match self.run(Cmd::Identify(g), on_event)? {
-            Outcome::Identified(i) => Ok(i),
-            _ => unreachable!("identify answers Identified"),
         }
     }
 

@@ -4,6 +4,7 @@
 mod breakglass;
 mod clients;
 mod face;
+mod finger;
 mod flows;
 
 use countersign_core::auth::totp;
