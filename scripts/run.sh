@@ -38,8 +38,12 @@ cargo build -p countersign-cli -p countersign-app
 section "data directory: $DATA"
 # `countersign init --demo --if-missing` creates the data directory with the
 # kiosk's keys, the default policy and the demo people, and leaves an
-# existing one alone.
-"$CARGO_TARGET_DIR/debug/countersign" --data-dir "$DATA" init --demo --if-missing
+# existing one alone. `--demo-faces` enrolls Olga's face from public-domain
+# photos (witnessed by the demo supervisor Sue) and installs the replay
+# camera's scenes (genuine, impostor, still photo) into $DATA/replay: the
+# app uses them when no camera is attached.
+"$CARGO_TARGET_DIR/debug/countersign" --data-dir "$DATA" init --demo --if-missing \
+  --demo-faces "$REPO/assets/demo/faces"
 
 section "launch: countersign-app"
 export COUNTERSIGN_DATA_DIR="$DATA"

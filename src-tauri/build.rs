@@ -17,6 +17,10 @@ const COMMANDS: &[&str] = &[
     "query_events",
     "verify_ledger",
     "export_events",
+    "capture_status",
+    "set_replay_scene",
+    "preview_frame",
+    "enroll_face",
 ];
 
 fn main() {

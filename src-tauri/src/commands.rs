@@ -31,6 +31,7 @@ pub fn app_info_for(config: &Config) -> Result<AppInfo, IpcError> {
 // never freezes the window.
 
 type St<'a> = tauri::State<'a, Shared>;
+type Cap<'a> = tauri::State<'a, crate::capture::Capture>;
 
 #[tauri::command(async)]
 pub fn list_people(st: St<'_>) -> Result<Vec<ipc::Person>, IpcError> {
@@ -72,10 +73,34 @@ pub fn identify(
 #[tauri::command(async)]
 pub fn verify_me(
     st: St<'_>,
+    cap: Cap<'_>,
     session_id: String,
-    attempt: ipc::DemoAttempt,
 ) -> Result<ipc::StepupView, IpcError> {
-    service::verify_me(&st, &session_id, attempt)
+    service::verify_me(&st, &cap, &session_id)
+}
+
+#[tauri::command(async)]
+pub fn capture_status(cap: Cap<'_>) -> Result<ipc::CaptureStatus, IpcError> {
+    cap.status()
+}
+
+#[tauri::command(async)]
+pub fn set_replay_scene(cap: Cap<'_>, scene: String) -> Result<ipc::CaptureStatus, IpcError> {
+    cap.set_scene(&scene)
+}
+
+#[tauri::command(async)]
+pub fn enroll_face(
+    st: St<'_>,
+    cap: Cap<'_>,
+    request: ipc::EnrollRequest,
+) -> Result<ipc::EnrollResult, IpcError> {
+    service::enroll_face(&st, &cap, request)
+}
+
+#[tauri::command(async)]
+pub fn preview_frame(cap: Cap<'_>) -> Result<ipc::PreviewFrame, IpcError> {
+    cap.preview()
 }
 
 #[tauri::command(async)]
@@ -161,6 +186,10 @@ pub const COMMANDS: &[&str] = &[
     "query_events",
     "verify_ledger",
     "export_events",
+    "capture_status",
+    "set_replay_scene",
+    "preview_frame",
+    "enroll_face",
 ];
 
 fn is_initialized(data_dir: &Path) -> Result<bool, IpcError> {

@@ -46,6 +46,10 @@ pub mod codes {
     pub const INTERNAL: &str = "E_INTERNAL";
     /// A demo-only command was called on a real data dir.
     pub const NOT_DEMO: &str = "E_NOT_DEMO";
+    /// A replay-only command while the capture source is a camera.
+    pub const NOT_REPLAY: &str = "E_NOT_REPLAY";
+    /// No replay scene of that name.
+    pub const UNKNOWN_SCENE: &str = "E_UNKNOWN_SCENE";
 }
 
 impl IpcError {
@@ -141,19 +145,77 @@ pub struct StartStepupRequest {
     pub requester: String,
 }
 
-/// One capture attempt. Until the face matcher is wired into the app, the
-/// attempt's result comes from the demo panel and is recorded in the ledger
-/// with `score_source: "test_input"`; it is never a real biometric match.
+/// A device as the capture crate describes it (recorded in the evidence).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "CaptureStatus.ts")]
+pub struct DeviceView {
+    pub id: String,
+    pub driver: String,
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    /// Frames from files, not a live sensor: the UI must say so.
+    pub replay: bool,
+}
+
+/// The window's capture source.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "CaptureStatus.ts")]
+pub struct CaptureStatus {
+    /// True for a replay (frames from image files).
+    pub replay: bool,
+    /// The replay folder or the camera id.
+    pub source: String,
+    /// The replay's scenes (sub-folders); empty for a camera.
+    pub scenes: Vec<String>,
+    pub scene: Option<String>,
+    /// The device as opened, if it could be.
+    pub device: Option<DeviceView>,
+    /// Why it cannot be opened (`capture.not_found`, ...): the
+    /// device-unavailable trigger when the operator presses "Verify me".
+    pub error: Option<IpcError>,
+}
+
+/// A witnessed face enrollment from the window's capture source.
 #[derive(Debug, Clone, PartialEq, Deserialize, TS)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[ts(export_to = "DemoAttempt.ts")]
-pub enum DemoAttempt {
-    /// A capture that reached the matcher with this similarity score.
-    Match { score: f64 },
-    /// A capture rejected by the quality gates.
-    QualityFailure,
-    /// The camera could not be opened.
-    DeviceUnavailable,
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(export_to = "EnrollRequest.ts")]
+pub struct EnrollRequest {
+    pub person: String,
+    pub witness: String,
+    pub secret: String,
+    pub otp: String,
+}
+
+/// What an enrollment did.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "EnrollResult.ts")]
+pub struct EnrollResult {
+    pub person: String,
+    pub witness: String,
+    pub template_sha256: String,
+    pub accepted_captures: u32,
+    pub replay: bool,
+}
+
+/// One live-preview frame.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "PreviewFrame.ts")]
+pub struct PreviewFrame {
+    /// `data:image/jpeg;base64,...`
+    pub data_url: String,
+    pub width: u32,
+    pub height: u32,
+    pub replay: bool,
+    /// For a replay: the file shown.
+    pub origin: Option<String>,
+    /// The first quality gate this frame fails (`no_face`,
+    /// `face_too_small`, `too_dark`, `pose_yaw`, ...), or none.
+    pub hint: Option<String>,
 }
 
 /// One attempt of a step-up, as the operator and the supervisor see it.
@@ -427,7 +489,10 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     Person::export_all(&cfg)?;
     PolicyView::export_all(&cfg)?;
     StartStepupRequest::export_all(&cfg)?;
-    DemoAttempt::export_all(&cfg)?;
+    CaptureStatus::export_all(&cfg)?;
+    PreviewFrame::export_all(&cfg)?;
+    EnrollRequest::export_all(&cfg)?;
+    EnrollResult::export_all(&cfg)?;
     StepupView::export_all(&cfg)?;
     SupervisorLogin::export_all(&cfg)?;
     GrantInput::export_all(&cfg)?;

@@ -3,6 +3,7 @@
 //! The window, its kiosk lock-down and the IPC commands. Domain logic lives in
 //! the `countersign-core` / `countersign-ledger` crates; commands here stay thin.
 
+pub mod capture;
 pub mod commands;
 pub mod config;
 pub mod ipc;
@@ -49,6 +50,9 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
     let kiosk = config.kiosk;
     tauri::Builder::default()
         .manage(service::Shared::new(config.data_dir.clone()))
+        .manage(capture::Capture::from_env(&config.data_dir, |k| {
+            std::env::var(k).ok()
+        }))
         .manage(config)
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
@@ -68,6 +72,10 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
             commands::query_events,
             commands::verify_ledger,
             commands::export_events,
+            commands::capture_status,
+            commands::set_replay_scene,
+            commands::preview_frame,
+            commands::enroll_face,
         ])
         .setup(move |app| {
             spawn_expiry_timer(app.handle().clone());

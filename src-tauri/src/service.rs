@@ -6,17 +6,18 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-use countersign_core::session::{GrantRequest, Modality, SessionEvent};
+use countersign_core::session::{GrantRequest, SessionEvent};
 use countersign_core::{Disposition, GrantStatus, Role, SessionState};
 use countersign_engine::{kinds, Engine, EngineError, OverrideFilter, ReviewInput, StepUp};
 use countersign_ledger::{Filter, PageRequest};
 
+use crate::capture::{AttemptSource, Capture, BURST};
 use crate::ipc::{self, codes, IpcError};
 
-/// Score source recorded with attempts whose result came from the demo panel.
-pub const DEMO_SCORE_SOURCE: &str = "test_input";
-/// Device name recorded for demo attempts.
-pub const DEMO_DEVICE: &str = "demo:panel";
+/// Score source recorded with the app's attempts: the real face matcher.
+pub const SCORE_SOURCE: &str = "matcher:yunet+sface";
+/// Captures an enrollment needs to pass the quality gates.
+pub const ENROLL_CAPTURES: usize = 2;
 /// Upper bound of one page of the evidence log.
 pub const MAX_PAGE: u32 = 1000;
 
@@ -82,9 +83,10 @@ impl Shared {
     ) -> Res<ipc::StepupView> {
         let mut guard = self.lock()?;
         let inner = &mut *guard;
-        let s = inner.sessions.get_mut(id).ok_or_else(|| {
-            IpcError::new(codes::NO_SESSION, format!("no open step-up {id}"))
-        })?;
+        let s = inner
+            .sessions
+            .get_mut(id)
+            .ok_or_else(|| IpcError::new(codes::NO_SESSION, format!("no open step-up {id}")))?;
         let engine = match inner.engine.as_mut() {
             Some(e) => e,
             None => return Err(IpcError::new(codes::INTERNAL, "engine not open")),
@@ -97,7 +99,7 @@ impl Shared {
 }
 
 fn prepare(mut e: Engine) -> Engine {
-    e.set_score_source(DEMO_SCORE_SOURCE);
+    e.set_score_source(SCORE_SOURCE);
     e
 }
 
@@ -219,39 +221,65 @@ pub fn identify(sh: &Shared, session_id: &str, operator: &str) -> Res<ipc::Stepu
     sh.on_session(session_id, |e, s| e.identify(s, operator).map(drop))
 }
 
-/// "Verify me" (the act of intent), then one capture attempt.
-pub fn verify_me(sh: &Shared, session_id: &str, attempt: ipc::DemoAttempt) -> Res<ipc::StepupView> {
-    sh.on_session(session_id, |e, s| {
+/// "Verify me" (the act of intent), then one face attempt from the
+/// window's capture source: a burst through the quality gates, the matcher
+/// and PAD, recorded with its evidence. A source that cannot be opened is
+/// the device-unavailable trigger.
+pub fn verify_me(sh: &Shared, cap: &Capture, session_id: &str) -> Res<ipc::StepupView> {
+    // Missing or unknown models are the app's fault, not an attempt.
+    let matcher = cap.matcher()?;
+    let source = cap.attempt_source()?;
+    let mut back = None;
+    let view = sh.on_session(session_id, |e, s| {
         e.apply(s, SessionEvent::Intent)?;
-        let device = DEMO_DEVICE.to_string();
-        if attempt == ipc::DemoAttempt::DeviceUnavailable {
-            e.apply(
-                s,
-                SessionEvent::DeviceUnavailable {
-                    device,
-                    detail: "demo input: device unavailable".into(),
-                },
-            )?;
-            return Ok(());
+        match source {
+            AttemptSource::Unavailable { device, error } => {
+                e.capture_unavailable(s, &device, &error)
+            }
+            AttemptSource::Open(mut src) => {
+                let r = e.face_attempt(s, &matcher, src.as_mut(), BURST, None);
+                back = Some(src);
+                r.map(drop)
+            }
         }
-        e.apply(s, SessionEvent::CaptureStarted { device })?;
-        match attempt {
-            ipc::DemoAttempt::Match { score } => e.apply(
-                s,
-                SessionEvent::Match {
-                    modality: Modality::Face,
-                    score,
-                    pad_passed: None,
-                },
-            )?,
-            _ => e.apply(
-                s,
-                SessionEvent::QualityFailure {
-                    reason: "demo input: quality gate failed".into(),
-                },
-            )?,
-        };
-        Ok(())
+    });
+    if let Some(src) = back {
+        cap.return_source(src);
+    }
+    view
+}
+
+/// A face enrollment from the window's capture source, witnessed by a
+/// supervisor with two factors (the engine checks roles, self-witness and
+/// the quality gates, and records it all).
+pub fn enroll_face(sh: &Shared, cap: &Capture, r: ipc::EnrollRequest) -> Res<ipc::EnrollResult> {
+    let matcher = cap.matcher()?;
+    let mut src = match cap.attempt_source()? {
+        AttemptSource::Open(s) => s,
+        AttemptSource::Unavailable { error, .. } => {
+            return Err(IpcError::new(error.code(), error.to_string()))
+        }
+    };
+    let result = sh.run(|e, _| {
+        e.enroll_face(
+            &r.person,
+            &r.witness,
+            &r.secret,
+            &r.otp,
+            &matcher,
+            src.as_mut(),
+            ENROLL_CAPTURES,
+        )
+    });
+    let replay = src.info().replay;
+    cap.return_source(src);
+    let en = result?;
+    Ok(ipc::EnrollResult {
+        person: en.person,
+        witness: en.witness,
+        template_sha256: en.template_sha256,
+        accepted_captures: en.accepted_captures as u32,
+        replay,
     })
 }
 
@@ -468,7 +496,12 @@ fn stepup_view(e: &mut Engine, s: &StepUp) -> Result<ipc::StepupView, EngineErro
         SessionState::SupervisorAuthenticated {
             trigger,
             supervisor,
-        } => (Some(trigger.to_string()), Some(supervisor.clone()), None, None),
+        } => (
+            Some(trigger.to_string()),
+            Some(supervisor.clone()),
+            None,
+            None,
+        ),
         SessionState::OverrideGranted { grant_id } => (
             ss.trigger.map(|t| t.to_string()),
             ss.supervisor.as_ref().map(|(p, _)| p.id.clone()),
@@ -478,10 +511,7 @@ fn stepup_view(e: &mut Engine, s: &StepUp) -> Result<ipc::StepupView, EngineErro
         SessionState::Succeeded { score, .. } => (None, None, None, Some(*score)),
         _ => (ss.trigger.map(|t| t.to_string()), None, None, None),
     };
-    let next = ss
-        .attempts
-        .next_allowed_at(&policy)
-        .filter(|at| *at > now);
+    let next = ss.attempts.next_allowed_at(&policy).filter(|at| *at > now);
     Ok(ipc::StepupView {
         session_id: ss.id.clone(),
         state: ss.state.name().into(),
@@ -582,6 +612,7 @@ fn status_name(s: &GrantStatus) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::SourceSpec;
     use crate::ipc::*;
     use countersign_engine::{InitOptions, ManualClock, DEMO_PEOPLE};
 
@@ -590,7 +621,23 @@ mod tests {
     struct Fx {
         _tmp: tempfile::TempDir,
         sh: Shared,
+        cap: Capture,
         clock: ManualClock,
+    }
+
+    fn demo_faces() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo/faces")
+    }
+
+    impl Fx {
+        /// Points the replay camera at one of the demo scenes.
+        fn scene(&self, name: &str) {
+            let st = self.cap.set_scene(name).unwrap();
+            assert!(
+                st.replay && st.device.as_ref().is_some_and(|d| d.replay),
+                "{st:?}"
+            );
+        }
     }
 
     fn demo() -> Fx {
@@ -606,10 +653,28 @@ mod tests {
                 &clock,
             )
             .unwrap();
-        let engine = Engine::open_with_clock(&dir, Box::new(clock.clone())).unwrap();
+        let mut engine = Engine::open_with_clock(&dir, Box::new(clock.clone())).unwrap();
+        let cap = Capture::new(
+            SourceSpec::Replay {
+                root: dir.join(countersign_engine::REPLAY_DIR),
+            },
+            countersign_matcher::default_models_dir(),
+        );
+        let models = cap
+            .matcher()
+            .expect("the face models (scripts/setup.sh puts them in assets/models)");
+        let faces = engine.install_demo_faces(&demo_faces(), &models).unwrap();
+        assert_eq!(faces.enrolled.len(), 1, "olga is the demo enrollment");
+        clock.advance(60_000); // past the witness's TOTP step
         Fx {
             _tmp: tmp,
             sh: Shared::with_engine(engine),
+            cap: Capture::new(
+                SourceSpec::Replay {
+                    root: dir.join(countersign_engine::REPLAY_DIR),
+                },
+                countersign_matcher::default_models_dir(),
+            ),
             clock,
         }
     }
@@ -633,13 +698,14 @@ mod tests {
         let id = v.session_id.clone();
         let v = identify(&fx.sh, &id, "olga").unwrap();
         assert_eq!(v.operator_name.as_deref(), Some("Olga Operator"));
+        fx.scene("impostor");
         let mut v = v;
         for _ in 0..v.failure_limit {
             // The throttle applies from the limit on; wait it out if asked.
             if let Some(at) = v.next_attempt_at_ms {
                 fx.clock.advance(at - v.now_ms);
             }
-            v = verify_me(&fx.sh, &id, DemoAttempt::Match { score: 0.1 }).unwrap();
+            v = verify_me(&fx.sh, &fx.cap, &id).unwrap();
         }
         v
     }
@@ -659,8 +725,9 @@ mod tests {
     }
 
     #[test]
-    fn a_match_succeeds_and_records_the_demo_score_source() {
+    fn a_replayed_genuine_face_succeeds_with_the_matcher_score() {
         let fx = demo();
+        fx.scene("genuine-olga");
         let v = start_stepup(
             &fx.sh,
             StartStepupRequest {
@@ -670,11 +737,34 @@ mod tests {
         )
         .unwrap();
         identify(&fx.sh, &v.session_id, "olga").unwrap();
-        let v = verify_me(&fx.sh, &v.session_id, DemoAttempt::Match { score: 0.99 }).unwrap();
-        assert_eq!(v.state, "succeeded");
+        let v = verify_me(&fx.sh, &fx.cap, &v.session_id).unwrap();
+        assert_eq!(v.state, "succeeded", "{v:?}");
         assert_eq!(v.attempts.len(), 1);
-        assert_eq!(v.attempts[0].outcome, "matched");
-        assert_eq!(v.attempts[0].score_source.as_deref(), Some(DEMO_SCORE_SOURCE));
+        let a = &v.attempts[0];
+        assert_eq!(a.outcome, "matched");
+        assert_eq!(a.score_source.as_deref(), Some(SCORE_SOURCE));
+        assert!(a.score.unwrap() >= a.threshold.unwrap(), "{a:?}");
+    }
+
+    #[test]
+    fn a_still_photo_is_refused_by_pad() {
+        let fx = demo();
+        fx.scene("still-photo");
+        let v = start_stepup(
+            &fx.sh,
+            StartStepupRequest {
+                scope: vec!["payments.approve".into()],
+                requester: "ledger-app".into(),
+            },
+        )
+        .unwrap();
+        identify(&fx.sh, &v.session_id, "olga").unwrap();
+        let v = verify_me(&fx.sh, &fx.cap, &v.session_id).unwrap();
+        assert_eq!(
+            v.state, "identified",
+            "a refused attempt, not a success: {v:?}"
+        );
+        assert_eq!(v.attempts[0].outcome, "no_match", "{:?}", v.attempts);
     }
 
     #[test]
@@ -709,8 +799,11 @@ mod tests {
             },
         )
         .unwrap();
-        identify(&fx.sh, &v.session_id, "otto").unwrap();
-        let v = verify_me(&fx.sh, &v.session_id, DemoAttempt::DeviceUnavailable).unwrap();
+        identify(&fx.sh, &v.session_id, "olga").unwrap();
+        // The replay folder disappears: an unplugged camera.
+        let root = fx.sh.data_dir.join(countersign_engine::REPLAY_DIR);
+        std::fs::remove_dir_all(root.join("genuine-olga")).unwrap();
+        let v = verify_me(&fx.sh, &fx.cap, &v.session_id).unwrap();
         assert_eq!(v.state, "fallback_offered");
         assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
         assert_eq!(v.attempts[0].outcome, "unavailable");
@@ -766,7 +859,10 @@ mod tests {
         assert_eq!(g.status, "active");
         assert_eq!(g.expires_at_ms - g.granted_at_ms, 10 * 60_000);
         assert_eq!(g.remaining_ms, 10 * 60_000);
-        assert_eq!(stepup_status(&fx.sh, &id).unwrap().grant_id, Some(g.id.clone()));
+        assert_eq!(
+            stepup_status(&fx.sh, &id).unwrap().grant_id,
+            Some(g.id.clone())
+        );
 
         // The grant ends by the clock; the timer's expire_due writes it down.
         fx.clock.advance(10 * 60_000 + 1);

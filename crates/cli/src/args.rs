@@ -41,6 +41,11 @@ pub enum Command {
         /// Install this policy file instead of the default.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// With --demo: enroll the demo people from DIR/enroll/<person>/ (witnessed
+        /// by sue) and install the replay camera's scenes from DIR/scenes/<name>/
+        /// (e.g. assets/demo/faces). Needs the face models.
+        #[arg(long, requires = "demo")]
+        demo_faces: Option<PathBuf>,
     },
     #[command(subcommand)]
     People(PeopleCmd),

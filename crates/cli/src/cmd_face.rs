@@ -105,19 +105,7 @@ pub fn stepup_attempts(
             // The device is not there: that is the device_unavailable trigger.
             e.apply(s, SessionEvent::Intent)?;
             let device = f.camera.clone().unwrap_or_else(|| "replay".into());
-            e.apply(
-                s,
-                SessionEvent::CaptureStarted {
-                    device: device.clone(),
-                },
-            )?;
-            e.apply(
-                s,
-                SessionEvent::DeviceUnavailable {
-                    device,
-                    detail: format!("{}: {err}", err.code()),
-                },
-            )?;
+            e.capture_unavailable(s, &device, &err)?;
             println!("capture device unavailable: {err}");
             None
         }
@@ -330,5 +318,34 @@ pub fn eval(cli: &Cli, a: &EvalArgs) -> anyhow::Result<()> {
         }
     }
     println!("DET curve written to {}", a.det.display());
+    Ok(())
+}
+
+/// `init --demo --demo-faces DIR`: the demo enrollment and replay scenes.
+pub fn install_demo_faces(cli: &Cli, faces: &std::path::Path) -> anyhow::Result<()> {
+    let matcher = Matcher::load(
+        &countersign_matcher::default_models_dir(),
+        MatcherConfig::default(),
+    )
+    .context("loading the face models for the demo enrollment")?;
+    let mut e = crate::open(cli)?;
+    e.set_score_source("matcher:yunet+sface");
+    let r = e
+        .install_demo_faces(faces, &matcher)
+        .with_context(|| format!("installing the demo faces from {}", faces.display()))?;
+    for en in &r.enrolled {
+        println!(
+            "demo enrollment: {} enrolled from {} photos (a replay), witnessed by {}",
+            en.person, en.accepted_captures, en.witness
+        );
+    }
+    for p in &r.already_enrolled {
+        println!("demo enrollment: {p} already enrolled; left as it was");
+    }
+    println!(
+        "replay camera scenes: {} (in {})",
+        r.scenes.join(", "),
+        cli.data_dir.join(countersign_engine::REPLAY_DIR).display()
+    );
     Ok(())
 }

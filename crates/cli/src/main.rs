@@ -70,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             demo,
             if_missing,
             policy,
+            demo_faces,
         } => {
             let policy_toml = match policy {
                 Some(p) => Some(
@@ -105,6 +106,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("demo people: {}", report.demo_people.join(", "));
                     println!("demo credentials are published in the README; this data dir must never guard anything real");
                 }
+            }
+            if let Some(faces) = demo_faces {
+                cmd_face::install_demo_faces(&cli, faces)?;
             }
             Ok(())
         }

@@ -262,6 +262,32 @@ impl Engine {
         })
     }
 
+    /// The capture source could not even be opened (camera unplugged or
+    /// busy, replay folder gone). After the operator's act of intent that is
+    /// the `device_unavailable` fallback trigger, recorded with the error's
+    /// stable code.
+    pub fn capture_unavailable(
+        &mut self,
+        s: &mut StepUp,
+        device: &str,
+        err: &CaptureError,
+    ) -> Result<(), EngineError> {
+        self.apply(
+            s,
+            SessionEvent::CaptureStarted {
+                device: device.into(),
+            },
+        )?;
+        self.apply(
+            s,
+            SessionEvent::DeviceUnavailable {
+                device: device.into(),
+                detail: format!("{}: {err}", err.code()),
+            },
+        )?;
+        Ok(())
+    }
+
     /// One face attempt of a step-up, after the operator's act of intent:
     /// capture a burst of `burst` frames from `source`, check quality,
     /// score against the operator's template, run PAD (and the challenge if

@@ -14,6 +14,7 @@ mod breakglass;
 mod breakglass_client;
 mod clients;
 mod datadir;
+mod demo_faces;
 mod error;
 mod evidence;
 mod face;
@@ -30,6 +31,7 @@ pub use clients::{
     CLIENTS_FILE, NONCES_FILE, PRINCIPALS_FILE,
 };
 pub use datadir::{DataDir, DemoPerson, InitOptions, InitReport, DEMO_PEOPLE};
+pub use demo_faces::{is_demo_dir, DemoFaces, DEMO_WITNESS, REPLAY_DIR};
 pub use error::EngineError;
 pub use evidence::kinds;
 pub use face::{FaceAttempt, FaceEnrollment, TEMPLATE_MEDIA_TYPE};

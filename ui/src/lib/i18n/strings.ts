@@ -210,6 +210,22 @@ export const strings = {
   },
 
   admin: {
+    devicesTitle: 'Capture device',
+    source: 'Source',
+    replaySource: (dir: string) => `Replay of image files in ${dir}`,
+    cameraSource: (id: string) => `Camera ${id}`,
+    device: 'Device',
+    resolution: 'Resolution',
+    health: 'Health',
+    available: 'Available',
+    unavailable: 'Unavailable',
+    refresh: 'Check again',
+    enrollTitle: 'Enroll a face',
+    enrollNote: 'Captures come from the capture device above; a supervisor witnesses with two factors.',
+    enrollPerson: 'Operator',
+    witness: 'Witness (supervisor)',
+    enroll: 'Enroll from the camera',
+    enrolled: (who: string, n: number, witness: string) => `${who} enrolled from ${n} captures, witnessed by ${witness}`,
     title: 'People and policy',
     peopleTitle: 'People and roles',
     id: 'Id',
@@ -226,7 +242,7 @@ export const strings = {
     reasons: 'Reason codes',
     caps: (def: number, cap: number) => `Overrides: default ${def} min, cap ${cap} min`,
     attempts: (limit: number, wait: number) => `Fallback after ${limit} failed matches; wait from ${wait} s, doubling`,
-    readOnly: 'Read-only here; change people with the countersign CLI.',
+    readOnly: 'People, roles and the policy are changed with the countersign CLI; enrollment can be done here.',
   },
 } as const;
 

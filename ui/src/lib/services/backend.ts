@@ -6,6 +6,8 @@ import { invoke, isTauri } from '@tauri-apps/api/core';
 import type { AppInfo } from '../bindings/AppInfo';
 import type { CaptureStatus } from '../bindings/CaptureStatus';
 import type { PreviewFrame } from '../bindings/PreviewFrame';
+import type { EnrollRequest } from '../bindings/EnrollRequest';
+import type { EnrollResult } from '../bindings/EnrollResult';
 import type { DemoCredential } from '../bindings/DemoCredential';
 import type { EventPage } from '../bindings/EventPage';
 import type { EventQuery } from '../bindings/EventQuery';
@@ -41,6 +43,7 @@ export interface Backend {
   captureStatus(): Promise<CaptureStatus>;
   setReplayScene(scene: string): Promise<CaptureStatus>;
   previewFrame(): Promise<PreviewFrame>;
+  enrollFace(request: EnrollRequest): Promise<EnrollResult>;
   cancelStepup(sessionId: string, reason: string): Promise<StepupView>;
   supervisorLogin(login: SupervisorLogin): Promise<StepupView>;
   grantOverride(grant: GrantInput): Promise<OverrideView>;
@@ -72,6 +75,7 @@ export const tauriBackend: Backend = {
   captureStatus: () => call('capture_status'),
   setReplayScene: (scene) => call('set_replay_scene', { scene }),
   previewFrame: () => call('preview_frame'),
+  enrollFace: (request) => call('enroll_face', { request }),
   cancelStepup: (sessionId, reason) => call('cancel_stepup', { sessionId, reason }),
   supervisorLogin: (login) => call('supervisor_login', { login }),
   grantOverride: (grant) => call('grant_override', { grant }),

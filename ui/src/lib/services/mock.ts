@@ -385,6 +385,16 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
         hint: SCENES[scene]?.hint ?? null,
       };
     },
+    async enrollFace(r) {
+      const p = people.find((x) => x.id === r.person);
+      if (!p) fail('person.unknown', `unknown person ${r.person}`);
+      if (!p.roles.includes('operator')) fail('biometric.not_operator', `${r.person} is not an operator`);
+      if (r.witness === r.person) fail('biometric.self_witness', `${r.person} cannot witness their own enrollment`);
+      check2fa(r.witness, 'supervisor', r.secret, r.otp);
+      if (scene === 'unplugged') fail('capture.not_found', 'the replay folder does not exist');
+      log('biometric.enrolled', { person: r.person, supervisor: r.witness, outcome: 'enrolled', body: { modality: 'face' } });
+      return { person: r.person, witness: r.witness, templateSha256: 'f'.repeat(64), acceptedCaptures: 2, replay: true };
+    },
     async verifyMe(sessionId) {
       const s = session(sessionId);
       const v = s.view;

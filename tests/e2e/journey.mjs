@@ -1,0 +1,222 @@
+// The three journeys in the real app window, driven over W3C WebDriver
+// (tauri-driver -> WebKitWebDriver -> the app's webview). No client library:
+// Node's fetch speaks the protocol. Run by tests/e2e/journey.sh, which starts
+// Xvfb, tauri-driver and a demo data dir, and reads the ledger afterwards.
+//
+//   1. operator: a replayed genuine face passes;
+//   2. operator: an impostor fails five times -> the fallback is offered;
+//   3. supervisor: two factors, a 1-minute override with reason and control;
+//   4. the grant expires by itself (the core's clock, shown by the UI);
+//   5. reviewer: two factors, disposition, the case closes.
+//
+// env: DRIVER (http://127.0.0.1:4444), APP (binary), SHOTS (screenshot dir).
+
+import { writeFileSync, mkdirSync } from 'node:fs';
+
+const DRIVER = process.env.DRIVER ?? 'http://127.0.0.1:4444';
+const APP = process.env.APP;
+const SHOTS = process.env.SHOTS;
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
+
+if (!APP) throw new Error('APP (the countersign-app binary) is required');
+
+async function wd(method, path, body) {
+  const res = await fetch(`${DRIVER}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const v = json.value ?? {};
+    const err = new Error(`${method} ${path}: ${res.status} ${v.error ?? ''} ${v.message ?? ''}`);
+    err.wd = v.error;
+    throw err;
+  }
+  return json.value;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let session;
+const s = (p) => `/session/${session}${p}`;
+
+function step(name) {
+  console.log(`journey: ${name}`);
+}
+
+/** Polls `f` until it returns a truthy value (or throws its last error). */
+async function until(what, f, timeoutMs = 30_000) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const v = await f();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+async function find(xpath) {
+  const els = await wd('POST', s('/elements'), { using: 'xpath', value: xpath });
+  return els.length ? els[0][ELEMENT] : null;
+}
+
+async function displayed(xpath) {
+  const el = await find(xpath);
+  if (!el) return null;
+  return (await wd('GET', s(`/element/${el}/displayed`))) ? el : null;
+}
+
+const waitFor = (xpath, timeoutMs) => until(xpath, () => displayed(xpath), timeoutMs);
+const text = async (el) => wd('GET', s(`/element/${el}/text`));
+
+async function enabled(el) {
+  return wd('GET', s(`/element/${el}/enabled`));
+}
+
+async function click(xpath, timeoutMs) {
+  const el = await until(`${xpath} enabled`, async () => {
+    const e = await displayed(xpath);
+    return e && (await enabled(e)) ? e : null;
+  }, timeoutMs);
+  await wd('POST', s(`/element/${el}/click`), {});
+  return el;
+}
+
+const button = (label) => `//button[normalize-space()='${label}']`;
+const byTestId = (id) => `//*[@data-testid='${id}']`;
+
+/** Sets a form control the way a user would, through a script (selects). */
+async function setValue(xpath, value) {
+  const el = await waitFor(xpath);
+  await wd('POST', s('/execute/sync'), {
+    script:
+      'const e = arguments[0]; e.value = arguments[1];' +
+      "e.dispatchEvent(new Event('input', { bubbles: true }));" +
+      "e.dispatchEvent(new Event('change', { bubbles: true }));",
+    args: [{ [ELEMENT]: el }, value],
+  });
+}
+
+async function typeInto(xpath, value) {
+  const el = await waitFor(xpath);
+  await wd('POST', s(`/element/${el}/clear`), {});
+  await wd('POST', s(`/element/${el}/value`), { text: value });
+}
+
+async function shot(name) {
+  if (!SHOTS) return;
+  await sleep(800);
+  const png = await wd('GET', s('/screenshot'));
+  mkdirSync(SHOTS, { recursive: true });
+  writeFileSync(`${SHOTS}/${name}.png`, Buffer.from(png, 'base64'));
+}
+
+async function tab(name) {
+  await click(`//nav//button[normalize-space()='${name}']`);
+}
+
+async function startAndIdentify() {
+  await click(button('Start step-up'));
+  await click(button('Olga Operator'));
+  await waitFor(`//*[normalize-space()='Identified: Olga Operator']`);
+}
+
+async function main() {
+  const started = Date.now();
+  const created = await until('a WebDriver session', () =>
+    wd('POST', '/session', {
+      capabilities: { alwaysMatch: { 'tauri:options': { application: APP } } },
+    }),
+  );
+  session = created.sessionId;
+  try {
+    await waitFor(button('Start step-up'), 60_000);
+    console.log(`journey: window interactive after ${Date.now() - started} ms`);
+    if (process.env.ONLY_START === '1') {
+      // tests/e2e/app-bench.sh: cold start only; it measures memory next.
+      console.log(`interactive_ms=${Date.now() - started}`);
+      await sleep(Number(process.env.IDLE_MS ?? 10_000));
+      console.log('idle_done');
+      return;
+    }
+
+    step('operator: a replayed genuine face passes');
+    await startAndIdentify();
+    const label = await waitFor(byTestId('replay-label'));
+    if (!(await text(label)).includes('REPLAY')) throw new Error('the replay is not labelled');
+    await waitFor(byTestId('preview'));
+    await shot('operator');
+    await click(byTestId('verify-me'));
+    const ok = await waitFor(`//*[@data-testid='result' and contains(., 'Verified')]`, 60_000);
+    console.log(`journey:   ${(await text(ok)).replace(/\s+/g, ' ')}`);
+    await click(button('New request'));
+
+    step('operator: an impostor fails until the fallback is offered');
+    await startAndIdentify();
+    await setValue(byTestId('scene'), 'impostor');
+    for (let i = 1; i <= 5; i++) {
+      await click(byTestId('verify-me'), 60_000);
+      await waitFor(`//*[@data-testid='counts' and contains(., 'Failed matches in a row: ${i} of')]`, 60_000);
+    }
+    await waitFor(byTestId('fallback'));
+    await shot('fallback');
+    await click(button('Ask a supervisor'));
+
+    step('supervisor: two factors, a one-minute override');
+    await waitFor(byTestId('auth-form'));
+    await click(button('Fill demo credentials'));
+    await shot('supervisor');
+    await click(button('Sign in'));
+    await waitFor(byTestId('grant-form'));
+    await typeInto(`//*[@data-testid='grant-form']//input[@type='number']`, '1');
+    await setValue(`//*[@data-testid='grant-form']//select`, 'ENVIRONMENT');
+    await typeInto(`//*[@data-testid='grant-form']//textarea`, 'e2e: the replay shows someone else');
+    const texts = await wd('POST', s('/elements'), {
+      using: 'xpath',
+      value: `//*[@data-testid='grant-form']//input[not(@type)]`,
+    });
+    // Ticket, then compensating control (the form's order).
+    if (texts.length < 2) throw new Error(`expected ticket and control inputs, found ${texts.length}`);
+    await wd('POST', s(`/element/${texts[0][ELEMENT]}/value`), { text: 'E2E-1' });
+    await wd('POST', s(`/element/${texts[1][ELEMENT]}/value`), { text: 'payments held for call-back' });
+    await click(button('Grant override'));
+    const grant = await waitFor(`//*[@data-testid='grant' and contains(., 'Active')]`, 30_000);
+    const countdown = await text(await waitFor(byTestId('countdown')));
+    console.log(`journey:   granted, countdown ${countdown}`);
+    if (!/^0?[01]:[0-5]\d$/.test(countdown)) throw new Error(`countdown ${countdown} is not within a minute`);
+    await shot('grant');
+    void grant;
+
+    step('the grant expires by itself');
+    await waitFor(`//*[@data-testid='grant' and contains(., 'Expired')]`, 120_000);
+
+    step('reviewer: two factors, disposition, the case closes');
+    await tab('Reviewer');
+    await click(`//*[@data-testid='cases']//button`, 30_000);
+    await waitFor(byTestId('review-form'));
+    await click(`//*[@data-testid='review-form']//input[@value='justified']`);
+    await typeInto(`//*[@data-testid='review-form']//textarea`, 'e2e: camera replay, legitimate operator');
+    await click(`//*[@data-testid='review-form']//button[normalize-space()='Fill demo credentials']`);
+    await shot('reviewer');
+    await click(button('Record review'));
+    await waitFor(`//*[@role='status' and contains(., 'Reviewed by rita')]`, 30_000);
+    await click(button('Verify chain'));
+    await waitFor(`//*[@data-testid='verify-status' and contains(., 'chain and signatures intact')]`);
+
+    await tab('Admin');
+    await shot('admin');
+    console.log('journey: PASS');
+  } finally {
+    await wd('DELETE', s('')).catch(() => {});
+  }
+}
+
+main().catch((e) => {
+  console.error(`journey: FAIL: ${e.message}`);
+  process.exit(1);
+});

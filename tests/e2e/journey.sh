@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# End to end on the real app window: Xvfb + openbox + tauri-driver +
+# WebKitWebDriver drive countersign-app (windowed mode; kiosk mode refuses
+# automation) over a fresh demo data dir with the demo enrollment and replay
+# scenes. tests/e2e/journey.mjs walks the operator, supervisor and reviewer
+# journeys; afterwards this script reads the ledger with the CLI and checks
+# the evidence of every step.
+#
+# APP, CLI override the binaries (default: $CARGO_TARGET_DIR/debug/...).
+# SHOTS=DIR keeps screenshots of each screen there (docs/screenshots).
+# KEEP_TMP=1 keeps the temp dir (logs, data dir) and prints its path.
+set -euo pipefail
+# shellcheck source=scripts/env.sh
+. "$(dirname "$0")/../../scripts/env.sh"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+
+APP="${APP:-$CARGO_TARGET_DIR/debug/countersign-app}"
+CLI="${CLI:-$CARGO_TARGET_DIR/debug/countersign}"
+PORT="${E2E_DRIVER_PORT:-4444}"
+
+export WEBKIT_DISABLE_COMPOSITING_MODE="${WEBKIT_DISABLE_COMPOSITING_MODE:-1}"
+export WEBKIT_DISABLE_DMABUF_RENDERER="${WEBKIT_DISABLE_DMABUF_RENDERER:-1}"
+export LIBGL_ALWAYS_SOFTWARE="${LIBGL_ALWAYS_SOFTWARE:-1}"
+
+PATH="$HOME/.cargo/bin:$PATH"
+for tool in Xvfb openbox tauri-driver WebKitWebDriver node; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found: run scripts/setup.sh"
+done
+[ -x "$APP" ] || die "app binary not found: $APP (cargo build -p countersign-app)"
+[ -x "$CLI" ] || die "CLI binary not found: $CLI (cargo build -p countersign-cli)"
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/countersign-e2e.XXXXXX")"
+pids=()
+cleanup() {
+  local status=$?
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "${KEEP_TMP:-0}" = 1 ] || [ "$status" -ne 0 ]; then
+    echo "e2e journey: artefacts kept in $tmp" >&2
+    if [ "$status" -ne 0 ]; then
+      for f in driver.log; do
+        [ -f "$tmp/$f" ] && { echo "--- $f (last 40 lines)" >&2; tail -n 40 "$tmp/$f" >&2; }
+      done
+    fi
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+fail() {
+  echo "e2e journey: FAIL: $*" >&2
+  exit 1
+}
+
+section "e2e journey: demo data dir with the demo enrollment"
+data="$tmp/data"
+"$CLI" --data-dir "$data" init --demo --demo-faces "$ROOT/assets/demo/faces" | sed 's/^/  /'
+
+section "e2e journey: Xvfb, openbox, tauri-driver"
+Xvfb -displayfd 5 -screen 0 1280x900x24 -nolisten tcp 5>"$tmp/display" >"$tmp/xvfb.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  [ -s "$tmp/display" ] && break
+  sleep 0.1
+done
+[ -s "$tmp/display" ] || fail "Xvfb did not start: $(cat "$tmp/xvfb.log")"
+export DISPLAY=":$(head -n 1 "$tmp/display")"
+openbox >"$tmp/openbox.log" 2>&1 &
+pids+=($!)
+# tauri-driver starts the app with this environment.
+COUNTERSIGN_DATA_DIR="$data" tauri-driver --port "$PORT" --native-port "$((PORT + 1))" >"$tmp/driver.log" 2>&1 &
+pids+=($!)
+
+section "e2e journey: the journeys in the window"
+DRIVER="http://127.0.0.1:$PORT" APP="$APP" SHOTS="${SHOTS:-}" node "$(dirname "$0")/journey.mjs"
+
+section "e2e journey: the ledger holds the evidence"
+log() { "$CLI" --data-dir "$data" "$@"; }
+out="$(log log verify)" || fail "log verify failed: $out"
+echo "  $out"
+events="$(log log export --format jsonl)"
+count() { printf '%s\n' "$events" | grep -c "\"kind\":\"$1\"" || true; }
+expect_at_least() {
+  local n
+  n="$(count "$1")"
+  [ "$n" -ge "$2" ] || fail "expected at least $2 $1 events, found $n"
+  echo "  $1: $n"
+}
+expect_at_least match.attempt 6
+expect_at_least stepup.succeeded 1
+expect_at_least fallback.triggered 1
+expect_at_least supervisor.auth 1
+expect_at_least override.granted 1
+expect_at_least override.expired 1
+expect_at_least override.reviewed 1
+printf '%s\n' "$events" | grep '"kind":"match.attempt"' | grep -q '"replay":true' \
+  || fail "the attempts' evidence does not say the frames were a replay"
+printf '%s\n' "$events" | grep '"kind":"override.granted"' | grep -q 'payments held for call-back' \
+  || fail "the grant's evidence lacks its compensating control"
+echo "e2e journey: PASS (step-up, fallback, override, expiry, review; ledger verified)"
