@@ -2,6 +2,7 @@
 //! data dir (SQLite ledger) in a temp dir.
 
 mod bad_input;
+mod breakglass;
 mod disk_full;
 mod face;
 mod flows;
