@@ -20,6 +20,39 @@ describe('admin screen', () => {
   });
 });
 
+describe('admin: capture device and enrollment', () => {
+  it('shows the capture device and its health, replay said in words', async () => {
+    const { page, errors } = await h.open();
+    await goTo(page, 'Admin', 'People and policy');
+    const device = page.getByRole('heading', { name: 'Capture device' }).locator('..');
+    await expect.poll(() => device.textContent()).toContain('Available');
+    expect(await device.textContent()).toContain('REPLAY');
+    await device.getByRole('button', { name: 'Check again' }).click();
+    await expect.poll(() => device.textContent()).toContain('Available');
+    expect(await audit(page)).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it('enrolls an operator from the camera, witnessed with two factors', async () => {
+    const { page, errors } = await h.open();
+    await goTo(page, 'Admin', 'People and policy');
+    const form = page.getByTestId('enroll-form');
+    await form.getByLabel('Operator').selectOption('otto');
+    await form.getByLabel('Witness (supervisor)').selectOption('sam');
+    // A wrong code is refused, and said next to the form.
+    await form.getByLabel('Password').fill('sam-demo-pass');
+    await form.getByLabel('Authenticator code').fill('000000');
+    await form.getByRole('button', { name: 'Enroll from the camera' }).click();
+    await expect.poll(() => form.getByRole('alert').textContent()).toContain('auth.failed');
+    await form.getByRole('button', { name: 'Fill demo credentials' }).click();
+    await expect.poll(() => form.getByLabel('Password').inputValue()).toBe('sam-demo-pass');
+    await form.getByRole('button', { name: 'Enroll from the camera' }).click();
+    await expect.poll(() => form.getByRole('status').textContent()).toMatch(/otto enrolled from \d+ captures, witnessed by sam/);
+    expect(await audit(page)).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('start screen', () => {
   it('says what is missing when the data dir is not initialised', async () => {
     const { page, errors } = await h.open('mockUninitialised=1');
