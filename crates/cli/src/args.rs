@@ -86,8 +86,10 @@ pub enum Command {
     Enroll(crate::cmd_face::EnrollArgs),
     /// Evaluate the face matcher on DIR/<person>/<photo>: score distributions, FMR/FNMR, DET curve (SVG).
     Eval(crate::cmd_face::EvalArgs),
-    /// List capture devices (cameras) with their stable ids.
+    /// List capture devices (cameras and fingerprint readers) with their stable ids.
     Devices,
+    /// Write synthetic fingerprint impressions (DIR/f<seed>/<n>.png) for `eval --finger`.
+    Fpgen(crate::cmd_finger::FpgenArgs),
     /// Print the current TOTP code for a base32 secret (for the demo people; an authenticator app does this in real use).
     Totp { secret_base32: String },
 }
@@ -202,6 +204,9 @@ pub struct StepupArgs {
     /// The real face matcher: where frames come from (--replay or --camera).
     #[command(flatten)]
     pub face: Box<crate::cmd_face::FaceSourceArgs>,
+    /// The fingerprint path: --finger with a reader or fed images.
+    #[command(flatten)]
+    pub finger: Box<crate::cmd_finger::FingerSourceArgs>,
     #[command(flatten)]
     pub fallback: SupervisorArgs,
 }
@@ -338,6 +343,12 @@ pub struct BenchArgs {
     /// Also write the report to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Fingerprint enroll / verify timings through libfprint's virtual_image reader instead.
+    #[arg(long)]
+    pub finger: bool,
+    /// With --finger: synthetic fingers to enroll and verify.
+    #[arg(long, default_value_t = 20)]
+    pub rounds: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -186,11 +186,17 @@ pub struct EnrollArgs {
     /// Captures that must pass the quality gates.
     #[arg(long, default_value_t = 3)]
     pub captures: usize,
+    /// Enroll a finger instead (libfprint): --finger [NAME] with --reader or --finger-images.
+    #[command(flatten)]
+    pub finger: Box<crate::cmd_finger::FingerSourceArgs>,
     #[command(flatten)]
     pub face: Box<FaceSourceArgs>,
 }
 
 pub fn enroll(cli: &Cli, a: &EnrollArgs) -> anyhow::Result<()> {
+    if a.finger.is_set() {
+        return crate::cmd_finger::enroll(cli, &a.person, &a.witness, &a.otp, &a.finger);
+    }
     if !a.face.is_set() {
         bail!("no capture source: pass --replay FILES_OR_DIR or --camera ID");
     }
@@ -256,9 +262,19 @@ pub struct EvalArgs {
     pub threshold: Option<f64>,
     #[arg(long, env = "COUNTERSIGN_MODELS")]
     pub models: Option<PathBuf>,
+    /// DIR holds fingerprints (DIR/<finger>/<impression>.png): evaluate
+    /// libfprint through its virtual_image reader instead.
+    #[arg(long)]
+    pub finger: bool,
+    /// With --finger: also write the report as JSON here.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
 }
 
 pub fn eval(cli: &Cli, a: &EvalArgs) -> anyhow::Result<()> {
+    if a.finger {
+        return crate::cmd_finger::eval(&a.dir, a.json_out.as_deref());
+    }
     let threshold = match a.threshold {
         Some(t) => t,
         None => match crate::open(cli) {

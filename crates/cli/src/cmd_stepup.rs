@@ -17,6 +17,7 @@ pub fn run(cli: &Cli, a: &StepupArgs) -> anyhow::Result<()> {
         && !a.test_device_unavailable
         && a.test_quality_failures == 0
         && !a.face.is_set()
+        && !a.finger.is_set()
     {
         bail!("no match source: pass --replay FILES_OR_DIR or --camera ID for the face matcher, or the test inputs --test-scores, --test-device-unavailable or --test-quality-failures");
     }
@@ -60,6 +61,9 @@ pub fn run(cli: &Cli, a: &StepupArgs) -> anyhow::Result<()> {
     };
     e.identify(&mut s, &a.operator)
         .with_context(|| format!("identifying {}", a.operator))?;
+    if a.finger.is_set() {
+        return crate::cmd_finger::stepup_attempts(cli, &mut e, &mut s, a, a.face.attempts);
+    }
     if a.face.is_set() {
         return crate::cmd_face::stepup_attempts(cli, &mut e, &mut s, a);
     }

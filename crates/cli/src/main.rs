@@ -5,6 +5,7 @@
 mod args;
 mod cmd_api;
 mod cmd_face;
+mod cmd_finger;
 mod cmd_log;
 mod cmd_override;
 mod cmd_people;
@@ -120,10 +121,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(c) => cmd_log::run(&cli, c),
         Command::Sync(c) => cmd_sync::sync(&cli, c),
         Command::Fleet(c) => cmd_sync::fleet(&cli, c),
+        Command::Bench(a) if a.finger => cmd_finger::bench(a.rounds, a.out.as_deref()),
         Command::Bench(a) => cmd_log::bench(a),
+        Command::Fpgen(a) => cmd_finger::fpgen(a),
         Command::Enroll(a) => cmd_face::enroll(&cli, a),
         Command::Eval(a) => cmd_face::eval(&cli, a),
-        Command::Devices => cmd_face::devices(&cli),
+        Command::Devices => cmd_face::devices(&cli).and_then(|()| cmd_finger::list()),
         Command::Api(c) => cmd_api::api(&cli, c),
         Command::Client(c) => cmd_api::client(&cli, c),
         Command::Assertion(c) => cmd_api::assertion(&cli, c),

@@ -5,6 +5,7 @@ mod bad_input;
 mod breakglass;
 mod disk_full;
 mod face;
+mod finger;
 mod flows;
 mod helpers;
 mod sync;
