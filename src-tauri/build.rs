@@ -21,6 +21,8 @@ const COMMANDS: &[&str] = &[
     "set_replay_scene",
     "preview_frame",
     "enroll_face",
+    "open_requests",
+    "take_request",
 ];
 
 fn main() {

@@ -90,6 +90,16 @@ pub fn set_replay_scene(cap: Cap<'_>, scene: String) -> Result<ipc::CaptureStatu
 }
 
 #[tauri::command(async)]
+pub fn open_requests(st: St<'_>) -> Result<Vec<ipc::OpenRequestView>, IpcError> {
+    service::open_requests(&st)
+}
+
+#[tauri::command(async)]
+pub fn take_request(st: St<'_>, request_id: String) -> Result<ipc::StepupView, IpcError> {
+    service::take_request(&st, &request_id)
+}
+
+#[tauri::command(async)]
 pub fn enroll_face(
     st: St<'_>,
     cap: Cap<'_>,
@@ -190,6 +200,8 @@ pub const COMMANDS: &[&str] = &[
     "set_replay_scene",
     "preview_frame",
     "enroll_face",
+    "open_requests",
+    "take_request",
 ];
 
 fn is_initialized(data_dir: &Path) -> Result<bool, IpcError> {

@@ -178,6 +178,24 @@ pub struct CaptureStatus {
     pub error: Option<IpcError>,
 }
 
+/// A relying application's step-up request waiting at this kiosk.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "OpenRequestView.ts")]
+pub struct OpenRequestView {
+    /// The step-up id; [`take_request`](crate::service::take_request) runs it here.
+    pub request_id: String,
+    pub client_id: String,
+    pub client_name: String,
+    pub scope: Vec<String>,
+    pub acr_values: Vec<String>,
+    pub max_age_s: Option<i64>,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    /// A fallback is already on offer: it waits for a supervisor.
+    pub fallback_offered: bool,
+}
+
 /// A witnessed face enrollment from the window's capture source.
 #[derive(Debug, Clone, PartialEq, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -492,6 +510,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     CaptureStatus::export_all(&cfg)?;
     PreviewFrame::export_all(&cfg)?;
     EnrollRequest::export_all(&cfg)?;
+    OpenRequestView::export_all(&cfg)?;
     EnrollResult::export_all(&cfg)?;
     StepupView::export_all(&cfg)?;
     SupervisorLogin::export_all(&cfg)?;

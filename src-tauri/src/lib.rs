@@ -76,9 +76,12 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
             commands::set_replay_scene,
             commands::preview_frame,
             commands::enroll_face,
+            commands::open_requests,
+            commands::take_request,
         ])
         .setup(move |app| {
             spawn_expiry_timer(app.handle().clone());
+            spawn_request_watcher(app.handle().clone());
             let mut window = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::default())
                 .title(WINDOW_TITLE)
                 .inner_size(1024.0, 768.0)
@@ -127,6 +130,39 @@ fn spawn_expiry_timer(app: tauri::AppHandle) {
             }
         })
         .expect("spawning the expiry timer");
+}
+
+/// How often the window looks for step-up requests from relying apps.
+pub const REQUEST_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A background thread that brings the window to the front (shown,
+/// unminimised, focused) when a relying application's step-up request
+/// appears that the window has not seen yet. The operator screen lists the
+/// open requests itself; this only makes sure somebody sees them.
+fn spawn_request_watcher(app: tauri::AppHandle) {
+    use tauri::Manager;
+    std::thread::Builder::new()
+        .name("countersign-requests".into())
+        .spawn(move || {
+            let mut seen = std::collections::HashSet::new();
+            loop {
+                std::thread::sleep(REQUEST_POLL);
+                let shared = app.state::<service::Shared>();
+                let Ok(open) = service::open_requests(&shared) else {
+                    continue;
+                };
+                let fresh = open.iter().any(|r| !seen.contains(&r.request_id));
+                seen = open.into_iter().map(|r| r.request_id).collect();
+                if fresh {
+                    if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
+                        let _ = w.unminimize();
+                        let _ = w.show();
+                        let _ = w.set_focus();
+                    }
+                }
+            }
+        })
+        .expect("spawning the request watcher");
 }
 
 #[cfg(test)]

@@ -212,6 +212,47 @@ pub fn start_stepup(sh: &Shared, req: ipc::StartStepupRequest) -> Res<ipc::Stepu
     })
 }
 
+/// Step-up requests from relying applications not completed yet.
+pub fn open_requests(sh: &Shared) -> Res<Vec<ipc::OpenRequestView>> {
+    sh.run(|e, _| {
+        Ok(e.open_stepup_requests()?
+            .into_iter()
+            .map(|r| ipc::OpenRequestView {
+                request_id: r.request_id,
+                client_id: r.client_id,
+                client_name: r.client_name,
+                scope: vec(&r.scope),
+                acr_values: r.acr_values,
+                max_age_s: r.max_age,
+                created_ms: r.created_ms,
+                expires_ms: r.expires_ms,
+                fallback_offered: r.fallback_offered,
+            })
+            .collect())
+    })
+}
+
+/// Runs a relying application's request in this window: the step-up the
+/// API opened continues here (its scope and requester come from the
+/// request), and the API answers the application once it ends.
+pub fn take_request(sh: &Shared, request_id: &str) -> Res<ipc::StepupView> {
+    sh.run(|e, sessions| {
+        if !e
+            .open_stepup_requests()?
+            .iter()
+            .any(|r| r.request_id == request_id)
+        {
+            return Err(EngineError::Invalid(format!(
+                "step-up request {request_id} is not open (completed, answered or expired)"
+            )));
+        }
+        let s = e.resume_stepup(request_id)?;
+        let view = stepup_view(e, &s)?;
+        sessions.insert(s.session.id.clone(), s);
+        Ok(view)
+    })
+}
+
 pub fn stepup_status(sh: &Shared, session_id: &str) -> Res<ipc::StepupView> {
     sh.run(|_, _| Ok(()))?;
     sh.on_session(session_id, |_, _| Ok(()))
@@ -807,6 +848,55 @@ mod tests {
         assert_eq!(v.state, "fallback_offered");
         assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
         assert_eq!(v.attempts[0].outcome, "unavailable");
+    }
+
+    #[test]
+    fn a_relying_apps_request_is_listed_taken_and_completed_here() {
+        use countersign_engine::{AssertionRequest, NewClientCredential};
+        let fx = demo();
+        fx.scene("genuine-olga");
+        let id = fx
+            .sh
+            .run(|e, _| {
+                e.add_client(
+                    "ledger-app",
+                    "Ledger",
+                    ["payments.approve".to_string()].into_iter().collect(),
+                    NewClientCredential::Secret("s3cret-s3cret-s3cret".into()),
+                    "ada",
+                )?;
+                let c = e.client("ledger-app")?.expect("registered");
+                let s = e.open_assertion_request(
+                    &c,
+                    AssertionRequest {
+                        scope: ["payments.approve".to_string()].into_iter().collect(),
+                        acr_values: vec![],
+                        max_age_s: None,
+                        nonce: "n-app-1".into(),
+                    },
+                )?;
+                Ok(s.session.id)
+            })
+            .unwrap();
+        let open = open_requests(&fx.sh).unwrap();
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(open[0].request_id, id);
+        assert_eq!(open[0].client_name, "Ledger");
+        let v = take_request(&fx.sh, &id).unwrap();
+        assert_eq!(v.session_id, id);
+        assert_eq!(v.scope, vec!["payments.approve".to_string()]);
+        identify(&fx.sh, &id, "olga").unwrap();
+        let v = verify_me(&fx.sh, &fx.cap, &id).unwrap();
+        assert_eq!(v.state, "succeeded", "{v:?}");
+        assert!(
+            open_requests(&fx.sh).unwrap().is_empty(),
+            "a completed request leaves the list"
+        );
+        assert_eq!(
+            take_request(&fx.sh, &id).unwrap_err().code,
+            "input.invalid",
+            "a request runs once"
+        );
     }
 
     #[test]

@@ -73,6 +73,14 @@ export const strings = {
       })[name] ?? name,
   },
 
+  requests: {
+    title: 'Waiting for you',
+    asksFor: 'asks for a step-up:',
+    since: (t: string) => `since ${t}`,
+    waitingSupervisor: 'waiting for a supervisor',
+    start: 'Start this step-up',
+  },
+
   idle: {
     cancelReason: 'idle timeout at the kiosk: the screen was wiped',
   },

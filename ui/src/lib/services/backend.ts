@@ -7,6 +7,7 @@ import type { AppInfo } from '../bindings/AppInfo';
 import type { CaptureStatus } from '../bindings/CaptureStatus';
 import type { PreviewFrame } from '../bindings/PreviewFrame';
 import type { EnrollRequest } from '../bindings/EnrollRequest';
+import type { OpenRequestView } from '../bindings/OpenRequestView';
 import type { EnrollResult } from '../bindings/EnrollResult';
 import type { DemoCredential } from '../bindings/DemoCredential';
 import type { EventPage } from '../bindings/EventPage';
@@ -44,6 +45,8 @@ export interface Backend {
   setReplayScene(scene: string): Promise<CaptureStatus>;
   previewFrame(): Promise<PreviewFrame>;
   enrollFace(request: EnrollRequest): Promise<EnrollResult>;
+  openRequests(): Promise<OpenRequestView[]>;
+  takeRequest(requestId: string): Promise<StepupView>;
   cancelStepup(sessionId: string, reason: string): Promise<StepupView>;
   supervisorLogin(login: SupervisorLogin): Promise<StepupView>;
   grantOverride(grant: GrantInput): Promise<OverrideView>;
@@ -76,6 +79,8 @@ export const tauriBackend: Backend = {
   setReplayScene: (scene) => call('set_replay_scene', { scene }),
   previewFrame: () => call('preview_frame'),
   enrollFace: (request) => call('enroll_face', { request }),
+  openRequests: () => call('open_requests'),
+  takeRequest: (requestId) => call('take_request', { requestId }),
   cancelStepup: (sessionId, reason) => call('cancel_stepup', { sessionId, reason }),
   supervisorLogin: (login) => call('supervisor_login', { login }),
   grantOverride: (grant) => call('grant_override', { grant }),

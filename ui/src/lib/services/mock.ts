@@ -395,6 +395,13 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
       log('biometric.enrolled', { person: r.person, supervisor: r.witness, outcome: 'enrolled', body: { modality: 'face' } });
       return { person: r.person, witness: r.witness, templateSha256: 'f'.repeat(64), acceptedCaptures: 2, replay: true };
     },
+    async openRequests() {
+      // The mock has no relying applications; the real list comes from the API's requests.
+      return [];
+    },
+    async takeRequest(requestId) {
+      fail('input.invalid', `step-up request ${requestId} is not open (completed, answered or expired)`);
+    },
     async verifyMe(sessionId) {
       const s = session(sessionId);
       const v = s.view;

@@ -64,6 +64,13 @@ export class Journey {
     if (v) this.stepup = v;
   }
 
+  /** Runs a relying application's waiting request in this window. */
+  async take(requestId: string): Promise<void> {
+    this.grant = null;
+    const v = await this.#run(() => this.backend.takeRequest(requestId));
+    if (v) this.stepup = v;
+  }
+
   async #onSession(call: (id: string) => Promise<StepupView>): Promise<void> {
     const id = this.stepup?.sessionId;
     if (!id) return;
