@@ -189,8 +189,11 @@ pub struct OpenRequestView {
     pub client_name: String,
     pub scope: Vec<String>,
     pub acr_values: Vec<String>,
+    #[ts(type = "number | null")]
     pub max_age_s: Option<i64>,
+    #[ts(type = "number")]
     pub created_ms: i64,
+    #[ts(type = "number")]
     pub expires_ms: i64,
     /// A fallback is already on offer: it waits for a supervisor.
     pub fallback_offered: bool,

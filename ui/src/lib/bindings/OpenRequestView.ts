@@ -7,7 +7,7 @@ export type OpenRequestView = {
 /**
  * The step-up id; [`take_request`](crate::service::take_request) runs it here.
  */
-requestId: string, clientId: string, clientName: string, scope: Array<string>, acrValues: Array<string>, maxAgeS: bigint | null, createdMs: bigint, expiresMs: bigint, 
+requestId: string, clientId: string, clientName: string, scope: Array<string>, acrValues: Array<string>, maxAgeS: number | null, createdMs: number, expiresMs: number, 
 /**
  * A fallback is already on offer: it waits for a supervisor.
  */
