@@ -73,6 +73,18 @@ export const strings = {
       })[name] ?? name,
   },
 
+  dashboard: {
+    title: 'Dashboard',
+    summary: (total: number, reviewed: number, pending: number) =>
+      `${total} overrides: ${reviewed} reviewed, ${pending} waiting for review`,
+    reviewTime: (median: string, max: string) => `Time from the end of a grant to its review: median ${median}, longest ${max}`,
+    perDay: 'Overrides per day (last 14 days, UTC)',
+    byTrigger: 'By trigger',
+    bySupervisor: 'By supervisor',
+    recurringPairs: 'Recurring operator ← supervisor pairs',
+    noRecurring: 'No pair has overridden more than once.',
+  },
+
   requests: {
     title: 'Waiting for you',
     asksFor: 'asks for a step-up:',
