@@ -64,6 +64,19 @@ describe('reviewer screen', () => {
     expect(errors).toEqual([]);
   });
 
+  it('has a dashboard whose charts say their numbers in words', async () => {
+    const { page, errors } = await h.open();
+    await goTo(page, 'Reviewer', 'Review');
+    const dash = page.getByTestId('dashboard');
+    await expect.poll(() => dash.textContent()).toContain('2 overrides: 0 reviewed, 2 waiting for review');
+    const byTrigger = dash.getByRole('img', { name: /^By trigger:/ });
+    expect(await byTrigger.getAttribute('aria-label')).toMatch(/The camera is unavailable 1.*Too many failed matches in a row 1|Too many failed matches in a row 1.*The camera is unavailable 1/);
+    expect(await dash.getByRole('img', { name: /^By supervisor:/ }).getAttribute('aria-label')).toMatch(/sam 1/);
+    expect(await dash.getByRole('figure').count()).toBeGreaterThanOrEqual(4);
+    expect(await audit(page)).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
   it('verifies the chain and exports the log', async () => {
     const { page, errors } = await h.open();
     await goTo(page, 'Reviewer', 'Review');
