@@ -25,5 +25,9 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
     setupFiles: ['./vitest-setup.ts'],
+    // A harness limit, not a speed requirement: a jsdom render of the
+    // evidence log took over the 5 s default on the 2-core CI machine
+    // while Rust built beside it.
+    testTimeout: 60_000,
   },
 });
