@@ -147,7 +147,7 @@ fn too_few_images_for_enrollment_is_refused_before_any_factor() {
 fn eval_finger_reports_fmr_fnmr_at_libfprints_threshold() {
     let cs = Cs::uninit();
     std::fs::create_dir_all(cs.root()).unwrap();
-    let dir = set(&cs, "3", "7", "520");
+    let dir = set(&cs, "3", "7", "1");
     let json = cs.root().join("eval.json");
     let out = cs.ok(&[
         "eval",
