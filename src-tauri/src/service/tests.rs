@@ -68,6 +68,18 @@ fn demo() -> Fx {
     }
 }
 
+/// A step-up for `payments.approve`, as the demo request asks.
+fn request(fx: &Fx, requester: &str) -> StepupView {
+    start_stepup(
+        &fx.sh,
+        StartStepupRequest {
+            scope: vec!["payments.approve".into()],
+            requester: requester.into(),
+        },
+    )
+    .unwrap()
+}
+
 fn creds(sh: &Shared, id: &str) -> (String, String) {
     let c = demo_credentials(sh).unwrap();
     let c = c.iter().find(|c| c.id == id).unwrap();
@@ -75,14 +87,7 @@ fn creds(sh: &Shared, id: &str) -> (String, String) {
 }
 
 fn stepup_to_fallback(fx: &Fx) -> StepupView {
-    let v = start_stepup(
-        &fx.sh,
-        StartStepupRequest {
-            scope: vec!["payments.approve".into()],
-            requester: "ledger-app".into(),
-        },
-    )
-    .unwrap();
+    let v = request(fx, "ledger-app");
     assert_eq!(v.state, "requested");
     let id = v.session_id.clone();
     let v = identify(&fx.sh, &id, "olga").unwrap();
@@ -117,14 +122,7 @@ fn policy_people_and_demo_credentials() {
 fn a_replayed_genuine_face_succeeds_with_the_matcher_score() {
     let fx = demo();
     fx.scene("genuine-olga");
-    let v = start_stepup(
-        &fx.sh,
-        StartStepupRequest {
-            scope: vec!["payments.approve".into()],
-            requester: "ledger-app".into(),
-        },
-    )
-    .unwrap();
+    let v = request(&fx, "ledger-app");
     identify(&fx.sh, &v.session_id, "olga").unwrap();
     let v = verify_me(&fx.sh, &fx.cap, &v.session_id).unwrap();
     assert_eq!(v.state, "succeeded", "{v:?}");
@@ -139,14 +137,7 @@ fn a_replayed_genuine_face_succeeds_with_the_matcher_score() {
 fn a_still_photo_is_refused_by_pad() {
     let fx = demo();
     fx.scene("still-photo");
-    let v = start_stepup(
-        &fx.sh,
-        StartStepupRequest {
-            scope: vec!["payments.approve".into()],
-            requester: "ledger-app".into(),
-        },
-    )
-    .unwrap();
+    let v = request(&fx, "ledger-app");
     identify(&fx.sh, &v.session_id, "olga").unwrap();
     let v = verify_me(&fx.sh, &fx.cap, &v.session_id).unwrap();
     assert_eq!(
@@ -163,14 +154,7 @@ fn unknown_session_and_unknown_operator_have_stable_codes() {
         identify(&fx.sh, "stp-nope", "olga").unwrap_err().code,
         codes::NO_SESSION
     );
-    let v = start_stepup(
-        &fx.sh,
-        StartStepupRequest {
-            scope: vec!["payments.approve".into()],
-            requester: "r".into(),
-        },
-    )
-    .unwrap();
+    let v = request(&fx, "r");
     assert_eq!(
         identify(&fx.sh, &v.session_id, "nobody").unwrap_err().code,
         "person.unknown"
@@ -180,14 +164,7 @@ fn unknown_session_and_unknown_operator_have_stable_codes() {
 #[test]
 fn device_unavailable_offers_the_fallback_with_its_reason() {
     let fx = demo();
-    let v = start_stepup(
-        &fx.sh,
-        StartStepupRequest {
-            scope: vec!["payments.approve".into()],
-            requester: "r".into(),
-        },
-    )
-    .unwrap();
+    let v = request(&fx, "r");
     identify(&fx.sh, &v.session_id, "olga").unwrap();
     // The replay folder disappears: an unplugged camera.
     let root = fx.sh.data_dir.join(countersign_engine::REPLAY_DIR);
