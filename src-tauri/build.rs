@@ -1,29 +1,4 @@
-/// Keep in step with `commands::COMMANDS` (a test checks) and capabilities/default.json.
-const COMMANDS: &[&str] = &[
-    "app_info",
-    "list_people",
-    "policy_view",
-    "demo_credentials",
-    "start_stepup",
-    "stepup_status",
-    "identify",
-    "verify_me",
-    "cancel_stepup",
-    "supervisor_login",
-    "grant_override",
-    "list_overrides",
-    "revoke_override",
-    "review_override",
-    "query_events",
-    "verify_ledger",
-    "export_events",
-    "capture_status",
-    "set_replay_scene",
-    "preview_frame",
-    "enroll_face",
-    "open_requests",
-    "take_request",
-];
+include!("src/command_names.rs");
 
 fn main() {
     // Declaring the app's commands here makes Tauri generate an `allow-<command>`

@@ -177,32 +177,7 @@ pub fn export_events(
     service::export_events(&st, request)
 }
 
-/// Every command the webview may call; build.rs and the capability list the same names.
-pub const COMMANDS: &[&str] = &[
-    "app_info",
-    "list_people",
-    "policy_view",
-    "demo_credentials",
-    "start_stepup",
-    "stepup_status",
-    "identify",
-    "verify_me",
-    "cancel_stepup",
-    "supervisor_login",
-    "grant_override",
-    "list_overrides",
-    "revoke_override",
-    "review_override",
-    "query_events",
-    "verify_ledger",
-    "export_events",
-    "capture_status",
-    "set_replay_scene",
-    "preview_frame",
-    "enroll_face",
-    "open_requests",
-    "take_request",
-];
+include!("command_names.rs");
 
 fn is_initialized(data_dir: &Path) -> Result<bool, IpcError> {
     let key = data_dir.join(KIOSK_KEY);
@@ -285,8 +260,8 @@ mod tests {
 mod command_list_tests {
     use super::COMMANDS;
 
-    /// build.rs (which makes the `allow-*` permissions) and the capability
-    /// must list exactly the registered commands.
+    /// The capability must grant exactly the commands build.rs makes
+    /// permissions for (both take them from command_names.rs).
     #[test]
     fn build_rs_and_capability_list_every_command() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -304,8 +279,9 @@ mod command_list_tests {
             .map(|c| format!("allow-{}", c.replace('_', "-")))
             .collect();
         assert_eq!(perms, expected);
-        for c in COMMANDS {
-            assert!(build.contains(&format!("\"{c}\"")), "build.rs lacks {c}");
-        }
+        assert!(
+            build.contains("include!(\"src/command_names.rs\")"),
+            "build.rs must take its list from src/command_names.rs"
+        );
     }
 }

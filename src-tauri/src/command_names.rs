@@ -1,0 +1,28 @@
+// Every command the webview may call. Included (`include!`) by build.rs,
+// which makes an `allow-<command>` permission for each, and by
+// commands.rs; capabilities/default.json grants the same list (a test checks).
+pub const COMMANDS: &[&str] = &[
+    "app_info",
+    "list_people",
+    "policy_view",
+    "demo_credentials",
+    "start_stepup",
+    "stepup_status",
+    "identify",
+    "verify_me",
+    "cancel_stepup",
+    "supervisor_login",
+    "grant_override",
+    "list_overrides",
+    "revoke_override",
+    "review_override",
+    "query_events",
+    "verify_ledger",
+    "export_events",
+    "capture_status",
+    "set_replay_scene",
+    "preview_frame",
+    "enroll_face",
+    "open_requests",
+    "take_request",
+];
