@@ -4,6 +4,8 @@
 //!   not `Send`): list, open (a real reader or the `virtual_image` driver),
 //!   capture, enroll, verify. Every operation returns the
 //!   impression (the grey image) so it can be sealed as evidence.
+//! - [`helper`]: the same reader in a helper process, for programs whose
+//!   GLib default main context belongs to GTK (the desktop app).
 //! - [`virt`]: the `virtual_image` wire format and a feeder that presents
 //!   images (or the device-removed command) when the reader asks.
 //! - [`synth`]: synthetic fingerprints (Gabor-grown master prints, distorted
@@ -18,12 +20,14 @@
 pub mod error;
 pub mod eval;
 pub mod finger;
+pub mod helper;
 pub mod reader;
 pub mod synth;
 pub mod virt;
 
 pub use error::FingerprintError;
 pub use finger::Finger;
+pub use helper::{list_readers_in_helper, HelperCommand};
 pub use reader::{
     list_readers, Enrolled, Impression, Reader, ReaderEvent, ReaderSpec, Verified,
     VIRTUAL_IMAGE_ENV,

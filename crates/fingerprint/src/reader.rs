@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use countersign_capture::{CaptureError, DeviceInfo, Resolution};
 use gio::prelude::CancellableExt;
 use glib::prelude::*;
-use libfprint_rs::{Cancellable, FpContext, FpDevice, FpFinger, FpImage, FpPrint};
+use libfprint_rs::{Cancellable, FpContext, FpDevice, FpImage, FpPrint};
 
 use crate::error::{classify, FingerprintError};
 use crate::finger::Finger;
@@ -33,7 +33,8 @@ static LIBFPRINT: Mutex<()> = Mutex::new(());
 pub const VIRTUAL_IMAGE_ENV: &str = "FP_VIRTUAL_IMAGE";
 
 /// Which reader to open.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReaderSpec {
     /// libfprint's `virtual_image` driver listening on this socket path
     /// (images are injected: the evidence says `replay: true`).
@@ -97,7 +98,7 @@ pub struct Verified {
 
 enum Cmd {
     Capture,
-    Enroll { finger: FpFinger },
+    Enroll { finger: Finger },
     Verify(Vec<u8>),
 }
 
@@ -118,13 +119,15 @@ struct Job {
     reply: mpsc::Sender<Msg>,
 }
 
-/// An open libfprint reader (the handle is `Send`; the device stays on its thread).
+/// An open libfprint reader (the handle is `Send`; the device stays on its
+/// thread, in this process or in a helper process: see [`crate::helper`]).
 #[derive(Debug)]
 pub struct Reader {
     info: DeviceInfo,
     stages: u32,
     jobs: Option<mpsc::Sender<Job>>,
     worker: Option<std::thread::JoinHandle<()>>,
+    helper: Option<crate::helper::Client>,
     timeout: Duration,
 }
 
@@ -233,7 +236,7 @@ fn run_job(dev: &FpDevice, id: &str, stages: u32, job: &Job) -> Result<Outcome, 
         }
         Cmd::Enroll { finger } => {
             let template = FpPrint::new(dev);
-            template.set_finger(*finger);
+            template.set_finger(finger.fp());
             template.set_description("countersign");
             let impressions = Rc::new(RefCell::new(Vec::new()));
             let progress = Progress {
@@ -389,6 +392,7 @@ impl Reader {
                 stages,
                 jobs: Some(job_tx),
                 worker: Some(worker),
+                helper: None,
                 timeout,
             }),
             Ok(Err(e)) => {
@@ -402,6 +406,30 @@ impl Reader {
                 ))
             }
         }
+    }
+
+    /// Opens a reader in a helper process started with `helper` (for a
+    /// process whose GLib default main context is owned by GTK). The same
+    /// operations, events, results and typed errors as [`Reader::open`].
+    pub fn open_in_helper(
+        helper: &crate::helper::HelperCommand,
+        spec: ReaderSpec,
+        timeout: Duration,
+    ) -> Result<Reader, FingerprintError> {
+        let (client, info, stages) = crate::helper::open(helper, spec, timeout)?;
+        Ok(Reader {
+            info,
+            stages,
+            jobs: None,
+            worker: None,
+            helper: Some(client),
+            timeout,
+        })
+    }
+
+    /// True when the reader runs in a helper process.
+    pub fn in_helper(&self) -> bool {
+        self.helper.is_some()
     }
 
     pub fn info(&self) -> &DeviceInfo {
@@ -471,6 +499,10 @@ impl Reader {
         &mut self,
         on_event: &mut dyn FnMut(&ReaderEvent),
     ) -> Result<Impression, FingerprintError> {
+        let wait = crate::helper::reply_wait(self.timeout);
+        if let Some(h) = self.helper.as_mut() {
+            return h.capture(wait, on_event);
+        }
         match self.run(Cmd::Capture, on_event)? {
             Outcome::Captured(i) => Ok(i),
             _ => unreachable!("capture answers Captured"),
@@ -483,12 +515,11 @@ impl Reader {
         finger: Finger,
         on_event: &mut dyn FnMut(&ReaderEvent),
     ) -> Result<Enrolled, FingerprintError> {
-        match self.run(
-            Cmd::Enroll {
-                finger: finger.fp(),
-            },
-            on_event,
-        )? {
+        let wait = crate::helper::reply_wait(self.timeout);
+        if let Some(h) = self.helper.as_mut() {
+            return h.enroll(finger, wait, on_event);
+        }
+        match self.run(Cmd::Enroll { finger }, on_event)? {
             Outcome::Enrolled(e) => Ok(e),
             _ => unreachable!("enroll answers Enrolled"),
         }
@@ -500,6 +531,10 @@ impl Reader {
         template: &Template,
         on_event: &mut dyn FnMut(&ReaderEvent),
     ) -> Result<Verified, FingerprintError> {
+        let wait = crate::helper::reply_wait(self.timeout);
+        if let Some(h) = self.helper.as_mut() {
+            return h.verify(template, wait, on_event);
+        }
         match self.run(Cmd::Verify(template.bytes().to_vec()), on_event)? {
             Outcome::Verified(v) => Ok(v),
             _ => unreachable!("verify answers Verified"),
@@ -512,6 +547,9 @@ impl Reader {
     }
 
     fn shutdown(&mut self) {
+        if let Some(mut h) = self.helper.take() {
+            h.shutdown();
+        }
         self.jobs = None;
         if let Some(w) = self.worker.take() {
             let _ = w.join();
