@@ -34,6 +34,9 @@ pub enum EngineError {
     Capture(countersign_capture::CaptureError),
     #[error("{message}")]
     Biometric { code: String, message: String },
+    /// Opening a sealed sample was refused (`sample.*`).
+    #[error("{message}")]
+    Sample { code: &'static str, message: String },
     #[error("client authentication failed")]
     ClientAuth,
     #[error("unknown principal {0}")]
@@ -79,6 +82,7 @@ impl EngineError {
             EngineError::Matcher(m) => m.code().into(),
             EngineError::Capture(c) => c.code().into(),
             EngineError::Biometric { code, .. } => code.clone(),
+            EngineError::Sample { code, .. } => (*code).into(),
             EngineError::ClientAuth => "client.auth_failed".into(),
             EngineError::UnknownPrincipal(_) => "principal.unknown".into(),
             EngineError::UnknownRequest(_) => "request.unknown".into(),

@@ -42,6 +42,7 @@ pub mod kinds {
     pub const ASSERTION_REQUESTED: &str = "assertion.requested";
     pub const ASSERTION_ISSUED: &str = "assertion.issued";
     pub const ASSERTION_REFUSED: &str = "assertion.refused";
+    pub const SAMPLE_VIEWED: &str = "sample.viewed";
 }
 
 /// Builder for one event.

@@ -22,6 +22,7 @@ mod finger;
 mod overrides;
 mod people;
 mod requests;
+mod samples;
 mod stepup;
 
 pub use assertions::{AssertionOutcome, AssertionRequest, REQUEST_TTL_MS};
@@ -39,6 +40,7 @@ pub use finger::{FingerAttempt, FingerEnrollment};
 pub use overrides::{OverrideFilter, OverrideView, ReviewInput};
 pub use people::{PersonView, Provisioning};
 pub use requests::OpenRequest;
+pub use samples::{sample_refs, ReviewerPass, Sample, SampleRef, REVIEWER_PASS_MS};
 pub use stepup::{StepUp, StepUpOutcome};
 
 use std::sync::atomic::{AtomicI64, Ordering};

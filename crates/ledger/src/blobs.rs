@@ -129,3 +129,45 @@ pub(crate) fn parse_sha_hex(s: &str) -> Result<[u8; 32], LedgerError> {
         .try_into()
         .map_err(|_| LedgerError::Invalid("blob id must be 64 hex characters".into()))
 }
+
+/// What is known about a stored blob without opening it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobInfo {
+    /// Hex SHA-256 of the plaintext.
+    pub sha256_hex: String,
+    /// Media type given at sealing time.
+    pub media_type: String,
+    /// Plaintext size in bytes.
+    pub size: u64,
+    /// When it was sealed (Unix ms).
+    pub created_ms: i64,
+    /// The `blob.sealed` event (its index carries the person and case).
+    pub sealed_seq: u64,
+    /// When retention purged the ciphertext, if it did.
+    pub purged_ms: Option<i64>,
+}
+
+impl crate::Ledger {
+    /// Metadata of a blob (never its bytes). [`LedgerError::NotFound`] if unknown.
+    pub fn blob_info(&self, sha256_hex: &str) -> Result<BlobInfo, LedgerError> {
+        use rusqlite::OptionalExtension;
+        let sha = parse_sha_hex(sha256_hex)?;
+        let b = self
+            .conn
+            .query_row(
+                &format!("SELECT {BLOB_COLS} FROM blobs WHERE sha256 = ?1"),
+                [&sha[..]],
+                blob_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| LedgerError::NotFound(format!("blob {sha256_hex}")))?;
+        Ok(BlobInfo {
+            sha256_hex: hex::encode(&b.sha256),
+            media_type: b.media_type,
+            size: b.size,
+            created_ms: b.created_ms,
+            sealed_seq: b.sealed_seq,
+            purged_ms: b.purged_ms,
+        })
+    }
+}

@@ -63,7 +63,7 @@ mod schema;
 mod sync_state;
 mod verify;
 
-pub use blobs::BlobRef;
+pub use blobs::{BlobInfo, BlobRef};
 pub use checkpoints::{checkpoint_message, leaf_hash, merkle_root, node_hash, Checkpoint};
 pub use error::LedgerError;
 pub use events::{

@@ -16,13 +16,13 @@ use countersign_matcher::{Matcher, MatcherError};
 
 use crate::{demo, factors, Fixture};
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../matcher/tests/fixtures")
         .join(name)
 }
 
-fn matcher() -> &'static Matcher {
+pub(crate) fn matcher() -> &'static Matcher {
     static M: OnceLock<Matcher> = OnceLock::new();
     M.get_or_init(|| match Matcher::load_default() {
         Ok(m) => m,
@@ -33,7 +33,7 @@ fn matcher() -> &'static Matcher {
     })
 }
 
-fn replay(files: &[&str]) -> ReplaySource {
+pub(crate) fn replay(files: &[&str]) -> ReplaySource {
     let paths: Vec<PathBuf> = files.iter().map(|f| fixture(f)).collect();
     ReplaySource::open(
         &paths,
@@ -46,7 +46,7 @@ fn replay(files: &[&str]) -> ReplaySource {
     .unwrap()
 }
 
-fn enroll_olga(f: &mut Fixture) {
+pub(crate) fn enroll_olga(f: &mut Fixture) {
     let (secret, code) = factors(f, "sam");
     let mut src = replay(&["obama.jpg", "obama3.jpg"]);
     let r = f
@@ -58,7 +58,7 @@ fn enroll_olga(f: &mut Fixture) {
     f.clock.advance(60_000);
 }
 
-fn start(f: &mut Fixture, who: &str) -> StepUp {
+pub(crate) fn start(f: &mut Fixture, who: &str) -> StepUp {
     let scope: BTreeSet<String> = ["payments.approve".to_string()].into();
     let mut s = f.engine.start_stepup(scope, vec![], "test").unwrap();
     f.engine.identify(&mut s, who).unwrap();
@@ -66,7 +66,7 @@ fn start(f: &mut Fixture, who: &str) -> StepUp {
     s
 }
 
-fn last(f: &Fixture, kind: &str) -> serde_json::Value {
+pub(crate) fn last(f: &Fixture, kind: &str) -> serde_json::Value {
     f.engine
         .ledger()
         .query(

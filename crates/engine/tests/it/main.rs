@@ -6,6 +6,7 @@ mod clients;
 mod face;
 mod finger;
 mod flows;
+mod samples;
 
 use countersign_core::auth::totp;
 use countersign_engine::{Engine, InitOptions, ManualClock, DEMO_PEOPLE};
