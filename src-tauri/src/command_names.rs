@@ -25,4 +25,9 @@ pub const COMMANDS: &[&str] = &[
     "enroll_face",
     "open_requests",
     "take_request",
+    "reviewer_sign_in",
+    "reviewer_session",
+    "reviewer_sign_out",
+    "open_sample",
+    "open_session_sample",
 ];

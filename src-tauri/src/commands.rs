@@ -30,6 +30,8 @@ pub fn app_info_for(config: &Config) -> Result<AppInfo, IpcError> {
 // `async` runs them off the main thread, so a long ledger query or verify
 // never freezes the window.
 
+pub mod samples;
+
 type St<'a> = tauri::State<'a, Shared>;
 type Cap<'a> = tauri::State<'a, crate::capture::Capture>;
 

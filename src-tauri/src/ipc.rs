@@ -8,6 +8,9 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+mod samples;
+pub use samples::{ReviewerSession, ReviewerSignIn, SampleImage, SampleRef};
+
 /// What the start screen shows about this kiosk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -50,6 +53,8 @@ pub mod codes {
     pub const NOT_REPLAY: &str = "E_NOT_REPLAY";
     /// No replay scene of that name.
     pub const UNKNOWN_SCENE: &str = "E_UNKNOWN_SCENE";
+    /// Opening a sample needs a reviewer signed in with two factors.
+    pub const NOT_SIGNED_IN: &str = "E_NOT_SIGNED_IN";
 }
 
 impl IpcError {
@@ -255,6 +260,9 @@ pub struct AttemptRecord {
     /// Where the score came from (`test_input` for demo attempts).
     pub score_source: Option<String>,
     pub detail: Option<String>,
+    /// The attempt's sealed sample (SHA-256), which the deciding supervisor
+    /// may open (`open_session_sample`).
+    pub sample: Option<String>,
 }
 
 /// A step-up in progress, from the engine's session and its evidence.
@@ -439,6 +447,8 @@ pub struct EventRow {
     pub outcome: Option<String>,
     pub trigger: Option<String>,
     pub case_id: Option<String>,
+    /// Sealed image samples the body refers to (open with `open_sample`).
+    pub samples: Vec<SampleRef>,
     /// The event's canonical JSON body.
     #[ts(type = "Record<string, unknown>")]
     pub body: serde_json::Value,
@@ -528,5 +538,9 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     ExportRequest::export_all(&cfg)?;
     ExportResult::export_all(&cfg)?;
     DemoCredential::export_all(&cfg)?;
+    ReviewerSignIn::export_all(&cfg)?;
+    ReviewerSession::export_all(&cfg)?;
+    SampleRef::export_all(&cfg)?;
+    SampleImage::export_all(&cfg)?;
     Ok(())
 }

@@ -78,6 +78,11 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
             commands::enroll_face,
             commands::open_requests,
             commands::take_request,
+            commands::samples::reviewer_sign_in,
+            commands::samples::reviewer_session,
+            commands::samples::reviewer_sign_out,
+            commands::samples::open_sample,
+            commands::samples::open_session_sample,
         ])
         .setup(move |app| {
             spawn_expiry_timer(app.handle().clone());

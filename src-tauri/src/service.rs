@@ -33,6 +33,9 @@ pub struct Shared {
 struct Inner {
     engine: Option<Engine>,
     sessions: HashMap<String, StepUp>,
+    /// The reviewer signed in to open samples (one at a time, in memory
+    /// only; dropped on sign-out, idle timeout or expiry).
+    reviewer: Option<countersign_engine::ReviewerPass>,
 }
 
 type Res<T> = Result<T, IpcError>;
@@ -44,6 +47,7 @@ impl Shared {
             inner: Mutex::new(Inner {
                 engine: None,
                 sessions: HashMap::new(),
+                reviewer: None,
             }),
         }
     }
@@ -455,6 +459,10 @@ pub fn query_events(sh: &Shared, q: ipc::EventQuery) -> Res<ipc::EventPage> {
                     outcome: r.index.outcome,
                     trigger: r.index.trigger,
                     case_id: r.index.case_id,
+                    samples: countersign_engine::sample_refs(&r.body)
+                        .into_iter()
+                        .map(Into::into)
+                        .collect(),
                     body: r.body,
                     hash_hex: r.hash_hex,
                 })
@@ -526,7 +534,11 @@ pub fn export_events(sh: &Shared, r: ipc::ExportRequest) -> Res<ipc::ExportResul
     })
 }
 
+mod samples;
 mod views;
+pub use samples::{
+    open_sample, open_session_sample, reviewer_session, reviewer_sign_in, reviewer_sign_out,
+};
 use views::{override_view, stepup_view};
 
 #[cfg(test)]

@@ -137,4 +137,19 @@ describe('operator screen', () => {
     expect(await verifyMe(page).count()).toBe(0);
     expect(errors).toEqual([]);
   });
+
+  it('with the camera unplugged, says so before the attempt and offers the fallback at once', async () => {
+    const { page, errors } = await h.open('mockScene=unplugged');
+    await request(page);
+    await expect.poll(() => page.getByTestId('hint').textContent()).toContain('Camera unavailable');
+    expect(await audit(page)).toEqual([]);
+    await verifyMe(page).click();
+    const offer = page.getByRole('alert').filter({ hasText: 'could not be verified' });
+    await offer.waitFor();
+    expect(await offer.textContent()).toContain('The camera is unavailable');
+    // No failed match is counted against the operator.
+    expect(await page.getByTestId('counts').textContent()).toContain('Failed matches in a row: 0 of 5');
+    expect(await audit(page)).toEqual([]);
+    expect(errors).toEqual([]);
+  });
 });

@@ -148,4 +148,34 @@ describe('reviewer screen', () => {
     expect(await audit(page)).toEqual([]);
     expect(errors).toEqual([]);
   });
+
+  it('opens a sealed sample only after a two-factor sign-in, and says the look is recorded', async () => {
+    const { page, errors } = await h.open();
+    await goTo(page, 'Reviewer', 'Review');
+    const log = page.getByRole('region', { name: 'Evidence log' });
+    await log.getByLabel('Event kind').selectOption('match.attempt');
+    await log.getByRole('button', { name: 'Apply filters' }).click();
+    await log.getByRole('listitem').first().getByRole('button').click();
+    const detail = log.getByTestId('event-detail');
+    await expect.poll(() => detail.getByTestId('samples-locked').textContent()).toContain('Sign in');
+    expect(await detail.getByRole('button', { name: /Show sample/ }).count()).toBe(0);
+
+    const signin = page.getByTestId('samples-signin');
+    await signin.getByLabel('Password').fill('rita-demo-pass');
+    await signin.getByLabel('Authenticator code').fill('333333');
+    expect(await audit(page)).toEqual([]);
+    await signin.getByRole('button', { name: 'Sign in to open samples' }).click();
+    await expect.poll(() => signin.getByTestId('samples-signed-in').textContent()).toContain('Signed in as rita');
+
+    await detail.getByRole('button', { name: 'Show sample (face.sample)' }).click();
+    const img = detail.getByTestId('sample-image');
+    await img.waitFor();
+    expect(await img.getAttribute('src')).toMatch(/^data:image\//);
+    expect(await detail.textContent()).toContain('this view is recorded');
+    expect(await audit(page)).toEqual([]);
+
+    await signin.getByRole('button', { name: 'Sign out' }).click();
+    await signin.getByRole('button', { name: 'Sign in to open samples' }).waitFor();
+    expect(errors).toEqual([]);
+  });
 });

@@ -66,6 +66,12 @@ describe('supervisor screen', () => {
     expect(await page.getByRole('alert').filter({ hasText: 'auth.failed' }).isVisible()).toBe(true);
     await signIn(page);
     expect(await page.getByText('Signed in as sam').isVisible()).toBe(true);
+    // The attempts' captured frames, for the supervisor to judge (each look is logged).
+    await context.getByRole('button', { name: 'Show sample (attempt 1)' }).click();
+    const frame = context.getByTestId('sample-image');
+    await frame.waitFor();
+    expect(await frame.getAttribute('alt')).toBe('Captured sample of olga');
+    expect(await context.getByRole('button', { name: 'Hide sample' }).getAttribute('aria-expanded')).toBe('true');
 
     const form = page.getByTestId('grant-form');
     const duration = form.getByLabel('Duration (minutes)');

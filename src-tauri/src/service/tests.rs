@@ -422,3 +422,97 @@ fn export_refuses_an_unknown_format() {
     .unwrap_err();
     assert_eq!(e.code, "input.invalid");
 }
+
+fn events_of(sh: &Shared, kind: &str) -> Vec<EventRow> {
+    query_events(
+        sh,
+        EventQuery {
+            kinds: vec![kind.into()],
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .rows
+}
+
+#[test]
+fn samples_open_for_the_deciding_supervisor_and_a_signed_in_reviewer() {
+    let fx = demo();
+    let v = stepup_to_fallback(&fx);
+    let id = v.session_id.clone();
+    let sha = v.attempts[0]
+        .sample
+        .clone()
+        .expect("each scored attempt seals its frame");
+
+    // Before a supervisor has authenticated, nobody opens it here.
+    let e = open_session_sample(&fx.sh, &id, &sha).unwrap_err();
+    assert_eq!(e.code, "sample.no_supervisor", "{e:?}");
+    let (secret, otp) = creds(&fx.sh, "sam");
+    supervisor_login(
+        &fx.sh,
+        SupervisorLogin {
+            session_id: id.clone(),
+            supervisor: "sam".into(),
+            secret,
+            otp,
+        },
+    )
+    .unwrap();
+    let img = open_session_sample(&fx.sh, &id, &sha).unwrap();
+    assert!(
+        img.data_url.starts_with("data:image/png;base64,"),
+        "an <img> source"
+    );
+    assert_eq!(img.sha256, sha);
+
+    // The reviewer: nothing without a sign-in, then samples from the log.
+    let e = open_sample(&fx.sh, &sha, None).unwrap_err();
+    assert_eq!(e.code, codes::NOT_SIGNED_IN);
+    fx.clock.advance(30_000); // a fresh TOTP step
+    let (secret, otp) = creds(&fx.sh, "rita");
+    let s = reviewer_sign_in(
+        &fx.sh,
+        ReviewerSignIn {
+            reviewer: "rita".into(),
+            secret,
+            otp,
+        },
+    )
+    .unwrap();
+    assert_eq!(s.reviewer, "rita");
+    assert_eq!(reviewer_session(&fx.sh).unwrap(), Some(s.clone()));
+    let attempts = events_of(&fx.sh, kinds::MATCH_ATTEMPT);
+    let row = attempts.first().expect("attempt events");
+    assert_eq!(row.samples.len(), 1, "the log lists the attempt's sample");
+    let img = open_sample(&fx.sh, &row.samples[0].sha256, Some(row.seq)).unwrap();
+    assert!(img.data_url.starts_with("data:image/png;base64,"));
+    assert_eq!(img.person.as_deref(), Some("olga"));
+
+    let viewed = events_of(&fx.sh, kinds::SAMPLE_VIEWED);
+    let who: Vec<_> = viewed
+        .iter()
+        .map(|r| r.body["viewer"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(who, ["sam", "rita"], "every look is evidence");
+
+    // Sign-out and expiry end the pass.
+    reviewer_sign_out(&fx.sh).unwrap();
+    assert_eq!(reviewer_session(&fx.sh).unwrap(), None);
+    let e = open_sample(&fx.sh, &sha, None).unwrap_err();
+    assert_eq!(e.code, codes::NOT_SIGNED_IN);
+    fx.clock.advance(30_000);
+    let (secret, otp) = creds(&fx.sh, "rita");
+    reviewer_sign_in(
+        &fx.sh,
+        ReviewerSignIn {
+            reviewer: "rita".into(),
+            secret,
+            otp,
+        },
+    )
+    .unwrap();
+    fx.clock.advance(countersign_engine::REVIEWER_PASS_MS);
+    assert_eq!(reviewer_session(&fx.sh).unwrap(), None, "the pass expired");
+}

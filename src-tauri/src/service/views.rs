@@ -82,6 +82,10 @@ fn attempts(e: &Engine, session_id: &str) -> Result<Vec<ipc::AttemptRecord>, Eng
                 threshold: b.get("threshold").and_then(|v| v.as_f64()),
                 score_source: text("score_source"),
                 detail: text("reason").or_else(|| text("detail")),
+                sample: countersign_engine::sample_refs(b)
+                    .into_iter()
+                    .next()
+                    .map(|r| r.sha256),
             }
         })
         .collect())

@@ -11,7 +11,12 @@ outcome: string, score: number | null, threshold: number | null,
 /**
  * Where the score came from (`test_input` for demo attempts).
  */
-scoreSource: string | null, detail: string | null, };
+scoreSource: string | null, detail: string | null, 
+/**
+ * The attempt's sealed sample (SHA-256), which the deciding supervisor
+ * may open (`open_session_sample`).
+ */
+sample: string | null, };
 
 /**
  * A step-up in progress, from the engine's session and its evidence.

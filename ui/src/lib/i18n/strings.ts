@@ -229,6 +229,24 @@ export const strings = {
     none: 'No events match.',
   },
 
+  samples: {
+    signInTitle: 'Open sealed samples',
+    signInNote:
+      'Face and fingerprint samples are sealed. Opening one needs a reviewer signed in with two factors, for 15 minutes at most; every look is recorded in the evidence log.',
+    signIn: 'Sign in to open samples',
+    signOut: 'Sign out',
+    signedIn: (who: string, until: string) => `Signed in as ${who}, samples open until ${until}`,
+    count: (n: number) => (n === 1 ? '1 sealed sample' : `${n} sealed samples`),
+    needSignIn: 'Sign in under "Open sealed samples" to see them.',
+    show: (path: string) => `Show sample (${path})`,
+    hide: 'Hide sample',
+    alt: (who: string) => `Captured sample of ${who}`,
+    caption: (sha: string, when: string) => `Sealed ${when}, SHA-256 ${sha.slice(0, 16)}...; this view is recorded.`,
+    supervisorTitle: 'Captured images of the attempts',
+    supervisorNote: 'For you to judge before deciding; the view is recorded.',
+    showAttempt: (n: number) => `attempt ${n}`,
+  },
+
   admin: {
     devicesTitle: 'Capture device',
     source: 'Source',

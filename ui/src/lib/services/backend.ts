@@ -26,6 +26,9 @@ import type { StartStepupRequest } from '../bindings/StartStepupRequest';
 import type { StepupView } from '../bindings/StepupView';
 import type { SupervisorLogin } from '../bindings/SupervisorLogin';
 import type { VerifyStatus } from '../bindings/VerifyStatus';
+import type { ReviewerSession } from '../bindings/ReviewerSession';
+import type { ReviewerSignIn } from '../bindings/ReviewerSignIn';
+import type { SampleImage } from '../bindings/SampleImage';
 import { createDemoBackend } from './mock';
 import { BackendError, toBackendError } from './errors';
 
@@ -56,6 +59,14 @@ export interface Backend {
   queryEvents(query: EventQuery): Promise<EventPage>;
   verifyLedger(): Promise<VerifyStatus>;
   exportEvents(request: ExportRequest): Promise<ExportResult>;
+  /** Two factors once; samples open for 15 minutes (or until sign-out). */
+  reviewerSignIn(login: ReviewerSignIn): Promise<ReviewerSession>;
+  reviewerSession(): Promise<ReviewerSession | null>;
+  reviewerSignOut(): Promise<void>;
+  /** A sealed sample for the signed-in reviewer (the view is logged). */
+  openSample(sha256: string, eventSeq: number | null): Promise<SampleImage>;
+  /** One of the step-up's own samples for its authenticated supervisor. */
+  openSessionSample(sessionId: string, sha256: string): Promise<SampleImage>;
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -90,6 +101,11 @@ export const tauriBackend: Backend = {
   queryEvents: (query) => call('query_events', { query }),
   verifyLedger: () => call('verify_ledger'),
   exportEvents: (request) => call('export_events', { request }),
+  reviewerSignIn: (login) => call('reviewer_sign_in', { login }),
+  reviewerSession: () => call('reviewer_session'),
+  reviewerSignOut: () => call('reviewer_sign_out'),
+  openSample: (sha256, eventSeq) => call('open_sample', { sha256, eventSeq }),
+  openSessionSample: (sessionId, sha256) => call('open_session_sample', { sessionId, sha256 }),
 };
 
 export const demoAppInfo: AppInfo = {
@@ -156,17 +172,20 @@ export const mockBackend: Backend = createMockBackend({ seed: true });
  * The mock's options from the page's query string (browser tests and the UI
  * benchmark; never read inside the Tauri window):
  * `mockEvents=N` seeds N historical events, `mockUninitialised=1` reports a
- * data dir that is not initialised (the start screen).
+ * data dir that is not initialised (the start screen), `mockScene=NAME`
+ * starts the replay camera on that scene (`unplugged`: no camera at all).
  */
 export function mockOptionsFrom(search: string): MockOptions | null {
   const q = new URLSearchParams(search);
   const events = Number(q.get('mockEvents'));
   const uninitialised = q.get('mockUninitialised') === '1';
-  if (!(events > 0) && !uninitialised) return null;
+  const scene = q.get('mockScene') ?? undefined;
+  if (!(events > 0) && !uninitialised && !scene) return null;
   return {
     seed: true,
     seedEvents: events > 0 ? Math.min(Math.floor(events), 1_000_000) : undefined,
     appInfo: uninitialised ? { dataDirInitialized: false } : undefined,
+    scene,
   };
 }
 

@@ -17,6 +17,7 @@ import type { Person } from '../bindings/Person';
 import type { PolicyView } from '../bindings/PolicyView';
 import type { Backend } from './backend';
 import { BackendError } from './errors';
+import { createSampleStore } from './mock-samples';
 
 export const mockPolicy: PolicyView = {
   scopes: [
@@ -144,6 +145,7 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
       outcome: null,
       trigger: null,
       caseId: null,
+      samples: [],
       body: {},
       hashHex: (seq * 2654435761).toString(16).padStart(64, '0'),
       ...fields,
@@ -212,6 +214,16 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
     person.failedAuths = 0;
   }
 
+  const samples = createSampleStore({
+    now,
+    check2fa,
+    log,
+    sessionOf: (sessionId) => {
+      const v = session(sessionId).view;
+      return { state: v.state, supervisor: v.supervisor };
+    },
+  });
+
   function fire(s: MockSession, trigger: string) {
     s.view.state = 'fallback_offered';
     s.view.trigger = trigger;
@@ -268,6 +280,7 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
       person: op,
       outcome: i % kinds.length === 3 ? 'matched' : null,
       caseId: `stp-seed${Math.floor(i / kinds.length)}`,
+      samples: i % kinds.length === 3 ? [samples.seal(op, `stp-seed${Math.floor(i / kinds.length)}`, `${op} (seed)`)] : [],
     });
   }
   if (options.seedOverrides) {
@@ -421,7 +434,14 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
             : outcome === 'quality_failed'
               ? 'capture.quality_failed'
               : 'match.attempt';
-        log(kind, { caseId: sessionId, person: v.operator, outcome, body: { ...extra } });
+        const sample = kind === 'match.attempt' ? samples.seal(v.operator, sessionId, SCENES[scene]?.label ?? scene) : null;
+        log(kind, {
+          caseId: sessionId,
+          person: v.operator,
+          outcome,
+          samples: sample ? [sample] : [],
+          body: { ...extra, ...(sample ? { face: { sample: { sha256: sample.sha256, media_type: sample.mediaType } } } : {}) },
+        });
         v.attempts.push({
           seq: events.length,
           tsMs: now(),
@@ -430,6 +450,7 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
           threshold: null,
           scoreSource: null,
           detail: null,
+          sample: sample?.sha256 ?? null,
           ...extra,
         });
       };
@@ -603,6 +624,7 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
       const { rows } = await api.queryEvents({ ...request.query, limit: 1000, afterSeq: null });
       return { path: `(in-memory)/exports/evidence-${now()}.${request.format}`, count: rows.length };
     },
+    ...samples.api,
   };
   return api;
 }

@@ -1,0 +1,88 @@
+import { fireEvent, render, screen, within } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import { strings } from '../i18n/strings';
+import { createMockBackend } from '../services/backend';
+import { Ticker } from '../state/clock.svelte';
+import { createJourney } from '../state/journey.svelte';
+import EvidenceLog from './EvidenceLog.svelte';
+import ReviewerScreen from './ReviewerScreen.svelte';
+import SupervisorScreen from './SupervisorScreen.svelte';
+
+const s = strings.samples;
+
+/** Shows the first match.attempt event of the seeded log in detail. */
+async function openAttemptEvent() {
+  await screen.findByText(strings.log.rows(200));
+  await fireEvent.change(screen.getByLabelText(strings.log.kind), { target: { value: 'match.attempt' } });
+  await fireEvent.click(screen.getByRole('button', { name: strings.log.apply }));
+  await screen.findByText(new RegExp(strings.log.rows(100)));
+  const rows = within(screen.getByTestId('log-viewport')).getAllByRole('listitem');
+  await fireEvent.click(within(rows[0]!).getByRole('button'));
+  return screen.findByTestId('event-detail');
+}
+
+describe('sealed samples', () => {
+  it('stay closed in the log until a reviewer signs in; then open, and the look is logged', async () => {
+    const backend = createMockBackend({ seed: true });
+    render(ReviewerScreen, { props: { backend, demo: true } });
+    let detail = await openAttemptEvent();
+    expect(within(detail).getByTestId('samples')).toHaveTextContent(s.count(1));
+    expect(within(detail).getByTestId('samples-locked')).toHaveTextContent(s.needSignIn);
+    expect(within(detail).queryByRole('button', { name: /Show sample/ })).toBeNull();
+
+    const signin = screen.getByTestId('samples-signin');
+    await fireEvent.click(within(signin).getByRole('button', { name: strings.supervisor.fillDemo }));
+    await new Promise((r) => setTimeout(r, 0));
+    await fireEvent.click(within(signin).getByRole('button', { name: s.signIn }));
+    expect(await within(signin).findByTestId('samples-signed-in')).toHaveTextContent(/Signed in as rita/);
+
+    detail = screen.getByTestId('event-detail');
+    await fireEvent.click(within(detail).getByRole('button', { name: s.show('face.sample') }));
+    const img = await within(detail).findByTestId('sample-image');
+    expect(img.getAttribute('src')).toMatch(/^data:image\//);
+    expect(img.getAttribute('alt')).toMatch(/^Captured sample of (olga|otto)$/);
+    const views = await backend.queryEvents({
+      kinds: ['sample.viewed'], person: null, supervisor: null, outcome: null, trigger: null, caseId: null,
+      fromMs: null, toMs: null, afterSeq: null, limit: 10, newestFirst: false,
+    });
+    expect(views.rows.map((r) => r.body.viewer)).toEqual(['rita']);
+
+    await fireEvent.click(within(signin).getByRole('button', { name: s.signOut }));
+    expect(await backend.reviewerSession()).toBeNull();
+  });
+
+  it('refuse a wrong factor without opening anything', async () => {
+    const backend = createMockBackend({ seed: true });
+    render(ReviewerScreen, { props: { backend } });
+    const signin = screen.getByTestId('samples-signin');
+    await fireEvent.input(within(signin).getByLabelText(strings.supervisor.password), { target: { value: 'nope' } });
+    await fireEvent.input(within(signin).getByLabelText(strings.supervisor.otp), { target: { value: '000000' } });
+    await fireEvent.click(within(signin).getByRole('button', { name: s.signIn }));
+    expect(await within(signin).findByRole('alert')).toHaveTextContent('auth.failed');
+    await expect(backend.openSample('0'.repeat(64), null)).rejects.toMatchObject({ code: 'E_NOT_SIGNED_IN' });
+  });
+
+  it('an evidence log without a pass says how to open them', async () => {
+    render(EvidenceLog, { props: { backend: createMockBackend({ seed: true }) } });
+    const detail = await openAttemptEvent();
+    expect(within(detail).getByTestId('samples-locked')).toBeInTheDocument();
+  });
+
+  it("open for the supervisor once authenticated, for the step-up's own attempts", async () => {
+    const t = 1_800_000_000_000;
+    const journey = createJourney(createMockBackend({ now: () => t, scene: 'impostor' }));
+    await journey.load();
+    await journey.start(['payments.approve'], 'ledger-app');
+    await journey.identify('olga');
+    await journey.verify();
+    await journey.backend.setReplayScene('unplugged');
+    await journey.verify();
+    expect(journey.stepup?.state).toBe('fallback_offered');
+    render(SupervisorScreen, { props: { journey, clock: new Ticker(() => t) } });
+    expect(screen.queryByText(s.supervisorTitle)).toBeNull();
+    await journey.login({ supervisor: 'sam', secret: 'sam-demo-pass', otp: '111111' });
+    expect(await screen.findByText(s.supervisorTitle)).toBeInTheDocument();
+    await fireEvent.click(screen.getByRole('button', { name: s.show(s.showAttempt(1)) }));
+    expect(await screen.findByTestId('sample-image')).toHaveAttribute('alt', s.alt('olga'));
+  });
+});
