@@ -1,7 +1,7 @@
 //! The window's capture source and face matcher.
 //!
-//! A camera when one is attached (not yet: see [`first_camera`]), else
-//! the replay scenes of the data dir (`<data dir>/replay/<scene>/`, put
+//! A camera when one is attached (on its own thread: see [`open_camera`]),
+//! else the replay scenes of the data dir (`<data dir>/replay/<scene>/`, put
 //! there by `countersign init --demo --demo-faces`) or of
 //! `COUNTERSIGN_REPLAY_DIR`. A replay says so everywhere: the status, every
 //! preview frame and (through the capture crate's `DeviceInfo::replay`)
@@ -18,8 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use countersign_capture::camera::CameraBackend;
 use countersign_capture::replay::{ReplayOptions, ReplaySource};
-use countersign_capture::{CaptureError, Resolution, Source};
+use countersign_capture::threaded::ThreadedSource;
+use countersign_capture::{Backend, CaptureError, Resolution, Source};
 use countersign_matcher::{Matcher, MatcherConfig};
 
 use crate::ipc::{self, codes, IpcError};
@@ -27,6 +29,9 @@ use crate::ipc::{self, codes, IpcError};
 /// A folder of replay scenes (sub-folders) or of frames, used instead of
 /// the data dir's `replay/`.
 pub const ENV_REPLAY_DIR: &str = "COUNTERSIGN_REPLAY_DIR";
+/// A camera id (`v4l2:...`, as `countersign devices` lists) to use instead
+/// of the first one found.
+pub const ENV_CAMERA: &str = "COUNTERSIGN_CAMERA";
 /// Frames per attempt (the burst the quality gates, matcher and PAD see).
 pub const BURST: usize = 2;
 /// How often the preview's quality hint is recomputed (detection costs
@@ -91,18 +96,19 @@ pub fn scenes(root: &Path) -> Vec<String> {
 }
 
 impl Capture {
-    /// Chooses the source: an attached camera (none yet, see
-    /// [`first_camera`]), else `COUNTERSIGN_REPLAY_DIR`, else
-    /// `<data dir>/replay`.
+    /// Chooses the source: `COUNTERSIGN_REPLAY_DIR` when set (tests and
+    /// demos stay replays on a machine with a camera), else a camera
+    /// ([`first_camera`]), else `<data dir>/replay`.
     pub fn from_env(data_dir: &Path, env: impl Fn(&str) -> Option<String>) -> Capture {
-        let spec = if let Some(id) = first_camera() {
-            SourceSpec::Camera { id }
-        } else {
-            let root = env(ENV_REPLAY_DIR)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| data_dir.join(countersign_engine::REPLAY_DIR));
-            SourceSpec::Replay { root }
+        let replay_dir = env(ENV_REPLAY_DIR)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let spec = match (replay_dir, first_camera(&env)) {
+            (Some(root), _) => SourceSpec::Replay { root },
+            (None, Some(id)) => SourceSpec::Camera { id },
+            (None, None) => SourceSpec::Replay {
+                root: data_dir.join(countersign_engine::REPLAY_DIR),
+            },
         };
         Capture::new(spec, countersign_matcher::default_models_dir())
     }
@@ -178,14 +184,25 @@ impl Capture {
                     error,
                 }
             }
-            SourceSpec::Camera { id } => ipc::CaptureStatus {
-                replay: false,
-                source: id.clone(),
-                scenes: vec![],
-                scene: None,
-                device: g.live.as_ref().map(|s| device_view(s.info())),
-                error: None,
-            },
+            SourceSpec::Camera { id } => {
+                // Health: the open camera, or an attempt to open it now.
+                let mut g = g;
+                let mut error = None;
+                if g.live.is_none() {
+                    match open_camera(id) {
+                        Ok(s) => g.live = Some(s),
+                        Err(e) => error = Some(capture_err(&e)),
+                    }
+                }
+                ipc::CaptureStatus {
+                    replay: false,
+                    source: id.clone(),
+                    scenes: vec![],
+                    scene: None,
+                    device: g.live.as_ref().map(|s| device_view(s.info())),
+                    error,
+                }
+            }
         })
     }
 
@@ -365,18 +382,107 @@ fn open_replay(path: &Path, rate_hz: f64, looping: bool) -> Result<ReplaySource,
     )
 }
 
-/// The app does not open live cameras yet: nokhwa's camera handle is not
-/// `Send`, and the window's state must be; a camera thread feeding frames
-/// through a channel is the planned route (see ARCHITECTURE.md). The CLI
-/// (`countersign stepup --camera`) does use cameras.
-fn first_camera() -> Option<String> {
-    None
+/// The camera to use: `COUNTERSIGN_CAMERA` if set (even if absent: then
+/// the kiosk reports it unavailable rather than silently replaying), else
+/// the first V4L2 camera listed.
+fn first_camera(env: &impl Fn(&str) -> Option<String>) -> Option<String> {
+    if let Some(id) = env(ENV_CAMERA).filter(|v| !v.is_empty()) {
+        return Some(id);
+    }
+    CameraBackend
+        .list()
+        .ok()
+        .and_then(|l| l.into_iter().next())
+        .map(|d| d.id)
 }
 
+/// Opens a camera on its own thread (nokhwa's handle is not `Send`; the
+/// window's state must be), at about 640x480.
 fn open_camera(id: &str) -> Result<Box<dyn Source + Send>, CaptureError> {
-    Err(CaptureError::NotFound {
-        device: id.into(),
-        detail: "the desktop app cannot open live cameras yet (use countersign stepup --camera)"
-            .into(),
-    })
+    let id = id.to_string();
+    let s = ThreadedSource::open("camera", move || {
+        CameraBackend.open(&id, Some(Resolution::new(640, 480)))
+    })?;
+    Ok(Box::new(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn a_replay_dir_wins_over_a_camera() {
+        let c = Capture::from_env(
+            Path::new("/data"),
+            env_of(&[(ENV_REPLAY_DIR, "/scenes"), (ENV_CAMERA, "v4l2:0")]),
+        );
+        assert_eq!(
+            c.spec,
+            SourceSpec::Replay {
+                root: "/scenes".into()
+            }
+        );
+    }
+
+    /// A configured camera that is not there (this machine and CI have no
+    /// /dev/video*) is reported, and an attempt gets the device error that
+    /// fires `device_unavailable`: never a silent replay instead.
+    #[test]
+    fn an_absent_camera_is_unavailable_not_replaced() {
+        if Path::new("/dev/video0").exists() {
+            eprintln!("skipping: this machine has a camera");
+            return;
+        }
+        let c = Capture::from_env(
+            Path::new("/data"),
+            env_of(&[(ENV_CAMERA, "v4l2:usb-missing")]),
+        );
+        assert_eq!(
+            c.spec,
+            SourceSpec::Camera {
+                id: "v4l2:usb-missing".into()
+            }
+        );
+        let st = c.status().unwrap();
+        assert!(!st.replay);
+        assert!(st.device.is_none());
+        assert_eq!(
+            st.error.as_ref().map(|e| e.code.as_str()),
+            Some("capture.not_found")
+        );
+        let e = c.preview().unwrap_err();
+        assert_eq!(e.code, "capture.not_found");
+        match c.attempt_source().unwrap() {
+            AttemptSource::Unavailable { device, error } => {
+                assert_eq!(device, "v4l2:usb-missing");
+                assert!(error.is_device_unavailable(), "{error}");
+            }
+            AttemptSource::Open(s) => panic!("opened {:?}", s.info()),
+        }
+        let e = c.set_scene("genuine").unwrap_err();
+        assert_eq!(e.code, codes::NOT_REPLAY);
+    }
+
+    #[test]
+    fn no_camera_and_no_replay_dir_is_the_data_dirs_replay() {
+        if Path::new("/dev/video0").exists() {
+            eprintln!("skipping: this machine has a camera");
+            return;
+        }
+        let c = Capture::from_env(Path::new("/data"), env_of(&[]));
+        assert_eq!(
+            c.spec,
+            SourceSpec::Replay {
+                root: Path::new("/data").join(countersign_engine::REPLAY_DIR)
+            }
+        );
+    }
 }

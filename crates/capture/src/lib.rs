@@ -12,6 +12,9 @@
 //!   `camera` cargo feature. Without the feature (or without a camera) it
 //!   lists no device and opening one is [`CaptureError::NotFound`].
 //!
+//! [`threaded::ThreadedSource`] runs any source on its own thread, for
+//! programs whose state must be `Send` (the desktop app).
+//!
 //! The device errors ([`CaptureError::NotFound`], [`CaptureError::Unplugged`],
 //! [`CaptureError::Busy`], [`CaptureError::NoPermission`]) are the
 //! `device_unavailable` fallback trigger: see
@@ -19,6 +22,7 @@
 
 pub mod camera;
 pub mod replay;
+pub mod threaded;
 
 use serde::{Deserialize, Serialize};
 

@@ -175,6 +175,34 @@ fn device_unavailable_offers_the_fallback_with_its_reason() {
     assert_eq!(v.attempts[0].outcome, "unavailable");
 }
 
+/// A live camera that is absent (no /dev/video* here) fires the same
+/// trigger, and the evidence names the camera, not a replay.
+#[test]
+fn an_absent_live_camera_offers_the_fallback_and_names_the_camera() {
+    if std::path::Path::new("/dev/video0").exists() {
+        eprintln!("skipping: this machine has a camera");
+        return;
+    }
+    let fx = demo();
+    let cam = Capture::new(
+        SourceSpec::Camera {
+            id: "v4l2:usb-missing".into(),
+        },
+        countersign_matcher::default_models_dir(),
+    );
+    let v = request(&fx, "r");
+    identify(&fx.sh, &v.session_id, "olga").unwrap();
+    let v = verify_me(&fx.sh, &cam, &v.session_id).unwrap();
+    assert_eq!(v.state, "fallback_offered");
+    assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
+    let ev = events_of(&fx.sh, kinds::CAPTURE_DEVICE_UNAVAILABLE);
+    let body = &ev.first().expect("a device_unavailable event").body;
+    assert!(
+        body.to_string().contains("v4l2:usb-missing"),
+        "the evidence names the camera: {body}"
+    );
+}
+
 #[test]
 fn a_relying_apps_request_is_listed_taken_and_completed_here() {
     use countersign_engine::{AssertionRequest, NewClientCredential};
