@@ -30,4 +30,9 @@ pub const COMMANDS: &[&str] = &[
     "reviewer_sign_out",
     "open_sample",
     "open_session_sample",
+    "finger_status",
+    "set_finger_scene",
+    "finger_progress",
+    "verify_finger",
+    "enroll_finger",
 ];

@@ -179,6 +179,45 @@ pub fn export_events(
     service::export_events(&st, request)
 }
 
+type Fp<'a> = tauri::State<'a, crate::finger::Fingers>;
+
+#[tauri::command(async)]
+pub fn finger_status(st: St<'_>, fp: Fp<'_>) -> Result<ipc::FingerStatus, IpcError> {
+    service::finger_status(&st, &fp)
+}
+
+#[tauri::command(async)]
+pub fn set_finger_scene(
+    st: St<'_>,
+    fp: Fp<'_>,
+    scene: String,
+) -> Result<ipc::FingerStatus, IpcError> {
+    service::set_finger_scene(&st, &fp, &scene)
+}
+
+#[tauri::command(async)]
+pub fn finger_progress(fp: Fp<'_>) -> Result<ipc::FingerProgress, IpcError> {
+    fp.progress()
+}
+
+#[tauri::command(async)]
+pub fn verify_finger(
+    st: St<'_>,
+    fp: Fp<'_>,
+    session_id: String,
+) -> Result<ipc::StepupView, IpcError> {
+    service::verify_finger(&st, &fp, &session_id)
+}
+
+#[tauri::command(async)]
+pub fn enroll_finger(
+    st: St<'_>,
+    fp: Fp<'_>,
+    request: ipc::FingerEnrollRequest,
+) -> Result<ipc::FingerEnrollResult, IpcError> {
+    service::enroll_finger(&st, &fp, request)
+}
+
 include!("command_names.rs");
 
 fn is_initialized(data_dir: &Path) -> Result<bool, IpcError> {

@@ -10,6 +10,8 @@ use ts_rs::TS;
 
 mod samples;
 pub use samples::{ReviewerSession, ReviewerSignIn, SampleImage, SampleRef};
+pub mod finger;
+pub use finger::{FingerEnrollRequest, FingerEnrollResult, FingerProgress, FingerStatus};
 
 /// What the start screen shows about this kiosk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -542,5 +544,6 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     ReviewerSession::export_all(&cfg)?;
     SampleRef::export_all(&cfg)?;
     SampleImage::export_all(&cfg)?;
+    finger::export(&cfg)?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 pub mod capture;
 pub mod commands;
 pub mod config;
+pub mod finger;
 pub mod ipc;
 pub mod service;
 
@@ -53,6 +54,9 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
         .manage(capture::Capture::from_env(&config.data_dir, |k| {
             std::env::var(k).ok()
         }))
+        .manage(finger::Fingers::from_env(&config.data_dir, |k| {
+            std::env::var(k).ok()
+        }))
         .manage(config)
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
@@ -83,6 +87,11 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
             commands::samples::reviewer_sign_out,
             commands::samples::open_sample,
             commands::samples::open_session_sample,
+            commands::finger_status,
+            commands::set_finger_scene,
+            commands::finger_progress,
+            commands::verify_finger,
+            commands::enroll_finger,
         ])
         .setup(move |app| {
             spawn_expiry_timer(app.handle().clone());

@@ -541,5 +541,8 @@ pub use samples::{
 };
 use views::{override_view, stepup_view};
 
+mod finger;
+pub use finger::{enroll_finger, finger_status, set_finger_scene, verify_finger};
+
 #[cfg(test)]
 mod tests;

@@ -46,6 +46,11 @@ pub enum Command {
         /// (e.g. assets/demo/faces). Needs the face models.
         #[arg(long, requires = "demo")]
         demo_faces: Option<PathBuf>,
+        /// With --demo: enroll otto's right index finger (witnessed by sue) on
+        /// libfprint's virtual_image reader from synthetic prints, and write
+        /// the desktop app's demo impressions to <data dir>/fingers/<scene>/.
+        #[arg(long, requires = "demo")]
+        demo_fingers: bool,
     },
     #[command(subcommand)]
     People(PeopleCmd),

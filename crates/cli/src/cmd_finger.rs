@@ -363,3 +363,47 @@ pub fn list() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `init --demo --demo-fingers`: otto's witnessed demo finger enrollment on
+/// the virtual_image reader and the app's demo impressions.
+pub fn install_demo_fingers(cli: &Cli) -> anyhow::Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("countersign-fp-")
+        .tempdir()
+        .context("creating the virtual reader's socket dir")?;
+    let socket = countersign_fingerprint::virtual_socket_in(dir.path());
+    let mut reader = Reader::open(
+        ReaderSpec::Virtual {
+            socket: socket.clone(),
+        },
+        Duration::from_secs(30),
+    )
+    .context("opening libfprint's virtual_image reader for the demo enrollment")?;
+    let mut e = crate::open(cli)?;
+    let r = e
+        .install_demo_fingers(&mut reader, &socket)
+        .context("installing the demo fingers")?;
+    reader.close();
+    match &r.enrolled {
+        Some(en) => println!(
+            "demo enrollment: {} {} enrolled from {} synthetic impressions on the VIRTUAL reader {}, witnessed by {}",
+            en.person,
+            en.finger.name(),
+            en.impressions,
+            en.device.id,
+            en.witness
+        ),
+        None => println!(
+            "demo enrollment: {} already has a finger enrolled; left as it was",
+            countersign_engine::DEMO_FINGER_PERSON
+        ),
+    }
+    println!(
+        "demo impressions for the app's virtual reader: {} (in {})",
+        r.scenes.join(", "),
+        cli.data_dir
+            .join(countersign_engine::FINGER_SCENES_DIR)
+            .display()
+    );
+    Ok(())
+}

@@ -72,6 +72,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if_missing,
             policy,
             demo_faces,
+            demo_fingers,
         } => {
             let policy_toml = match policy {
                 Some(p) => Some(
@@ -110,6 +111,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(faces) = demo_faces {
                 cmd_face::install_demo_faces(&cli, faces)?;
+            }
+            if *demo_fingers {
+                cmd_finger::install_demo_fingers(&cli)?;
             }
             Ok(())
         }

@@ -15,6 +15,7 @@ mod breakglass_client;
 mod clients;
 mod datadir;
 mod demo_faces;
+mod demo_fingers;
 mod error;
 mod evidence;
 mod face;
@@ -33,6 +34,7 @@ pub use clients::{
 };
 pub use datadir::{DataDir, DemoPerson, InitOptions, InitReport, DEMO_PEOPLE};
 pub use demo_faces::{is_demo_dir, DemoFaces, DEMO_WITNESS, REPLAY_DIR};
+pub use demo_fingers::{DemoFingers, DEMO_FINGER, DEMO_FINGER_PERSON, FINGER_SCENES_DIR};
 pub use error::EngineError;
 pub use evidence::kinds;
 pub use face::{FaceAttempt, FaceEnrollment, TEMPLATE_MEDIA_TYPE};

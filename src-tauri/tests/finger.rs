@@ -1,0 +1,307 @@
+//! Fingerprint step-ups through the app's service in the app's own
+//! configuration: the reader runs in a helper process that is the real
+//! `countersign-app` binary started with `--fingerprint-helper`, while a
+//! thread of this process owns GLib's default main context with a running
+//! main loop, as GTK does in the window. libfprint's real `virtual_image`
+//! driver, real NBIS, a real demo data dir (SQLite file) and a manual clock.
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Once};
+use std::time::Duration;
+
+use countersign_app::finger::{Fingers, ReaderChoice, HELPER_ARG, SCENE_POOR_SCAN, SCENE_REMOVED};
+use countersign_app::ipc::{EventQuery, FingerEnrollRequest, StartStepupRequest, StepupView};
+use countersign_app::service::{self, Shared};
+use countersign_engine::{Engine, InitOptions, ManualClock};
+use countersign_fingerprint::{virtual_socket_in, HelperCommand, Reader, ReaderSpec};
+
+const T0: i64 = 1_800_000_000_000;
+
+fn helper() -> HelperCommand {
+    HelperCommand::new(env!("CARGO_BIN_EXE_countersign-app"), &[HELPER_ARG])
+}
+
+/// Like GTK in the window: another thread owns the default main context.
+fn gtk_like_main_loop() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let ctx = glib::MainContext::default();
+            let main_loop = glib::MainLoop::new(Some(&ctx), false);
+            ctx.invoke(move || tx.send(()).unwrap());
+            main_loop.run();
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the main loop runs");
+    });
+}
+
+struct Fx {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    sh: Shared,
+    fp: Fingers,
+    clock: ManualClock,
+}
+
+/// A demo data dir with otto's finger enrolled (`init --demo
+/// --demo-fingers`, here through the helper too) and the app's finger state.
+fn demo() -> Fx {
+    gtk_like_main_loop();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let clock = ManualClock::at(T0);
+    countersign_engine::DataDir::new(dir.clone())
+        .init(
+            &InitOptions {
+                demo: true,
+                ..Default::default()
+            },
+            &clock,
+        )
+        .unwrap();
+    let mut engine = Engine::open_with_clock(&dir, Box::new(clock.clone())).unwrap();
+    let sock_dir = tempfile::tempdir().unwrap();
+    let socket = virtual_socket_in(sock_dir.path());
+    let mut reader = Reader::open_in_helper(
+        &helper(),
+        ReaderSpec::Virtual {
+            socket: socket.clone(),
+        },
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    let r = engine.install_demo_fingers(&mut reader, &socket).unwrap();
+    reader.close();
+    assert_eq!(r.enrolled.expect("otto enrolled").person, "otto");
+    clock.advance(120_000); // past the witness's TOTP steps
+    let fp = Fingers::new(
+        ReaderChoice::Virtual {
+            root: dir.join(countersign_engine::FINGER_SCENES_DIR),
+        },
+        helper(),
+        Duration::from_secs(20),
+        Duration::ZERO,
+    );
+    Fx {
+        _tmp: tmp,
+        dir,
+        sh: Shared::with_engine(engine),
+        fp,
+        clock,
+    }
+}
+
+fn stepup(fx: &Fx, operator: &str) -> StepupView {
+    let v = service::start_stepup(
+        &fx.sh,
+        StartStepupRequest {
+            scope: vec!["payments.approve".into()],
+            requester: "ledger-app".into(),
+        },
+    )
+    .unwrap();
+    service::identify(&fx.sh, &v.session_id, operator).unwrap()
+}
+
+fn scene(fx: &Fx, name: &str) {
+    let st = service::set_finger_scene(&fx.sh, &fx.fp, name).unwrap();
+    assert_eq!(st.scene.as_deref(), Some(name));
+}
+
+fn events(fx: &Fx, kind: &str, case: &str) -> Vec<serde_json::Value> {
+    service::query_events(
+        &fx.sh,
+        EventQuery {
+            kinds: vec![kind.into()],
+            person: None,
+            supervisor: None,
+            outcome: None,
+            trigger: None,
+            case_id: Some(case.into()),
+            from_ms: None,
+            to_ms: None,
+            after_seq: None,
+            limit: 100,
+            newest_first: false,
+        },
+    )
+    .unwrap()
+    .rows
+    .into_iter()
+    .map(|r| r.body)
+    .collect()
+}
+
+#[test]
+fn status_lists_the_virtual_reader_its_scenes_and_who_has_a_finger() {
+    let fx = demo();
+    let st = service::finger_status(&fx.sh, &fx.fp).unwrap();
+    assert!(st.virtual_reader);
+    let dev = st.device.expect("libfprint lists the virtual reader");
+    assert_eq!(dev.driver, "virtual_image");
+    assert!(dev.replay, "the reader is labelled as fed from files");
+    assert!(st.error.is_none(), "{:?}", st.error);
+    assert_eq!(st.enrolled, vec!["otto".to_string()]);
+    for s in [
+        "otto-right-index",
+        "someone-else",
+        SCENE_POOR_SCAN,
+        SCENE_REMOVED,
+    ] {
+        assert!(st.scenes.iter().any(|x| x == s), "{s} in {:?}", st.scenes);
+    }
+    assert_eq!(st.scene.as_deref(), Some("otto-right-index"));
+    assert_eq!(
+        service::set_finger_scene(&fx.sh, &fx.fp, "nope")
+            .unwrap_err()
+            .code,
+        "E_UNKNOWN_SCENE"
+    );
+}
+
+#[test]
+fn a_genuine_finger_succeeds_with_libfprints_decision_and_sealed_evidence() {
+    let fx = demo();
+    scene(&fx, "otto-right-index");
+    let v = stepup(&fx, "otto");
+    let v = service::verify_finger(&fx.sh, &fx.fp, &v.session_id).unwrap();
+    assert_eq!(v.state, "succeeded", "{v:?}");
+    assert_eq!(v.attempts.len(), 1);
+    assert_eq!(v.attempts[0].outcome, "matched");
+    assert_eq!(
+        v.attempts[0].score_source.as_deref(),
+        Some("libfprint_decision")
+    );
+    let ev = events(&fx, "match.attempt", &v.session_id);
+    let f = &ev[0]["finger"];
+    assert_eq!(f["amr"], serde_json::json!(["fpt"]));
+    assert_eq!(f["device"]["driver"], "virtual_image");
+    assert_eq!(f["device"]["replay"], true, "VIRTUAL in the evidence");
+    assert_eq!(f["matched"], true);
+    assert!(
+        f["sample"]["sha256"].is_string(),
+        "the probe is sealed: {f}"
+    );
+    assert_eq!(fx.fp.progress().unwrap().phase, "idle");
+}
+
+#[test]
+fn another_finger_fails_until_the_limit_then_the_fallback_is_offered() {
+    let fx = demo();
+    scene(&fx, "someone-else");
+    let mut v = stepup(&fx, "otto");
+    let id = v.session_id.clone();
+    for _ in 0..v.failure_limit {
+        if let Some(at) = v.next_attempt_at_ms {
+            fx.clock.advance(at - v.now_ms);
+        }
+        v = service::verify_finger(&fx.sh, &fx.fp, &id).unwrap();
+    }
+    assert_eq!(v.state, "fallback_offered", "{v:?}");
+    assert_eq!(v.trigger.as_deref(), Some("failure_limit"));
+    assert!(
+        v.attempts.iter().all(|a| a.outcome == "no_match"),
+        "{:?}",
+        v.attempts
+    );
+    assert_eq!(v.consecutive_failures, v.failure_limit);
+    // The enforced wait: the next attempt is refused until it passes.
+    assert!(v.next_attempt_at_ms.is_some_and(|at| at > v.now_ms));
+    let err = service::verify_finger(&fx.sh, &fx.fp, &id).unwrap_err();
+    assert!(err.code.contains("throttle"), "{err:?}");
+}
+
+#[test]
+fn a_poor_scan_is_a_quality_failure_with_its_reason() {
+    let fx = demo();
+    scene(&fx, SCENE_POOR_SCAN);
+    let v = stepup(&fx, "otto");
+    let v = service::verify_finger(&fx.sh, &fx.fp, &v.session_id).unwrap();
+    assert_eq!(v.state, "identified", "{v:?}");
+    assert_eq!(v.attempts[0].outcome, "quality_failed");
+    assert!(
+        v.attempts[0]
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("poor scan quality")),
+        "{:?}",
+        v.attempts
+    );
+    assert_eq!(v.consecutive_failures, 0, "not a match failure");
+}
+
+#[test]
+fn a_removed_reader_is_the_device_unavailable_trigger() {
+    let fx = demo();
+    scene(&fx, SCENE_REMOVED);
+    let v = stepup(&fx, "otto");
+    let v = service::verify_finger(&fx.sh, &fx.fp, &v.session_id).unwrap();
+    assert_eq!(v.state, "fallback_offered", "{v:?}");
+    assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
+    assert_eq!(v.attempts[0].outcome, "unavailable");
+}
+
+#[test]
+fn an_absent_real_reader_is_the_device_unavailable_trigger() {
+    let fx = demo();
+    let fp = Fingers::new(
+        ReaderChoice::Real {
+            id: Some("libfprint:uru4000:0".into()),
+        },
+        helper(),
+        Duration::from_secs(5),
+        Duration::ZERO,
+    );
+    let st = service::finger_status(&fx.sh, &fp).unwrap();
+    assert!(!st.virtual_reader);
+    assert!(st.device.is_none());
+    assert_eq!(st.error.expect("not found").code, "capture.not_found");
+    let v = stepup(&fx, "otto");
+    let v = service::verify_finger(&fx.sh, &fp, &v.session_id).unwrap();
+    assert_eq!(v.state, "fallback_offered", "{v:?}");
+    assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
+}
+
+#[test]
+fn a_witnessed_finger_enrollment_through_the_app() {
+    let fx = demo();
+    let creds = service::demo_credentials(&fx.sh).unwrap();
+    let sam = creds.iter().find(|c| c.id == "sam").unwrap();
+    scene(&fx, "someone-else");
+    let r = service::enroll_finger(
+        &fx.sh,
+        &fx.fp,
+        FingerEnrollRequest {
+            person: "olga".into(),
+            finger: "left-thumb".into(),
+            witness: "sam".into(),
+            secret: sam.secret.clone(),
+            otp: sam.otp.clone(),
+        },
+    )
+    .unwrap();
+    assert_eq!(r.person, "olga");
+    assert_eq!(r.witness, "sam");
+    assert_eq!(r.finger, "left-thumb");
+    assert_eq!(r.impressions, 5);
+    assert!(r.virtual_reader);
+    let st = service::finger_status(&fx.sh, &fx.fp).unwrap();
+    assert_eq!(st.enrolled, vec!["olga".to_string(), "otto".to_string()]);
+    // An unknown finger name is refused before anything is opened.
+    let err = service::enroll_finger(
+        &fx.sh,
+        &fx.fp,
+        FingerEnrollRequest {
+            person: "olga".into(),
+            finger: "pinky".into(),
+            witness: "sam".into(),
+            secret: sam.secret.clone(),
+            otp: sam.otp.clone(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.code, "input.invalid", "{err:?}");
+    let _ = Path::new(&fx.dir);
+}
