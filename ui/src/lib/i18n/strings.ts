@@ -55,6 +55,47 @@ export const strings = {
     attemptDetail: (detail: string) => `Why: ${detail}`,
   },
 
+  finger: {
+    readerAlt: 'Fingerprint reader',
+    fallbackTitle: 'Your fingerprint could not be verified',
+    disabled: 'Fingerprint verification is disabled for you until re-enrollment.',
+    virtualBadge: 'VIRTUAL — not a live finger',
+    virtualNote: 'libfprint’s virtual reader is fed with demo impressions (image files), and the evidence says so.',
+    scene: 'Demo finger',
+    sceneName: (name: string) =>
+      ({
+        'otto-right-index': 'Otto’s right index finger (genuine)',
+        'someone-else': 'Someone else’s finger (impostor)',
+        'poor-scan': 'A smudged scan (reader asks to scan again)',
+        'reader-removed': 'Reader unplugged',
+      })[name] ?? name,
+    hint: 'Press “Verify me”, then put your finger on the reader.',
+    phase: (phase: string) =>
+      ({
+        opening: 'Starting the fingerprint reader…',
+        awaiting_finger: 'Place your finger on the reader',
+        scanning: 'Scanning — keep your finger still',
+        retry: 'Scan again',
+      })[phase] ?? '',
+    matched: 'Fingerprint matched.',
+    notMatched: 'Fingerprint not matched. Try again.',
+    retry: (reason: string) => `Scan again: ${reason}`,
+    unavailable: 'Reader unavailable',
+    decision: 'The reader decides match or no match (no score).',
+    enrollTitle: 'Enroll a finger',
+    enrollNote: 'Impressions come from the fingerprint reader; a supervisor witnesses with two factors.',
+    whichFinger: 'Finger',
+    fingerName: (f: string) => f.replace(/-/g, ' '),
+    enroll: 'Enroll from the reader',
+    enrolled: (who: string, finger: string, n: number, witness: string) =>
+      `${who}: ${finger} enrolled from ${n} impressions, witnessed by ${witness}`,
+    readerTitle: 'Fingerprint reader',
+    virtualSource: (dir: string) => `libfprint virtual_image reader fed from ${dir}`,
+    realSource: (id: string) => `Reader ${id}`,
+    enrolledPeople: 'Operators with a finger enrolled',
+    none: 'none',
+  },
+
   camera: {
     previewAlt: 'Live picture from the camera',
     noPicture: 'No picture yet',

@@ -29,6 +29,9 @@ import type { VerifyStatus } from '../bindings/VerifyStatus';
 import type { ReviewerSession } from '../bindings/ReviewerSession';
 import type { ReviewerSignIn } from '../bindings/ReviewerSignIn';
 import type { SampleImage } from '../bindings/SampleImage';
+import type { FingerStatus } from '../bindings/FingerStatus';
+import type { FingerProgress } from '../bindings/FingerProgress';
+import type { FingerEnrollRequest, FingerEnrollResult } from '../bindings/FingerEnrollRequest';
 import { createDemoBackend } from './mock';
 import { BackendError, toBackendError } from './errors';
 
@@ -67,6 +70,11 @@ export interface Backend {
   openSample(sha256: string, eventSeq: number | null): Promise<SampleImage>;
   /** One of the step-up's own samples for its authenticated supervisor. */
   openSessionSample(sessionId: string, sha256: string): Promise<SampleImage>;
+  fingerStatus(): Promise<FingerStatus>;
+  setFingerScene(scene: string): Promise<FingerStatus>;
+  fingerProgress(): Promise<FingerProgress>;
+  verifyFinger(sessionId: string): Promise<StepupView>;
+  enrollFinger(request: FingerEnrollRequest): Promise<FingerEnrollResult>;
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -106,6 +114,11 @@ export const tauriBackend: Backend = {
   reviewerSignOut: () => call('reviewer_sign_out'),
   openSample: (sha256, eventSeq) => call('open_sample', { sha256, eventSeq }),
   openSessionSample: (sessionId, sha256) => call('open_session_sample', { sessionId, sha256 }),
+  fingerStatus: () => call('finger_status'),
+  setFingerScene: (scene) => call('set_finger_scene', { scene }),
+  fingerProgress: () => call('finger_progress'),
+  verifyFinger: (sessionId) => call('verify_finger', { sessionId }),
+  enrollFinger: (request) => call('enroll_finger', { request }),
 };
 
 export const demoAppInfo: AppInfo = {
@@ -127,6 +140,10 @@ export interface MockOptions {
   seedEvents?: number;
   /** The replay scene the mock camera starts on (`unplugged`: no camera). */
   scene?: string;
+  /** The demo finger the mock's virtual reader starts on. */
+  fingerScene?: string;
+  /** How long the mock's reader waits for the finger, then scans (ms each). */
+  fingerStepMs?: number;
 }
 
 /**
@@ -151,6 +168,8 @@ export function createMockBackend(options: MockOptions = {}): Backend {
     seedEvents: options.seed ? (options.seedEvents ?? 500) : 0,
     seedOverrides: options.seed ?? false,
     scene: options.scene,
+    fingerScene: options.fingerScene,
+    fingerStepMs: options.fingerStepMs,
   }));
   const fail = options.error;
   if (fail) {

@@ -18,6 +18,7 @@ import type { PolicyView } from '../bindings/PolicyView';
 import type { Backend } from './backend';
 import { BackendError } from './errors';
 import { createSampleStore } from './mock-samples';
+import { createFingerMock } from './mockFinger';
 
 export const mockPolicy: PolicyView = {
   scopes: [
@@ -96,6 +97,9 @@ export interface DemoOptions {
   now?: () => number;
   /** The replay scene the mock camera starts on (default `genuine-olga`). */
   scene?: string;
+  /** The demo finger of the mock's virtual reader, and its pace (mockFinger.ts). */
+  fingerScene?: string;
+  fingerStepMs?: number;
   /** Historical events to start the log with (reviewer list at scale). */
   seedEvents?: number;
   /** Grants already in the log (one overdue for review, one active). */
@@ -625,6 +629,24 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
       return { path: `(in-memory)/exports/evidence-${now()}.${request.format}`, count: rows.length };
     },
     ...samples.api,
+    ...createFingerMock(
+      {
+        now,
+        session,
+        regime,
+        nextAllowed,
+        refuse,
+        log,
+        fire,
+        refresh,
+        check2fa,
+        isOperator: (p) => people.some((x) => x.id === p && x.roles.includes('operator')),
+        eventCount: () => events.length,
+        failureLimit: mockPolicy.consecutiveFailureLimit,
+        qualityLimit: QUALITY_LIMIT,
+      },
+      { scene: options.fingerScene, stepMs: options.fingerStepMs ?? 600 },
+    ),
   };
   return api;
 }

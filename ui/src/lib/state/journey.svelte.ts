@@ -99,6 +99,11 @@ export class Journey {
     return this.#onSession((id) => this.backend.verifyMe(id));
   }
 
+  /** "Verify me" with a finger: one verification on the kiosk's fingerprint reader. */
+  verifyFinger(): Promise<void> {
+    return this.#onSession((id) => this.backend.verifyFinger(id));
+  }
+
   cancel(reason: string): Promise<void> {
     return this.#onSession((id) => this.backend.cancelStepup(id, reason));
   }
