@@ -141,6 +141,7 @@ export function createFingerMock(ctx: FingerMockContext, options: FingerMockOpti
           threshold: null,
           scoreSource: null,
           detail: null,
+          sample: null,
           ...extra,
         });
       };
