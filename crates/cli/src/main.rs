@@ -2,6 +2,38 @@
 //! the evidence log, over one data dir. Errors are one line on stderr and a
 //! non-zero exit: 1 for a refusal or failure, 2 for bad usage.
 
+// `println!` / `print!` for this crate (textual scope: the modules below
+// see these instead of std's): a closed stdout, as in `countersign log
+// query | head -1`, means the reader has had enough. Exit quietly instead
+// of panicking on EPIPE the way std's macros do.
+macro_rules! println {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($t)*) {
+            $crate::stdout_failed(e);
+        }
+    }};
+}
+macro_rules! print {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout();
+        if let Err(e) = write!(out, $($t)*).and_then(|()| out.flush()) {
+            $crate::stdout_failed(e);
+        }
+    }};
+}
+
+/// Writing to stdout failed: a closed pipe ends the program quietly
+/// (exit 0: the output was read as far as wanted); anything else is a bug
+/// worth a loud stop, as std's `println!` would.
+fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    panic!("failed printing to stdout: {e}");
+}
+
 mod args;
 mod cmd_api;
 mod cmd_face;

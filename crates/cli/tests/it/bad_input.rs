@@ -392,3 +392,28 @@ fn init_twice_is_refused_but_init_if_missing_is_idempotent() {
     fresh.ok(&["init", "--if-missing"]);
     fresh.verify_ok();
 }
+
+/// `countersign log list | head -1`: the reader goes away; the command
+/// ends quietly (exit 0, no panic message) instead of panicking on EPIPE.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let cs = Cs::demo();
+    let mut child = cs
+        .command(&["log", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before the first line
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(
+        !err.contains("panicked"),
+        "no panic on a closed pipe: {err}"
+    );
+    assert!(
+        out.status.success(),
+        "exit 0 on a closed pipe: {:?} {err}",
+        out.status
+    );
+}

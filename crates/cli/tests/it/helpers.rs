@@ -122,7 +122,7 @@ impl Cs {
         self.data.parent().unwrap()
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--data-dir")
             .arg(&self.data)
