@@ -35,4 +35,9 @@ pub const COMMANDS: &[&str] = &[
     "finger_progress",
     "verify_finger",
     "enroll_finger",
+    "sync_status",
+    "fleet_overview",
+    "fleet_open",
+    "fleet_events",
+    "fleet_export",
 ];

@@ -232,6 +232,40 @@ fn is_initialized(data_dir: &Path) -> Result<bool, IpcError> {
     }
 }
 
+// Evidence sync (Admin) and the fleet view (Reviewer): service/sync.rs and
+// service/fleet.rs.
+
+type Sync<'a> = tauri::State<'a, service::SyncWorker>;
+type Fleet<'a> = tauri::State<'a, service::FleetState>;
+
+#[tauri::command(async)]
+pub fn sync_status(st: St<'_>, w: Sync<'_>) -> Result<ipc::SyncStatusView, IpcError> {
+    service::sync_status(&st, &w)
+}
+
+#[tauri::command(async)]
+pub fn fleet_overview(f: Fleet<'_>) -> Result<ipc::FleetOverview, IpcError> {
+    service::fleet_overview(&f)
+}
+
+#[tauri::command(async)]
+pub fn fleet_open(f: Fleet<'_>) -> Result<ipc::FleetOverview, IpcError> {
+    service::fleet_open(&f)
+}
+
+#[tauri::command(async)]
+pub fn fleet_events(f: Fleet<'_>, query: ipc::FleetQuery) -> Result<ipc::FleetEventPage, IpcError> {
+    service::fleet_events(&f, query)
+}
+
+#[tauri::command(async)]
+pub fn fleet_export(
+    f: Fleet<'_>,
+    request: ipc::FleetExportRequest,
+) -> Result<ipc::ExportResult, IpcError> {
+    service::fleet_export(&f, request)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,8 @@ mod samples;
 pub use samples::{ReviewerSession, ReviewerSignIn, SampleImage, SampleRef};
 pub mod finger;
 pub use finger::{FingerEnrollRequest, FingerEnrollResult, FingerProgress, FingerStatus};
+mod sync;
+pub use sync::*;
 
 /// What the start screen shows about this kiosk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -545,5 +547,6 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     SampleRef::export_all(&cfg)?;
     SampleImage::export_all(&cfg)?;
     finger::export(&cfg)?;
+    sync::export_bindings(&cfg)?;
     Ok(())
 }

@@ -49,12 +49,16 @@ pub fn run() -> i32 {
 
 fn build_and_run(config: Config) -> tauri::Result<()> {
     let kiosk = config.kiosk;
+    let data_dir = config.data_dir.clone();
     tauri::Builder::default()
         .manage(service::Shared::new(config.data_dir.clone()))
         .manage(capture::Capture::from_env(&config.data_dir, |k| {
             std::env::var(k).ok()
         }))
         .manage(finger::Fingers::from_env(&config.data_dir, |k| {
+            std::env::var(k).ok()
+        }))
+        .manage(service::FleetState::from_env(&config.data_dir, |k| {
             std::env::var(k).ok()
         }))
         .manage(config)
@@ -92,10 +96,16 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
             commands::finger_progress,
             commands::verify_finger,
             commands::enroll_finger,
+            commands::sync_status,
+            commands::fleet_overview,
+            commands::fleet_open,
+            commands::fleet_events,
+            commands::fleet_export,
         ])
         .setup(move |app| {
             spawn_expiry_timer(app.handle().clone());
             spawn_request_watcher(app.handle().clone());
+            tauri::Manager::manage(app, start_sync(app.handle().clone(), data_dir.clone()));
             let mut window = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::default())
                 .title(WINDOW_TITLE)
                 .inner_size(1024.0, 768.0)
@@ -121,7 +131,29 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
                 }
             }
         })
-        .run(tauri::generate_context!())
+        .build(tauri::generate_context!())?
+        .run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                // Let the uploader finish (or drop) its pass before exiting.
+                use tauri::Manager;
+                if let Some(w) = app.try_state::<service::SyncWorker>() {
+                    w.stop();
+                }
+            }
+        });
+    Ok(())
+}
+
+/// The background evidence uploader (service/sync.rs): runs while the app
+/// does when `<data dir>/sync.toml` exists, so a kiosk that was offline
+/// catches up by itself.
+fn start_sync(app: tauri::AppHandle, data_dir: std::path::PathBuf) -> service::SyncWorker {
+    use tauri::Manager;
+    service::SyncWorker::start(
+        data_dir,
+        Box::new(move || service::sync::identity(&app.state::<service::Shared>())),
+        service::sync::RETRY,
+    )
 }
 
 /// How often live grants past their end get their `override.expired` event.

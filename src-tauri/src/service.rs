@@ -543,6 +543,10 @@ use views::{override_view, stepup_view};
 
 mod finger;
 pub use finger::{enroll_finger, finger_status, set_finger_scene, verify_finger};
+pub mod fleet;
+pub mod sync;
+pub use fleet::{fleet_events, fleet_export, fleet_open, fleet_overview, FleetState};
+pub use sync::{sync_status, SyncWorker};
 
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use countersign_ledger::Filter;
+use countersign_ledger::{ocsf_record, EventRow, Filter};
 use serde::{Deserialize, Serialize};
 
 use crate::fleet::{matches, reviewed_cases, Fleet, FleetEvent, KioskReport};
@@ -116,14 +116,21 @@ impl FleetSnapshot {
         self.reports.iter().all(KioskReport::is_ok)
     }
 
+    /// Events held in memory (all kiosks).
+    pub fn event_count(&self) -> usize {
+        self.events.len()
+    }
+
     /// One page of the events matching `filter`, across kiosks.
     pub fn page(&self, filter: &Filter, req: &FleetPageRequest) -> FleetPage {
+        self.page_in(&[], filter, req)
+    }
+
+    /// One page of the events of `kiosks` (all when empty) matching `filter`.
+    pub fn page_in(&self, kiosks: &[String], filter: &Filter, req: &FleetPageRequest) -> FleetPage {
         let limit = req.limit.max(1) as usize;
-        let empty = HashSet::new();
-        let keep = |e: &&FleetEvent| {
-            let reviewed = self.reviewed.get(&e.kiosk).unwrap_or(&empty);
-            matches(filter, e.ts_ms, &e.kind, &e.index, reviewed)
-        };
+        let keep = self.keep(kiosks, filter);
+        let keep = |e: &&FleetEvent| keep(e);
         let after = req.after.as_ref();
         let mut rows: Vec<FleetEvent> = if req.newest_first {
             let end = after.map_or(self.events.len(), |c| {
@@ -152,4 +159,92 @@ impl FleetSnapshot {
             rows,
         }
     }
+
+    fn keep<'a>(
+        &'a self,
+        kiosks: &'a [String],
+        filter: &'a Filter,
+    ) -> impl Fn(&FleetEvent) -> bool + 'a {
+        move |e: &FleetEvent| {
+            let Some(reviewed) = self.reviewed.get(&e.kiosk) else {
+                return false;
+            };
+            (kiosks.is_empty() || kiosks.contains(&e.kiosk))
+                && matches(filter, e.ts_ms, &e.kind, &e.index, reviewed)
+        }
+    }
+
+    /// Writes the events of `kiosks` (all when empty) matching `filter`, in
+    /// (time, kiosk, seq) order, one JSON object per line: the
+    /// [`FleetEvent`] itself (`jsonl`, like the local `log export` plus the
+    /// kiosk id) or an OCSF Authentication record (`ocsf`, the local
+    /// export's mapping, with the kiosk id as `metadata.log_provider` and in
+    /// `unmapped.kiosk`). Returns how many were written.
+    pub fn export(
+        &self,
+        kiosks: &[String],
+        filter: &Filter,
+        format: ExportFormat,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64, SyncError> {
+        let keep = self.keep(kiosks, filter);
+        let mut n = 0u64;
+        let io = |e: std::io::Error| SyncError::Internal(format!("writing the export: {e}"));
+        for e in self.events.iter().filter(|e| keep(e)) {
+            let line = match format {
+                ExportFormat::Jsonl => serde_json::to_string(e),
+                ExportFormat::Ocsf => serde_json::to_string(&ocsf(e)),
+            }
+            .map_err(|e| SyncError::Internal(format!("encoding the export: {e}")))?;
+            out.write_all(line.as_bytes()).map_err(io)?;
+            out.write_all(b"\n").map_err(io)?;
+            n += 1;
+        }
+        out.flush().map_err(io)?;
+        Ok(n)
+    }
+}
+
+/// What [`FleetSnapshot::export`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One [`FleetEvent`] per line.
+    Jsonl,
+    /// One OCSF Authentication (3002) record per line.
+    Ocsf,
+}
+
+impl std::str::FromStr for ExportFormat {
+    type Err = SyncError;
+    fn from_str(s: &str) -> Result<Self, SyncError> {
+        match s {
+            "jsonl" => Ok(ExportFormat::Jsonl),
+            "ocsf" => Ok(ExportFormat::Ocsf),
+            other => Err(SyncError::Config(format!(
+                "export format {other:?}: expected jsonl or ocsf"
+            ))),
+        }
+    }
+}
+
+/// The local export's OCSF record for a fleet event, naming its kiosk.
+fn ocsf(e: &FleetEvent) -> serde_json::Value {
+    let row = EventRow {
+        seq: e.seq,
+        ts_ms: e.ts_ms,
+        kind: e.kind.clone(),
+        index: e.index.clone(),
+        body: e.body.clone(),
+        prev_hash_hex: String::new(),
+        hash_hex: e.hash.clone(),
+        sig_hex: String::new(),
+    };
+    let mut v = ocsf_record(&row);
+    if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        m.insert("log_provider".into(), e.kiosk.clone().into());
+    }
+    if let Some(u) = v.get_mut("unmapped").and_then(|m| m.as_object_mut()) {
+        u.insert("kiosk".into(), e.kiosk.clone().into());
+    }
+    v
 }

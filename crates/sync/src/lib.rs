@@ -34,7 +34,7 @@ pub mod verify;
 
 pub use config::{Credentials, SyncConfig};
 pub use fleet::{Fleet, FleetEvent, KioskReport};
-pub use fleet_view::{FleetCursor, FleetPage, FleetPageRequest, FleetSnapshot};
+pub use fleet_view::{ExportFormat, FleetCursor, FleetPage, FleetPageRequest, FleetSnapshot};
 pub use remote::{Remote, Stored};
 pub use status::{kiosk_status, status_at, SyncStatus};
 pub use uploader::{now_ms, PassReport, Progress, Syncer};

@@ -145,6 +145,53 @@ async fn fleet_verifies_two_kiosks_from_the_bucket_alone_and_finds_tampering() {
     assert_eq!(p.rows.len(), 3);
     assert!(p.rows.iter().all(|e| e.kind == "override.granted"));
 
+    // One kiosk only, and the export of the same selection.
+    let only_b = ["kiosk-b".to_string()];
+    let all_req = FleetPageRequest {
+        limit: 1000,
+        ..Default::default()
+    };
+    let p = snap.page_in(&only_b, &Filter::default(), &all_req);
+    assert_eq!(p.rows.len(), 81);
+    assert!(p.rows.iter().all(|e| e.kiosk == "kiosk-b"));
+    let mut out = Vec::new();
+    let n = snap
+        .export(&only_b, &f, countersign_sync::ExportFormat::Jsonl, &mut out)
+        .unwrap();
+    assert_eq!(n as usize, local.rows.len());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), local.rows.len());
+    assert!(lines.iter().all(|l| l["kiosk"] == "kiosk-b"));
+    let mut out = Vec::new();
+    let n = snap
+        .export(
+            &[],
+            &Filter::default(),
+            countersign_sync::ExportFormat::Ocsf,
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(n, 122 + 81);
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(first["class_uid"], 3002);
+    assert!(first["metadata"]["log_provider"]
+        .as_str()
+        .unwrap()
+        .starts_with("kiosk-"));
+    assert_eq!(
+        first["unmapped"]["kiosk"],
+        first["metadata"]["log_provider"]
+    );
+    assert!(matches!(
+        "csv".parse::<countersign_sync::ExportFormat>(),
+        Err(countersign_sync::SyncError::Config(_))
+    ));
+
     // Tamper through the API: overwrite (new latest version) of one of
     // kiosk-b's events with an edited body.
     let store = countersign_sync::Remote::open(&SyncConfig::for_endpoint(
