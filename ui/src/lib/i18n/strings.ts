@@ -288,6 +288,75 @@ export const strings = {
     showAttempt: (n: number) => `attempt ${n}`,
   },
 
+  sync: {
+    title: 'Evidence sync',
+    note: 'Evidence is safe once it is in the write-once bucket; until then it is queued in the ledger.',
+    stateAlert: (age: string, limit: string) =>
+      `ALERT: the oldest evidence not uploaded is ${age} old, past the policy's limit of ${limit}`,
+    stateNotConfigured: 'Not configured: no sync.toml, so no evidence leaves this kiosk',
+    stateUpToDate: 'Up to date: all evidence is in the bucket',
+    stateQueued: (n: number) => `Uploading: ${n} objects queued, within the policy's limit`,
+    stateFailing: 'Cannot upload right now: retrying with a growing wait',
+    target: 'Bucket',
+    targetValue: (bucket: string, endpoint: string) => `${bucket} at ${endpoint}`,
+    uploader: 'Uploader in this app',
+    uploaders: {
+      running: 'Running',
+      not_configured: 'Not running (no sync.toml)',
+      waiting: 'Waiting for the data directory',
+      failed: 'Could not start',
+      stopped: 'Stopped',
+    },
+    queued: 'Queued',
+    queuedValue: (events: number, blobs: number, checkpoints: number) =>
+      `${events} events, ${blobs} sealed samples, ${checkpoints} checkpoints`,
+    inFlight: 'In flight',
+    synced: 'Events in the bucket',
+    lastSuccess: 'Last complete upload',
+    never: 'Never',
+    oldest: 'Oldest unsynced event',
+    oldestValue: (seq: number, age: string) => `Event ${seq}, ${age} old`,
+    none: 'None',
+    lastError: 'Last error',
+    limit: 'Alert limit (policy)',
+    purged: (n: number) => `${n} sealed samples were purged by retention before they could be uploaded`,
+    ago: (age: string) => `${age} ago`,
+    refresh: 'Check again',
+    checked: (time: string) => `Checked ${time}; refreshed every 5 seconds`,
+  },
+
+  fleet: {
+    title: 'Fleet',
+    note: 'Every kiosk in the central bucket, verified from its objects alone, with read-only keys.',
+    notConfigured: (path: string) =>
+      `No fleet config: put the bucket and read-only keys in ${path} (or name a file in COUNTERSIGN_FLEET_CONFIG).`,
+    notRead: 'The bucket has not been read in this session yet.',
+    open: 'Read and verify the bucket',
+    reopen: 'Read again',
+    reading: 'Reading the bucket…',
+    summary: (kiosks: number, events: number, bucket: string, time: string) =>
+      `${kiosks} kiosks, ${events} events in ${bucket}, read ${time}`,
+    allOk: 'Every kiosk verified: chains, signatures and checkpoints intact',
+    someBad: (n: number) => `VERIFICATION FAILED for ${n} kiosk(s): do not trust their evidence past the verified point`,
+    kiosk: 'Kiosk',
+    verification: 'Verification',
+    verified: 'Verified',
+    failed: (n: number) => `FAILED (${n} problems)`,
+    events: 'Events',
+    verifiedThrough: 'Verified through',
+    checkpoints: 'Checkpoints',
+    blobs: 'Sealed samples',
+    problemsOf: (kiosk: string) => `Problems found in ${kiosk}`,
+    moreProblems: (n: number) => `and ${n} more (countersign fleet verify lists them all)`,
+    logTitle: 'Events across kiosks',
+    anyKiosk: 'All kiosks',
+    pendingReview: 'Only overrides awaiting review',
+    exportJsonl: 'Export JSON lines',
+    exportOcsf: 'Export OCSF',
+    exported: (n: number, path: string) => `Exported ${n} events to ${path}`,
+    detailTitle: (kiosk: string, seq: number) => `${kiosk}, event ${seq}`,
+  },
+
   admin: {
     devicesTitle: 'Capture device',
     source: 'Source',
@@ -360,4 +429,13 @@ export function formatRemaining(ms: number): string {
   const mm = String(m).padStart(2, '0');
   const ss = String(s).padStart(2, '0');
   return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+/** "2 h 5 min", "3 min 10 s", "12 s" for an age or a limit. */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s >= 86_400) return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
+  if (s >= 3600) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  if (s >= 60) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`;
+  return `${s} s`;
 }

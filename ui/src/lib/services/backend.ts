@@ -32,13 +32,33 @@ import type { SampleImage } from '../bindings/SampleImage';
 import type { FingerStatus } from '../bindings/FingerStatus';
 import type { FingerProgress } from '../bindings/FingerProgress';
 import type { FingerEnrollRequest, FingerEnrollResult } from '../bindings/FingerEnrollRequest';
+import type { SyncStatusView } from '../bindings/SyncStatusView';
+import type { FleetOverview } from '../bindings/FleetOverview';
+import type { FleetQuery } from '../bindings/FleetQuery';
+import type { FleetEventPage } from '../bindings/FleetEventPage';
+import type { FleetExportRequest } from '../bindings/FleetExportRequest';
+import { createSyncMock, type SyncMockOptions } from './mock-fleet';
 import { createDemoBackend } from './mock';
 import { BackendError, toBackendError } from './errors';
 
 export { BackendError, toBackendError };
 
+/** Evidence sync (Admin) and the fleet view (Reviewer). */
+export interface SyncBackend {
+  syncStatus(): Promise<SyncStatusView>;
+  /** The last read of the bucket (nothing is read). */
+  fleetOverview(): Promise<FleetOverview>;
+  /** Reads and verifies the bucket now. */
+  fleetOpen(): Promise<FleetOverview>;
+  fleetEvents(query: FleetQuery): Promise<FleetEventPage>;
+  fleetExport(request: FleetExportRequest): Promise<ExportResult>;
+}
+
+/** The backend without the sync part (services/mock.ts implements it). */
+export type DemoBackend = Omit<Backend, keyof SyncBackend>;
+
 /** Everything the screens may ask of the Rust side (one method per command). */
-export interface Backend {
+export interface Backend extends SyncBackend {
   appInfo(): Promise<AppInfo>;
   listPeople(): Promise<Person[]>;
   policyView(): Promise<PolicyView>;
@@ -119,6 +139,11 @@ export const tauriBackend: Backend = {
   fingerProgress: () => call('finger_progress'),
   verifyFinger: (sessionId) => call('verify_finger', { sessionId }),
   enrollFinger: (request) => call('enroll_finger', { request }),
+  syncStatus: () => call('sync_status'),
+  fleetOverview: () => call('fleet_overview'),
+  fleetOpen: () => call('fleet_open'),
+  fleetEvents: (query) => call('fleet_events', { query }),
+  fleetExport: (request) => call('fleet_export', { request }),
 };
 
 export const demoAppInfo: AppInfo = {
@@ -144,6 +169,8 @@ export interface MockOptions {
   fingerScene?: string;
   /** How long the mock's reader waits for the finger, then scans (ms each). */
   fingerStepMs?: number;
+  /** The sync panel's and the fleet view's mock data (services/mock-fleet.ts). */
+  sync?: SyncMockOptions;
 }
 
 /**
@@ -163,14 +190,17 @@ function likeIpc(backend: Backend): Backend {
 
 /** An in-memory backend with the engine's rules (see mock.ts). */
 export function createMockBackend(options: MockOptions = {}): Backend {
-  const demo = likeIpc(createDemoBackend({
-    now: options.now,
-    seedEvents: options.seed ? (options.seedEvents ?? 500) : 0,
-    seedOverrides: options.seed ?? false,
-    scene: options.scene,
-    fingerScene: options.fingerScene,
-    fingerStepMs: options.fingerStepMs,
-  }));
+  const demo = likeIpc({
+    ...createDemoBackend({
+      now: options.now,
+      seedEvents: options.seed ? (options.seedEvents ?? 500) : 0,
+      seedOverrides: options.seed ?? false,
+      scene: options.scene,
+      fingerScene: options.fingerScene,
+      fingerStepMs: options.fingerStepMs,
+    }),
+    ...createSyncMock({ now: options.now, ...options.sync }),
+  });
   const fail = options.error;
   if (fail) {
     return Object.fromEntries(
@@ -192,19 +222,33 @@ export const mockBackend: Backend = createMockBackend({ seed: true });
  * benchmark; never read inside the Tauri window):
  * `mockEvents=N` seeds N historical events, `mockUninitialised=1` reports a
  * data dir that is not initialised (the start screen), `mockScene=NAME`
- * starts the replay camera on that scene (`unplugged`: no camera at all).
+ * starts the replay camera on that scene (`unplugged`: no camera at all),
+ * `mockSync=alert|unconfigured` and `mockFleet=tampered|unconfigured` pick
+ * the sync panel's and the fleet view's case.
  */
 export function mockOptionsFrom(search: string): MockOptions | null {
   const q = new URLSearchParams(search);
   const events = Number(q.get('mockEvents'));
   const uninitialised = q.get('mockUninitialised') === '1';
   const scene = q.get('mockScene') ?? undefined;
-  if (!(events > 0) && !uninitialised && !scene) return null;
+  const sync = syncMockFrom(q);
+  if (!(events > 0) && !uninitialised && !scene && !sync) return null;
   return {
+    sync,
     seed: true,
     seedEvents: events > 0 ? Math.min(Math.floor(events), 1_000_000) : undefined,
     appInfo: uninitialised ? { dataDirInitialized: false } : undefined,
     scene,
+  };
+}
+
+function syncMockFrom(q: URLSearchParams): SyncMockOptions | undefined {
+  const status = q.get('mockSync');
+  const fleet = q.get('mockFleet');
+  if (!status && !fleet) return undefined;
+  return {
+    status: status === 'alert' || status === 'unconfigured' ? status : undefined,
+    fleet: fleet === 'tampered' || fleet === 'unconfigured' ? fleet : undefined,
   };
 }
 

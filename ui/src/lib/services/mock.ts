@@ -15,7 +15,7 @@ import type { EventQuery } from '../bindings/EventQuery';
 import type { OverrideView } from '../bindings/OverrideView';
 import type { Person } from '../bindings/Person';
 import type { PolicyView } from '../bindings/PolicyView';
-import type { Backend } from './backend';
+import type { DemoBackend } from './backend';
 import { BackendError } from './errors';
 import { createSampleStore } from './mock-samples';
 import { createFingerMock } from './mockFinger';
@@ -110,7 +110,7 @@ function fail(code: string, message: string): never {
   throw new BackendError({ code, message });
 }
 
-export function createDemoBackend(options: DemoOptions = {}): Backend {
+export function createDemoBackend(options: DemoOptions = {}): DemoBackend {
   const now = options.now ?? (() => Date.now());
   const sessions = new Map<string, MockSession>();
   const regimes = new Map<string, Regime>();
@@ -323,7 +323,7 @@ export function createDemoBackend(options: DemoOptions = {}): Backend {
     });
   }
 
-  const api: Backend = {
+  const api: DemoBackend = {
     async appInfo(): Promise<AppInfo> {
       return { version: '0.0.0-mock', kioskMode: false, dataDir: '(in-memory demo)', dataDirInitialized: true };
     },
