@@ -101,7 +101,7 @@ describe('keyboard operation', () => {
     expect(await page.getByRole('radio', { name: 'Unjustified' }).isChecked()).toBe(true);
     await page.keyboard.press('Tab');
     await page.keyboard.type('No fault found on the camera');
-    await tabTo(page, page.getByRole('button', { name: 'Fill demo credentials' }));
+    await tabTo(page, page.getByTestId('case-detail').getByRole('button', { name: 'Fill demo credentials' }));
     await page.keyboard.press('Enter');
     await expect.poll(() => page.getByTestId('case-detail').getByLabel('Password').inputValue()).not.toBe('');
     await tabTo(page, page.getByRole('button', { name: 'Record review' }), 5, 'Shift+Tab');
