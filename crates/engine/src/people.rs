@@ -86,16 +86,14 @@ impl Engine {
             locked: false,
             created_ms: now,
         };
-        self.ledger.people().insert(&rec)?;
-        self.ledger.append(
-            &Ev::new(
-                kinds::PERSON_ADDED,
-                now,
-                json!({ "id": id, "display_name": display_name, "roles": rec.roles, "by": by }),
-            )
-            .person(id)
-            .build(),
-        )?;
+        let ev = Ev::new(
+            kinds::PERSON_ADDED,
+            now,
+            json!({ "id": id, "display_name": display_name, "roles": rec.roles, "by": by }),
+        )
+        .person(id)
+        .build();
+        self.ledger.change_people(&[ev], |p| p.insert(&rec))?;
         self.person_view(&rec)
     }
 
@@ -113,17 +111,16 @@ impl Engine {
             ));
         }
         let names: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-        self.ledger.people().set_roles(id, &names)?;
         let now = self.now();
-        self.ledger.append(
-            &Ev::new(
-                kinds::PERSON_ROLES_CHANGED,
-                now,
-                json!({ "id": id, "from": before.roles, "to": names, "by": by }),
-            )
-            .person(id)
-            .build(),
-        )?;
+        let ev = Ev::new(
+            kinds::PERSON_ROLES_CHANGED,
+            now,
+            json!({ "id": id, "from": before.roles, "to": names, "by": by }),
+        )
+        .person(id)
+        .build();
+        self.ledger
+            .change_people(&[ev], |p| p.set_roles(id, &names))?;
         let rec = self.record(id)?;
         self.person_view(&rec)
     }
@@ -170,20 +167,18 @@ impl Engine {
         }
         let salt: [u8; 16] = rand::random();
         let phc = auth::hash_secret(secret, salt)?;
-        self.ledger
-            .people()
-            .set_credentials(id, Some(&phc), Some(&totp_secret))?;
-        self.ledger.people().reset_auth_failures(id)?;
         let now = self.now();
-        self.ledger.append(
-            &Ev::new(
-                kinds::PERSON_CREDENTIALS_SET,
-                now,
-                json!({ "id": id, "factors": ["pwd", "otp"], "by": by }),
-            )
-            .person(id)
-            .build(),
-        )?;
+        let ev = Ev::new(
+            kinds::PERSON_CREDENTIALS_SET,
+            now,
+            json!({ "id": id, "factors": ["pwd", "otp"], "by": by }),
+        )
+        .person(id)
+        .build();
+        self.ledger.change_people(&[ev], |p| {
+            p.set_credentials(id, Some(&phc), Some(&totp_secret))?;
+            p.reset_auth_failures(id)
+        })?;
         let s = &self.policy.supervisor;
         Ok(Provisioning {
             person: id.into(),
@@ -200,14 +195,14 @@ impl Engine {
 
     pub fn unlock(&mut self, id: &str, by: &str) -> Result<PersonView, EngineError> {
         self.record(id)?;
-        self.ledger.people().set_locked(id, false)?;
-        self.ledger.people().reset_auth_failures(id)?;
         let now = self.now();
-        self.ledger.append(
-            &Ev::new(kinds::PERSON_UNLOCKED, now, json!({ "id": id, "by": by }))
-                .person(id)
-                .build(),
-        )?;
+        let ev = Ev::new(kinds::PERSON_UNLOCKED, now, json!({ "id": id, "by": by }))
+            .person(id)
+            .build();
+        self.ledger.change_people(&[ev], |p| {
+            p.set_locked(id, false)?;
+            p.reset_auth_failures(id)
+        })?;
         let rec = self.record(id)?;
         self.person_view(&rec)
     }
@@ -248,16 +243,6 @@ impl Engine {
             code,
             now,
         );
-        if next.failed != state.failed {
-            if next.failed == 0 {
-                self.ledger.people().reset_auth_failures(id)?;
-            } else {
-                self.ledger.people().record_auth_failure(id)?;
-            }
-        }
-        if next.locked && !state.locked {
-            self.ledger.people().set_locked(id, true)?;
-        }
         let (outcome, body) = match &result {
             Ok(a) => (
                 "success",
@@ -268,13 +253,25 @@ impl Engine {
                 json!({ "role": role, "purpose": purpose, "refusal": e.code(), "failed": next.failed, "locked": next.locked }),
             ),
         };
-        self.ledger.append(
-            &Ev::new(kinds::SUPERVISOR_AUTH, now, body)
-                .supervisor(id)
-                .person(id)
-                .outcome(outcome)
-                .build(),
-        )?;
+        let ev = Ev::new(kinds::SUPERVISOR_AUTH, now, body)
+            .supervisor(id)
+            .person(id)
+            .outcome(outcome)
+            .build();
+        // The failure count, the lockout and their evidence: one transaction.
+        self.ledger.change_people(&[ev], |p| {
+            if next.failed != state.failed {
+                if next.failed == 0 {
+                    p.reset_auth_failures(id)?;
+                } else {
+                    p.record_auth_failure(id)?;
+                }
+            }
+            if next.locked && !state.locked {
+                p.set_locked(id, true)?;
+            }
+            Ok(())
+        })?;
         Ok((person, result?))
     }
 

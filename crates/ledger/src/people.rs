@@ -1,8 +1,9 @@
 //! `people`: the mutable registry of enrolled people and supervisors.
 //!
-//! Not part of the hash chain: callers log every change as an event
-//! themselves. TOTP secrets are stored sealed with the data key (AAD binds
-//! them to the person id) and returned decrypted.
+//! Not part of the hash chain: every change is recorded by an event in the
+//! same transaction ([`crate::Ledger::change_people`]). TOTP secrets are
+//! stored sealed with the data key (AAD binds them to the person id) and
+//! returned decrypted.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -255,4 +256,22 @@ fn raw_person(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawPerson> {
         locked: r.get(7)?,
         created_ms: r.get(8)?,
     })
+}
+
+impl crate::Ledger {
+    /// Changes the people registry and appends the events recording the
+    /// change in one transaction: both or neither. The registry is outside
+    /// the hash chain, so this is what keeps every change to it evidenced:
+    /// a crash or a full disk in between leaves neither.
+    pub fn change_people<T>(
+        &mut self,
+        evs: &[crate::NewEvent],
+        f: impl FnOnce(&People<'_>) -> Result<T, LedgerError>,
+    ) -> Result<(T, Vec<crate::EventRef>), LedgerError> {
+        self.write_tx("changing people", |tx, keys| {
+            let out = f(&People { conn: tx, keys })?;
+            let refs = crate::events::append_in_tx(tx, keys, evs)?;
+            Ok((out, refs))
+        })
+    }
 }

@@ -631,3 +631,44 @@ fn disk_quota_gives_disk_full_and_rolls_back() {
     assert_eq!(l.head().unwrap().unwrap().seq, 1);
     assert!(l.verify().unwrap().ok());
 }
+
+#[test]
+fn a_people_change_and_its_events_commit_together_or_not_at_all() {
+    let mut l = ledger();
+    let p = PersonRecord {
+        id: "alice".into(),
+        display_name: "Alice".into(),
+        roles: vec!["operator".into()],
+        secret_phc: None,
+        totp_secret: None,
+        failed_auths: 0,
+        locked: false,
+        created_ms: 5,
+    };
+    let added = ev(1, "person.added", Some("alice"), None, None);
+    let ((), refs) = l
+        .change_people(std::slice::from_ref(&added), |pp| pp.insert(&p))
+        .unwrap();
+    assert_eq!(refs.len(), 1);
+    assert_eq!(l.head().unwrap().map(|h| h.seq), Some(1));
+
+    // The registry change fails (the id is taken): no event either.
+    let e = l.change_people(&[added], |pp| pp.insert(&p)).unwrap_err();
+    assert!(matches!(e, LedgerError::AlreadyExists(_)), "{e}");
+    assert_eq!(
+        l.head().unwrap().map(|h| h.seq),
+        Some(1),
+        "no event without its change"
+    );
+
+    // The event is refused (empty kind): the registry change is rolled back.
+    let bad = ev(2, "", Some("alice"), None, None);
+    assert!(l
+        .change_people(&[bad], |pp| pp.set_locked("alice", true))
+        .is_err());
+    assert!(
+        !l.people().get("alice").unwrap().unwrap().locked,
+        "no change without its event"
+    );
+    assert_eq!(l.head().unwrap().map(|h| h.seq), Some(1));
+}
