@@ -63,14 +63,34 @@ pub struct ModelId {
     pub role: ModelRole,
 }
 
-/// The default models folder: `$COUNTERSIGN_MODELS`, else `assets/models`
-/// of the source tree this crate was built from (where scripts/setup.sh
-/// puts them).
+/// The default models folder, first found of:
+/// 1. `$COUNTERSIGN_MODELS`;
+/// 2. beside an installed binary: `<exe dir>/models`, then
+///    `<exe dir>/../share/countersign/models` (a folder holding the detector);
+/// 3. `assets/models` of the source tree this crate was built from (where
+///    scripts/setup.sh puts them; what `cargo run` and the tests use).
+///
+/// A missing folder is not decided here: loading says which file is missing.
 pub fn default_models_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("COUNTERSIGN_MODELS") {
-        return PathBuf::from(d);
+    models_dir_from(
+        std::env::var_os("COUNTERSIGN_MODELS").map(PathBuf::from),
+        std::env::current_exe().ok(),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/models"),
+    )
+}
+
+fn models_dir_from(env: Option<PathBuf>, exe: Option<PathBuf>, source_tree: PathBuf) -> PathBuf {
+    if let Some(d) = env.filter(|d| !d.as_os_str().is_empty()) {
+        return d;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/models")
+    if let Some(bin) = exe.as_deref().and_then(Path::parent) {
+        for d in [bin.join("models"), bin.join("../share/countersign/models")] {
+            if d.join(DETECTOR_FILE).is_file() {
+                return d;
+            }
+        }
+    }
+    source_tree
 }
 
 /// Reads a model file and checks its SHA-256 against [`KNOWN_MODELS`] for
@@ -384,5 +404,43 @@ mod tests {
         );
         let e = read_verified(&d.path().join("nope.onnx"), ModelRole::Recognizer).unwrap_err();
         assert!(e.to_string().contains("scripts/setup.sh"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod dir_tests {
+    use super::*;
+
+    #[test]
+    fn models_dir_env_then_beside_the_binary_then_the_source_tree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bin = tmp.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let exe = Some(bin.join("countersign"));
+        let src = PathBuf::from("/src/assets/models");
+        let env = Some(PathBuf::from("/opt/models"));
+        assert_eq!(
+            models_dir_from(env, exe.clone(), src.clone()),
+            PathBuf::from("/opt/models")
+        );
+        // An empty variable counts as unset.
+        assert_eq!(
+            models_dir_from(Some(PathBuf::new()), exe.clone(), src.clone()),
+            src
+        );
+        // Nothing installed beside the binary: the source tree.
+        assert_eq!(models_dir_from(None, exe.clone(), src.clone()), src);
+        // An installed layout: <prefix>/bin and <prefix>/share/countersign/models.
+        let share = tmp.path().join("share/countersign/models");
+        std::fs::create_dir_all(&share).unwrap();
+        std::fs::write(share.join(DETECTOR_FILE), b"x").unwrap();
+        assert_eq!(
+            models_dir_from(None, exe.clone(), src.clone()),
+            bin.join("../share/countersign/models")
+        );
+        // A models folder right beside the binary wins over share/.
+        std::fs::create_dir_all(bin.join("models")).unwrap();
+        std::fs::write(bin.join("models").join(DETECTOR_FILE), b"x").unwrap();
+        assert_eq!(models_dir_from(None, exe, src), bin.join("models"));
     }
 }
