@@ -275,3 +275,6 @@ impl crate::Ledger {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
