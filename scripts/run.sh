@@ -41,9 +41,11 @@ section "data directory: $DATA"
 # existing one alone. `--demo-faces` enrolls Olga's face from public-domain
 # photos (witnessed by the demo supervisor Sue) and installs the replay
 # camera's scenes (genuine, impostor, still photo) into $DATA/replay: the
-# app uses them when no camera is attached.
+# app uses them when no camera is attached. `--demo-fingers` enrolls Otto's
+# right index finger on libfprint's virtual reader from synthetic prints and
+# writes the app's demo impressions into $DATA/fingers.
 "$CARGO_TARGET_DIR/debug/countersign" --data-dir "$DATA" init --demo --if-missing \
-  --demo-faces "$REPO/assets/demo/faces"
+  --demo-faces "$REPO/assets/demo/faces" --demo-fingers
 
 section "launch: countersign-app"
 export COUNTERSIGN_DATA_DIR="$DATA"

@@ -4,10 +4,12 @@
 // Xvfb, tauri-driver and a demo data dir, and reads the ledger afterwards.
 //
 //   1. operator: a replayed genuine face passes;
-//   2. operator: an impostor fails five times -> the fallback is offered;
-//   3. supervisor: two factors, a 1-minute override with reason and control;
-//   4. the grant expires by itself (the core's clock, shown by the UI);
-//   5. reviewer: two factors, disposition, the case closes.
+//   2. operator: otto's finger on libfprint's virtual reader passes (the
+//      reader runs in the app's helper process, labelled VIRTUAL);
+//   3. operator: an impostor fails five times -> the fallback is offered;
+//   4. supervisor: two factors, a 1-minute override with reason and control;
+//   5. the grant expires by itself (the core's clock, shown by the UI);
+//   6. reviewer: two factors, disposition, the case closes.
 //
 // env: DRIVER (http://127.0.0.1:4444), APP (binary), SHOTS (screenshot dir).
 
@@ -120,10 +122,10 @@ async function tab(name) {
   await click(`//nav//button[normalize-space()='${name}']`);
 }
 
-async function startAndIdentify() {
+async function startAndIdentify(name = 'Olga Operator') {
   await click(button('Start step-up'));
-  await click(button('Olga Operator'));
-  await waitFor(`//*[normalize-space()='Identified: Olga Operator']`);
+  await click(button(name));
+  await waitFor(`//*[normalize-space()='Identified: ${name}']`);
 }
 
 async function main() {
@@ -154,6 +156,17 @@ async function main() {
     await click(byTestId('verify-me'));
     const ok = await waitFor(`//*[@data-testid='result' and contains(., 'Verified')]`, 60_000);
     console.log(`journey:   ${(await text(ok)).replace(/\s+/g, ' ')}`);
+    await click(button('New request'));
+
+    step("operator: otto's finger on the virtual reader passes");
+    await startAndIdentify('Otto Operator');
+    const virt = await waitFor(byTestId('virtual-label'), 30_000);
+    if (!(await text(virt)).includes('VIRTUAL')) throw new Error('the virtual reader is not labelled');
+    await click(byTestId('verify-finger'));
+    await waitFor(`//*[@data-testid='finger-phase' and contains(., 'Place your finger')]`, 30_000);
+    await shot('finger');
+    const fok = await waitFor(`//*[@data-testid='result' and contains(., 'Verified')]`, 60_000);
+    console.log(`journey:   ${(await text(fok)).replace(/\s+/g, ' ')}`);
     await click(button('New request'));
 
     step('operator: an impostor fails until the fallback is offered');

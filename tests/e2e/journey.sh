@@ -55,7 +55,7 @@ fail() {
 
 section "e2e journey: demo data dir with the demo enrollment"
 data="$tmp/data"
-"$CLI" --data-dir "$data" init --demo --demo-faces "$ROOT/assets/demo/faces" | sed 's/^/  /'
+"$CLI" --data-dir "$data" init --demo --demo-faces "$ROOT/assets/demo/faces" --demo-fingers | sed 's/^/  /'
 
 section "e2e journey: Xvfb, openbox, tauri-driver"
 Xvfb -displayfd 5 -screen 0 1280x900x24 -nolisten tcp 5>"$tmp/display" >"$tmp/xvfb.log" 2>&1 &
@@ -87,7 +87,7 @@ expect_at_least() {
   [ "$n" -ge "$2" ] || fail "expected at least $2 $1 events, found $n"
   echo "  $1: $n"
 }
-expect_at_least match.attempt 6
+expect_at_least match.attempt 7
 expect_at_least stepup.succeeded 1
 expect_at_least fallback.triggered 1
 expect_at_least supervisor.auth 1
@@ -96,6 +96,8 @@ expect_at_least override.expired 1
 expect_at_least override.reviewed 1
 printf '%s\n' "$events" | grep '"kind":"match.attempt"' | grep -q '"replay":true' \
   || fail "the attempts' evidence does not say the frames were a replay"
+printf '%s\n' "$events" | grep '"kind":"match.attempt"' | grep '"amr":\["fpt"\]' | grep -q '"driver":"virtual_image"' \
+  || fail "no fingerprint attempt on the virtual reader in the evidence"
 printf '%s\n' "$events" | grep '"kind":"override.granted"' | grep -q 'payments held for call-back' \
   || fail "the grant's evidence lacks its compensating control"
-echo "e2e journey: PASS (step-up, fallback, override, expiry, review; ledger verified)"
+echo "e2e journey: PASS (face and finger step-ups, fallback, override, expiry, review; ledger verified)"
