@@ -6,6 +6,7 @@ import { Ticker } from '../state/clock.svelte';
 import { createJourney } from '../state/journey.svelte';
 import EvidenceLog from './EvidenceLog.svelte';
 import ReviewerScreen from './ReviewerScreen.svelte';
+import SampleViewer from './SampleViewer.svelte';
 import SupervisorScreen from './SupervisorScreen.svelte';
 
 const s = strings.samples;
@@ -84,5 +85,14 @@ describe('sealed samples', () => {
     expect(await screen.findByText(s.supervisorTitle)).toBeInTheDocument();
     await fireEvent.click(screen.getByRole('button', { name: s.show(s.showAttempt(1)) }));
     expect(await screen.findByTestId('sample-image')).toHaveAttribute('alt', s.alt('olga'));
+  });
+
+  it('lists attempts that share one sample (the same replayed frames) without failing', async () => {
+    const sha = 'a'.repeat(64);
+    const refs = [1, 2, 3].map((i) => ({ sha256: sha, mediaType: 'image/png', path: s.showAttempt(i) }));
+    render(SampleViewer, {
+      props: { refs, subject: 'olga', open: () => Promise.reject(new Error('not opened in this test')) },
+    });
+    expect(screen.getAllByRole('button')).toHaveLength(3);
   });
 });
