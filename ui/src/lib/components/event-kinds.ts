@@ -15,4 +15,5 @@ export const EVENT_KINDS = [
   'override.revoked',
   'override.reviewed',
   'override.reconciled',
+  'sample.viewed',
 ] as const;
