@@ -31,6 +31,9 @@ cargo fmt --all -- --check
 section "rust: lint (cargo clippy, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 section "rust: tests (cargo test)"
+# The 50 rounds of sync faults (server restarts and uploader kills
+# mid-upload); a plain `cargo test` runs 8 to stay quick.
+export COUNTERSIGN_SYNC_FAULT_ROUNDS="${COUNTERSIGN_SYNC_FAULT_ROUNDS:-50}"
 cargo test --workspace --locked
 
 section "e2e: window smoke test"
