@@ -88,16 +88,18 @@ expect_at_least() {
   echo "  $1: $n"
 }
 expect_at_least match.attempt 7
+# `grep -q` would stop reading early and, under pipefail, fail the pipe with
+# SIGPIPE on a large export: the checks read all input (`>/dev/null`).
 expect_at_least stepup.succeeded 1
 expect_at_least fallback.triggered 1
 expect_at_least supervisor.auth 1
 expect_at_least override.granted 1
 expect_at_least override.expired 1
 expect_at_least override.reviewed 1
-printf '%s\n' "$events" | grep '"kind":"match.attempt"' | grep -q '"replay":true' \
+printf '%s\n' "$events" | grep '"kind":"match.attempt"' | grep '"replay":true' >/dev/null \
   || fail "the attempts' evidence does not say the frames were a replay"
-printf '%s\n' "$events" | grep '"kind":"match.attempt"' | grep '"amr":\["fpt"\]' | grep -q '"driver":"virtual_image"' \
+printf '%s\n' "$events" | grep '"kind":"match.attempt"' | grep '"amr":\["fpt"\]' | grep '"driver":"virtual_image"' >/dev/null \
   || fail "no fingerprint attempt on the virtual reader in the evidence"
-printf '%s\n' "$events" | grep '"kind":"override.granted"' | grep -q 'payments held for call-back' \
+printf '%s\n' "$events" | grep '"kind":"override.granted"' | grep 'payments held for call-back' >/dev/null \
   || fail "the grant's evidence lacks its compensating control"
 echo "e2e journey: PASS (face and finger step-ups, fallback, override, expiry, review; ledger verified)"
