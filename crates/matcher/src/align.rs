@@ -120,7 +120,9 @@ impl Recognizer {
                 input[c * plane + o] = p[c] as f32;
             }
         }
-        let t = Tensor::from_shape(&[1, 3, s, s], &input).map_err(inf)?;
+        let t = tract_ndarray::Array4::from_shape_vec((1, 3, s, s), input)
+            .map_err(inf)?
+            .into_tensor();
         let out = self.plan.run(tvec![t.into()]).map_err(inf)?;
         let v = out[0]
             .try_as_plain_ram()

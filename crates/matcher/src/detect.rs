@@ -72,10 +72,12 @@ impl Detector {
         let scale = (self.width as f32 / iw as f32).min(self.height as f32 / ih as f32);
         let nw = ((iw as f32 * scale).round() as u32).clamp(1, self.width as u32);
         let nh = ((ih as f32 * scale).round() as u32).clamp(1, self.height as u32);
+        let resized;
         let small = if (nw, nh) == (iw, ih) {
-            img.clone()
+            img
         } else {
-            image::imageops::resize(img, nw, nh, image::imageops::FilterType::Triangle)
+            resized = image::imageops::resize(img, nw, nh, image::imageops::FilterType::Triangle);
+            &resized
         };
         let plane = self.width * self.height;
         let mut input = vec![0f32; 3 * plane];
@@ -85,7 +87,10 @@ impl Detector {
             input[plane + o] = p[1] as f32;
             input[2 * plane + o] = p[0] as f32;
         }
-        let t = Tensor::from_shape(&[1, 3, self.height, self.width], &input).map_err(inf)?;
+        // Moves the buffer into the tensor (from_shape would copy it).
+        let t = tract_ndarray::Array4::from_shape_vec((1, 3, self.height, self.width), input)
+            .map_err(inf)?
+            .into_tensor();
         let out = self.plan.run(tvec![t.into()]).map_err(inf)?;
         if out.len() < 12 {
             return Err(MatcherError::Inference(format!(

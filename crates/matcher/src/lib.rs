@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use image::RgbImage;
 use serde::Serialize;
+use tract_onnx::tract_core::internal::multithread::{multithread_tract_scope, Executor};
 
 pub use align::cosine;
 pub use detect::Face;
@@ -92,6 +93,10 @@ pub struct MatcherConfig {
     pub det_width: usize,
     pub det_height: usize,
     pub nms_threshold: f32,
+    /// Threads for the models' matrix products (tract's rayon executor):
+    /// 1 runs them on the calling thread; n > 1 on a private pool of n
+    /// threads (the calling thread waits). Results are the same either way.
+    pub threads: usize,
     pub quality: QualityConfig,
     pub pad: PadConfig,
 }
@@ -102,6 +107,7 @@ impl Default for MatcherConfig {
             det_width: 320,
             det_height: 320,
             nms_threshold: 0.3,
+            threads: 1,
             quality: QualityConfig::default(),
             pad: PadConfig::default(),
         }
@@ -155,6 +161,7 @@ pub struct Matcher {
     recognizer: align::Recognizer,
     models: Vec<ModelId>,
     cfg: MatcherConfig,
+    executor: Executor,
     load_ms: f64,
 }
 
@@ -269,11 +276,17 @@ impl Matcher {
         let detector = detect::Detector::new(det_model, cfg.det_width, cfg.det_height)?;
         let (rec_model, _) = model::load_folded(&rec_path, &rec_bytes)?;
         let recognizer = align::Recognizer::new(rec_model)?;
+        let executor = if cfg.threads > 1 {
+            Executor::multithread_with_name(cfg.threads, "countersign-matcher")
+        } else {
+            Executor::SingleThread
+        };
         Ok(Matcher {
             detector,
             recognizer,
             models: vec![det_id, rec_id],
             cfg,
+            executor,
             load_ms: ms(t),
         })
     }
@@ -309,11 +322,13 @@ impl Matcher {
     /// gates. No embedding yet (see [`Matcher::embed_analysis`]).
     pub fn analyze(&self, img: &RgbImage) -> Result<Analysis, MatcherError> {
         let t = Instant::now();
-        let faces = self.detector.detect(
-            img,
-            self.cfg.quality.min_detection_score,
-            self.cfg.nms_threshold,
-        )?;
+        let faces = multithread_tract_scope(self.executor.clone(), || {
+            self.detector.detect(
+                img,
+                self.cfg.quality.min_detection_score,
+                self.cfg.nms_threshold,
+            )
+        })?;
         let detect_ms = ms(t);
         let primary = detect::primary_face(&faces, img.width(), img.height());
         let t = Instant::now();
@@ -340,7 +355,8 @@ impl Matcher {
     pub fn embed_analysis(&self, a: &mut Analysis) -> Result<(), MatcherError> {
         if let Some(crop) = &a.aligned {
             let t = Instant::now();
-            a.embedding = Some(self.recognizer.embed(crop)?);
+            let e = multithread_tract_scope(self.executor.clone(), || self.recognizer.embed(crop))?;
+            a.embedding = Some(e);
             a.times.embed_ms = ms(t);
         }
         Ok(())

@@ -226,3 +226,71 @@ fn eval_over_identity_folders() {
     assert!(skipped[0].path.ends_with("blank.png"));
     assert!(eval::det_svg(&r).contains("<polyline"));
 }
+
+#[test]
+fn two_threads_find_the_same_faces_and_embeddings_as_one() {
+    // The detector at 640x480 and SFace have matrix products large enough
+    // for tract to split them over the pool; the split is along output
+    // panels, so the results must be identical, not merely close.
+    let load = |threads| {
+        Matcher::load(
+            &countersign_matcher::default_models_dir(),
+            MatcherConfig {
+                det_width: 640,
+                det_height: 480,
+                threads,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let (one, two) = (load(1), load(2));
+    assert_eq!(two.config().threads, 2);
+    for name in ["obama.jpg", "biden.jpg"] {
+        let a = one.embed_image(&img(name)).unwrap().unwrap();
+        let b = two.embed_image(&img(name)).unwrap().unwrap();
+        assert_eq!(a.faces, b.faces, "{name}");
+        assert_eq!(a.embedding, b.embedding, "{name}");
+        assert!(a.embedding.is_some());
+    }
+}
+
+#[test]
+fn sface_with_prelu_rewritten_gives_the_same_embedding() {
+    use countersign_matcher::model::{load_prepared, read_verified, ModelRole};
+    use tract_onnx::prelude::*;
+    let path = countersign_matcher::default_models_dir().join(RECOGNIZER_FILE);
+    let (bytes, _) = read_verified(&path, ModelRole::Recognizer).unwrap();
+    let crop = matcher()
+        .analyze(&img("obama.jpg"))
+        .unwrap()
+        .aligned
+        .unwrap();
+    let input = tract_ndarray::Array4::from_shape_fn((1, 3, 112, 112), |(_, c, y, x)| {
+        crop.get_pixel(x as u32, y as u32)[c] as f32
+    })
+    .into_tensor();
+    let run = |prelu_as_max| {
+        let (m, _) = load_prepared(&path, &bytes, prelu_as_max).unwrap();
+        let plan = m
+            .with_input_fact(0, f32::fact([1, 3, 112, 112]).into())
+            .unwrap()
+            .into_optimized()
+            .unwrap()
+            .into_runnable()
+            .unwrap();
+        let out = plan.run(tvec![input.clone().into()]).unwrap();
+        out[0]
+            .try_as_plain_ram()
+            .and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec()))
+            .unwrap()
+    };
+    let (original, rewritten) = (run(false), run(true));
+    assert_eq!(original.len(), 128);
+    let worst = original
+        .iter()
+        .zip(&rewritten)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert_eq!(original, rewritten, "largest difference {worst}");
+}
