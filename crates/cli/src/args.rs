@@ -354,6 +354,8 @@ pub struct BenchArgs {
     /// With --finger: synthetic fingers to enroll and verify.
     #[arg(long, default_value_t = 20)]
     pub rounds: usize,
+    #[command(flatten)]
+    pub face: crate::cmd_bench_face::FaceBenchArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,6 +36,7 @@ fn stdout_failed(e: std::io::Error) -> ! {
 
 mod args;
 mod cmd_api;
+mod cmd_bench_face;
 mod cmd_face;
 mod cmd_finger;
 mod cmd_log;
@@ -157,6 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(c) => cmd_log::run(&cli, c),
         Command::Sync(c) => cmd_sync::sync(&cli, c),
         Command::Fleet(c) => cmd_sync::fleet(&cli, c),
+        Command::Bench(a) if a.face.face => cmd_bench_face::run(&a.face),
         Command::Bench(a) if a.finger => cmd_finger::bench(a.rounds, a.out.as_deref()),
         Command::Bench(a) => cmd_log::bench(a),
         Command::Fpgen(a) => cmd_finger::fpgen(a),

@@ -181,3 +181,65 @@ fn eval_writes_rates_and_a_det_curve() {
     assert!(out.contains("not supported by the data"), "{out}");
     assert!(std::fs::read_to_string(det).unwrap().starts_with("<svg"));
 }
+
+#[test]
+fn bench_face_prepares_frames_measures_both_sizes_and_decides() {
+    // Not a timing assertion: it checks that the benchmark measures what
+    // it says (every stage of every frame at both sizes, two threads, a
+    // real decision) and leaves the manifest the reference script reads.
+    models_present();
+    let cs = Cs::uninit();
+    let frames = cs.root().join("frames");
+    let json = cs.root().join("bench.json");
+    let out = cs.ok(&[
+        "bench",
+        "--face",
+        "--frames",
+        &frames.display().to_string(),
+        "--threads",
+        "2",
+        "--repeats",
+        "1",
+        "--decisions",
+        "1",
+        "--json-out",
+        &json.display().to_string(),
+    ]);
+    assert!(out.contains("| 320x240 | 320x256 | 2 |"), "{out}");
+    assert!(out.contains("| 640x480 | 640x480 | 2 |"), "{out}");
+    assert!(out.contains("all 1 decisions: match"), "{out}");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(frames.join("manifest.json")).unwrap()).unwrap();
+    let models = m["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    assert_eq!(models[0]["role"], "detector");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["threads"], 2);
+    for (res, want) in r["resolutions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["320x240", "640x480"])
+    {
+        assert_eq!(res["resolution"], want);
+        // five fixture photos, one pass each: a face found in every frame
+        for stage in ["decode", "detect", "align", "embed"] {
+            assert_eq!(
+                res["samples"][stage].as_array().unwrap().len(),
+                5,
+                "{want} {stage}"
+            );
+        }
+        assert_eq!(res["embeddings"].as_object().unwrap().len(), 5);
+        let f = frames.join(
+            res["embeddings"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .next()
+                .unwrap(),
+        );
+        assert!(f.is_file(), "{}", f.display());
+    }
+    assert_eq!(r["decision"]["decisions"][0], "match");
+}
