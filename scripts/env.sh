@@ -39,3 +39,30 @@ die() {
   printf 'error: %s\n' "$*" >&2
   exit 1
 }
+
+# Free space, in GiB, on the filesystem that holds (or will hold) the path.
+free_gib() {
+  local p="$1"
+  while [ ! -e "$p" ]; do p="$(dirname "$p")"; done
+  df -Pk "$p" | awk 'NR == 2 { printf "%d", $4 / 1048576 }'
+}
+
+# A build and test run needs room for the debug build, the test binaries and the
+# test suites' temporary data. Old builds accumulate in CARGO_TARGET_DIR (every
+# changed test binary keeps its old copy), so when space runs short the stale
+# parts go first, then the whole debug build; only then is it an error, with the
+# numbers, rather than a "No space left on device" halfway through a link.
+ensure_disk_space() {
+  local need="$1" free
+  free="$(free_gib "$CARGO_TARGET_DIR")"
+  [ "$free" -ge "$need" ] && return 0
+  warn "only ${free} GiB free for $CARGO_TARGET_DIR (need ${need}); removing incremental caches"
+  rm -rf "$CARGO_TARGET_DIR"/debug/incremental "$CARGO_TARGET_DIR"/release/incremental
+  free="$(free_gib "$CARGO_TARGET_DIR")"
+  [ "$free" -ge "$need" ] && return 0
+  warn "still ${free} GiB free; removing the earlier debug build (it will be rebuilt)"
+  rm -rf "$CARGO_TARGET_DIR"/debug
+  free="$(free_gib "$CARGO_TARGET_DIR")"
+  [ "$free" -ge "$need" ] && return 0
+  die "only ${free} GiB free on the disk holding $CARGO_TARGET_DIR; building and testing needs about ${need} GiB (set CARGO_TARGET_DIR elsewhere or free space)"
+}

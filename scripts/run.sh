@@ -33,6 +33,7 @@ section "build: UI"
 
 section "build: Rust (countersign CLI and app)"
 cd "$REPO"
+ensure_disk_space 6
 cargo build -p countersign-cli -p countersign-app
 
 section "data directory: $DATA"
