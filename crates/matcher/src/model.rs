@@ -250,52 +250,108 @@ pub(crate) fn dequantize(
     Ok(out)
 }
 
-/// Rewrites `PRelu(x, slope)` with a constant slope of at most 1 as
-/// `Max(x, Mul(x, slope))`. Both give `x` for `x >= 0` and `slope * x`
-/// below (for `slope <= 1`, `slope * x >= x` exactly when `x <= 0`, and
-/// rounding is monotonic, so the result is bit-identical), but tract 0.23
-/// expands PRelu into a comparison, a multiplication and a select over
-/// boolean tensors, which took about 60 % of SFace's time, while Mul and Max
-/// run as fused, vectorised element-wise kernels. Returns how many nodes
-/// were rewritten; a slope above 1 (or not constant) leaves its node alone.
+/// Rewrites every `PRelu(x, slope)` with a constant, finite slope into
+/// element-wise operations that give bit-identical results:
+/// - all slopes at most 1: `Max(x, Mul(x, slope))` (for `slope <= 1`,
+///   `slope * x >= x` exactly when `x <= 0`, and rounding is monotonic);
+/// - all slopes at least 1: `Min(x, Mul(x, slope))` (the mirror image);
+/// - mixed: `Add(Relu(x), Mul(Min(x, 0), slope))` (one side of the sum is
+///   always an exact zero).
+///
+/// Tract 0.23 expands PRelu into a comparison, a multiplication and a select
+/// over boolean tensors, which took about 60 % of SFace's time, while these
+/// run as vectorised element-wise kernels. Returns how many nodes were
+/// rewritten; a slope that is not a constant leaves its node alone.
 pub(crate) fn rewrite_prelu(graph: &mut pb::GraphProto) -> Result<usize, String> {
-    let inits: HashMap<&str, &pb::TensorProto> = graph
-        .initializer
-        .iter()
-        .map(|t| (t.name.as_str(), t))
-        .collect();
+    enum Form {
+        Max,
+        Min,
+        Mixed,
+    }
+    let mut forms = Vec::with_capacity(graph.node.len());
+    {
+        let inits: HashMap<&str, &pb::TensorProto> = graph
+            .initializer
+            .iter()
+            .map(|t| (t.name.as_str(), t))
+            .collect();
+        for node in &graph.node {
+            let slopes = match inits.get(node.input.get(1).map_or("", |s| s.as_str())) {
+                Some(t) if node.op_type == "PRelu" && node.output.len() == 1 => values_f32(t)?,
+                _ => {
+                    forms.push(None);
+                    continue;
+                }
+            };
+            forms.push(if !slopes.iter().all(|v| v.is_finite()) {
+                None
+            } else if slopes.iter().all(|v| *v <= 1.0) {
+                Some(Form::Max)
+            } else if slopes.iter().all(|v| *v >= 1.0) {
+                Some(Form::Min)
+            } else {
+                Some(Form::Mixed)
+            });
+        }
+    }
+    let zero = "__prelu_zero".to_string();
+    let mut need_zero = false;
     let mut out = Vec::with_capacity(graph.node.len());
     let mut rewritten = 0;
-    for node in &graph.node {
-        let slope_ok = node.op_type == "PRelu"
-            && node.input.len() == 2
-            && node.output.len() == 1
-            && match inits.get(node.input[1].as_str()) {
-                Some(t) => values_f32(t)?.iter().all(|v| v.is_finite() && *v <= 1.0),
-                None => false,
-            };
-        if !slope_ok {
+    for (node, form) in graph.node.iter().zip(forms) {
+        let Some(form) = form else {
             out.push(node.clone());
             continue;
+        };
+        let (x, slope, y) = (&node.input[0], &node.input[1], &node.output[0]);
+        let op = |suffix: &str, op: &str, input: Vec<String>, output: String| pb::NodeProto {
+            name: format!("{}__prelu_{suffix}", node.name),
+            op_type: op.into(),
+            input,
+            output: vec![output],
+            ..Default::default()
+        };
+        match form {
+            Form::Max | Form::Min => {
+                let scaled = format!("{y}__prelu_scaled");
+                out.push(op(
+                    "mul",
+                    "Mul",
+                    vec![x.clone(), slope.clone()],
+                    scaled.clone(),
+                ));
+                let pick = if matches!(form, Form::Max) {
+                    "Max"
+                } else {
+                    "Min"
+                };
+                out.push(op("pick", pick, vec![x.clone(), scaled], y.clone()));
+            }
+            Form::Mixed => {
+                need_zero = true;
+                let (pos, neg, scaled) = (
+                    format!("{y}__prelu_pos"),
+                    format!("{y}__prelu_neg"),
+                    format!("{y}__prelu_scaled"),
+                );
+                out.push(op("relu", "Relu", vec![x.clone()], pos.clone()));
+                out.push(op("min", "Min", vec![x.clone(), zero.clone()], neg.clone()));
+                out.push(op("mul", "Mul", vec![neg, slope.clone()], scaled.clone()));
+                out.push(op("add", "Add", vec![pos, scaled], y.clone()));
+            }
         }
-        let scaled = format!("{}__prelu_scaled", node.output[0]);
-        out.push(pb::NodeProto {
-            name: format!("{}__prelu_mul", node.name),
-            op_type: "Mul".into(),
-            input: vec![node.input[0].clone(), node.input[1].clone()],
-            output: vec![scaled.clone()],
-            ..Default::default()
-        });
-        out.push(pb::NodeProto {
-            name: format!("{}__prelu_max", node.name),
-            op_type: "Max".into(),
-            input: vec![node.input[0].clone(), scaled],
-            output: node.output.clone(),
-            ..Default::default()
-        });
         rewritten += 1;
     }
     graph.node = out;
+    if need_zero {
+        graph.initializer.push(pb::TensorProto {
+            name: zero,
+            dims: vec![],
+            data_type: 1,
+            raw_data: 0f32.to_le_bytes().to_vec(),
+            ..Default::default()
+        });
+    }
     Ok(rewritten)
 }
 
@@ -309,7 +365,7 @@ pub fn load_folded(path: &Path, bytes: &[u8]) -> Result<(InferenceModel, usize),
 pub fn load_prepared(
     path: &Path,
     bytes: &[u8],
-    prelu_as_max: bool,
+    rewrite_prelus: bool,
 ) -> Result<(InferenceModel, usize), MatcherError> {
     let mut proto = onnx()
         .proto_model_for_read(&mut &bytes[..])
@@ -366,7 +422,7 @@ pub fn load_prepared(
     }
     graph.node = keep;
     graph.initializer.extend(new_inits);
-    if prelu_as_max {
+    if rewrite_prelus {
         rewrite_prelu(graph).map_err(|e| load_err(path, e))?;
     }
     let used: HashSet<String> = graph
@@ -448,7 +504,7 @@ mod tests {
     }
 
     #[test]
-    fn prelu_with_a_slope_up_to_one_becomes_mul_and_max() {
+    fn prelu_becomes_max_min_or_the_mixed_form_by_its_slopes() {
         let node = |name: &str, slope: &str| pb::NodeProto {
             name: name.into(),
             op_type: "PRelu".into(),
@@ -457,20 +513,39 @@ mod tests {
             ..Default::default()
         };
         let mut g = pb::GraphProto {
-            node: vec![node("a", "small"), node("b", "big"), node("c", "not_const")],
+            node: vec![
+                node("a", "small"),
+                node("b", "big"),
+                node("c", "mixed"),
+                node("d", "not_const"),
+            ],
             initializer: vec![
                 t("small", &[2, 1, 1], 1, f32s(&[0.25, -0.5])),
-                t("big", &[2, 1, 1], 1, f32s(&[0.25, 1.5])),
+                t("big", &[2, 1, 1], 1, f32s(&[1.0, 1.5])),
+                t("mixed", &[2, 1, 1], 1, f32s(&[0.25, 1.5])),
             ],
             ..Default::default()
         };
-        assert_eq!(rewrite_prelu(&mut g).unwrap(), 1);
+        assert_eq!(rewrite_prelu(&mut g).unwrap(), 3);
         let ops: Vec<&str> = g.node.iter().map(|n| n.op_type.as_str()).collect();
-        assert_eq!(ops, ["Mul", "Max", "PRelu", "PRelu"]);
+        assert_eq!(
+            ops,
+            ["Mul", "Max", "Mul", "Min", "Relu", "Min", "Mul", "Add", "PRelu"]
+        );
         assert_eq!(g.node[0].input, ["x", "small"]);
-        assert_eq!(g.node[1].input[0], "x");
-        assert_eq!(g.node[1].input[1], g.node[0].output[0]);
+        assert_eq!(
+            g.node[1].input,
+            ["x".to_string(), g.node[0].output[0].clone()]
+        );
         assert_eq!(g.node[1].output, ["a_out"]);
+        assert_eq!(g.node[3].output, ["b_out"]);
+        assert_eq!(g.node[5].input, ["x", "__prelu_zero"]);
+        assert_eq!(g.node[6].input[1], "mixed");
+        assert_eq!(g.node[7].output, ["c_out"]);
+        assert!(
+            g.initializer.iter().any(|t| t.name == "__prelu_zero"),
+            "the mixed form needs its zero constant"
+        );
     }
 
     #[test]

@@ -270,8 +270,8 @@ fn sface_with_prelu_rewritten_gives_the_same_embedding() {
         crop.get_pixel(x as u32, y as u32)[c] as f32
     })
     .into_tensor();
-    let run = |prelu_as_max| {
-        let (m, _) = load_prepared(&path, &bytes, prelu_as_max).unwrap();
+    let run = |rewrite_prelus| {
+        let (m, _) = load_prepared(&path, &bytes, rewrite_prelus).unwrap();
         let plan = m
             .with_input_fact(0, f32::fact([1, 3, 112, 112]).into())
             .unwrap()
