@@ -4,11 +4,14 @@
 //! (that is `countersign bench --face`).
 //!
 //!     cargo run --release -p countersign-matcher --example profile [-- RUNS]
+//!
+//! With `PROFILE_NODES=1` it also lists the slowest nodes with their output
+//! shapes.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use countersign_matcher::model::{load_folded, read_verified, ModelRole};
+use countersign_matcher::model::{compile, load_folded, read_verified, ModelRole};
 use countersign_matcher::{default_models_dir, DETECTOR_FILE, RECOGNIZER_FILE};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::plan::{eval, SimpleState};
@@ -17,21 +20,27 @@ fn profile(file: &str, role: ModelRole, shape: [usize; 4], runs: usize) -> Tract
     let path = default_models_dir().join(file);
     let (bytes, _) = read_verified(&path, role)?;
     let (model, _) = load_folded(&path, &bytes)?;
-    let plan = model
-        .with_input_fact(0, f32::fact(shape).into())?
-        .into_optimized()?
-        .into_runnable()?;
+    let plan = compile(model, shape)?;
     let mut state = SimpleState::new(&plan)?;
     let input = Tensor::zero::<f32>(&shape)?;
     let mut by_op: HashMap<String, (f64, usize)> = HashMap::new();
+    let mut by_node: HashMap<usize, (f64, String)> = HashMap::new();
     let t0 = Instant::now();
     for _ in 0..runs {
         state.run_plan_with_eval(tvec![input.clone().into()], |ctx, st, node, inputs| {
             let t = Instant::now();
             let r = eval(ctx, st, node, inputs);
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
             let e = by_op.entry(node.op().name().to_string()).or_default();
-            e.0 += t.elapsed().as_secs_f64() * 1000.0;
+            e.0 += ms;
             e.1 += 1;
+            let shape = match &r {
+                Ok(o) => format!("{:?}", o.first().map(|t| t.shape().to_vec())),
+                Err(_) => String::new(),
+            };
+            let n = by_node.entry(node.id).or_default();
+            n.0 += ms;
+            n.1 = format!("{} {} -> {shape}", node.op().name(), node.name);
             r
         })?;
     }
@@ -45,6 +54,13 @@ fn profile(file: &str, role: ModelRole, shape: [usize; 4], runs: usize) -> Tract
             ms / runs as f64,
             n / runs
         );
+    }
+    if std::env::var_os("PROFILE_NODES").is_some() {
+        let mut nodes: Vec<_> = by_node.into_values().collect();
+        nodes.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (ms, what) in nodes.iter().take(25) {
+            println!("    {:>8.3} ms/run  {what}", ms / runs as f64);
+        }
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use image::RgbImage;
 use tract_onnx::prelude::*;
 
-use crate::detect::Plan;
+use crate::runner::Runner;
 use crate::MatcherError;
 
 /// ArcFace / FaceRecognizerSF 112x112 landmark template.
@@ -87,7 +87,7 @@ pub fn align(img: &RgbImage, landmarks: &[[f32; 2]; 5]) -> RgbImage {
 /// SFace: aligned 112x112 RGB (0..255) to a unit-length 128-d embedding.
 #[derive(Debug)]
 pub struct Recognizer {
-    plan: Plan,
+    plan: Runner,
 }
 
 fn inf(e: impl std::fmt::Display) -> MatcherError {
@@ -97,12 +97,10 @@ fn inf(e: impl std::fmt::Display) -> MatcherError {
 impl Recognizer {
     pub(crate) fn new(model: InferenceModel) -> Result<Self, MatcherError> {
         let s = ALIGNED_SIZE as usize;
-        let plan = model
-            .with_input_fact(0, f32::fact([1, 3, s, s]).into())
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(inf)?;
-        Ok(Recognizer { plan })
+        let plan = crate::model::compile(model, [1, 3, s, s]).map_err(inf)?;
+        Ok(Recognizer {
+            plan: Runner::new(plan),
+        })
     }
 
     pub fn embed(&self, face: &RgbImage) -> Result<Vec<f32>, MatcherError> {

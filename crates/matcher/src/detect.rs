@@ -2,12 +2,11 @@
 //! to the detector size, BGR 0..255, decode strides 8/16/32 with score =
 //! sqrt(cls * obj), non-maximum suppression.
 
-use std::sync::Arc;
-
 use image::RgbImage;
 use serde::Serialize;
 use tract_onnx::prelude::*;
 
+use crate::runner::Runner;
 use crate::MatcherError;
 
 /// One detected face, in the coordinates of the analysed image.
@@ -29,12 +28,10 @@ impl Face {
     }
 }
 
-pub(crate) type Plan = Arc<TypedRunnableModel>;
-
 /// The detector, compiled for one input size (multiples of 32).
 #[derive(Debug)]
 pub struct Detector {
-    plan: Plan,
+    plan: Runner,
     pub width: usize,
     pub height: usize,
 }
@@ -46,13 +43,9 @@ fn inf(e: impl std::fmt::Display) -> MatcherError {
 impl Detector {
     pub(crate) fn new(model: InferenceModel, w: usize, h: usize) -> Result<Self, MatcherError> {
         let (w, h) = (w.div_ceil(32) * 32, h.div_ceil(32) * 32);
-        let plan = model
-            .with_input_fact(0, f32::fact([1, 3, h, w]).into())
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(inf)?;
+        let plan = crate::model::compile(model, [1, 3, h, w]).map_err(inf)?;
         Ok(Detector {
-            plan,
+            plan: Runner::new(plan),
             width: w,
             height: h,
         })

@@ -20,7 +20,9 @@ pub mod detect;
 pub mod eval;
 pub mod model;
 pub mod pad;
+pub mod pool;
 pub mod quality;
+mod runner;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

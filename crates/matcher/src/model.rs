@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use tract_onnx::pb;
+
 use tract_onnx::prelude::*;
 
 use crate::MatcherError;
@@ -353,6 +355,18 @@ pub(crate) fn rewrite_prelu(graph: &mut pb::GraphProto) -> Result<usize, String>
         });
     }
     Ok(rewritten)
+}
+
+/// Compiles a prepared model for one input shape: typed, decluttered, tract's
+/// 2x2 stride-2 max-pools replaced by [`crate::pool::MaxPool2x2S2`],
+/// optimised, runnable. Every plan the matcher runs is made here.
+pub fn compile(model: InferenceModel, input: [usize; 4]) -> TractResult<Arc<TypedRunnableModel>> {
+    let mut typed = model
+        .with_input_fact(0, f32::fact(input).into())?
+        .into_typed()?
+        .into_decluttered()?;
+    crate::pool::use_fast_max_pools(&mut typed)?;
+    typed.into_optimized()?.into_runnable()
 }
 
 /// Parses ONNX bytes and folds constant `DequantizeLinear` nodes. Returns

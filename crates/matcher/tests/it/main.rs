@@ -257,7 +257,7 @@ fn two_threads_find_the_same_faces_and_embeddings_as_one() {
 
 #[test]
 fn sface_with_prelu_rewritten_gives_the_same_embedding() {
-    use countersign_matcher::model::{load_prepared, read_verified, ModelRole};
+    use countersign_matcher::model::{compile, load_prepared, read_verified, ModelRole};
     use tract_onnx::prelude::*;
     let path = countersign_matcher::default_models_dir().join(RECOGNIZER_FILE);
     let (bytes, _) = read_verified(&path, ModelRole::Recognizer).unwrap();
@@ -272,13 +272,7 @@ fn sface_with_prelu_rewritten_gives_the_same_embedding() {
     .into_tensor();
     let run = |rewrite_prelus| {
         let (m, _) = load_prepared(&path, &bytes, rewrite_prelus).unwrap();
-        let plan = m
-            .with_input_fact(0, f32::fact([1, 3, 112, 112]).into())
-            .unwrap()
-            .into_optimized()
-            .unwrap()
-            .into_runnable()
-            .unwrap();
+        let plan = compile(m, [1, 3, 112, 112]).unwrap();
         let out = plan.run(tvec![input.clone().into()]).unwrap();
         out[0]
             .try_as_plain_ram()
