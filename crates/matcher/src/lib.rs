@@ -21,6 +21,7 @@ pub mod eval;
 pub mod model;
 pub mod pad;
 pub mod pool;
+pub mod prelu;
 pub mod quality;
 mod runner;
 

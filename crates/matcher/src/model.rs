@@ -252,111 +252,6 @@ pub(crate) fn dequantize(
     Ok(out)
 }
 
-/// Rewrites every `PRelu(x, slope)` with a constant, finite slope into
-/// element-wise operations that give bit-identical results:
-/// - all slopes at most 1: `Max(x, Mul(x, slope))` (for `slope <= 1`,
-///   `slope * x >= x` exactly when `x <= 0`, and rounding is monotonic);
-/// - all slopes at least 1: `Min(x, Mul(x, slope))` (the mirror image);
-/// - mixed: `Add(Relu(x), Mul(Min(x, 0), slope))` (one side of the sum is
-///   always an exact zero).
-///
-/// Tract 0.23 expands PRelu into a comparison, a multiplication and a select
-/// over boolean tensors, which took about 60 % of SFace's time, while these
-/// run as vectorised element-wise kernels. Returns how many nodes were
-/// rewritten; a slope that is not a constant leaves its node alone.
-pub(crate) fn rewrite_prelu(graph: &mut pb::GraphProto) -> Result<usize, String> {
-    enum Form {
-        Max,
-        Min,
-        Mixed,
-    }
-    let mut forms = Vec::with_capacity(graph.node.len());
-    {
-        let inits: HashMap<&str, &pb::TensorProto> = graph
-            .initializer
-            .iter()
-            .map(|t| (t.name.as_str(), t))
-            .collect();
-        for node in &graph.node {
-            let slopes = match inits.get(node.input.get(1).map_or("", |s| s.as_str())) {
-                Some(t) if node.op_type == "PRelu" && node.output.len() == 1 => values_f32(t)?,
-                _ => {
-                    forms.push(None);
-                    continue;
-                }
-            };
-            forms.push(if !slopes.iter().all(|v| v.is_finite()) {
-                None
-            } else if slopes.iter().all(|v| *v <= 1.0) {
-                Some(Form::Max)
-            } else if slopes.iter().all(|v| *v >= 1.0) {
-                Some(Form::Min)
-            } else {
-                Some(Form::Mixed)
-            });
-        }
-    }
-    let zero = "__prelu_zero".to_string();
-    let mut need_zero = false;
-    let mut out = Vec::with_capacity(graph.node.len());
-    let mut rewritten = 0;
-    for (node, form) in graph.node.iter().zip(forms) {
-        let Some(form) = form else {
-            out.push(node.clone());
-            continue;
-        };
-        let (x, slope, y) = (&node.input[0], &node.input[1], &node.output[0]);
-        let op = |suffix: &str, op: &str, input: Vec<String>, output: String| pb::NodeProto {
-            name: format!("{}__prelu_{suffix}", node.name),
-            op_type: op.into(),
-            input,
-            output: vec![output],
-            ..Default::default()
-        };
-        match form {
-            Form::Max | Form::Min => {
-                let scaled = format!("{y}__prelu_scaled");
-                out.push(op(
-                    "mul",
-                    "Mul",
-                    vec![x.clone(), slope.clone()],
-                    scaled.clone(),
-                ));
-                let pick = if matches!(form, Form::Max) {
-                    "Max"
-                } else {
-                    "Min"
-                };
-                out.push(op("pick", pick, vec![x.clone(), scaled], y.clone()));
-            }
-            Form::Mixed => {
-                need_zero = true;
-                let (pos, neg, scaled) = (
-                    format!("{y}__prelu_pos"),
-                    format!("{y}__prelu_neg"),
-                    format!("{y}__prelu_scaled"),
-                );
-                out.push(op("relu", "Relu", vec![x.clone()], pos.clone()));
-                out.push(op("min", "Min", vec![x.clone(), zero.clone()], neg.clone()));
-                out.push(op("mul", "Mul", vec![neg, slope.clone()], scaled.clone()));
-                out.push(op("add", "Add", vec![pos, scaled], y.clone()));
-            }
-        }
-        rewritten += 1;
-    }
-    graph.node = out;
-    if need_zero {
-        graph.initializer.push(pb::TensorProto {
-            name: zero,
-            dims: vec![],
-            data_type: 1,
-            raw_data: 0f32.to_le_bytes().to_vec(),
-            ..Default::default()
-        });
-    }
-    Ok(rewritten)
-}
-
 /// Compiles a prepared model for one input shape: typed, decluttered, tract's
 /// 2x2 stride-2 max-pools replaced by [`crate::pool::MaxPool2x2S2`],
 /// optimised, runnable. Every plan the matcher runs is made here.
@@ -375,11 +270,12 @@ pub fn load_folded(path: &Path, bytes: &[u8]) -> Result<(InferenceModel, usize),
     load_prepared(path, bytes, true)
 }
 
-/// [`load_folded`], optionally without [`rewrite_prelu`] (to compare).
+/// [`load_folded`], optionally with tract's own PRelu instead of
+/// [`crate::prelu::ChannelPrelu`] (to compare).
 pub fn load_prepared(
     path: &Path,
     bytes: &[u8],
-    rewrite_prelus: bool,
+    fast_prelu: bool,
 ) -> Result<(InferenceModel, usize), MatcherError> {
     let mut proto = onnx()
         .proto_model_for_read(&mut &bytes[..])
@@ -436,8 +332,8 @@ pub fn load_prepared(
     }
     graph.node = keep;
     graph.initializer.extend(new_inits);
-    if rewrite_prelus {
-        rewrite_prelu(graph).map_err(|e| load_err(path, e))?;
+    if fast_prelu {
+        crate::prelu::mark(graph);
     }
     let used: HashSet<String> = graph
         .node
@@ -456,7 +352,9 @@ pub fn load_prepared(
     for o in graph.output.iter_mut() {
         o.r#type = None;
     }
-    let model = onnx()
+    let mut parser = onnx();
+    crate::prelu::register(&mut parser);
+    let model = parser
         .model_for_proto_model(&proto)
         .map_err(|e| load_err(path, e))?;
     Ok((model, folded))
@@ -514,51 +412,6 @@ mod tests {
         assert_eq!(
             dequantize(&x, &s1, None, 1, 0).unwrap(),
             vec![20.0, 40.0, 60.0, 80.0]
-        );
-    }
-
-    #[test]
-    fn prelu_becomes_max_min_or_the_mixed_form_by_its_slopes() {
-        let node = |name: &str, slope: &str| pb::NodeProto {
-            name: name.into(),
-            op_type: "PRelu".into(),
-            input: vec!["x".into(), slope.into()],
-            output: vec![format!("{name}_out")],
-            ..Default::default()
-        };
-        let mut g = pb::GraphProto {
-            node: vec![
-                node("a", "small"),
-                node("b", "big"),
-                node("c", "mixed"),
-                node("d", "not_const"),
-            ],
-            initializer: vec![
-                t("small", &[2, 1, 1], 1, f32s(&[0.25, -0.5])),
-                t("big", &[2, 1, 1], 1, f32s(&[1.0, 1.5])),
-                t("mixed", &[2, 1, 1], 1, f32s(&[0.25, 1.5])),
-            ],
-            ..Default::default()
-        };
-        assert_eq!(rewrite_prelu(&mut g).unwrap(), 3);
-        let ops: Vec<&str> = g.node.iter().map(|n| n.op_type.as_str()).collect();
-        assert_eq!(
-            ops,
-            ["Mul", "Max", "Mul", "Min", "Relu", "Min", "Mul", "Add", "PRelu"]
-        );
-        assert_eq!(g.node[0].input, ["x", "small"]);
-        assert_eq!(
-            g.node[1].input,
-            ["x".to_string(), g.node[0].output[0].clone()]
-        );
-        assert_eq!(g.node[1].output, ["a_out"]);
-        assert_eq!(g.node[3].output, ["b_out"]);
-        assert_eq!(g.node[5].input, ["x", "__prelu_zero"]);
-        assert_eq!(g.node[6].input[1], "mixed");
-        assert_eq!(g.node[7].output, ["c_out"]);
-        assert!(
-            g.initializer.iter().any(|t| t.name == "__prelu_zero"),
-            "the mixed form needs its zero constant"
         );
     }
 

@@ -256,7 +256,7 @@ fn two_threads_find_the_same_faces_and_embeddings_as_one() {
 }
 
 #[test]
-fn sface_with_prelu_rewritten_gives_the_same_embedding() {
+fn sface_with_the_per_channel_prelu_gives_the_same_embedding_as_tracts() {
     use countersign_matcher::model::{compile, load_prepared, read_verified, ModelRole};
     use tract_onnx::prelude::*;
     let path = countersign_matcher::default_models_dir().join(RECOGNIZER_FILE);
@@ -270,8 +270,8 @@ fn sface_with_prelu_rewritten_gives_the_same_embedding() {
         crop.get_pixel(x as u32, y as u32)[c] as f32
     })
     .into_tensor();
-    let run = |rewrite_prelus| {
-        let (m, _) = load_prepared(&path, &bytes, rewrite_prelus).unwrap();
+    let run = |fast_prelu| {
+        let (m, _) = load_prepared(&path, &bytes, fast_prelu).unwrap();
         let plan = compile(m, [1, 3, 112, 112]).unwrap();
         let out = plan.run(tvec![input.clone().into()]).unwrap();
         out[0]
