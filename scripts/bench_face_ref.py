@@ -322,27 +322,29 @@ def table(args):
     embs = {}
     for r in reports:
         for res in r["resolutions"]:
-            key = (res["resolution"], r["threads"], r["side"])
+            key = (res["resolution"], res["detector"], r["threads"], r["side"])
             d = pooled.setdefault(key, {s: [] for s in STAGES})
             for s in STAGES:
                 d[s].extend(res["samples"][s])
             loads.setdefault(key, []).append(res["load_ms"])
-            embs.setdefault((res["resolution"], r["side"]), res["embeddings"])
-            pooled[key]["detector"] = res["detector"]
+            embs.setdefault((res["resolution"], res["detector"], r["side"]), res["embeddings"])
     out = []
     out.append("| resolution | threads | implementation | decode ms | detect ms | align ms | embed ms | total ms | vs reference | model load ms |")
     out.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for key in sorted(pooled, key=lambda k: (int(k[0].split("x")[0]), k[1], k[2] != "rust")):
-        resn, threads, side = key
+    def width(s):
+        return int(s.split("x")[0])
+
+    for key in sorted(pooled, key=lambda k: (width(k[0]), -width(k[1]), k[2], k[3] != "rust")):
+        resn, det, threads, side = key
         d = pooled[key]
         m = {s: med(d[s]) for s in STAGES}
         total = sum(m.values())
-        ref = pooled.get((resn, threads, "reference"))
+        ref = pooled.get((resn, det, threads, "reference"))
         rtotal = sum(med(ref[s]) for s in STAGES) if ref else float("nan")
         ratio = f"{total / rtotal:.2f}x" if side == "rust" and ref else ""
         name = "tract (Rust)" if side == "rust" else "onnxruntime + OpenCV"
         out.append(
-            f"| {resn} (detector {d['detector']}) | {threads} | {name} | {m['decode']:.2f} | {m['detect']:.2f} | "
+            f"| {resn} (detector {det}) | {threads} | {name} | {m['decode']:.2f} | {m['detect']:.2f} | "
             f"{m['align']:.3f} | {m['embed']:.2f} | {total:.2f} | {ratio} | {med(loads[key]):.0f} |"
         )
     n = {k: len(v["detect"]) for k, v in pooled.items()}
@@ -351,10 +353,10 @@ def table(args):
                f"Rust: {impls.get('rust', '?')}; reference: {impls.get('reference', '?')}.")
     # agreement: cosine between the two sides' embeddings of the same frame
     cos = []
-    for (resn, side), e in embs.items():
+    for (resn, det, side), e in embs.items():
         if side != "rust":
             continue
-        other = embs.get((resn, "reference"), {})
+        other = embs.get((resn, det, "reference"), {})
         for frame, v in e.items():
             w = other.get(frame)
             if w:

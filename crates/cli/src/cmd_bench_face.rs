@@ -169,6 +169,23 @@ fn prepare(dir: &Path, photos: &Path, models_dir: &Path) -> anyhow::Result<Manif
             frames,
         });
     }
+    // The product does not run the detector at the camera's full size: it
+    // letterboxes every frame into its own detector size (MatcherConfig's
+    // default), so the larger frames are also measured that way, on both
+    // sides (the letterbox resize counts in "detect").
+    let product = (cfg.det_width, cfg.det_height);
+    let extra: Vec<ManifestResolution> = resolutions
+        .iter()
+        .filter(|r| (r.det_width, r.det_height) != product && r.width as usize > product.0)
+        .map(|r| ManifestResolution {
+            width: r.width,
+            height: r.height,
+            det_width: product.0,
+            det_height: product.1,
+            frames: r.frames.clone(),
+        })
+        .collect();
+    resolutions.extend(extra);
     let manifest = Manifest {
         models_dir: std::fs::canonicalize(models_dir)?,
         models: m
