@@ -32,11 +32,7 @@ pub fn register(onnx: &mut tract_onnx::Onnx) {
 /// True when a slope initializer of these dimensions has one value per
 /// channel of an NCHW input, as ONNX broadcasting reads it.
 pub fn per_channel_dims(dims: &[i64]) -> bool {
-    match dims {
-        [_, 1, 1] => true,
-        [1, _, 1, 1] => true,
-        _ => false,
-    }
+    matches!(dims, [_, 1, 1] | [1, _, 1, 1])
 }
 
 /// Renames the per-channel PRelu nodes of a graph to [`OP_TYPE`]; returns
