@@ -16,6 +16,7 @@
 //!   with everything the evidence needs.
 
 pub mod align;
+pub mod conv;
 pub mod detect;
 pub mod eval;
 pub mod model;

@@ -252,14 +252,28 @@ pub(crate) fn dequantize(
     Ok(out)
 }
 
-/// Compiles a prepared model for one input shape: typed, decluttered, tract's
-/// 2x2 stride-2 max-pools replaced by [`crate::pool::MaxPool2x2S2`],
+/// Compiles a prepared model for one input shape: typed, convolutions
+/// replaced by [`crate::conv::FastConv`] where it computes them, decluttered,
+/// tract's 2x2 stride-2 max-pools replaced by [`crate::pool::MaxPool2x2S2`],
 /// optimised, runnable. Every plan the matcher runs is made here.
 pub fn compile(model: InferenceModel, input: [usize; 4]) -> TractResult<Arc<TypedRunnableModel>> {
+    compile_with(model, input, true)
+}
+
+/// [`compile`], optionally without [`crate::conv::FastConv`] (tract's own
+/// convolutions, to compare).
+pub fn compile_with(
+    model: InferenceModel,
+    input: [usize; 4],
+    fast_convs: bool,
+) -> TractResult<Arc<TypedRunnableModel>> {
     let mut typed = model
         .with_input_fact(0, f32::fact(input).into())?
-        .into_typed()?
-        .into_decluttered()?;
+        .into_typed()?;
+    if fast_convs {
+        crate::conv::use_fast_convs(&mut typed)?;
+    }
+    let mut typed = typed.into_decluttered()?;
     crate::pool::use_fast_max_pools(&mut typed)?;
     typed.into_optimized()?.into_runnable()
 }

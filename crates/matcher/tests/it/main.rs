@@ -288,3 +288,53 @@ fn sface_with_the_per_channel_prelu_gives_the_same_embedding_as_tracts() {
         .fold(0f32, f32::max);
     assert_eq!(original, rewritten, "largest difference {worst}");
 }
+
+#[test]
+fn yunet_with_the_fast_convolutions_gives_tracts_outputs() {
+    use countersign_matcher::model::{compile_with, load_folded, read_verified, ModelRole};
+    use tract_onnx::prelude::*;
+    let path = countersign_matcher::default_models_dir().join(DETECTOR_FILE);
+    let (bytes, _) = read_verified(&path, ModelRole::Detector).unwrap();
+    // A real face, at the product's detector size and at a full VGA frame.
+    for (w, h) in [(320usize, 256usize), (640, 480)] {
+        let photo = image::imageops::resize(
+            &img("obama.jpg"),
+            w as u32,
+            h as u32,
+            image::imageops::Triangle,
+        );
+        let input = tract_ndarray::Array4::from_shape_fn((1, 3, h, w), |(_, c, y, x)| {
+            photo.get_pixel(x as u32, y as u32)[2 - c] as f32
+        })
+        .into_tensor();
+        let run = |fast| {
+            let (m, _) = load_folded(&path, &bytes).unwrap();
+            let plan = compile_with(m, [1, 3, h, w], fast).unwrap();
+            plan.run(tvec![input.clone().into()])
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    let v = t.try_as_plain_ram().unwrap();
+                    (t.shape().to_vec(), v.as_slice::<f32>().unwrap().to_vec())
+                })
+                .collect::<Vec<_>>()
+        };
+        let (tract, fast) = (run(false), run(true));
+        assert_eq!(tract.len(), 12, "YuNet has 12 outputs");
+        assert_eq!(tract.len(), fast.len());
+        for (i, ((ts, tv), (fs, fv))) in tract.iter().zip(&fast).enumerate() {
+            assert_eq!(ts, fs, "output {i} shape at {w}x{h}");
+            for (j, (a, b)) in tv.iter().zip(fv).enumerate() {
+                // Sums in another order: rounding differences only.
+                assert!(
+                    (a - b).abs() <= 1e-3 * (1.0 + a.abs()),
+                    "output {i} value {j} at {w}x{h}: tract {a}, fast {b}"
+                );
+            }
+        }
+        // The face is found with the same score either way.
+        let best = |o: &[(Vec<usize>, Vec<f32>)]| o[0].1.iter().cloned().fold(0f32, f32::max);
+        assert!(best(&tract) > 0.5, "the face is found at {w}x{h}");
+        assert!((best(&tract) - best(&fast)).abs() < 1e-4);
+    }
+}

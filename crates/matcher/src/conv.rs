@@ -1,0 +1,339 @@
+//! YuNet's convolutions as three small tract operators, and the pass that
+//! puts them in place of tract's own.
+//!
+//! YuNet is wide and shallow: 16 to 64 channels over up to 320x240 pixels.
+//! Tract 0.23 runs each 1x1 convolution as a matrix product that first packs
+//! the whole input into panels (4 ms for the first one at 640x480, more than
+//! the product), its depthwise convolutions without the ReLU that follows,
+//! and the first layer as a direct convolution: the detector took 2 to 3
+//! times as long as onnxruntime's. The operators here read NCHW planes
+//! directly ([`kernels`]):
+//! - [`FastConv`] of kind `Pointwise`: 1x1, stride 1, no padding, one group;
+//! - `Depthwise3x3`: one 3x3 filter per channel, stride 1, padding 1;
+//! - `Rows`: any other convolution with one group (gathered rows, then the
+//!   pointwise kernel).
+//!
+//! Each may carry the ReLU that follows it. The pass runs on the typed model
+//! before decluttering, while every convolution is still tract's `Conv` on
+//! NCHW with constant weights; tract then leaves these operators (and so the
+//! layout) alone. The tests compare the whole detector with and without the
+//! pass, and each kernel with a plain sum.
+
+pub mod kernels;
+
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
+use tract_onnx::tract_core::ops::nn::DataFormat;
+
+use kernels::Geometry;
+
+/// Which kernel a [`FastConv`] runs.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum Kind {
+    Pointwise,
+    Depthwise3x3,
+    Rows(Geometry),
+}
+
+/// A convolution on an f32 NCHW tensor with constant weights (OIHW) and
+/// bias, optionally followed by ReLU.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub struct FastConv {
+    pub kind: Kind,
+    pub ci: usize,
+    pub co: usize,
+    pub relu: bool,
+    weights: Arc<Tensor>,
+    bias: Arc<Tensor>,
+}
+
+impl FastConv {
+    fn geometry(&self) -> Geometry {
+        match self.kind {
+            Kind::Pointwise => Geometry {
+                k: (1, 1),
+                stride: (1, 1),
+                dilation: (1, 1),
+                pad_before: (0, 0),
+                pad_after: (0, 0),
+            },
+            Kind::Depthwise3x3 => Geometry {
+                k: (3, 3),
+                stride: (1, 1),
+                dilation: (1, 1),
+                pad_before: (1, 1),
+                pad_after: (1, 1),
+            },
+            Kind::Rows(g) => g,
+        }
+    }
+}
+
+impl Op for FastConv {
+    fn name(&self) -> StaticName {
+        match self.kind {
+            Kind::Pointwise => "FastPointwise",
+            Kind::Depthwise3x3 => "FastDepthwise3x3",
+            Kind::Rows(_) => "FastConvRows",
+        }
+        .into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!(
+            "{} -> {} channels, {:?}, relu: {}",
+            self.ci, self.co, self.kind, self.relu
+        )])
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for FastConv {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = args_1!(inputs);
+        let shape = x.shape().to_vec();
+        ensure!(
+            shape.len() == 4 && shape[1] == self.ci,
+            "{}: input {shape:?} for {} channels",
+            self.name(),
+            self.ci
+        );
+        let (n, h, w) = (shape[0], shape[2], shape[3]);
+        let Some((oh, ow)) = self.geometry().output(h, w) else {
+            bail!(
+                "{}: a {h}x{w} input is smaller than the kernel",
+                self.name()
+            );
+        };
+        let mut out = Tensor::zero::<f32>(&[n, self.co, oh, ow])?;
+        {
+            let plain = x.try_as_plain_ram()?;
+            let src = plain.as_slice::<f32>()?;
+            let mut dst = out.try_as_plain_ram_mut()?;
+            let dst = dst.as_slice_mut::<f32>()?;
+            let wt = self.weights.try_as_plain_ram()?;
+            let wt = wt.as_slice::<f32>()?;
+            let b = self.bias.try_as_plain_ram()?;
+            let b = b.as_slice::<f32>()?;
+            let (isz, osz) = (self.ci * h * w, self.co * oh * ow);
+            for i in 0..n {
+                let (x, y) = (&src[i * isz..][..isz], &mut dst[i * osz..][..osz]);
+                match self.kind {
+                    Kind::Pointwise => {
+                        let rows = kernels::Rows {
+                            ci: self.ci,
+                            n: h * w,
+                            ys: h * w,
+                        };
+                        kernels::pointwise(x, rows, wt, b, self.relu, y)
+                    }
+                    Kind::Depthwise3x3 => {
+                        kernels::depthwise3x3(x, (self.ci, h, w), wt, b, self.relu, y)
+                    }
+                    Kind::Rows(g) => {
+                        kernels::conv_rows(x, (self.ci, h, w), &g, wt, b, self.relu, y)
+                    }
+                }
+            }
+        }
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
+impl TypedOp for FastConv {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let fact = inputs[0];
+        ensure!(
+            fact.datum_type == f32::datum_type() && fact.rank() == 4,
+            "{}: needs an f32 NCHW input",
+            self.name()
+        );
+        let g = self.geometry();
+        let out = |d: &TDim, k: usize, s: usize, dil: usize, before: usize, after: usize| {
+            (d.clone() + before + after - (dil * (k - 1) + 1)) / s + 1
+        };
+        let shape = tvec![
+            fact.shape[0].clone(),
+            self.co.to_dim(),
+            out(
+                &fact.shape[2],
+                g.k.0,
+                g.stride.0,
+                g.dilation.0,
+                g.pad_before.0,
+                g.pad_after.0
+            ),
+            out(
+                &fact.shape[3],
+                g.k.1,
+                g.stride.1,
+                g.dilation.1,
+                g.pad_before.1,
+                g.pad_after.1
+            ),
+        ];
+        Ok(tvec!(f32::fact(shape)))
+    }
+
+    as_op!();
+}
+
+/// The constant an outlet carries, as f32.
+fn constant(model: &TypedModel, outlet: OutletId) -> TractResult<Option<Tensor>> {
+    let fact = model.outlet_fact(outlet)?;
+    Ok(match &fact.konst {
+        Some(k) => Some(k.cast_to::<f32>()?.into_owned()),
+        None => None,
+    })
+}
+
+fn f32_values(t: &Tensor) -> TractResult<Vec<f32>> {
+    Ok(t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())
+}
+
+/// The node a ReLU after `id` can be folded from: `id`'s only output goes
+/// to exactly one `Max` with a constant zero, and nowhere else (not a model
+/// output either).
+fn relu_after(model: &TypedModel, id: usize) -> TractResult<Option<usize>> {
+    let node = model.node(id);
+    let out = OutletId::new(id, 0);
+    if model.output_outlets()?.contains(&out) {
+        return Ok(None);
+    }
+    let [succ] = node.outputs[0].successors.as_slice() else {
+        return Ok(None);
+    };
+    let next = model.node(succ.node);
+    let Some(bin) = next.op_as::<TypedBinOp>() else {
+        return Ok(None);
+    };
+    if bin.0.name() != "Max" || next.inputs.len() != 2 {
+        return Ok(None);
+    }
+    let other = next.inputs[1 - succ.slot];
+    let Some(zero) = constant(model, other)? else {
+        return Ok(None);
+    };
+    let is_zero = f32_values(&zero)? == [0.0];
+    // The other side must broadcast without changing the output's shape.
+    let same_shape =
+        model.outlet_fact(OutletId::new(succ.node, 0))?.shape == model.outlet_fact(out)?.shape;
+    Ok((is_zero && same_shape).then_some(succ.node))
+}
+
+/// The most input or output channels a 1x1 convolution may have to be
+/// handed to [`kernels::pointwise`] (YuNet's have at most 64).
+pub const MAX_POINTWISE_CHANNELS: usize = 64;
+
+/// What a tract `Conv` becomes, if one of the kernels computes it.
+fn fast_kind(conv: &Conv, ci: usize, co: usize) -> Option<Kind> {
+    let spec = &conv.pool_spec;
+    if conv.q_params.is_some()
+        || spec.data_format != DataFormat::NCHW
+        || conv.kernel_fmt != KernelFormat::OIHW
+        || spec.kernel_shape.len() != 2
+    {
+        return None;
+    }
+    let (before, after) = match &spec.padding {
+        PaddingSpec::Valid => ((0, 0), (0, 0)),
+        PaddingSpec::Explicit(b, a) if b.len() == 2 && a.len() == 2 => ((b[0], b[1]), (a[0], a[1])),
+        _ => return None,
+    };
+    let (s, d, k) = (spec.strides(), spec.dilations(), &spec.kernel_shape);
+    let g = Geometry {
+        k: (k[0], k[1]),
+        stride: (s[0], s[1]),
+        dilation: (d[0], d[1]),
+        pad_before: before,
+        pad_after: after,
+    };
+    let unit = g.stride == (1, 1) && g.dilation == (1, 1);
+    if conv.group == 1 {
+        if g.k == (1, 1) && unit && before == (0, 0) && after == (0, 0) {
+            // Tract's packed matrix product wins once there are enough
+            // channels to amortise the packing (SFace's 128 to 1024: 21 ms
+            // there against 30 ms here).
+            (ci <= MAX_POINTWISE_CHANNELS && co <= MAX_POINTWISE_CHANNELS)
+                .then_some(Kind::Pointwise)
+        } else {
+            Some(Kind::Rows(g))
+        }
+    } else if conv.group == ci
+        && ci == co
+        && g.k == (3, 3)
+        && unit
+        && before == (1, 1)
+        && after == (1, 1)
+    {
+        Some(Kind::Depthwise3x3)
+    } else {
+        None
+    }
+}
+
+/// Replaces every tract `Conv` of a typed (not yet decluttered) model that
+/// [`FastConv`] computes, with the ReLU after it when there is one. Returns
+/// how many convolutions were replaced.
+pub fn use_fast_convs(model: &mut TypedModel) -> TractResult<usize> {
+    model.prop_consts()?;
+    let mut replaced = 0;
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        let Some(conv) = node.op_as::<Conv>() else {
+            continue;
+        };
+        let x = model.outlet_fact(node.inputs[0])?;
+        if x.datum_type != f32::datum_type() || x.rank() != 4 || node.inputs.len() < 2 {
+            continue;
+        }
+        let (ci, co) = (conv.input_channels(), conv.output_channels());
+        let Some(kind) = fast_kind(conv, ci, co) else {
+            continue;
+        };
+        let Some(weights) = constant(model, node.inputs[1])? else {
+            continue;
+        };
+        let bias = match node.inputs.get(2) {
+            Some(b) => match constant(model, *b)? {
+                Some(t) if t.len() == co => t.into_shape(&[co])?,
+                Some(t) if t.len() == 1 => tensor1(&vec![f32_values(&t)?[0]; co]),
+                _ => continue,
+            },
+            None => tensor1(&vec![0f32; co]),
+        };
+        let (kh, kw) = match kind {
+            Kind::Pointwise => (1, 1),
+            Kind::Depthwise3x3 => (3, 3),
+            Kind::Rows(g) => g.k,
+        };
+        let per_out = if kind == Kind::Depthwise3x3 { 1 } else { ci };
+        if weights.len() != co * per_out * kh * kw {
+            continue;
+        }
+        let relu = relu_after(model, id)?;
+        let op = FastConv {
+            kind,
+            ci,
+            co,
+            relu: relu.is_some(),
+            weights: Arc::new(weights.into_shape(&[co, per_out * kh * kw])?),
+            bias: Arc::new(bias),
+        };
+        let mut patch = TypedModelPatch::default();
+        let tap = patch.tap_model(model, node.inputs[0])?;
+        let name = node.name.clone();
+        let y = patch.wire_node(name, op, &[tap])?[0];
+        patch.shunt_outside(model, OutletId::new(relu.unwrap_or(id), 0), y)?;
+        patch.apply(model)?;
+        replaced += 1;
+    }
+    Ok(replaced)
+}

@@ -1,0 +1,576 @@
+//! Convolution kernels on plain slices, and the one place in the workspace
+//! that uses `unsafe`: calling the AVX2 + FMA build of a kernel after
+//! checking at run time that the CPU has both.
+//!
+//! Each kernel body is written once as plain Rust that LLVM vectorises
+//! (fixed-size register blocks, slices of known equal length). It is compiled
+//! twice: inside a `#[target_feature(enable = "avx2,fma")]` function, where
+//! the multiply-adds become fused 8-wide instructions, and for the baseline
+//! x86-64 (or any other target) with a separate multiply and add. The release
+//! binary stays runnable on any x86-64; a kiosk without AVX2 takes the
+//! baseline path (slower, same results within rounding).
+
+/// Output pixels computed together in the pointwise micro-kernel.
+const PX: usize = 16;
+/// Output channels computed together in the pointwise micro-kernel.
+const CB: usize = 4;
+
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+#[inline(always)]
+fn act(v: f32, relu: bool) -> f32 {
+    if relu {
+        v.max(0.0)
+    } else {
+        v
+    }
+}
+
+/// True when the CPU runs the AVX2 + FMA builds of the kernels.
+pub fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The shape of one pointwise product: `ci` input rows of `n` values,
+/// `b.len()` output rows of `n` values, `ys` apart in the output.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows {
+    pub ci: usize,
+    pub n: usize,
+    pub ys: usize,
+}
+
+/// `y[o * ys + j] = act(b[o] + Σ_i w[o * ci + i] · x[i * n + j])` for every
+/// output channel `o < b.len()` and pixel `j < n`: a 1x1 convolution over
+/// `n` pixels, or, on rows gathered by [`conv_rows`], any convolution.
+///
+/// The input is read in tiles that stay in the L1/L2 cache while every block
+/// of [`CB`] output channels goes over them, [`PX`] pixels at a time, with
+/// the `CB x PX` sums kept in registers. Nothing is packed or copied: tract
+/// packed each 1x1 convolution's whole input into panels first, which took
+/// longer than the product itself on YuNet's wide, shallow tensors.
+pub fn pointwise(x: &[f32], s: Rows, w: &[f32], b: &[f32], relu: bool, y: &mut [f32]) {
+    check_pointwise(x, s, w, b, y);
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        #[allow(unsafe_code)]
+        // SAFETY: `pointwise_avx2` only differs from the body by the two
+        // target features enabled on it, and the CPU was just found to have
+        // both.
+        unsafe {
+            return pointwise_avx2(x, s, w, b, relu, y);
+        }
+    }
+    pointwise_body::<false>(x, s, w, b, relu, y)
+}
+
+fn check_pointwise(x: &[f32], s: Rows, w: &[f32], b: &[f32], y: &[f32]) {
+    let co = b.len();
+    assert!(x.len() >= s.ci * s.n, "pointwise: input too short");
+    assert!(w.len() == co * s.ci, "pointwise: weights are not co x ci");
+    assert!(
+        co == 0 || s.n == 0 || y.len() >= (co - 1) * s.ys + s.n,
+        "pointwise: output too short"
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn pointwise_avx2(x: &[f32], s: Rows, w: &[f32], b: &[f32], relu: bool, y: &mut [f32]) {
+    pointwise_body::<true>(x, s, w, b, relu, y)
+}
+
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // fixed-size register blocks read best indexed
+pub(crate) fn pointwise_body<const FMA: bool>(
+    x: &[f32],
+    s: Rows,
+    w: &[f32],
+    b: &[f32],
+    relu: bool,
+    y: &mut [f32],
+) {
+    let Rows { ci, n, ys } = s;
+    let co = b.len();
+    // About 32 KiB of input per tile, a whole number of pixel blocks.
+    let tile = ((8192 / ci.max(1)).clamp(64, 1024) / PX) * PX;
+    let mut t0 = 0;
+    while t0 < n {
+        let t1 = (t0 + tile).min(n);
+        let mut o = 0;
+        while o + CB <= co {
+            let mut j = t0;
+            while j + PX <= t1 {
+                let mut acc = [[0f32; PX]; CB];
+                for k in 0..CB {
+                    acc[k] = [b[o + k]; PX];
+                }
+                for i in 0..ci {
+                    let xv: &[f32; PX] = x[i * n + j..i * n + j + PX].try_into().unwrap();
+                    for k in 0..CB {
+                        let wk = w[(o + k) * ci + i];
+                        for l in 0..PX {
+                            acc[k][l] = madd::<FMA>(wk, xv[l], acc[k][l]);
+                        }
+                    }
+                }
+                for k in 0..CB {
+                    let dst: &mut [f32; PX] = (&mut y[(o + k) * ys + j..(o + k) * ys + j + PX])
+                        .try_into()
+                        .unwrap();
+                    for l in 0..PX {
+                        dst[l] = act(acc[k][l], relu);
+                    }
+                }
+                j += PX;
+            }
+            for jj in j..t1 {
+                for k in 0..CB {
+                    let mut acc = b[o + k];
+                    for i in 0..ci {
+                        acc = madd::<FMA>(w[(o + k) * ci + i], x[i * n + jj], acc);
+                    }
+                    y[(o + k) * ys + jj] = act(acc, relu);
+                }
+            }
+            o += CB;
+        }
+        // The last output channels (fewer than CB), one row at a time.
+        for oo in o..co {
+            let len = t1 - t0;
+            let dst = &mut y[oo * ys + t0..oo * ys + t1];
+            dst.fill(b[oo]);
+            for i in 0..ci {
+                let wk = w[oo * ci + i];
+                let src = &x[i * n + t0..i * n + t0 + len];
+                for (d, v) in dst.iter_mut().zip(src) {
+                    *d = madd::<FMA>(wk, *v, *d);
+                }
+            }
+            if relu {
+                for d in dst {
+                    *d = d.max(0.0);
+                }
+            }
+        }
+        t0 = t1;
+    }
+}
+
+/// A depthwise 3x3 convolution, stride 1, one pixel of zero padding: each of
+/// the `c` planes of `h x w` convolved with its own 9 weights (`k[ch * 9..]`,
+/// row by row) plus its bias, optionally followed by ReLU.
+pub fn depthwise3x3(
+    x: &[f32],
+    (c, h, w): (usize, usize, usize),
+    k: &[f32],
+    b: &[f32],
+    relu: bool,
+    y: &mut [f32],
+) {
+    assert!(
+        x.len() >= c * h * w && y.len() >= c * h * w,
+        "depthwise: short buffers"
+    );
+    assert!(
+        k.len() == c * 9 && b.len() == c,
+        "depthwise: weights are not c x 9"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        #[allow(unsafe_code)]
+        // SAFETY: as in `pointwise`: the CPU has the features enabled on
+        // `depthwise_avx2`.
+        unsafe {
+            return depthwise_avx2(x, (c, h, w), k, b, relu, y);
+        }
+    }
+    depthwise_body::<false>(x, (c, h, w), k, b, relu, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn depthwise_avx2(
+    x: &[f32],
+    chw: (usize, usize, usize),
+    k: &[f32],
+    b: &[f32],
+    relu: bool,
+    y: &mut [f32],
+) {
+    depthwise_body::<true>(x, chw, k, b, relu, y)
+}
+
+#[inline(always)]
+pub(crate) fn depthwise_body<const FMA: bool>(
+    x: &[f32],
+    (c, h, w): (usize, usize, usize),
+    k: &[f32],
+    b: &[f32],
+    relu: bool,
+    y: &mut [f32],
+) {
+    if h == 0 || w == 0 {
+        return;
+    }
+    let zero = vec![0f32; w];
+    for ch in 0..c {
+        let xp = &x[ch * h * w..(ch + 1) * h * w];
+        let yp = &mut y[ch * h * w..(ch + 1) * h * w];
+        let kk: &[f32; 9] = k[ch * 9..ch * 9 + 9].try_into().unwrap();
+        for oy in 0..h {
+            let r0 = if oy > 0 {
+                &xp[(oy - 1) * w..oy * w]
+            } else {
+                &zero[..]
+            };
+            let r1 = &xp[oy * w..(oy + 1) * w];
+            let r2 = if oy + 1 < h {
+                &xp[(oy + 1) * w..(oy + 2) * w]
+            } else {
+                &zero[..]
+            };
+            row3::<FMA>([r0, r1, r2], kk, b[ch], relu, &mut yp[oy * w..(oy + 1) * w]);
+        }
+    }
+}
+
+/// One output row of a 3x3 stride-1 convolution from its three input rows.
+#[inline(always)]
+fn row3<const FMA: bool>(r: [&[f32]; 3], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
+    let w = out.len();
+    // Column 0 and w - 1 see one zero of padding.
+    let edge = |x: usize| {
+        let mut s = bias;
+        for (dy, row) in r.iter().enumerate() {
+            for dx in 0..3 {
+                let ix = x + dx;
+                if ix >= 1 && ix <= w {
+                    s = madd::<FMA>(k[dy * 3 + dx], row[ix - 1], s);
+                }
+            }
+        }
+        act(s, relu)
+    };
+    out[0] = edge(0);
+    if w == 1 {
+        return;
+    }
+    out[w - 1] = edge(w - 1);
+    if w == 2 {
+        return;
+    }
+    let n = w - 2;
+    let [r0, r1, r2] = r;
+    let (a0, a1, a2) = (&r0[..n], &r0[1..n + 1], &r0[2..n + 2]);
+    let (b0, b1, b2) = (&r1[..n], &r1[1..n + 1], &r1[2..n + 2]);
+    let (c0, c1, c2) = (&r2[..n], &r2[1..n + 1], &r2[2..n + 2]);
+    let o = &mut out[1..n + 1];
+    for x in 0..n {
+        let mut s = madd::<FMA>(k[0], a0[x], bias);
+        s = madd::<FMA>(k[1], a1[x], s);
+        s = madd::<FMA>(k[2], a2[x], s);
+        s = madd::<FMA>(k[3], b0[x], s);
+        s = madd::<FMA>(k[4], b1[x], s);
+        s = madd::<FMA>(k[5], b2[x], s);
+        s = madd::<FMA>(k[6], c0[x], s);
+        s = madd::<FMA>(k[7], c1[x], s);
+        s = madd::<FMA>(k[8], c2[x], s);
+        o[x] = act(s, relu);
+    }
+}
+
+/// The geometry of a grouped-by-one 2D convolution on one image.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub struct Geometry {
+    /// Kernel height and width.
+    pub k: (usize, usize),
+    /// Strides (rows, columns).
+    pub stride: (usize, usize),
+    /// Dilations (rows, columns).
+    pub dilation: (usize, usize),
+    /// Zero padding before (top, left) and after (bottom, right).
+    pub pad_before: (usize, usize),
+    pub pad_after: (usize, usize),
+}
+
+impl Geometry {
+    /// Output size for an input of `h x w`, or `None` when the kernel does
+    /// not fit.
+    pub fn output(&self, h: usize, w: usize) -> Option<(usize, usize)> {
+        let span = |k: usize, d: usize| d * (k - 1) + 1;
+        let ph = h + self.pad_before.0 + self.pad_after.0;
+        let pw = w + self.pad_before.1 + self.pad_after.1;
+        let (sh, sw) = (
+            span(self.k.0, self.dilation.0),
+            span(self.k.1, self.dilation.1),
+        );
+        if ph < sh || pw < sw || self.stride.0 == 0 || self.stride.1 == 0 {
+            return None;
+        }
+        Some(((ph - sh) / self.stride.0 + 1, (pw - sw) / self.stride.1 + 1))
+    }
+}
+
+/// Any convolution with one group (`w`: OIHW, `co x ci x kh x kw`), one
+/// output row at a time: the `ci x kh x kw` input rows that row needs are
+/// gathered (zeros for padding) and handed to [`pointwise`]. YuNet's first
+/// layer (3x3, stride 2, 3 → 16 channels) spent 1 ms in tract's direct
+/// convolution at 320x256.
+pub fn conv_rows(
+    x: &[f32],
+    (ci, h, w): (usize, usize, usize),
+    g: &Geometry,
+    wt: &[f32],
+    b: &[f32],
+    relu: bool,
+    y: &mut [f32],
+) {
+    let Some((oh, ow)) = g.output(h, w) else {
+        return;
+    };
+    let (kh, kw) = g.k;
+    let taps = ci * kh * kw;
+    assert!(x.len() >= ci * h * w, "conv: input too short");
+    assert!(y.len() >= b.len() * oh * ow, "conv: output too short");
+    let mut gathered = vec![0f32; taps * ow];
+    for oy in 0..oh {
+        for c in 0..ci {
+            for ky in 0..kh {
+                let iy = (oy * g.stride.0 + ky * g.dilation.0) as isize - g.pad_before.0 as isize;
+                for kx in 0..kw {
+                    let row = &mut gathered[((c * kh + ky) * kw + kx) * ow..][..ow];
+                    if iy < 0 || iy >= h as isize {
+                        row.fill(0.0);
+                        continue;
+                    }
+                    let src = &x[c * h * w + iy as usize * w..][..w];
+                    gather_row(
+                        src,
+                        (kx * g.dilation.1) as isize - g.pad_before.1 as isize,
+                        g.stride.1,
+                        row,
+                    );
+                }
+            }
+        }
+        let rows = Rows {
+            ci: taps,
+            n: ow,
+            ys: oh * ow,
+        };
+        pointwise(&gathered, rows, wt, b, relu, &mut y[oy * ow..]);
+    }
+}
+
+/// `row[ox] = src[x0 + ox * stride]`, zero where that falls outside `src`:
+/// the columns that need padding are found first, so the copy has no branch.
+fn gather_row(src: &[f32], x0: isize, stride: usize, row: &mut [f32]) {
+    let (w, s) = (src.len() as isize, stride as isize);
+    // First and one-past-last output columns whose input column is in range.
+    let lo = if x0 >= 0 { 0 } else { (-x0 + s - 1) / s };
+    let hi = if x0 >= w { 0 } else { (w - x0 + s - 1) / s };
+    let (lo, hi) = (
+        lo.min(row.len() as isize) as usize,
+        hi.min(row.len() as isize) as usize,
+    );
+    let hi = hi.max(lo);
+    row[..lo].fill(0.0);
+    row[hi..].fill(0.0);
+    let start = (x0 + (lo * stride) as isize) as usize;
+    if stride == 1 {
+        row[lo..hi].copy_from_slice(&src[start..start + (hi - lo)]);
+    } else {
+        for (v, s) in row[lo..hi]
+            .iter_mut()
+            .zip(src[start..].iter().step_by(stride))
+        {
+            *v = *s;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plain, obviously right convolution (f64 sums) to compare with.
+    #[allow(clippy::too_many_arguments)]
+    fn naive(
+        x: &[f32],
+        (ci, h, w): (usize, usize, usize),
+        g: &Geometry,
+        group: usize,
+        wt: &[f32],
+        b: &[f32],
+        relu: bool,
+    ) -> Vec<f32> {
+        let (oh, ow) = g.output(h, w).unwrap();
+        let co = b.len();
+        let (cig, cog) = (ci / group, co / group);
+        let (kh, kw) = g.k;
+        let mut y = vec![0f32; co * oh * ow];
+        for o in 0..co {
+            let gi = o / cog;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut s = b[o] as f64;
+                    for i in 0..cig {
+                        let c = gi * cig + i;
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let iy = (oy * g.stride.0 + ky * g.dilation.0) as isize
+                                    - g.pad_before.0 as isize;
+                                let ix = (ox * g.stride.1 + kx * g.dilation.1) as isize
+                                    - g.pad_before.1 as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                    continue;
+                                }
+                                let v = x[(c * h + iy as usize) * w + ix as usize] as f64;
+                                s += v * wt[((o * cig + i) * kh + ky) * kw + kx] as f64;
+                            }
+                        }
+                    }
+                    let s = s as f32;
+                    y[(o * oh + oy) * ow + ox] = if relu { s.max(0.0) } else { s };
+                }
+            }
+        }
+        y
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2654435761).wrapping_add(12345);
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s % 20001) as f32 / 10000.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        for (i, (p, q)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (p - q).abs() <= 1e-4 * (1.0 + q.abs()),
+                "{what}: value {i} is {p}, the plain sum gives {q}"
+            );
+        }
+    }
+
+    fn g3(stride: usize, pad: usize) -> Geometry {
+        Geometry {
+            k: (3, 3),
+            stride: (stride, stride),
+            dilation: (1, 1),
+            pad_before: (pad, pad),
+            pad_after: (pad, pad),
+        }
+    }
+
+    fn g1() -> Geometry {
+        Geometry {
+            k: (1, 1),
+            stride: (1, 1),
+            dilation: (1, 1),
+            pad_before: (0, 0),
+            pad_after: (0, 0),
+        }
+    }
+
+    #[test]
+    fn pointwise_matches_the_plain_sum_on_odd_sizes_both_builds() {
+        // Channel counts below, at and above the block, pixel counts with and
+        // without a tail, larger than one tile.
+        for (ci, co, h, w) in [
+            (3, 1, 1, 1),
+            (16, 16, 8, 10),
+            (5, 7, 3, 11),
+            (64, 10, 17, 33),
+        ] {
+            let x = values(ci * h * w, 1);
+            let wt = values(co * ci, 2);
+            let b = values(co, 3);
+            for relu in [false, true] {
+                let want = naive(&x, (ci, h, w), &g1(), 1, &wt, &b, relu);
+                let n = h * w;
+                let rows = Rows { ci, n, ys: n };
+                let mut y = vec![f32::NAN; co * n];
+                pointwise(&x, rows, &wt, &b, relu, &mut y);
+                close(&y, &want, &format!("pointwise {ci}->{co} {h}x{w}"));
+                let mut y = vec![f32::NAN; co * n];
+                pointwise_body::<false>(&x, rows, &wt, &b, relu, &mut y);
+                close(&y, &want, &format!("baseline pointwise {ci}->{co} {h}x{w}"));
+            }
+        }
+    }
+
+    #[test]
+    fn depthwise_matches_the_plain_sum_with_padding_both_builds() {
+        for (c, h, w) in [(1, 1, 1), (2, 1, 5), (3, 4, 2), (16, 9, 13), (5, 20, 40)] {
+            let x = values(c * h * w, 4);
+            let k = values(c * 9, 5);
+            let b = values(c, 6);
+            for relu in [false, true] {
+                let want = naive(&x, (c, h, w), &g3(1, 1), c, &k, &b, relu);
+                let mut y = vec![f32::NAN; c * h * w];
+                depthwise3x3(&x, (c, h, w), &k, &b, relu, &mut y);
+                close(&y, &want, &format!("depthwise {c}x{h}x{w}"));
+                let mut y = vec![f32::NAN; c * h * w];
+                depthwise_body::<false>(&x, (c, h, w), &k, &b, relu, &mut y);
+                close(&y, &want, &format!("baseline depthwise {c}x{h}x{w}"));
+            }
+        }
+    }
+
+    #[test]
+    fn gathered_rows_compute_strided_padded_and_dilated_convolutions() {
+        let mut dilated = g3(1, 2);
+        dilated.dilation = (2, 2);
+        let mut uneven = g3(2, 1);
+        uneven.pad_after = (0, 2);
+        uneven.k = (3, 2);
+        for (ci, co, h, w, g) in [
+            (3, 16, 32, 40, g3(2, 1)),
+            (3, 16, 31, 41, g3(2, 1)),
+            (1, 1, 7, 9, g3(1, 1)),
+            (4, 6, 9, 10, dilated),
+            (2, 5, 8, 9, uneven),
+        ] {
+            let (kh, kw) = g.k;
+            let x = values(ci * h * w, 7);
+            let wt = values(co * ci * kh * kw, 8);
+            let b = values(co, 9);
+            let want = naive(&x, (ci, h, w), &g, 1, &wt, &b, true);
+            let (oh, ow) = g.output(h, w).unwrap();
+            let mut y = vec![f32::NAN; co * oh * ow];
+            conv_rows(&x, (ci, h, w), &g, &wt, &b, true, &mut y);
+            close(&y, &want, &format!("conv {ci}->{co} {h}x{w} {g:?}"));
+        }
+    }
+
+    #[test]
+    fn output_sizes_follow_the_convolution_arithmetic() {
+        assert_eq!(g3(2, 1).output(256, 320), Some((128, 160)));
+        assert_eq!(g3(2, 1).output(481, 641), Some((241, 321)));
+        assert_eq!(g3(1, 1).output(1, 1), Some((1, 1)));
+        assert_eq!(g3(1, 0).output(2, 5), None);
+    }
+}
