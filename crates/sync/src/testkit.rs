@@ -77,8 +77,12 @@ pub struct Weed {
     /// (certificate PEM file, private key PEM file) of the HTTPS listener.
     tls: Option<(PathBuf, PathBuf)>,
     child: Option<Child>,
-    /// How many times it was (re)started.
+    /// How many times a server process was spawned, retries included (a
+    /// restart retries when the new process exits at once, e.g. on a port
+    /// the killed one still held).
     pub starts: u32,
+    /// How many [`Weed::restart`]s brought the server back.
+    pub restarts: u32,
 }
 
 impl Weed {
@@ -117,6 +121,7 @@ impl Weed {
                 tls: tls.clone(),
                 child: None,
                 starts: 0,
+                restarts: 0,
             };
             w.spawn();
             if w.wait_ready(Duration::from_secs(40)) {
@@ -226,6 +231,7 @@ impl Weed {
         loop {
             self.spawn();
             if self.wait_ready(Duration::from_secs(40)) {
+                self.restarts += 1;
                 return;
             }
             self.kill();

@@ -61,7 +61,9 @@ async fn server_killed_and_restarted_mid_upload() {
         s.progress().adopted.load(std::sync::atomic::Ordering::Relaxed),
         s.progress().failed_passes.load(std::sync::atomic::Ordering::Relaxed)
     );
-    assert_eq!(weed.starts, n + 1);
+    // Every round brought the server back (a restart may take more than one
+    // spawn when the killed process still holds a port: counted apart).
+    assert_eq!(weed.restarts, n, "restarts ({} spawns)", weed.starts);
     assert!(
         killed_mid_upload * 2 >= n,
         "most restarts hit pending uploads"
