@@ -15,6 +15,9 @@
 
 /// Output pixels computed together in the pointwise micro-kernel.
 const PX: usize = 16;
+/// Output channels computed together in the pointwise micro-kernel (4 x 2
+/// AVX2 registers of sums: AVX2 has 16).
+const CB: usize = 4;
 
 /// Which build of the kernels runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +56,7 @@ impl Isa {
     }
 }
 
-/// Defines `$name(isa, args)`: the body `$body::<FMA, CB>` run through the
+/// Defines `$name(isa, args)`: the body `$body::<FMA>` run through the
 /// build `isa` names, or the baseline when the CPU lacks its features.
 macro_rules! dispatch {
     ($name:ident, $body:ident, ($($arg:ident: $ty:ty),*)) => {
@@ -62,7 +65,7 @@ macro_rules! dispatch {
             {
                 #[target_feature(enable = "avx2,fma")]
                 fn avx2($($arg: $ty),*) {
-                    $body::<true, 4>($($arg),*)
+                    $body::<true>($($arg),*)
                 }
                 if isa == Isa::Avx2Fma && isa.runs_here() {
                     #[allow(unsafe_code)]
@@ -75,7 +78,7 @@ macro_rules! dispatch {
                 }
             }
             let _ = isa;
-            $body::<false, 4>($($arg),*)
+            $body::<false>($($arg),*)
         }
     };
 }
@@ -154,7 +157,7 @@ fn check_pointwise(x: &[f32], s: Rows, w: &[f32], b: &[f32], y: &[f32]) {
 /// `j..j + PX`, kept in registers over the whole input depth.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // fixed-size register blocks read best indexed
-fn block<const FMA: bool, const CB: usize>(
+fn block<const FMA: bool>(
     x: &[f32],
     (xs, j): (usize, usize),
     ci: usize,
@@ -179,7 +182,7 @@ fn block<const FMA: bool, const CB: usize>(
 }
 
 #[inline(always)]
-pub(crate) fn pointwise_body<const FMA: bool, const CB: usize>(
+pub(crate) fn pointwise_body<const FMA: bool>(
     x: &[f32],
     s: Rows,
     w: &[f32],
@@ -216,7 +219,7 @@ pub(crate) fn pointwise_body<const FMA: bool, const CB: usize>(
         while o + CB <= co {
             let mut j = t0;
             while j + PX <= t1 {
-                let acc = block::<FMA, CB>(x, (xs, j), ci, w, b, o);
+                let acc = block::<FMA>(x, (xs, j), ci, w, b, o);
                 store(y, &acc, o, j, PX);
                 j += PX;
             }
@@ -227,7 +230,7 @@ pub(crate) fn pointwise_body<const FMA: bool, const CB: usize>(
     if tail > 0 {
         let mut o = 0;
         while o + CB <= co {
-            let acc = block::<FMA, CB>(&padded, (PX, 0), ci, w, b, o);
+            let acc = block::<FMA>(&padded, (PX, 0), ci, w, b, o);
             store(y, &acc, o, n - tail, tail);
             o += CB;
         }
@@ -275,7 +278,7 @@ pub fn depthwise3x3(
 dispatch!(depthwise_on, depthwise_body, (x: &[f32], chw: (usize, usize, usize), k: &[f32], b: &[f32], relu: bool, y: &mut [f32]));
 
 #[inline(always)]
-pub(crate) fn depthwise_body<const FMA: bool, const CB: usize>(
+pub(crate) fn depthwise_body<const FMA: bool>(
     x: &[f32],
     (c, h, w): (usize, usize, usize),
     k: &[f32],
