@@ -138,7 +138,8 @@ fn status_before_and_after_upload_and_catching_up_after_the_store_comes_back() {
     weed.create_locked_bucket("evidence", 1);
     k.configure(&weed.endpoint(), "evidence");
     wait_for("the first upload", Duration::from_secs(60), || {
-        caught_up(&status(&k, &w))
+        let st = status(&k, &w);
+        caught_up(&st) && st.last_success_ms.is_some()
     });
     let st = status(&k, &w);
     assert_eq!(st.uploader, "running");
@@ -164,14 +165,24 @@ fn status_before_and_after_upload_and_catching_up_after_the_store_comes_back() {
     let err = st.last_error.clone().unwrap();
     assert!(!err.contains(TEST_SECRET), "{err}");
 
-    // It comes back: nothing to do but wait.
+    // It comes back: nothing to do but wait. The queue empties while a
+    // pass uploads; the pass records its success only when it ends, so
+    // wait for both (reading between the two saw the old success).
     weed.restart();
-    wait_for("catching up", Duration::from_secs(90), || {
-        caught_up(&status(&k, &w))
-    });
+    wait_for(
+        "catching up and a successful pass",
+        Duration::from_secs(90),
+        || {
+            let st = status(&k, &w);
+            caught_up(&st) && st.last_success_ms > st.last_error_ms
+        },
+    );
     let st = status(&k, &w);
     assert_eq!(st.synced_events, k.events());
-    assert!(st.last_success_ms.unwrap() > st.last_error_ms.unwrap());
+    assert!(
+        st.last_success_ms.unwrap() > st.last_error_ms.unwrap(),
+        "the last success comes after the outage's error: {st:?}"
+    );
 
     // Every object in the bucket, once, unaltered.
     let s = w.live().expect("the live syncer");
