@@ -31,6 +31,8 @@ use tract_onnx::tract_core::ops::nn::DataFormat;
 
 use kernels::Geometry;
 
+use crate::kept::{KeptOutput, WritesOutput};
+
 /// Which kernel a [`FastConv`] runs.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum Kind {
@@ -97,49 +99,57 @@ impl EvalOp for FastConv {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let x = args_1!(inputs);
-        let shape = x.shape().to_vec();
+        self.run_kept(&mut None, inputs)
+    }
+
+    fn state(&self, _ctx: &EvalContext) -> TractResult<Option<Box<dyn OpState>>> {
+        Ok(Some(KeptOutput::<Self>::boxed()))
+    }
+}
+
+impl WritesOutput for FastConv {
+    fn output_shape(&self, shape: &[usize]) -> TractResult<Vec<usize>> {
         ensure!(
             shape.len() == 4 && shape[1] == self.ci,
             "{}: input {shape:?} for {} channels",
             self.name(),
             self.ci
         );
-        let (n, h, w) = (shape[0], shape[2], shape[3]);
+        let (h, w) = (shape[2], shape[3]);
         let Some((oh, ow)) = self.geometry().output(h, w) else {
             bail!(
                 "{}: a {h}x{w} input is smaller than the kernel",
                 self.name()
             );
         };
-        let mut out = Tensor::zero::<f32>(&[n, self.co, oh, ow])?;
-        {
-            let plain = x.try_as_plain_ram()?;
-            let src = plain.as_slice::<f32>()?;
-            let mut dst = out.try_as_plain_ram_mut()?;
-            let dst = dst.as_slice_mut::<f32>()?;
-            let wt = self.weights.try_as_plain_ram()?;
-            let wt = wt.as_slice::<f32>()?;
-            let b = self.bias.try_as_plain_ram()?;
-            let b = b.as_slice::<f32>()?;
-            let (isz, osz) = (self.ci * h * w, self.co * oh * ow);
-            for i in 0..n {
-                let (x, y) = (&src[i * isz..][..isz], &mut dst[i * osz..][..osz]);
-                match self.kind {
-                    Kind::Pointwise => {
-                        let rows = kernels::Rows::planes(self.ci, h * w);
-                        kernels::pointwise(x, rows, wt, b, self.relu, y)
-                    }
-                    Kind::Depthwise3x3 => {
-                        kernels::depthwise3x3(x, (self.ci, h, w), wt, b, self.relu, y)
-                    }
-                    Kind::Rows(g) => {
-                        kernels::conv_rows(x, (self.ci, h, w), &g, wt, b, self.relu, y)
-                    }
+        Ok(vec![shape[0], self.co, oh, ow])
+    }
+
+    fn write(&self, src: &[f32], shape: &[usize], dst: &mut [f32]) -> TractResult<()> {
+        let (n, h, w) = (shape[0], shape[2], shape[3]);
+        let (oh, ow) = self
+            .geometry()
+            .output(h, w)
+            .context("checked by output_shape")?;
+        let wt = self.weights.try_as_plain_ram()?;
+        let wt = wt.as_slice::<f32>()?;
+        let b = self.bias.try_as_plain_ram()?;
+        let b = b.as_slice::<f32>()?;
+        let (isz, osz) = (self.ci * h * w, self.co * oh * ow);
+        for i in 0..n {
+            let (x, y) = (&src[i * isz..][..isz], &mut dst[i * osz..][..osz]);
+            match self.kind {
+                Kind::Pointwise => {
+                    let rows = kernels::Rows::planes(self.ci, h * w);
+                    kernels::pointwise(x, rows, wt, b, self.relu, y)
                 }
+                Kind::Depthwise3x3 => {
+                    kernels::depthwise3x3(x, (self.ci, h, w), wt, b, self.relu, y)
+                }
+                Kind::Rows(g) => kernels::conv_rows(x, (self.ci, h, w), &g, wt, b, self.relu, y),
             }
         }
-        Ok(tvec!(out.into_tvalue()))
+        Ok(())
     }
 }
 

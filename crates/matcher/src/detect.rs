@@ -2,6 +2,8 @@
 //! to the detector size, BGR 0..255, decode strides 8/16/32 with score =
 //! sqrt(cls * obj), non-maximum suppression.
 
+use std::sync::{Arc, Mutex};
+
 use image::RgbImage;
 use serde::Serialize;
 use tract_onnx::prelude::*;
@@ -32,6 +34,10 @@ impl Face {
 #[derive(Debug)]
 pub struct Detector {
     plan: Runner,
+    /// The input tensor of the last run, reused once the plan has let go of
+    /// it: a fresh 3.7 MB buffer per 640x480 frame cost a page fault per
+    /// 4 KiB written (see `kept`).
+    input: Mutex<Option<Tensor>>,
     pub width: usize,
     pub height: usize,
 }
@@ -46,6 +52,7 @@ impl Detector {
         let plan = crate::model::compile(model, [1, 3, h, w]).map_err(inf)?;
         Ok(Detector {
             plan: Runner::new(plan),
+            input: Mutex::new(None),
             width: w,
             height: h,
         })
@@ -65,13 +72,34 @@ impl Detector {
         let scale = (self.width as f32 / iw as f32).min(self.height as f32 / ih as f32);
         let nw = ((iw as f32 * scale).round() as u32).clamp(1, self.width as u32);
         let nh = ((ih as f32 * scale).round() as u32).clamp(1, self.height as u32);
-        let mut input = vec![0f32; 3 * self.width * self.height];
-        letterbox_bgr(img, nw as usize, nh as usize, self.width, &mut input);
-        // Moves the buffer into the tensor (from_shape would copy it).
-        let t = tract_ndarray::Array4::from_shape_vec((1, 3, self.height, self.width), input)
-            .map_err(inf)?
-            .into_tensor();
-        let out = self.plan.run(tvec![t.into()]).map_err(inf)?;
+        let kept = self.input.try_lock().ok().and_then(|mut k| k.take());
+        let mut input = match kept {
+            Some(t) => t,
+            None => Tensor::zero::<f32>(&[1, 3, self.height, self.width]).map_err(inf)?,
+        };
+        {
+            let mut plain = input.try_as_plain_ram_mut().map_err(inf)?;
+            let buf = plain.as_slice_mut::<f32>().map_err(inf)?;
+            // A kept buffer holds the last frame: clear the margins the
+            // letterbox leaves (right and bottom), then draw this frame.
+            for plane in buf.chunks_exact_mut(self.width * self.height) {
+                for row in plane.chunks_exact_mut(self.width).take(nh as usize) {
+                    row[nw as usize..].fill(0.0);
+                }
+                plane[nh as usize * self.width..].fill(0.0);
+            }
+            letterbox_bgr(img, nw as usize, nh as usize, self.width, buf);
+        }
+        let input = Arc::new(input);
+        let out = self
+            .plan
+            .run(tvec![input.clone().into_tvalue()])
+            .map_err(inf)?;
+        // The plan has dropped its reference by now (after the first
+        // layer); another thread detecting may hold the slot's lock.
+        if let (Ok(t), Ok(mut slot)) = (Arc::try_unwrap(input), self.input.try_lock()) {
+            *slot = Some(t);
+        }
         if out.len() < 12 {
             return Err(MatcherError::Inference(format!(
                 "detector gave {} outputs, expected 12",

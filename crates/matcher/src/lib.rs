@@ -19,6 +19,7 @@ pub mod align;
 pub mod conv;
 pub mod detect;
 pub mod eval;
+mod kept;
 pub mod model;
 pub mod pad;
 pub mod pool;

@@ -15,6 +15,8 @@ use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::{MaxPool, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
+use crate::kept::{KeptOutput, WritesOutput};
+
 /// Max-pooling over 2x2 windows with stride 2 and no padding, on the last two
 /// axes of an f32 tensor (NCHW or CHW). A trailing odd row or column is left
 /// out, as ONNX's floor mode does.
@@ -70,28 +72,29 @@ impl EvalOp for MaxPool2x2S2 {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let x = args_1!(inputs);
-        let shape = x.shape().to_vec();
-        ensure!(shape.len() >= 2, "MaxPool2x2S2 needs at least two axes");
-        let (h, w) = (shape[shape.len() - 2], shape[shape.len() - 1]);
-        let planes: usize = shape[..shape.len() - 2].iter().product();
-        let mut oshape = shape;
-        let r = oshape.len();
-        oshape[r - 2] = h / 2;
-        oshape[r - 1] = w / 2;
-        let mut out = Tensor::zero::<f32>(&oshape)?;
-        {
-            let plain = x.try_as_plain_ram()?;
-            let mut dst = out.try_as_plain_ram_mut()?;
-            max_pool_2x2_s2(
-                plain.as_slice::<f32>()?,
-                planes,
-                h,
-                w,
-                dst.as_slice_mut::<f32>()?,
-            );
-        }
-        Ok(tvec!(out.into_tvalue()))
+        self.run_kept(&mut None, inputs)
+    }
+
+    fn state(&self, _ctx: &EvalContext) -> TractResult<Option<Box<dyn OpState>>> {
+        Ok(Some(KeptOutput::<Self>::boxed()))
+    }
+}
+
+impl WritesOutput for MaxPool2x2S2 {
+    fn output_shape(&self, input: &[usize]) -> TractResult<Vec<usize>> {
+        ensure!(input.len() >= 2, "MaxPool2x2S2 needs at least two axes");
+        let mut out = input.to_vec();
+        let r = out.len();
+        out[r - 2] /= 2;
+        out[r - 1] /= 2;
+        Ok(out)
+    }
+
+    fn write(&self, x: &[f32], shape: &[usize], out: &mut [f32]) -> TractResult<()> {
+        let r = shape.len();
+        let planes: usize = shape[..r - 2].iter().product();
+        max_pool_2x2_s2(x, planes, shape[r - 2], shape[r - 1], out);
+        Ok(())
     }
 }
 

@@ -307,19 +307,36 @@ fn yunet_with_the_fast_convolutions_gives_tracts_outputs() {
             photo.get_pixel(x as u32, y as u32)[2 - c] as f32
         })
         .into_tensor();
-        let run = |fast| {
+        let plan = |fast| {
             let (m, _) = load_folded(&path, &bytes).unwrap();
-            let plan = compile_with(m, [1, 3, h, w], fast).unwrap();
-            plan.run(tvec![input.clone().into()])
-                .unwrap()
-                .iter()
+            compile_with(m, [1, 3, h, w], fast).unwrap()
+        };
+        let values = |out: TVec<TValue>| {
+            out.iter()
                 .map(|t| {
                     let v = t.try_as_plain_ram().unwrap();
                     (t.shape().to_vec(), v.as_slice::<f32>().unwrap().to_vec())
                 })
                 .collect::<Vec<_>>()
         };
-        let (tract, fast) = (run(false), run(true));
+        let tract = values(plan(false).run(tvec![input.clone().into()]).unwrap());
+        // The fast plan runs on one state, as the matcher's does, so its
+        // operators reuse their output buffers: first on the negative of the
+        // picture, so those buffers hold other values, then twice on it.
+        let fast_plan = plan(true);
+        let mut state = fast_plan.spawn().unwrap();
+        let negative = input
+            .to_plain_array_view::<f32>()
+            .unwrap()
+            .mapv(|v| 255.0 - v)
+            .into_tensor();
+        state.run(tvec![negative.into()]).unwrap();
+        let fast = values(state.run(tvec![input.clone().into()]).unwrap());
+        let again = values(state.run(tvec![input.clone().into()]).unwrap());
+        assert!(
+            fast == again,
+            "a kept state gives the same outputs run after run at {w}x{h}"
+        );
         assert_eq!(tract.len(), 12, "YuNet has 12 outputs");
         assert_eq!(tract.len(), fast.len());
         for (i, ((ts, tv), (fs, fv))) in tract.iter().zip(&fast).enumerate() {
@@ -337,4 +354,35 @@ fn yunet_with_the_fast_convolutions_gives_tracts_outputs() {
         assert!(best(&tract) > 0.5, "the face is found at {w}x{h}");
         assert!((best(&tract) - best(&fast)).abs() < 1e-4);
     }
+}
+
+#[test]
+fn a_wide_frame_never_shows_through_the_margins_of_a_narrow_one() {
+    // The detector keeps its input buffer from frame to frame. A wide frame
+    // with a face at its right end, then a portrait frame: letterboxed, the
+    // portrait leaves the right of the detector's input as margin, where the
+    // wide frame's face was. A fresh matcher is the reference.
+    let (shared, fresh) = (
+        Matcher::load_default().unwrap(),
+        Matcher::load_default().unwrap(),
+    );
+    let mut wide = RgbImage::from_pixel(1280, 400, image::Rgb([90, 90, 90]));
+    let face = image::imageops::resize(&img("obama.jpg"), 320, 400, image::imageops::Triangle);
+    image::imageops::replace(&mut wide, &face, 960, 0);
+    let seen = shared.analyze(&wide).unwrap();
+    assert_eq!(seen.faces.len(), 1, "the wide frame's face is found");
+    assert!(
+        seen.faces[0].x > 900.0,
+        "at the right end: {:?}",
+        seen.faces[0]
+    );
+
+    let portrait = img("obama2.jpg");
+    let after_wide = shared.analyze(&portrait).unwrap();
+    let alone = fresh.analyze(&portrait).unwrap();
+    assert_eq!(alone.faces.len(), 1);
+    assert_eq!(
+        after_wide.faces, alone.faces,
+        "the portrait's faces do not depend on the frame before it"
+    );
 }
