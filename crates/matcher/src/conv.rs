@@ -24,6 +24,7 @@ pub mod kernels;
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::multithread::par_chunks_mut;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
@@ -135,19 +136,45 @@ impl WritesOutput for FastConv {
         let wt = wt.as_slice::<f32>()?;
         let b = self.bias.try_as_plain_ram()?;
         let b = b.as_slice::<f32>()?;
-        let (isz, osz) = (self.ci * h * w, self.co * oh * ow);
-        for i in 0..n {
-            let (x, y) = (&src[i * isz..][..isz], &mut dst[i * osz..][..osz]);
-            match self.kind {
-                Kind::Pointwise => {
-                    let rows = kernels::Rows::planes(self.ci, h * w);
-                    kernels::pointwise(x, rows, wt, b, self.relu, y)
+        let (isz, plane) = (self.ci * h * w, oh * ow);
+        // With a pool (`MatcherConfig::threads` > 1), the output channels are
+        // shared out in groups: whole register blocks for the kernels that
+        // compute several channels together, single planes for depthwise.
+        // Every group reads the whole input; the sums, and so the results,
+        // are the same as on one thread.
+        let group = match self.kind {
+            Kind::Depthwise3x3 => 1,
+            _ if self.co.is_multiple_of(kernels::CB) => kernels::CB,
+            _ => self.co,
+        };
+        let taps = wt.len() / self.co;
+        for (x, y) in src
+            .chunks_exact(isz)
+            .zip(dst.chunks_exact_mut(self.co * plane))
+            .take(n)
+        {
+            par_chunks_mut(y, group * plane, isz + y.len(), |first, y| {
+                let o = first * group..first * group + y.len() / plane;
+                let (wt, b) = (&wt[o.start * taps..o.end * taps], &b[o.clone()]);
+                match self.kind {
+                    Kind::Pointwise => kernels::pointwise(
+                        x,
+                        kernels::Rows::planes(self.ci, h * w),
+                        wt,
+                        b,
+                        self.relu,
+                        y,
+                    ),
+                    Kind::Depthwise3x3 => {
+                        let x = &x[o.start * h * w..o.end * h * w];
+                        kernels::depthwise3x3(x, (o.len(), h, w), wt, b, self.relu, y)
+                    }
+                    Kind::Rows(g) => {
+                        kernels::conv_rows(x, (self.ci, h, w), &g, wt, b, self.relu, y)
+                    }
                 }
-                Kind::Depthwise3x3 => {
-                    kernels::depthwise3x3(x, (self.ci, h, w), wt, b, self.relu, y)
-                }
-                Kind::Rows(g) => kernels::conv_rows(x, (self.ci, h, w), &g, wt, b, self.relu, y),
-            }
+                Ok(())
+            })?;
         }
         Ok(())
     }

@@ -17,7 +17,7 @@
 const PX: usize = 16;
 /// Output channels computed together in the pointwise micro-kernel (4 x 2
 /// AVX2 registers of sums: AVX2 has 16).
-const CB: usize = 4;
+pub const CB: usize = 4;
 
 /// Which build of the kernels runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,23 +410,33 @@ pub fn conv_rows(
     assert!(x.len() >= ci * h * w, "conv: input too short");
     assert!(y.len() >= b.len() * oh * ow, "conv: output too short");
     let mut gathered = vec![0f32; taps * ow];
+    // Stride 2 across, no dilation (YuNet's first layer): each input row is
+    // split once into its even and odd columns, and every tap's row is then
+    // a plain copy from one of the halves.
+    let halves = g.stride.1 == 2 && g.dilation.1 == 1;
+    let (mut even, mut odd) = (vec![0f32; w.div_ceil(2)], vec![0f32; w / 2]);
     for oy in 0..oh {
         for c in 0..ci {
             for ky in 0..kh {
                 let iy = (oy * g.stride.0 + ky * g.dilation.0) as isize - g.pad_before.0 as isize;
-                for kx in 0..kw {
-                    let row = &mut gathered[((c * kh + ky) * kw + kx) * ow..][..ow];
-                    if iy < 0 || iy >= h as isize {
-                        row.fill(0.0);
-                        continue;
+                let rows = &mut gathered[(c * kh + ky) * kw * ow..][..kw * ow];
+                if iy < 0 || iy >= h as isize {
+                    rows.fill(0.0);
+                    continue;
+                }
+                let src = &x[c * h * w + iy as usize * w..][..w];
+                if halves {
+                    split_columns(src, &mut even, &mut odd);
+                }
+                for (kx, row) in rows.chunks_exact_mut(ow).enumerate() {
+                    let x0 = (kx * g.dilation.1) as isize - g.pad_before.1 as isize;
+                    if !halves {
+                        gather_row(src, x0, g.stride.1, row);
+                    } else if x0.rem_euclid(2) == 0 {
+                        gather_row(&even, x0.div_euclid(2), 1, row);
+                    } else {
+                        gather_row(&odd, (x0 - 1).div_euclid(2), 1, row);
                     }
-                    let src = &x[c * h * w + iy as usize * w..][..w];
-                    gather_row(
-                        src,
-                        (kx * g.dilation.1) as isize - g.pad_before.1 as isize,
-                        g.stride.1,
-                        row,
-                    );
                 }
             }
         }
@@ -437,6 +447,17 @@ pub fn conv_rows(
             ys: oh * ow,
         };
         pointwise(&gathered, rows, wt, b, relu, &mut y[oy * ow..]);
+    }
+}
+
+/// `even[i] = src[2 * i]`, `odd[i] = src[2 * i + 1]`.
+fn split_columns(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
+    for (pair, (e, o)) in src.chunks_exact(2).zip(even.iter_mut().zip(odd.iter_mut())) {
+        *e = pair[0];
+        *o = pair[1];
+    }
+    if src.len() % 2 == 1 {
+        even[src.len() / 2] = src[src.len() - 1];
     }
 }
 

@@ -138,7 +138,14 @@ fn gathered_rows_compute_strided_padded_and_dilated_convolutions() {
     let mut uneven = g3(2, 1);
     uneven.pad_after = (0, 2);
     uneven.k = (3, 2);
+    // Stride 2 takes the split-columns path: taps left of, at and right of
+    // the first column, odd and even widths.
+    let mut wide = g3(2, 2);
+    wide.k = (5, 5);
     for (ci, co, h, w, g) in [
+        (2, 3, 11, 13, wide),
+        (2, 3, 12, 1, wide),
+        (3, 4, 10, 12, g3(2, 0)),
         (3, 16, 32, 40, g3(2, 1)),
         (3, 16, 31, 41, g3(2, 1)),
         (1, 1, 7, 9, g3(1, 1)),
