@@ -1,8 +1,9 @@
 //! YuNet with tract's own convolutions against the matcher's
 //! (`conv::FastConv`), in the same process, runs alternating, at 320x256 and
 //! 640x480: the minimum and mean of 30 runs each, the matcher's on one
-//! thread and on a pool of two. Each plan runs on a kept state, as the
-//! matcher's does. For optimising; the numbers in BENCHMARKS.md come from
+//! thread and inside a two-thread pool's scope (where tract shares out its
+//! own large matrix products; the matcher's kernels stay on one thread).
+//! Each plan runs on a kept state, as the matcher's does. For optimising; the numbers in BENCHMARKS.md come from
 //! `countersign bench --face`.
 //!
 //!     cargo run --release -p countersign-matcher --example ab

@@ -13,10 +13,13 @@
 //! - `Rows`: any other convolution with one group (gathered rows, then the
 //!   pointwise kernel).
 //!
-//! Each may carry the ReLU that follows it. The pass runs on the typed model
-//! before decluttering, while every convolution is still tract's `Conv` on
-//! NCHW with constant weights; tract then leaves these operators (and so the
-//! layout) alone. The tests compare the whole detector with and without the
+//! Each may carry the ReLU that follows it, and a depthwise one the 2x2
+//! stride-2 max-pool after that, when the pool is the only reader (YuNet's
+//! first two pools): the full-size result is then never written out. Each
+//! keeps its output buffer from run to run (`crate::kept`). The pass runs on
+//! the typed model before decluttering, while every convolution is still
+//! tract's `Conv` on NCHW with constant weights; tract then leaves these
+//! operators (and so the layout) alone. The tests compare the whole detector with and without the
 //! pass, and each kernel with a plain sum.
 
 pub mod kernels;
@@ -24,10 +27,9 @@ pub mod kernels;
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::internal::multithread::par_chunks_mut;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
-use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, MaxPool, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
 use kernels::Geometry;
@@ -50,6 +52,9 @@ pub struct FastConv {
     pub ci: usize,
     pub co: usize,
     pub relu: bool,
+    /// A 2x2 stride-2 max-pool after it (depthwise only), see
+    /// [`kernels::After`].
+    pub pool: bool,
     weights: Arc<Tensor>,
     bias: Arc<Tensor>,
 }
@@ -76,10 +81,23 @@ impl FastConv {
     }
 }
 
+impl FastConv {
+    /// The output plane for an `h x w` input, pooled or not.
+    fn output_plane(&self, h: usize, w: usize) -> Option<(usize, usize)> {
+        let (oh, ow) = self.geometry().output(h, w)?;
+        Some(if self.pool {
+            (oh / 2, ow / 2)
+        } else {
+            (oh, ow)
+        })
+    }
+}
+
 impl Op for FastConv {
     fn name(&self) -> StaticName {
         match self.kind {
             Kind::Pointwise => "FastPointwise",
+            Kind::Depthwise3x3 if self.pool => "FastDepthwise3x3Pool",
             Kind::Depthwise3x3 => "FastDepthwise3x3",
             Kind::Rows(_) => "FastConvRows",
         }
@@ -88,8 +106,8 @@ impl Op for FastConv {
 
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
-            "{} -> {} channels, {:?}, relu: {}",
-            self.ci, self.co, self.kind, self.relu
+            "{} -> {} channels, {:?}, relu: {}, pool: {}",
+            self.ci, self.co, self.kind, self.relu, self.pool
         )])
     }
 
@@ -117,7 +135,7 @@ impl WritesOutput for FastConv {
             self.ci
         );
         let (h, w) = (shape[2], shape[3]);
-        let Some((oh, ow)) = self.geometry().output(h, w) else {
+        let Some((oh, ow)) = self.output_plane(h, w) else {
             bail!(
                 "{}: a {h}x{w} input is smaller than the kernel",
                 self.name()
@@ -128,53 +146,40 @@ impl WritesOutput for FastConv {
 
     fn write(&self, src: &[f32], shape: &[usize], dst: &mut [f32]) -> TractResult<()> {
         let (n, h, w) = (shape[0], shape[2], shape[3]);
-        let (oh, ow) = self
-            .geometry()
-            .output(h, w)
-            .context("checked by output_shape")?;
+        let (oh, ow) = self.output_plane(h, w).context("checked by output_shape")?;
         let wt = self.weights.try_as_plain_ram()?;
         let wt = wt.as_slice::<f32>()?;
         let b = self.bias.try_as_plain_ram()?;
         let b = b.as_slice::<f32>()?;
         let (isz, plane) = (self.ci * h * w, oh * ow);
-        // With a pool (`MatcherConfig::threads` > 1), the output channels are
-        // shared out in groups: whole register blocks for the kernels that
-        // compute several channels together, single planes for depthwise.
-        // Every group reads the whole input; the sums, and so the results,
-        // are the same as on one thread.
-        let group = match self.kind {
-            Kind::Depthwise3x3 => 1,
-            _ if self.co.is_multiple_of(kernels::CB) => kernels::CB,
-            _ => self.co,
-        };
-        let taps = wt.len() / self.co;
+        // On the calling thread, whatever `MatcherConfig::threads` says:
+        // sharing the output channels out over a pool of two (each group
+        // reading the whole input, the first layer's rows gathered once per
+        // group) was measured slower on the 2-vCPU benchmark machine, 20 to
+        // 28 ms against 16 to 24 ms at 640x480 (`examples/ab`, 4 runs).
         for (x, y) in src
             .chunks_exact(isz)
             .zip(dst.chunks_exact_mut(self.co * plane))
             .take(n)
         {
-            par_chunks_mut(y, group * plane, isz + y.len(), |first, y| {
-                let o = first * group..first * group + y.len() / plane;
-                let (wt, b) = (&wt[o.start * taps..o.end * taps], &b[o.clone()]);
-                match self.kind {
-                    Kind::Pointwise => kernels::pointwise(
-                        x,
-                        kernels::Rows::planes(self.ci, h * w),
-                        wt,
-                        b,
-                        self.relu,
-                        y,
-                    ),
-                    Kind::Depthwise3x3 => {
-                        let x = &x[o.start * h * w..o.end * h * w];
-                        kernels::depthwise3x3(x, (o.len(), h, w), wt, b, self.relu, y)
-                    }
-                    Kind::Rows(g) => {
-                        kernels::conv_rows(x, (self.ci, h, w), &g, wt, b, self.relu, y)
-                    }
+            match self.kind {
+                Kind::Pointwise => kernels::pointwise(
+                    x,
+                    kernels::Rows::planes(self.ci, h * w),
+                    wt,
+                    b,
+                    self.relu,
+                    y,
+                ),
+                Kind::Depthwise3x3 => {
+                    let after = kernels::After {
+                        relu: self.relu,
+                        pool: self.pool,
+                    };
+                    kernels::depthwise3x3(x, (self.ci, h, w), wt, b, after, y)
                 }
-                Ok(())
-            })?;
+                Kind::Rows(g) => kernels::conv_rows(x, (self.ci, h, w), &g, wt, b, self.relu, y),
+            }
         }
         Ok(())
     }
@@ -192,25 +197,26 @@ impl TypedOp for FastConv {
         let out = |d: &TDim, k: usize, s: usize, dil: usize, before: usize, after: usize| {
             (d.clone() + before + after - (dil * (k - 1) + 1)) / s + 1
         };
+        let pooled = |d: TDim| if self.pool { d / 2 } else { d };
         let shape = tvec![
             fact.shape[0].clone(),
             self.co.to_dim(),
-            out(
+            pooled(out(
                 &fact.shape[2],
                 g.k.0,
                 g.stride.0,
                 g.dilation.0,
                 g.pad_before.0,
                 g.pad_after.0
-            ),
-            out(
+            )),
+            pooled(out(
                 &fact.shape[3],
                 g.k.1,
                 g.stride.1,
                 g.dilation.1,
                 g.pad_before.1,
                 g.pad_after.1
-            ),
+            )),
         ];
         Ok(tvec!(f32::fact(shape)))
     }
@@ -235,12 +241,8 @@ fn f32_values(t: &Tensor) -> TractResult<Vec<f32>> {
 /// to exactly one `Max` with a constant zero, and nowhere else (not a model
 /// output either).
 fn relu_after(model: &TypedModel, id: usize) -> TractResult<Option<usize>> {
-    let node = model.node(id);
     let out = OutletId::new(id, 0);
-    if model.output_outlets()?.contains(&out) {
-        return Ok(None);
-    }
-    let [succ] = node.outputs[0].successors.as_slice() else {
+    let Some(succ) = only_reader(model, id)? else {
         return Ok(None);
     };
     let next = model.node(succ.node);
@@ -259,6 +261,31 @@ fn relu_after(model: &TypedModel, id: usize) -> TractResult<Option<usize>> {
     let same_shape =
         model.outlet_fact(OutletId::new(succ.node, 0))?.shape == model.outlet_fact(out)?.shape;
     Ok((is_zero && same_shape).then_some(succ.node))
+}
+
+/// The one input `id`'s output goes to, when it goes to exactly one and is
+/// not a model output.
+fn only_reader(model: &TypedModel, id: usize) -> TractResult<Option<InletId>> {
+    if model.output_outlets()?.contains(&OutletId::new(id, 0)) {
+        return Ok(None);
+    }
+    Ok(match model.node(id).outputs[0].successors.as_slice() {
+        [succ] => Some(*succ),
+        _ => None,
+    })
+}
+
+/// The node a 2x2 stride-2 max-pool after `id` can be folded from: `id`'s
+/// only reader is tract's `MaxPool` of that shape.
+fn pool_after(model: &TypedModel, id: usize) -> TractResult<Option<usize>> {
+    let Some(succ) = only_reader(model, id)? else {
+        return Ok(None);
+    };
+    let next = model.node(succ.node);
+    let fits = next
+        .op_as::<MaxPool>()
+        .is_some_and(|p| next.inputs.len() == 1 && crate::pool::is_2x2_s2(p));
+    Ok(fits.then_some(succ.node))
 }
 
 /// The most input or output channels a 1x1 convolution may have to be
@@ -356,11 +383,16 @@ pub fn use_fast_convs(model: &mut TypedModel) -> TractResult<usize> {
             continue;
         }
         let relu = relu_after(model, id)?;
+        let pool = match kind {
+            Kind::Depthwise3x3 => pool_after(model, relu.unwrap_or(id))?,
+            _ => None,
+        };
         let op = FastConv {
             kind,
             ci,
             co,
             relu: relu.is_some(),
+            pool: pool.is_some(),
             weights: Arc::new(weights.into_shape(&[co, per_out * kh * kw])?),
             bias: Arc::new(bias),
         };
@@ -368,7 +400,8 @@ pub fn use_fast_convs(model: &mut TypedModel) -> TractResult<usize> {
         let tap = patch.tap_model(model, node.inputs[0])?;
         let name = node.name.clone();
         let y = patch.wire_node(name, op, &[tap])?[0];
-        patch.shunt_outside(model, OutletId::new(relu.unwrap_or(id), 0), y)?;
+        let last = pool.or(relu).unwrap_or(id);
+        patch.shunt_outside(model, OutletId::new(last, 0), y)?;
         patch.apply(model)?;
         replaced += 1;
     }

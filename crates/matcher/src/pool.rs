@@ -41,7 +41,9 @@ fn pick(a: f32, b: f32) -> f32 {
     }
 }
 
-fn pool_rows(r0: &[f32], r1: &[f32], out: &mut [f32]) {
+/// One output row from two input rows (`out.len()` pairs of each).
+#[inline(always)]
+pub(crate) fn pool_rows(r0: &[f32], r1: &[f32], out: &mut [f32]) {
     for ((o, a), b) in out
         .iter_mut()
         .zip(r0.chunks_exact(2))
@@ -125,6 +127,18 @@ fn no_padding(p: &PaddingSpec) -> bool {
     }
 }
 
+/// Whether tract's `MaxPool` is the one [`MaxPool2x2S2`] computes: channels
+/// first, 2x2 kernel, stride 2, no dilation or padding, no index output.
+pub(crate) fn is_2x2_s2(op: &MaxPool) -> bool {
+    let spec = &op.pool_spec;
+    op.with_index_outputs.is_none()
+        && matches!(spec.data_format, DataFormat::NCHW | DataFormat::CHW)
+        && spec.kernel_shape[..] == [2, 2]
+        && spec.strides()[..] == [2, 2]
+        && spec.dilations()[..] == [1, 1]
+        && no_padding(&spec.padding)
+}
+
 /// Replaces each of tract's `MaxPool` that [`MaxPool2x2S2`] computes the
 /// same way: f32, channels first, 2x2 kernel, stride 2, no dilation or
 /// padding, no index output. Returns how many were replaced.
@@ -135,13 +149,7 @@ pub fn use_fast_max_pools(model: &mut TypedModel) -> TractResult<usize> {
         let Some(op) = node.op_as::<MaxPool>() else {
             continue;
         };
-        let spec = &op.pool_spec;
-        let fits = op.with_index_outputs.is_none()
-            && matches!(spec.data_format, DataFormat::NCHW | DataFormat::CHW)
-            && spec.kernel_shape[..] == [2, 2]
-            && spec.strides()[..] == [2, 2]
-            && spec.dilations()[..] == [1, 1]
-            && no_padding(&spec.padding)
+        let fits = is_2x2_s2(op)
             && node.inputs.len() == 1
             && model.outlet_fact(node.inputs[0])?.datum_type == f32::datum_type();
         if fits {

@@ -17,7 +17,7 @@
 const PX: usize = 16;
 /// Output channels computed together in the pointwise micro-kernel (4 x 2
 /// AVX2 registers of sums: AVX2 has 16).
-pub const CB: usize = 4;
+const CB: usize = 4;
 
 /// Which build of the kernels runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,29 +253,52 @@ pub(crate) fn pointwise_body<const FMA: bool>(
     }
 }
 
+/// What a depthwise kernel applies to its sums before writing them.
+#[derive(Debug, Clone, Copy, Default, Hash, PartialEq, Eq)]
+pub struct After {
+    /// ReLU.
+    pub relu: bool,
+    /// Then a 2x2, stride-2 max-pool (tract's comparison, as
+    /// [`crate::pool::MaxPool2x2S2`]): the output is `h / 2 x w / 2`, and the
+    /// full-size result is never written out.
+    pub pool: bool,
+}
+
+impl After {
+    /// The output plane for an `h x w` input.
+    pub fn output(self, h: usize, w: usize) -> (usize, usize) {
+        if self.pool {
+            (h / 2, w / 2)
+        } else {
+            (h, w)
+        }
+    }
+}
+
 /// A depthwise 3x3 convolution, stride 1, one pixel of zero padding: each of
 /// the `c` planes of `h x w` convolved with its own 9 weights (`k[ch * 9..]`,
-/// row by row) plus its bias, optionally followed by ReLU.
+/// row by row) plus its bias, then `after`.
 pub fn depthwise3x3(
     x: &[f32],
     (c, h, w): (usize, usize, usize),
     k: &[f32],
     b: &[f32],
-    relu: bool,
+    after: After,
     y: &mut [f32],
 ) {
+    let (oh, ow) = after.output(h, w);
     assert!(
-        x.len() >= c * h * w && y.len() >= c * h * w,
+        x.len() >= c * h * w && y.len() >= c * oh * ow,
         "depthwise: short buffers"
     );
     assert!(
         k.len() == c * 9 && b.len() == c,
         "depthwise: weights are not c x 9"
     );
-    depthwise_on(Isa::best(), x, (c, h, w), k, b, relu, y)
+    depthwise_on(Isa::best(), x, (c, h, w), k, b, after, y)
 }
 
-dispatch!(depthwise_on, depthwise_body, (x: &[f32], chw: (usize, usize, usize), k: &[f32], b: &[f32], relu: bool, y: &mut [f32]));
+dispatch!(depthwise_on, depthwise_body, (x: &[f32], chw: (usize, usize, usize), k: &[f32], b: &[f32], after: After, y: &mut [f32]));
 
 #[inline(always)]
 pub(crate) fn depthwise_body<const FMA: bool>(
@@ -283,30 +306,44 @@ pub(crate) fn depthwise_body<const FMA: bool>(
     (c, h, w): (usize, usize, usize),
     k: &[f32],
     b: &[f32],
-    relu: bool,
+    after: After,
     y: &mut [f32],
 ) {
     if h == 0 || w == 0 {
         return;
     }
+    let (oh, ow) = after.output(h, w);
     let zero = vec![0f32; w];
+    // Two full-size rows, pooled into one output row.
+    let mut pair = vec![0f32; if after.pool { 2 * w } else { 0 }];
     for ch in 0..c {
         let xp = &x[ch * h * w..(ch + 1) * h * w];
-        let yp = &mut y[ch * h * w..(ch + 1) * h * w];
+        let yp = &mut y[ch * oh * ow..(ch + 1) * oh * ow];
         let kk: &[f32; 9] = k[ch * 9..ch * 9 + 9].try_into().unwrap();
-        for oy in 0..h {
-            let r0 = if oy > 0 {
+        let rows = |oy: usize| {
+            let above = if oy > 0 {
                 &xp[(oy - 1) * w..oy * w]
             } else {
                 &zero[..]
             };
-            let r1 = &xp[oy * w..(oy + 1) * w];
-            let r2 = if oy + 1 < h {
+            let below = if oy + 1 < h {
                 &xp[(oy + 1) * w..(oy + 2) * w]
             } else {
                 &zero[..]
             };
-            row3::<FMA>([r0, r1, r2], kk, b[ch], relu, &mut yp[oy * w..(oy + 1) * w]);
+            [above, &xp[oy * w..(oy + 1) * w], below]
+        };
+        if after.pool {
+            for (py, out) in yp.chunks_exact_mut(ow.max(1)).take(oh).enumerate() {
+                let (r0, r1) = pair.split_at_mut(w);
+                row3::<FMA>(rows(2 * py), kk, b[ch], after.relu, r0);
+                row3::<FMA>(rows(2 * py + 1), kk, b[ch], after.relu, r1);
+                crate::pool::pool_rows(r0, r1, out);
+            }
+        } else {
+            for (oy, out) in yp.chunks_exact_mut(w).enumerate() {
+                row3::<FMA>(rows(oy), kk, b[ch], after.relu, out);
+            }
         }
     }
 }

@@ -230,10 +230,8 @@ fn eval_over_identity_folders() {
 #[test]
 fn two_threads_find_the_same_faces_and_embeddings_as_one() {
     // The detector at 640x480 and SFace have matrix products large enough
-    // for tract to split them over the pool, and the detector's own
-    // convolutions share their output channels out over it; both splits
-    // leave each sum as it was, so the results must be identical, not
-    // merely close.
+    // for tract to split them over the pool; the split is along output
+    // panels, so the results must be identical, not merely close.
     let load = |threads| {
         Matcher::load(
             &countersign_matcher::default_models_dir(),

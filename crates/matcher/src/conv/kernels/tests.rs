@@ -124,8 +124,32 @@ fn depthwise_matches_the_plain_sum_with_padding_every_build() {
             let want = naive(&x, (c, h, w), &g3(1, 1), c, &k, &b, relu);
             for isa in Isa::available() {
                 let mut y = vec![f32::NAN; c * h * w];
-                depthwise_on(isa, &x, (c, h, w), &k, &b, relu, &mut y);
+                let after = After { relu, pool: false };
+                depthwise_on(isa, &x, (c, h, w), &k, &b, after, &mut y);
                 close(&y, &want, &format!("{isa:?} depthwise {c}x{h}x{w}"));
+
+                // With the pool folded in: the same values as pooling the
+                // full-size output, to the bit (odd sizes drop a row or column).
+                let (oh, ow) = (h / 2, w / 2);
+                let mut pooled = vec![f32::NAN; c * oh * ow];
+                depthwise_on(
+                    isa,
+                    &x,
+                    (c, h, w),
+                    &k,
+                    &b,
+                    After { relu, pool: true },
+                    &mut pooled,
+                );
+                let mut separate = vec![f32::NAN; c * oh * ow];
+                crate::pool::max_pool_2x2_s2(&y, c, h, w, &mut separate);
+                assert!(
+                    pooled
+                        .iter()
+                        .zip(&separate)
+                        .all(|(p, q)| p.to_bits() == q.to_bits()),
+                    "{isa:?} depthwise + pool {c}x{h}x{w}: {pooled:?} against {separate:?}"
+                );
             }
         }
     }
