@@ -9,6 +9,11 @@
 //! 36 ms without (profile example, one quiet run). onnxruntime keeps its
 //! buffers in an arena; this is the same idea for the operators we own.
 //!
+//! Only where it pays: a reader that works in place on an input it holds
+//! alone (tract's `Mul+Add` chains, the PRelu) must copy a kept buffer
+//! first, so `conv::FastConv` keeps its output only when every reader is a
+//! convolution or a pool, and the detector's early layers are exactly that.
+//!
 //! An operator's [`OpState`] keeps a reference to the tensor it returned.
 //! On the next run, once every reader has dropped its reference (tract
 //! drops a value after its last reader), the buffer is reused; when anything

@@ -15,7 +15,7 @@ use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::{MaxPool, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-use crate::kept::{KeptOutput, WritesOutput};
+use crate::kept::WritesOutput;
 
 /// Max-pooling over 2x2 windows with stride 2 and no padding, on the last two
 /// axes of an f32 tensor (NCHW or CHW). A trailing odd row or column is left
@@ -75,10 +75,6 @@ impl EvalOp for MaxPool2x2S2 {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         self.run_kept(&mut None, inputs)
-    }
-
-    fn state(&self, _ctx: &EvalContext) -> TractResult<Option<Box<dyn OpState>>> {
-        Ok(Some(KeptOutput::<Self>::boxed()))
     }
 }
 
