@@ -107,12 +107,7 @@ impl<O: WritesOutput + Debug + 'static> OpState for KeptOutput<O> {
 mod tests {
     use super::*;
     use crate::pool::MaxPool2x2S2;
-
-    fn values(t: &TValue) -> Vec<f32> {
-        t.try_as_plain_ram()
-            .and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec()))
-            .unwrap()
-    }
+    use crate::test_values as values;
 
     fn input(v: f32) -> TVec<TValue> {
         tvec![

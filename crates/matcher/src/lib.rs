@@ -27,6 +27,14 @@ pub mod prelu;
 pub mod quality;
 mod runner;
 
+/// A tensor's values as f32, for the unit tests of the tract operators.
+#[cfg(test)]
+pub(crate) fn test_values(t: &tract_onnx::prelude::TValue) -> Vec<f32> {
+    t.try_as_plain_ram()
+        .and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec()))
+        .unwrap()
+}
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

@@ -44,12 +44,7 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(t: &TValue) -> Vec<f32> {
-        t.try_as_plain_ram()
-            .and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec()))
-            .unwrap()
-    }
+    use crate::test_values as values;
 
     fn doubler() -> Runner {
         let mut m = TypedModel::default();
