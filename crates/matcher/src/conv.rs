@@ -64,6 +64,26 @@ pub struct FastConv {
     pub keep: bool,
     weights: Arc<Tensor>,
     bias: Arc<Tensor>,
+    /// A 1x1 convolution after it, run on each output row (`Rows` only):
+    /// see [`kernels::conv_rows`].
+    pub then: Option<Then>,
+}
+
+/// The 1x1 convolution a `Rows` [`FastConv`] runs on its rows before
+/// writing them (its ReLU included).
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub struct Then {
+    pub co: usize,
+    pub relu: bool,
+    weights: Arc<Tensor>,
+    bias: Arc<Tensor>,
+}
+
+impl FastConv {
+    /// The channels it writes: the 1x1's after it, if it has one.
+    fn out_channels(&self) -> usize {
+        self.then.as_ref().map_or(self.co, |t| t.co)
+    }
 }
 
 impl FastConv {
@@ -113,8 +133,13 @@ impl Op for FastConv {
 
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
-            "{} -> {} channels, {:?}, relu: {}, pool: {}",
-            self.ci, self.co, self.kind, self.relu, self.pool
+            "{} -> {} channels, {:?}, relu: {}, pool: {}, then 1x1 to: {:?}",
+            self.ci,
+            self.co,
+            self.kind,
+            self.relu,
+            self.pool,
+            self.then.as_ref().map(|t| t.co)
         )])
     }
 
@@ -150,7 +175,7 @@ impl WritesOutput for FastConv {
                 self.name()
             );
         };
-        Ok(vec![shape[0], self.co, oh, ow])
+        Ok(vec![shape[0], self.out_channels(), oh, ow])
     }
 
     fn write(&self, src: &[f32], shape: &[usize], dst: &mut [f32]) -> TractResult<()> {
@@ -168,7 +193,7 @@ impl WritesOutput for FastConv {
         // 28 ms against 16 to 24 ms at 640x480 (`examples/ab`, 4 runs).
         for (x, y) in src
             .chunks_exact(isz)
-            .zip(dst.chunks_exact_mut(self.co * plane))
+            .zip(dst.chunks_exact_mut(self.out_channels() * plane))
             .take(n)
         {
             match self.kind {
@@ -187,7 +212,26 @@ impl WritesOutput for FastConv {
                     };
                     kernels::depthwise3x3(x, (self.ci, h, w), wt, b, after, y)
                 }
-                Kind::Rows(g) => kernels::conv_rows(x, (self.ci, h, w), &g, wt, b, self.relu, y),
+                Kind::Rows(g) => {
+                    let first = kernels::Stage {
+                        w: wt,
+                        b,
+                        relu: self.relu,
+                    };
+                    match &self.then {
+                        None => kernels::conv_rows(x, (self.ci, h, w), &g, first, None, y),
+                        Some(t) => {
+                            let w2 = t.weights.try_as_plain_ram()?;
+                            let b2 = t.bias.try_as_plain_ram()?;
+                            let then = kernels::Stage {
+                                w: w2.as_slice::<f32>()?,
+                                b: b2.as_slice::<f32>()?,
+                                relu: t.relu,
+                            };
+                            kernels::conv_rows(x, (self.ci, h, w), &g, first, Some(then), y)
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -209,7 +253,7 @@ impl TypedOp for FastConv {
         let pooled = |d: TDim| if self.pool { d / 2 } else { d };
         let shape = tvec![
             fact.shape[0].clone(),
-            self.co.to_dim(),
+            self.out_channels().to_dim(),
             pooled(out(
                 &fact.shape[2],
                 g.k.0,
@@ -364,6 +408,71 @@ fn fast_kind(conv: &Conv, ci: usize, co: usize) -> Option<Kind> {
     }
 }
 
+/// The weights (as `co x` inputs per output) and bias (`co`) of the
+/// convolution `id`, when both are constants of the expected sizes.
+fn params(
+    model: &TypedModel,
+    id: usize,
+    kind: Kind,
+    ci: usize,
+    co: usize,
+) -> TractResult<Option<(Tensor, Tensor)>> {
+    let node = model.node(id);
+    let Some(weights) = constant(model, node.inputs[1])? else {
+        return Ok(None);
+    };
+    let bias = match node.inputs.get(2) {
+        Some(b) => match constant(model, *b)? {
+            Some(t) if t.len() == co => t.into_shape(&[co])?,
+            Some(t) if t.len() == 1 => tensor1(&vec![f32_values(&t)?[0]; co]),
+            _ => return Ok(None),
+        },
+        None => tensor1(&vec![0f32; co]),
+    };
+    let (kh, kw) = match kind {
+        Kind::Pointwise => (1, 1),
+        Kind::Depthwise3x3 => (3, 3),
+        Kind::Rows(g) => g.k,
+    };
+    let per_out = if kind == Kind::Depthwise3x3 { 1 } else { ci };
+    if weights.len() != co * per_out * kh * kw {
+        return Ok(None);
+    }
+    Ok(Some((weights.into_shape(&[co, per_out * kh * kw])?, bias)))
+}
+
+/// The 1x1 convolution that is the only reader of `last` (a `Rows`
+/// convolution's output, `co` channels), as a [`Then`]: its node, the ReLU
+/// node folded with it, and the stage.
+fn then_pointwise(
+    model: &TypedModel,
+    last: usize,
+    co: usize,
+) -> TractResult<Option<(usize, Option<usize>, Then)>> {
+    let Some(succ) = only_reader(model, last)? else {
+        return Ok(None);
+    };
+    let node = model.node(succ.node);
+    let Some(conv) = node.op_as::<Conv>() else {
+        return Ok(None);
+    };
+    let (ci2, co2) = (conv.input_channels(), conv.output_channels());
+    if succ.slot != 0 || ci2 != co || fast_kind(conv, ci2, co2) != Some(Kind::Pointwise) {
+        return Ok(None);
+    }
+    let Some((weights, bias)) = params(model, succ.node, Kind::Pointwise, ci2, co2)? else {
+        return Ok(None);
+    };
+    let relu = relu_after(model, succ.node)?;
+    let then = Then {
+        co: co2,
+        relu: relu.is_some(),
+        weights: Arc::new(weights),
+        bias: Arc::new(bias),
+    };
+    Ok(Some((succ.node, relu, then)))
+}
+
 /// Replaces every tract `Conv` of a typed (not yet decluttered) model that
 /// [`FastConv`] computes, with the ReLU after it when there is one. Returns
 /// how many convolutions were replaced.
@@ -374,11 +483,16 @@ fn fast_kind(conv: &Conv, ci: usize, co: usize) -> Option<Kind> {
 pub fn use_fast_convs(model: &mut TypedModel) -> TractResult<usize> {
     model.prop_consts()?;
     let mut replaced = 0;
+    // Convolutions already folded into the one before them.
+    let mut fused = vec![];
     for id in model.eval_order()? {
         let node = model.node(id);
         let Some(conv) = node.op_as::<Conv>() else {
             continue;
         };
+        if fused.contains(&id) {
+            continue;
+        }
         let x = model.outlet_fact(node.inputs[0])?;
         if x.datum_type != f32::datum_type() || x.rank() != 4 || node.inputs.len() < 2 {
             continue;
@@ -387,32 +501,25 @@ pub fn use_fast_convs(model: &mut TypedModel) -> TractResult<usize> {
         let Some(kind) = fast_kind(conv, ci, co) else {
             continue;
         };
-        let Some(weights) = constant(model, node.inputs[1])? else {
+        let Some((weights, bias)) = params(model, id, kind, ci, co)? else {
             continue;
         };
-        let bias = match node.inputs.get(2) {
-            Some(b) => match constant(model, *b)? {
-                Some(t) if t.len() == co => t.into_shape(&[co])?,
-                Some(t) if t.len() == 1 => tensor1(&vec![f32_values(&t)?[0]; co]),
-                _ => continue,
-            },
-            None => tensor1(&vec![0f32; co]),
-        };
-        let (kh, kw) = match kind {
-            Kind::Pointwise => (1, 1),
-            Kind::Depthwise3x3 => (3, 3),
-            Kind::Rows(g) => g.k,
-        };
-        let per_out = if kind == Kind::Depthwise3x3 { 1 } else { ci };
-        if weights.len() != co * per_out * kh * kw {
-            continue;
-        }
         let relu = relu_after(model, id)?;
         let pool = match kind {
             Kind::Depthwise3x3 => pool_after(model, relu.unwrap_or(id))?,
             _ => None,
         };
-        let last = pool.or(relu).unwrap_or(id);
+        let mut last = pool.or(relu).unwrap_or(id);
+        // YuNet's first layer and the 1x1 convolution reading it.
+        let then = match kind {
+            Kind::Rows(_) => then_pointwise(model, last, co)?,
+            _ => None,
+        };
+        let then = then.map(|(node, relu2, op)| {
+            fused.push(node);
+            last = relu2.unwrap_or(node);
+            op
+        });
         let op = FastConv {
             kind,
             ci,
@@ -420,8 +527,9 @@ pub fn use_fast_convs(model: &mut TypedModel) -> TractResult<usize> {
             relu: relu.is_some(),
             pool: pool.is_some(),
             keep: read_by_copying_ops(model, last)?,
-            weights: Arc::new(weights.into_shape(&[co, per_out * kh * kw])?),
+            weights: Arc::new(weights),
             bias: Arc::new(bias),
+            then,
         };
         let mut patch = TypedModelPatch::default();
         let tap = patch.tap_model(model, node.inputs[0])?;

@@ -425,18 +425,31 @@ impl Geometry {
     }
 }
 
-/// Any convolution with one group (`w`: OIHW, `co x ci x kh x kw`), one
-/// output row at a time: the `ci x kh x kw` input rows that row needs are
-/// gathered (zeros for padding) and handed to [`pointwise`]. YuNet's first
-/// layer (3x3, stride 2, 3 → 16 channels) spent 1 ms in tract's direct
+/// The weights (`co x` inputs per output), bias (`co`) and activation of
+/// one stage of [`conv_rows`].
+#[derive(Debug, Clone, Copy)]
+pub struct Stage<'a> {
+    pub w: &'a [f32],
+    pub b: &'a [f32],
+    pub relu: bool,
+}
+
+/// Any convolution with one group (`first.w`: OIHW, `co x ci x kh x kw`),
+/// one output row at a time: the `ci x kh x kw` input rows that row needs
+/// are gathered (zeros for padding) and handed to [`pointwise`]. YuNet's
+/// first layer (3x3, stride 2, 3 → 16 channels) spent 1 ms in tract's direct
 /// convolution at 320x256.
+///
+/// With `then`, a 1x1 convolution (`then.w`: `co2 x co`) is applied to each
+/// row while it is in the cache, and only its result is written: YuNet's
+/// first layer and the 1x1 after it never write the 4.9 MB tensor between
+/// them at 640x480.
 pub fn conv_rows(
     x: &[f32],
     (ci, h, w): (usize, usize, usize),
     g: &Geometry,
-    wt: &[f32],
-    b: &[f32],
-    relu: bool,
+    first: Stage,
+    then: Option<Stage>,
     y: &mut [f32],
 ) {
     let Some((oh, ow)) = g.output(h, w) else {
@@ -444,9 +457,18 @@ pub fn conv_rows(
     };
     let (kh, kw) = g.k;
     let taps = ci * kh * kw;
+    let co = first.b.len();
+    let co_out = then.map_or(co, |t| t.b.len());
     assert!(x.len() >= ci * h * w, "conv: input too short");
-    assert!(y.len() >= b.len() * oh * ow, "conv: output too short");
+    assert!(y.len() >= co_out * oh * ow, "conv: output too short");
+    if let Some(t) = then {
+        assert!(
+            t.w.len() == t.b.len() * co,
+            "conv: the 1x1 after it takes {co} channels"
+        );
+    }
     let mut gathered = vec![0f32; taps * ow];
+    let mut mid = vec![0f32; if then.is_some() { co * ow } else { 0 }];
     // Stride 2 across, no dilation (YuNet's first layer): each input row is
     // split once into its even and odd columns, and every tap's row is then
     // a plain copy from one of the halves.
@@ -483,7 +505,16 @@ pub fn conv_rows(
             xs: ow,
             ys: oh * ow,
         };
-        pointwise(&gathered, rows, wt, b, relu, &mut y[oy * ow..]);
+        let out = &mut y[oy * ow..];
+        match then {
+            None => pointwise(&gathered, rows, first.w, first.b, first.relu, out),
+            Some(t) => {
+                let to_mid = Rows { ys: ow, ..rows };
+                pointwise(&gathered, to_mid, first.w, first.b, first.relu, &mut mid);
+                let from_mid = Rows { ci: co, ..rows };
+                pointwise(&mid, from_mid, t.w, t.b, t.relu, out);
+            }
+        }
     }
 }
 

@@ -183,8 +183,30 @@ fn gathered_rows_compute_strided_padded_and_dilated_convolutions() {
         let want = naive(&x, (ci, h, w), &g, 1, &wt, &b, true);
         let (oh, ow) = g.output(h, w).unwrap();
         let mut y = vec![f32::NAN; co * oh * ow];
-        conv_rows(&x, (ci, h, w), &g, &wt, &b, true, &mut y);
+        let first = Stage {
+            w: &wt,
+            b: &b,
+            relu: true,
+        };
+        conv_rows(&x, (ci, h, w), &g, first, None, &mut y);
         close(&y, &want, &format!("conv {ci}->{co} {h}x{w} {g:?}"));
+
+        // With a 1x1 convolution after it, applied row by row.
+        let co2 = 5;
+        let (w2, b2) = (values(co2 * co, 10), values(co2, 11));
+        let want2 = naive(&want, (co, oh, ow), &g1(), 1, &w2, &b2, false);
+        let mut y2 = vec![f32::NAN; co2 * oh * ow];
+        let then = Stage {
+            w: &w2,
+            b: &b2,
+            relu: false,
+        };
+        conv_rows(&x, (ci, h, w), &g, first, Some(then), &mut y2);
+        close(
+            &y2,
+            &want2,
+            &format!("conv {ci}->{co}->{co2} {h}x{w} {g:?}"),
+        );
     }
 }
 
