@@ -15,7 +15,9 @@
 //!
 //! Each may carry the ReLU that follows it, and a depthwise one the 2x2
 //! stride-2 max-pool after that, when the pool is the only reader (YuNet's
-//! first two pools): the full-size result is then never written out. Each
+//! first two pools): the full-size result is then never written out. A
+//! `Rows` one takes the 1x1 convolution that is its only reader (YuNet's
+//! first layer and the 1x1 after it), row by row. Each
 //! keeps its output buffer from run to run (`crate::kept`). The pass runs on
 //! the typed model before decluttering, while every convolution is still
 //! tract's `Conv` on NCHW with constant weights; tract then leaves these
