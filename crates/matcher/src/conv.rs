@@ -17,12 +17,14 @@
 //! stride-2 max-pool after that, when the pool is the only reader (YuNet's
 //! first two pools): the full-size result is then never written out. A
 //! `Rows` one takes the 1x1 convolution that is its only reader (YuNet's
-//! first layer and the 1x1 after it), row by row. Each
-//! keeps its output buffer from run to run (`crate::kept`). The pass runs on
-//! the typed model before decluttering, while every convolution is still
-//! tract's `Conv` on NCHW with constant weights; tract then leaves these
-//! operators (and so the layout) alone. The tests compare the whole detector with and without the
-//! pass, and each kernel with a plain sum.
+//! first layer and the 1x1 after it), row by row. Each keeps its output
+//! buffer from run to run when its readers allow it (`crate::kept`).
+//!
+//! The pass runs on the typed model before decluttering, while every
+//! convolution is still tract's `Conv` on NCHW with constant weights; tract
+//! then leaves these operators (and so the layout) alone. The tests compare
+//! the whole detector with and without the pass, and each kernel with a
+//! plain sum.
 
 pub mod kernels;
 
@@ -82,13 +84,6 @@ pub struct Then {
 }
 
 impl FastConv {
-    /// The channels it writes: the 1x1's after it, if it has one.
-    fn out_channels(&self) -> usize {
-        self.then.as_ref().map_or(self.co, |t| t.co)
-    }
-}
-
-impl FastConv {
     fn geometry(&self) -> Geometry {
         match self.kind {
             Kind::Pointwise => Geometry {
@@ -108,9 +103,12 @@ impl FastConv {
             Kind::Rows(g) => g,
         }
     }
-}
 
-impl FastConv {
+    /// The channels it writes: the 1x1's after it, if it has one.
+    fn out_channels(&self) -> usize {
+        self.then.as_ref().map_or(self.co, |t| t.co)
+    }
+
     /// The output plane for an `h x w` input, pooled or not.
     fn output_plane(&self, h: usize, w: usize) -> Option<(usize, usize)> {
         let (oh, ow) = self.geometry().output(h, w)?;
@@ -420,6 +418,9 @@ fn params(
     co: usize,
 ) -> TractResult<Option<(Tensor, Tensor)>> {
     let node = model.node(id);
+    if node.inputs.len() < 2 {
+        return Ok(None);
+    }
     let Some(weights) = constant(model, node.inputs[1])? else {
         return Ok(None);
     };
@@ -496,7 +497,7 @@ pub fn use_fast_convs(model: &mut TypedModel) -> TractResult<usize> {
             continue;
         }
         let x = model.outlet_fact(node.inputs[0])?;
-        if x.datum_type != f32::datum_type() || x.rank() != 4 || node.inputs.len() < 2 {
+        if x.datum_type != f32::datum_type() || x.rank() != 4 {
             continue;
         }
         let (ci, co) = (conv.input_channels(), conv.output_channels());

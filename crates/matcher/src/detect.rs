@@ -174,8 +174,8 @@ fn linear_taps(n_out: usize, n_in: usize, scale: f32) -> Vec<(usize, usize, f32)
 
 /// Writes `img`, resized to `nw` x `nh`, into the top-left corner of the
 /// detector's planar BGR input (`3` planes of rows `width` long; the rest is
-/// left as it is, and `Detector::detect` clears it). The resize is bilinear without antialiasing, rounded to whole
-/// levels, as the reference (OpenCV's `resize` with `INTER_LINEAR`) does it
+/// left as it is, and `Detector::detect` clears it). The resize is bilinear
+/// without antialiasing, rounded to whole levels, as the reference (OpenCV's `resize` with `INTER_LINEAR`) does it
 /// before YuNet; it replaced `image`'s triangle filter, which took about 6 ms
 /// of a 640x480 frame's detection and gave the detector slightly different
 /// pixels from the reference's.
