@@ -10,6 +10,7 @@
 //! directly ([`kernels`]):
 //! - [`FastConv`] of kind `Pointwise`: 1x1, stride 1, no padding, one group;
 //! - `Depthwise3x3`: one 3x3 filter per channel, stride 1, padding 1;
+//! - `Depthwise3x3S2`: the same with stride 2 (SFace's downsampling);
 //! - `Rows`: any other convolution with one group (gathered rows, then the
 //!   pointwise kernel).
 //!
@@ -27,6 +28,7 @@
 //! plain sum.
 
 pub mod kernels;
+mod share;
 
 use std::sync::Arc;
 
@@ -45,6 +47,7 @@ use crate::kept::{KeptOutput, WritesOutput};
 pub enum Kind {
     Pointwise,
     Depthwise3x3,
+    Depthwise3x3S2,
     Rows(Geometry),
 }
 
@@ -93,9 +96,13 @@ impl FastConv {
                 pad_before: (0, 0),
                 pad_after: (0, 0),
             },
-            Kind::Depthwise3x3 => Geometry {
+            Kind::Depthwise3x3 | Kind::Depthwise3x3S2 => Geometry {
                 k: (3, 3),
-                stride: (1, 1),
+                stride: if self.kind == Kind::Depthwise3x3S2 {
+                    (2, 2)
+                } else {
+                    (1, 1)
+                },
                 dilation: (1, 1),
                 pad_before: (1, 1),
                 pad_after: (1, 1),
@@ -126,6 +133,7 @@ impl Op for FastConv {
             Kind::Pointwise => "FastPointwise",
             Kind::Depthwise3x3 if self.pool => "FastDepthwise3x3Pool",
             Kind::Depthwise3x3 => "FastDepthwise3x3",
+            Kind::Depthwise3x3S2 => "FastDepthwise3x3S2",
             Kind::Rows(_) => "FastConvRows",
         }
         .into()
@@ -186,31 +194,26 @@ impl WritesOutput for FastConv {
         let b = self.bias.try_as_plain_ram()?;
         let b = b.as_slice::<f32>()?;
         let (isz, plane) = (self.ci * h * w, oh * ow);
-        // On the calling thread, whatever `MatcherConfig::threads` says:
-        // sharing the output channels out over a pool of two (each group
-        // reading the whole input, the first layer's rows gathered once per
-        // group) was measured slower on the 2-vCPU benchmark machine, 20 to
-        // 28 ms against 16 to 24 ms at 640x480 (`examples/ab`, 4 runs).
+        let co = self.out_channels();
         for (x, y) in src
             .chunks_exact(isz)
-            .zip(dst.chunks_exact_mut(self.out_channels() * plane))
+            .zip(dst.chunks_exact_mut(co * plane))
             .take(n)
         {
             match self.kind {
-                Kind::Pointwise => kernels::pointwise(
-                    x,
-                    kernels::Rows::planes(self.ci, h * w),
-                    wt,
-                    b,
-                    self.relu,
-                    y,
-                ),
+                Kind::Pointwise => {
+                    let rows = kernels::Rows::planes(self.ci, h * w);
+                    share::pointwise(x, rows, wt, b, self.relu, y)
+                }
                 Kind::Depthwise3x3 => {
                     let after = kernels::After {
                         relu: self.relu,
                         pool: self.pool,
                     };
-                    kernels::depthwise3x3(x, (self.ci, h, w), wt, b, after, y)
+                    share::depthwise3x3(x, (self.ci, h, w), wt, b, after, y)
+                }
+                Kind::Depthwise3x3S2 => {
+                    share::depthwise3x3_s2(x, (self.ci, h, w), wt, b, self.relu, y)
                 }
                 Kind::Rows(g) => {
                     let first = kernels::Stage {
@@ -219,7 +222,7 @@ impl WritesOutput for FastConv {
                         relu: self.relu,
                     };
                     match &self.then {
-                        None => kernels::conv_rows(x, (self.ci, h, w), &g, first, None, y),
+                        None => share::conv_rows(x, (self.ci, h, w), &g, first, None, y),
                         Some(t) => {
                             let w2 = t.weights.try_as_plain_ram()?;
                             let b2 = t.bias.try_as_plain_ram()?;
@@ -228,7 +231,7 @@ impl WritesOutput for FastConv {
                                 b: b2.as_slice::<f32>()?,
                                 relu: t.relu,
                             };
-                            kernels::conv_rows(x, (self.ci, h, w), &g, first, Some(then), y)
+                            share::conv_rows(x, (self.ci, h, w), &g, first, Some(then), y)
                         }
                     }
                 }
@@ -398,11 +401,15 @@ fn fast_kind(conv: &Conv, ci: usize, co: usize) -> Option<Kind> {
     } else if conv.group == ci
         && ci == co
         && g.k == (3, 3)
-        && unit
+        && g.dilation == (1, 1)
         && before == (1, 1)
         && after == (1, 1)
     {
-        Some(Kind::Depthwise3x3)
+        match g.stride {
+            (1, 1) => Some(Kind::Depthwise3x3),
+            (2, 2) => Some(Kind::Depthwise3x3S2),
+            _ => None,
+        }
     } else {
         None
     }
@@ -434,10 +441,13 @@ fn params(
     };
     let (kh, kw) = match kind {
         Kind::Pointwise => (1, 1),
-        Kind::Depthwise3x3 => (3, 3),
+        Kind::Depthwise3x3 | Kind::Depthwise3x3S2 => (3, 3),
         Kind::Rows(g) => g.k,
     };
-    let per_out = if kind == Kind::Depthwise3x3 { 1 } else { ci };
+    let per_out = match kind {
+        Kind::Depthwise3x3 | Kind::Depthwise3x3S2 => 1,
+        _ => ci,
+    };
     if weights.len() != co * per_out * kh * kw {
         return Ok(None);
     }

@@ -46,7 +46,7 @@ fn naive(
     y
 }
 
-fn values(n: usize, seed: u32) -> Vec<f32> {
+pub(crate) fn values(n: usize, seed: u32) -> Vec<f32> {
     let mut s = seed.wrapping_mul(2654435761).wrapping_add(12345);
     (0..n)
         .map(|_| {
@@ -149,6 +149,37 @@ fn depthwise_matches_the_plain_sum_with_padding_every_build() {
                         .zip(&separate)
                         .all(|(p, q)| p.to_bits() == q.to_bits()),
                     "{isa:?} depthwise + pool {c}x{h}x{w}: {pooled:?} against {separate:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn stride_two_depthwise_matches_the_plain_sum_every_build() {
+    // Odd and even sizes: an odd width's last output column and an odd
+    // height's last output row see one column or row of padding.
+    for (c, h, w) in [
+        (1, 1, 1),
+        (2, 1, 6),
+        (3, 4, 2),
+        (4, 7, 9),
+        (5, 12, 11),
+        (3, 20, 40),
+    ] {
+        let x = values(c * h * w, 7);
+        let k = values(c * 9, 8);
+        let b = values(c, 9);
+        for relu in [false, true] {
+            let want = naive(&x, (c, h, w), &g3(2, 1), c, &k, &b, relu);
+            assert_eq!(want.len(), c * h.div_ceil(2) * w.div_ceil(2));
+            for isa in Isa::available() {
+                let mut y = vec![f32::NAN; want.len()];
+                depthwise_s2_on(isa, &x, (c, h, w), &k, &b, relu, &mut y);
+                close(
+                    &y,
+                    &want,
+                    &format!("{isa:?} stride-2 depthwise {c}x{h}x{w}"),
                 );
             }
         }
