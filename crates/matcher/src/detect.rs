@@ -186,32 +186,56 @@ pub(crate) fn letterbox_bgr(img: &RgbImage, nw: usize, nh: usize, width: usize, 
     }
     let plane = input.len() / 3;
     let src = img.as_raw();
-    let mut put = |x: usize, y: usize, rgb: [f32; 3]| {
-        let o = y * width + x;
-        input[o] = rgb[2];
-        input[plane + o] = rgb[1];
-        input[2 * plane + o] = rgb[0];
-    };
+    let (bp, rest) = input.split_at_mut(plane);
+    let (gp, rp) = rest.split_at_mut(plane);
+    // Row by row, each plane's row zipped with its source: no division or
+    // bounds check per pixel (a per-pixel `i % iw` took 0.8 ms at 640x480).
+    let rows = bp
+        .chunks_exact_mut(width)
+        .zip(gp.chunks_exact_mut(width))
+        .zip(rp.chunks_exact_mut(width));
     if (nw, nh) == (iw, ih) {
-        for (i, p) in src.chunks_exact(3).enumerate() {
-            put(i % iw, i / iw, [p[0] as f32, p[1] as f32, p[2] as f32]);
+        for (s, ((b, g), r)) in src.chunks_exact(iw * 3).zip(rows) {
+            let out = b.iter_mut().zip(g.iter_mut()).zip(r.iter_mut());
+            for (p, ((b, g), r)) in s.chunks_exact(3).zip(out) {
+                *b = p[2] as f32;
+                *g = p[1] as f32;
+                *r = p[0] as f32;
+            }
         }
         return;
     }
     let xs = linear_taps(nw, iw, iw as f32 / nw as f32);
     let ys = linear_taps(nh, ih, ih as f32 / nh as f32);
-    for (y, &(y0, y1, wy)) in ys.iter().enumerate() {
+    for (&(y0, y1, wy), ((b, g), r)) in ys.iter().zip(rows) {
         let (r0, r1) = (&src[y0 * iw * 3..][..iw * 3], &src[y1 * iw * 3..][..iw * 3]);
-        for (x, &(x0, x1, wx)) in xs.iter().enumerate() {
-            let mut rgb = [0f32; 3];
-            for (c, v) in rgb.iter_mut().enumerate() {
-                let top = r0[x0 * 3 + c] as f32 * (1.0 - wx) + r0[x1 * 3 + c] as f32 * wx;
-                let bottom = r1[x0 * 3 + c] as f32 * (1.0 - wx) + r1[x1 * 3 + c] as f32 * wx;
-                *v = (top * (1.0 - wy) + bottom * wy).round().clamp(0.0, 255.0);
-            }
-            put(x, y, rgb);
+        let out = b.iter_mut().zip(g.iter_mut()).zip(r.iter_mut());
+        for (&(x0, x1, wx), ((b, g), r)) in xs.iter().zip(out) {
+            let (a0, a1, c0, c1) = (
+                &r0[x0 * 3..][..3],
+                &r0[x1 * 3..][..3],
+                &r1[x0 * 3..][..3],
+                &r1[x1 * 3..][..3],
+            );
+            let px = |c: usize| {
+                let top = a0[c] as f32 * (1.0 - wx) + a1[c] as f32 * wx;
+                let bottom = c0[c] as f32 * (1.0 - wx) + c1[c] as f32 * wx;
+                round_pixel(top * (1.0 - wy) + bottom * wy)
+            };
+            *r = px(0);
+            *g = px(1);
+            *b = px(2);
         }
     }
+}
+
+/// `v.round()` for a value between 0 and 255 (a blend of two bytes), as a
+/// truncating conversion: the baseline x86-64 build has no rounding
+/// instruction, and `f32::round` there is a libm call per value (1.2 ms of
+/// the 320x240 letterbox). Halves round up, as `round` does for positives.
+#[inline(always)]
+fn round_pixel(v: f32) -> f32 {
+    (v + 0.5) as u8 as f32
 }
 
 fn iou(a: &Face, b: &Face) -> f32 {
@@ -299,6 +323,46 @@ mod tests {
         let mut same = vec![0f32; 3 * plane];
         letterbox_bgr(&img, 4, 2, width, &mut same);
         assert_eq!(&same[2 * plane..2 * plane + 4], &[10.0, 30.0, 100.0, 100.0]);
+    }
+
+    #[test]
+    fn letterbox_is_the_plain_bilinear_formula_at_any_scale() {
+        // Every pixel against the formula written out with `f32::round`, at
+        // scales that are not halves, up and down, into a wider input.
+        let (iw, ih) = (37usize, 23usize);
+        let mut v = 7u32;
+        let img = RgbImage::from_fn(iw as u32, ih as u32, |_, _| {
+            let mut byte = || {
+                v = v.wrapping_mul(1103515245).wrapping_add(12345);
+                (v >> 16) as u8
+            };
+            image::Rgb([byte(), byte(), byte()])
+        });
+        for (nw, nh) in [(20, 13), (37, 23), (50, 31), (1, 1)] {
+            let width = 64;
+            let plane = width * 40;
+            let mut input = vec![-1f32; 3 * plane];
+            letterbox_bgr(&img, nw, nh, width, &mut input);
+            let xs = linear_taps(nw, iw, iw as f32 / nw as f32);
+            let ys = linear_taps(nh, ih, ih as f32 / nh as f32);
+            for (y, &(y0, y1, wy)) in ys.iter().enumerate() {
+                for (x, &(x0, x1, wx)) in xs.iter().enumerate() {
+                    for c in 0..3 {
+                        let p = |x: usize, y: usize| img.get_pixel(x as u32, y as u32)[c] as f32;
+                        let top = p(x0, y0) * (1.0 - wx) + p(x1, y0) * wx;
+                        let bottom = p(x0, y1) * (1.0 - wx) + p(x1, y1) * wx;
+                        let want = (top * (1.0 - wy) + bottom * wy).round();
+                        let got = input[(2 - c) * plane + y * width + x];
+                        assert_eq!(got, want, "{nw}x{nh}: channel {c} at ({x}, {y})");
+                    }
+                }
+                assert_eq!(
+                    input[y * width + nw],
+                    -1.0,
+                    "{nw}x{nh}: right of the picture"
+                );
+            }
+        }
     }
 
     #[test]
