@@ -313,25 +313,27 @@ pub(crate) fn depthwise_body<const FMA: bool>(
         return;
     }
     let (oh, ow) = after.output(h, w);
-    let zero = vec![0f32; w];
+    // One channel's plane with a border of zeros (never written over), so
+    // that every output row is one pass over three padded rows, with no
+    // edge columns to compute apart.
+    let pw = w + 2;
+    let mut padded = vec![0f32; (h + 2) * pw];
     // Two full-size rows, pooled into one output row.
     let mut pair = vec![0f32; if after.pool { 2 * w } else { 0 }];
     for ch in 0..c {
         let xp = &x[ch * h * w..(ch + 1) * h * w];
+        for (src, dst) in xp.chunks_exact(w).zip(padded[pw..].chunks_exact_mut(pw)) {
+            dst[1..=w].copy_from_slice(src);
+        }
         let yp = &mut y[ch * oh * ow..(ch + 1) * oh * ow];
         let kk: &[f32; 9] = k[ch * 9..ch * 9 + 9].try_into().unwrap();
+        let padded = &padded[..];
         let rows = |oy: usize| {
-            let above = if oy > 0 {
-                &xp[(oy - 1) * w..oy * w]
-            } else {
-                &zero[..]
-            };
-            let below = if oy + 1 < h {
-                &xp[(oy + 1) * w..(oy + 2) * w]
-            } else {
-                &zero[..]
-            };
-            [above, &xp[oy * w..(oy + 1) * w], below]
+            [
+                &padded[oy * pw..][..pw],
+                &padded[(oy + 1) * pw..][..pw],
+                &padded[(oy + 2) * pw..][..pw],
+            ]
         };
         if after.pool {
             for (py, out) in yp.chunks_exact_mut(ow.max(1)).take(oh).enumerate() {
@@ -436,37 +438,15 @@ fn depthwise_s2_body<const FMA: bool>(
     }
 }
 
-/// One output row of a 3x3 stride-1 convolution from its three input rows.
+/// One output row of a 3x3 stride-1 convolution from its three input rows,
+/// each with its zero of padding before and after (`out.len() + 2` values).
 #[inline(always)]
 fn row3<const FMA: bool>(r: [&[f32]; 3], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
-    let w = out.len();
-    // Column 0 and w - 1 see one zero of padding.
-    let edge = |x: usize| {
-        let mut s = bias;
-        for (dy, row) in r.iter().enumerate() {
-            for dx in 0..3 {
-                let ix = x + dx;
-                if ix >= 1 && ix <= w {
-                    s = madd::<FMA>(k[dy * 3 + dx], row[ix - 1], s);
-                }
-            }
-        }
-        act(s, relu)
-    };
-    out[0] = edge(0);
-    if w == 1 {
-        return;
-    }
-    out[w - 1] = edge(w - 1);
-    if w == 2 {
-        return;
-    }
-    let n = w - 2;
+    let n = out.len();
     let [r0, r1, r2] = r;
     let (a0, a1, a2) = (&r0[..n], &r0[1..n + 1], &r0[2..n + 2]);
     let (b0, b1, b2) = (&r1[..n], &r1[1..n + 1], &r1[2..n + 2]);
     let (c0, c1, c2) = (&r2[..n], &r2[1..n + 1], &r2[2..n + 2]);
-    let o = &mut out[1..n + 1];
     for x in 0..n {
         let mut s = madd::<FMA>(k[0], a0[x], bias);
         s = madd::<FMA>(k[1], a1[x], s);
@@ -477,7 +457,7 @@ fn row3<const FMA: bool>(r: [&[f32]; 3], k: &[f32; 9], bias: f32, relu: bool, ou
         s = madd::<FMA>(k[6], c0[x], s);
         s = madd::<FMA>(k[7], c1[x], s);
         s = madd::<FMA>(k[8], c2[x], s);
-        o[x] = act(s, relu);
+        out[x] = act(s, relu);
     }
 }
 
