@@ -38,7 +38,7 @@ pub struct FaceBenchArgs {
     /// (prepared there when missing; default: a temp dir).
     #[arg(long)]
     pub frames: Option<PathBuf>,
-    /// With --face: threads for the models' matrix products.
+    /// With --face: threads the models run on (`MatcherConfig::threads`).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// With --face: passes over the frames per resolution (after one

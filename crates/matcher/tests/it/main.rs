@@ -229,9 +229,11 @@ fn eval_over_identity_folders() {
 
 #[test]
 fn two_threads_find_the_same_faces_and_embeddings_as_one() {
-    // The detector at 640x480 and SFace have matrix products large enough
-    // for tract to split them over the pool; the split is along output
-    // panels, so the results must be identical, not merely close.
+    // At 640x480 the detector's layers are large enough for the matcher's
+    // kernels to share them out over the pool (by output channels or
+    // rows), and SFace's matrix products for tract to split them (by output
+    // panels): no sum changes order, so the results must be identical, not
+    // merely close.
     let load = |threads| {
         Matcher::load(
             &countersign_matcher::default_models_dir(),
