@@ -49,8 +49,7 @@ pub(super) fn pointwise(x: &[f32], s: Rows, w: &[f32], b: &[f32], relu: bool, y:
     }
 }
 
-/// [`kernels::depthwise3x3`], its channels shared out (each share reads
-/// and writes only its own channels).
+/// [`kernels::depthwise3x3`], its channels shared out.
 pub(super) fn depthwise3x3(
     x: &[f32],
     (c, h, w): (usize, usize, usize),
@@ -59,19 +58,12 @@ pub(super) fn depthwise3x3(
     after: After,
     y: &mut [f32],
 ) {
-    let plane = y.len().checked_div(c).unwrap_or(0);
-    let run = |x: &[f32], k: &[f32], b: &[f32], y: &mut [f32]| {
+    let (oh, ow) = after.output(h, w);
+    // A folded pool still computes the full-size sums.
+    let macs = 9 * c * h * w;
+    per_channel(x, (c, h, w), k, b, (oh * ow, macs), y, |x, k, b, y| {
         kernels::depthwise3x3(x, (b.len(), h, w), k, b, after, y)
-    };
-    match shares(c, 1, 9 * c * h * w) {
-        None => run(x, k, b, y),
-        Some(per) => y
-            .par_chunks_mut(per * plane)
-            .zip(x.par_chunks(per * h * w))
-            .zip(k.par_chunks(per * 9))
-            .zip(b.par_chunks(per))
-            .for_each(|(((y, x), k), b)| run(x, k, b, y)),
-    }
+    })
 }
 
 /// [`kernels::depthwise3x3_s2`], its channels shared out.
@@ -84,10 +76,30 @@ pub(super) fn depthwise3x3_s2(
     y: &mut [f32],
 ) {
     let plane = h.div_ceil(2) * w.div_ceil(2);
-    let run = |x: &[f32], k: &[f32], b: &[f32], y: &mut [f32]| {
-        kernels::depthwise3x3_s2(x, (b.len(), h, w), k, b, relu, y)
-    };
-    match shares(c, 1, 9 * c * plane) {
+    per_channel(
+        x,
+        (c, h, w),
+        k,
+        b,
+        (plane, 9 * c * plane),
+        y,
+        |x, k, b, y| kernels::depthwise3x3_s2(x, (b.len(), h, w), k, b, relu, y),
+    )
+}
+
+/// A depthwise kernel `run(x, k, b, y)` on `c` planes of `h x w` into
+/// planes of `plane` values, `macs` multiply-adds in all, its channels
+/// shared out: each share reads and writes only its own channels.
+fn per_channel(
+    x: &[f32],
+    (c, h, w): (usize, usize, usize),
+    k: &[f32],
+    b: &[f32],
+    (plane, macs): (usize, usize),
+    y: &mut [f32],
+    run: impl Fn(&[f32], &[f32], &[f32], &mut [f32]) + Sync,
+) {
+    match shares(c, 1, macs) {
         None => run(x, k, b, y),
         Some(per) => y
             .par_chunks_mut(per * plane)

@@ -257,31 +257,32 @@ fn two_threads_find_the_same_faces_and_embeddings_as_one() {
     }
 }
 
-#[test]
-fn sface_with_the_fast_convolutions_gives_tracts_embedding() {
-    // SFace's depthwise layers (stride 1 and 2) and its first convolutions
-    // run on the matcher's kernels; its wide 1x1s stay with tract.
+/// SFace's embedding of the aligned face in fixture `name`, from the model
+/// prepared with or without the per-channel PRelu and compiled with or
+/// without the matcher's convolution kernels.
+fn sface_embedding(name: &str, fast_prelu: bool, fast_convs: bool) -> Vec<f32> {
     use countersign_matcher::model::{compile_with, load_prepared, read_verified, ModelRole};
     use tract_onnx::prelude::*;
     let path = countersign_matcher::default_models_dir().join(RECOGNIZER_FILE);
     let (bytes, _) = read_verified(&path, ModelRole::Recognizer).unwrap();
-    let crop = matcher()
-        .analyze(&img("biden.jpg"))
-        .unwrap()
-        .aligned
-        .unwrap();
+    let crop = matcher().analyze(&img(name)).unwrap().aligned.unwrap();
     let input = tract_ndarray::Array4::from_shape_fn((1, 3, 112, 112), |(_, c, y, x)| {
         crop.get_pixel(x as u32, y as u32)[c] as f32
     })
     .into_tensor();
-    let run = |fast| {
-        let (m, _) = load_prepared(&path, &bytes, true).unwrap();
-        let plan = compile_with(m, [1, 3, 112, 112], fast).unwrap();
-        let out = plan.run(tvec![input.clone().into()]).unwrap();
-        let v = out[0].try_as_plain_ram().unwrap();
-        v.as_slice::<f32>().unwrap().to_vec()
-    };
-    let (tract, fast) = (run(false), run(true));
+    let (m, _) = load_prepared(&path, &bytes, fast_prelu).unwrap();
+    let plan = compile_with(m, [1, 3, 112, 112], fast_convs).unwrap();
+    let out = plan.run(tvec![input.into()]).unwrap();
+    let v = out[0].try_as_plain_ram().unwrap();
+    v.as_slice::<f32>().unwrap().to_vec()
+}
+
+#[test]
+fn sface_with_the_fast_convolutions_gives_tracts_embedding() {
+    // SFace's depthwise layers (stride 1 and 2) and its first convolutions
+    // run on the matcher's kernels; its wide 1x1s stay with tract.
+    let tract = sface_embedding("biden.jpg", true, false);
+    let fast = sface_embedding("biden.jpg", true, true);
     assert_eq!(tract.len(), 128);
     let dot: f32 = tract.iter().zip(&fast).map(|(a, b)| a * b).sum();
     let norm = |v: &[f32]| v.iter().map(|a| a * a).sum::<f32>().sqrt();
@@ -299,28 +300,7 @@ fn sface_with_the_fast_convolutions_gives_tracts_embedding() {
 
 #[test]
 fn sface_with_the_per_channel_prelu_gives_the_same_embedding_as_tracts() {
-    use countersign_matcher::model::{compile, load_prepared, read_verified, ModelRole};
-    use tract_onnx::prelude::*;
-    let path = countersign_matcher::default_models_dir().join(RECOGNIZER_FILE);
-    let (bytes, _) = read_verified(&path, ModelRole::Recognizer).unwrap();
-    let crop = matcher()
-        .analyze(&img("obama.jpg"))
-        .unwrap()
-        .aligned
-        .unwrap();
-    let input = tract_ndarray::Array4::from_shape_fn((1, 3, 112, 112), |(_, c, y, x)| {
-        crop.get_pixel(x as u32, y as u32)[c] as f32
-    })
-    .into_tensor();
-    let run = |fast_prelu| {
-        let (m, _) = load_prepared(&path, &bytes, fast_prelu).unwrap();
-        let plan = compile(m, [1, 3, 112, 112]).unwrap();
-        let out = plan.run(tvec![input.clone().into()]).unwrap();
-        out[0]
-            .try_as_plain_ram()
-            .and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec()))
-            .unwrap()
-    };
+    let run = |fast_prelu| sface_embedding("obama.jpg", fast_prelu, true);
     let (original, rewritten) = (run(false), run(true));
     assert_eq!(original.len(), 128);
     let worst = original
