@@ -244,6 +244,17 @@ mod tests {
         kernels::conv_rows(&x, (ci, h, w), &g, first, Some(then), &mut want_rows);
         for threads in [1, 2, 3] {
             pool(threads).install(|| {
+                // Each layer is large enough to be shared out there, so the
+                // comparisons below test the shared path, not the plain one.
+                let shared = [
+                    shares(co, kernels::CB, co * ci * h * w),
+                    shares(ci, 1, 9 * ci * h * w),
+                    shares(oh, 1, oh * ow * (w1.len() + w2.len())),
+                ];
+                assert!(
+                    shared.iter().all(|s| s.is_some() == (threads > 1)),
+                    "{shared:?} on {threads} threads"
+                );
                 let mut y = vec![f32::NAN; want.len()];
                 pointwise(&x, rows, &wp, &b, true, &mut y);
                 assert_eq!(y, want, "pointwise on {threads} threads");

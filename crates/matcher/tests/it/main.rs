@@ -259,8 +259,8 @@ fn two_threads_find_the_same_faces_and_embeddings_as_one() {
 
 /// SFace's embedding of the aligned face in fixture `name`, from the model
 /// prepared with or without the per-channel PRelu and compiled with or
-/// without the matcher's convolution kernels.
-fn sface_embedding(name: &str, fast_prelu: bool, fast_convs: bool) -> Vec<f32> {
+/// without the matcher's convolution kernels, and the plan's operator names.
+fn sface_embedding(name: &str, fast_prelu: bool, fast_convs: bool) -> (Vec<f32>, Vec<String>) {
     use countersign_matcher::model::{compile_with, load_prepared, read_verified, ModelRole};
     use tract_onnx::prelude::*;
     let path = countersign_matcher::default_models_dir().join(RECOGNIZER_FILE);
@@ -274,15 +274,28 @@ fn sface_embedding(name: &str, fast_prelu: bool, fast_convs: bool) -> Vec<f32> {
     let plan = compile_with(m, [1, 3, 112, 112], fast_convs).unwrap();
     let out = plan.run(tvec![input.into()]).unwrap();
     let v = out[0].try_as_plain_ram().unwrap();
-    v.as_slice::<f32>().unwrap().to_vec()
+    let ops = plan
+        .model()
+        .nodes()
+        .iter()
+        .map(|n| n.op().name().to_string());
+    (v.as_slice::<f32>().unwrap().to_vec(), ops.collect())
 }
 
 #[test]
 fn sface_with_the_fast_convolutions_gives_tracts_embedding() {
     // SFace's depthwise layers (stride 1 and 2) and its first convolutions
     // run on the matcher's kernels; its wide 1x1s stay with tract.
-    let tract = sface_embedding("biden.jpg", true, false);
-    let fast = sface_embedding("biden.jpg", true, true);
+    let (tract, tract_ops) = sface_embedding("biden.jpg", true, false);
+    let (fast, fast_ops) = sface_embedding("biden.jpg", true, true);
+    let count = |ops: &[String], name: &str| ops.iter().filter(|o| *o == name).count();
+    assert_eq!(count(&tract_ops, "FastDepthwise3x3S2"), 0);
+    assert_eq!(
+        count(&fast_ops, "FastDepthwise3x3S2"),
+        4,
+        "SFace's four stride-2 depthwise layers run on the matcher's kernel: {fast_ops:?}"
+    );
+    assert!(count(&fast_ops, "FastDepthwise3x3") > 0, "{fast_ops:?}");
     assert_eq!(tract.len(), 128);
     let dot: f32 = tract.iter().zip(&fast).map(|(a, b)| a * b).sum();
     let norm = |v: &[f32]| v.iter().map(|a| a * a).sum::<f32>().sqrt();
@@ -300,7 +313,7 @@ fn sface_with_the_fast_convolutions_gives_tracts_embedding() {
 
 #[test]
 fn sface_with_the_per_channel_prelu_gives_the_same_embedding_as_tracts() {
-    let run = |fast_prelu| sface_embedding("obama.jpg", fast_prelu, true);
+    let run = |fast_prelu| sface_embedding("obama.jpg", fast_prelu, true).0;
     let (original, rewritten) = (run(false), run(true));
     assert_eq!(original.len(), 128);
     let worst = original
