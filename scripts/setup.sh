@@ -21,6 +21,9 @@ APT_PACKAGES=(
   libfprint-2-2 libfprint-2-dev
   # the UI's browser tests (playwright-core drives it; no browser download)
   chromium
+  # the attack tests (crates/cli/tests/it/attacks): a clock moved under one
+  # process (libfaketime), and the ledger edited under the engine (sqlite3)
+  faketime sqlite3
 )
 
 section "setup: system packages"

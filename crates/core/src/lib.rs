@@ -74,6 +74,8 @@ pub enum Refusal {
     BiometricDisabled { person: String },
     #[error("the supervisor must authenticate with two factors first")]
     SupervisorNotAuthenticated,
+    #[error("the fallback offered at {offered_at} expired at {expired_at}; only a new trigger offers it again")]
+    OfferExpired { offered_at: Ms, expired_at: Ms },
     #[error("the grant expired at {expires_at}")]
     Expired { expires_at: Ms },
     #[error("the grant was revoked")]
@@ -109,6 +111,7 @@ impl Refusal {
             Refusal::Throttled { .. } => "throttled",
             Refusal::BiometricDisabled { .. } => "biometric_disabled",
             Refusal::SupervisorNotAuthenticated => "supervisor_not_authenticated",
+            Refusal::OfferExpired { .. } => "offer_expired",
             Refusal::Expired { .. } => "expired",
             Refusal::Revoked => "revoked",
             Refusal::ExtensionRefused => "extension_refused",

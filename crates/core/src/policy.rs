@@ -133,7 +133,20 @@ pub struct Attempts {
 #[serde(deny_unknown_fields)]
 pub struct Fallback {
     pub triggers: Vec<Trigger>,
+    /// How long an offered fallback stays good for a supervisor's grant
+    /// (1 to [`MAX_OFFER_TTL_MINUTES`]; 15 when absent). An offer left
+    /// standing is a standing back door: a fallback offered on Monday must
+    /// not be granted on Thursday. The operator's next failure offers anew.
+    #[serde(default = "default_offer_ttl_minutes")]
+    pub offer_ttl_minutes: i64,
 }
+
+fn default_offer_ttl_minutes() -> i64 {
+    15
+}
+
+/// Longest a policy may keep an offered fallback open: an hour.
+pub const MAX_OFFER_TTL_MINUTES: i64 = 60;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -241,6 +254,11 @@ impl Policy {
     /// Whether a non-human break-glass may be requested for `t`.
     pub fn breakglass_trigger_allowed(&self, t: Trigger) -> bool {
         self.breakglass.triggers.contains(&t)
+    }
+
+    /// How long an offered fallback may be acted on, in ms.
+    pub fn offer_ttl_ms(&self) -> i64 {
+        self.fallback.offer_ttl_minutes.saturating_mul(60_000)
     }
 
     pub fn default_duration_ms(&self) -> i64 {
@@ -382,6 +400,13 @@ impl Policy {
             return err(
                 vec![K("assertion"), K("lifetime_seconds")],
                 format!("must be between 10 and {MAX_ASSERTION_LIFETIME_SECONDS}, got {l}"),
+            );
+        }
+        let t = self.fallback.offer_ttl_minutes;
+        if !(1..=MAX_OFFER_TTL_MINUTES).contains(&t) {
+            return err(
+                vec![K("fallback"), K("offer_ttl_minutes")],
+                format!("must be between 1 and {MAX_OFFER_TTL_MINUTES}; an offered fallback expires, got {t}"),
             );
         }
         let m = self.sync.unsynced_alert_minutes;

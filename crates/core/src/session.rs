@@ -41,6 +41,10 @@ pub struct Session {
     /// Attempts made in this session.
     pub attempt_no: u32,
     pub trigger: Option<Trigger>,
+    /// When the fallback was last offered (the trigger fired). A grant must
+    /// follow within the policy's `[fallback] offer_ttl_minutes`.
+    #[serde(default)]
+    pub offered_at: Option<Ms>,
     pub supervisor: Option<(Person, Authenticated)>,
     pub state: SessionState,
 }
@@ -69,6 +73,7 @@ impl Session {
             attempts: AttemptState::default(),
             attempt_no: 0,
             trigger: None,
+            offered_at: None,
             supervisor: None,
             state: SessionState::Requested,
         })
@@ -87,9 +92,10 @@ impl Session {
 
     /// Fires `t` if the policy enables it; otherwise the session returns to
     /// `Identified` (the operator may retry; nothing is granted).
-    fn fire(&mut self, policy: &Policy, t: Trigger, effects: &mut Vec<Effect>) {
+    fn fire(&mut self, policy: &Policy, t: Trigger, now: Ms, effects: &mut Vec<Effect>) {
         if policy.trigger_allowed(t) {
             self.trigger = Some(t);
+            self.offered_at = Some(now);
             self.state = SessionState::FallbackOffered { trigger: t };
             effects.push(Effect::TriggerFired { trigger: t });
         } else {
@@ -125,9 +131,9 @@ impl Session {
                 self.state = SessionState::Identified;
                 if self.attempts.disabled {
                     effects.push(Effect::BiometricDisabled);
-                    self.fire(policy, Trigger::FailureLimit, &mut effects);
+                    self.fire(policy, Trigger::FailureLimit, now, &mut effects);
                 } else if self.attempts.limit_reached(policy) {
-                    self.fire(policy, Trigger::FailureLimit, &mut effects);
+                    self.fire(policy, Trigger::FailureLimit, now, &mut effects);
                 }
             }
             (
@@ -158,7 +164,7 @@ impl Session {
                 SessionState::AwaitingCapture | SessionState::Capturing { .. },
                 SessionEvent::DeviceUnavailable { .. },
             ) => {
-                self.fire(policy, Trigger::DeviceUnavailable, &mut effects);
+                self.fire(policy, Trigger::DeviceUnavailable, now, &mut effects);
             }
             (SessionState::Capturing { .. }, SessionEvent::QualityFailure { reason }) => {
                 let limit = self.attempts.record_quality_failure(policy);
@@ -167,7 +173,7 @@ impl Session {
                     consecutive: self.attempts.consecutive_quality_failures,
                 });
                 if limit {
-                    self.fire(policy, Trigger::CaptureQuality, &mut effects);
+                    self.fire(policy, Trigger::CaptureQuality, now, &mut effects);
                 } else {
                     self.state = SessionState::Identified;
                 }
@@ -209,7 +215,7 @@ impl Session {
                         effects.push(Effect::BiometricDisabled);
                     }
                     if fx.limit_reached {
-                        self.fire(policy, Trigger::FailureLimit, &mut effects);
+                        self.fire(policy, Trigger::FailureLimit, now, &mut effects);
                     }
                     return Ok(effects);
                 }
@@ -230,6 +236,7 @@ impl Session {
                 SessionState::FallbackOffered { trigger },
                 SessionEvent::SupervisorAuthenticated { supervisor, auth },
             ) => {
+                self.check_offer(policy, now)?;
                 supervisor.require(Role::Supervisor)?;
                 if supervisor.id == self.operator_id() {
                     return Err(Refusal::SelfDealing {
@@ -265,6 +272,7 @@ impl Session {
                 SessionState::SupervisorAuthenticated { trigger, .. },
                 SessionEvent::GrantOverride(req),
             ) => {
+                self.check_offer(policy, now)?;
                 let grant = self.check_grant(policy, *trigger, req, now)?;
                 self.state = SessionState::OverrideGranted {
                     grant_id: grant.id.clone(),
@@ -274,6 +282,21 @@ impl Session {
             _ => return Err(self.invalid(&ev)),
         }
         Ok(effects)
+    }
+
+    /// An offered fallback is good for the policy's `offer_ttl_minutes`
+    /// from the moment its trigger fired, for the supervisor's sign-in and
+    /// for the grant alike. A clock earlier than the offer is refused too.
+    pub fn check_offer(&self, policy: &Policy, now: Ms) -> Result<(), Refusal> {
+        let offered_at = self.offered_at.ok_or(Refusal::NoTrigger)?;
+        let expired_at = offered_at.saturating_add(policy.offer_ttl_ms());
+        if now >= expired_at || now < offered_at {
+            return Err(Refusal::OfferExpired {
+                offered_at,
+                expired_at,
+            });
+        }
+        Ok(())
     }
 
     fn check_grant(

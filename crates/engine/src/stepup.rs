@@ -122,6 +122,7 @@ impl Engine {
                 },
             ));
         }
+        self.check_offer_open(s, "supervisor_authenticated")?;
         let (person, auth) = self.authenticate(
             supervisor,
             Role::Supervisor,
@@ -149,6 +150,9 @@ impl Engine {
         req: &GrantRequest,
     ) -> Result<(), EngineError> {
         let person = self.person(supervisor)?;
+        if matches!(s.session.state, SessionState::FallbackOffered { .. }) {
+            self.check_offer_open(s, "override_granted")?;
+        }
         let now = self.now();
         let mut probe = s.session.clone();
         let auth = countersign_core::auth::Authenticated {
@@ -171,6 +175,17 @@ impl Engine {
         }
         probe.apply(&self.policy, SessionEvent::GrantOverride(req), now)?;
         Ok(())
+    }
+
+    /// Refuses, and records the refusal, when the fallback on offer has
+    /// outlived the policy's `offer_ttl_minutes`: checked before any factor
+    /// is asked for, so an expired offer costs the supervisor no TOTP code.
+    fn check_offer_open(&mut self, s: &StepUp, event: &str) -> Result<(), EngineError> {
+        let now = self.now();
+        match s.session.check_offer(&self.policy, now) {
+            Ok(()) => Ok(()),
+            Err(r) => Err(self.refuse(s, event, r)),
+        }
     }
 
     /// Grants the override. An empty `grant_id` gets a fresh random one.

@@ -251,3 +251,22 @@ fn sync_alert_limit_comes_from_the_policy_within_bounds() {
         Some(line_in_default("unsynced_alert_minutes = 60") + 1)
     );
 }
+
+#[test]
+fn fallback_offer_ttl_is_bounded_and_defaults_to_15_minutes() {
+    let p = Policy::default_policy();
+    assert_eq!(p.fallback.offer_ttl_minutes, 15);
+    assert_eq!(p.offer_ttl_ms(), 15 * 60_000);
+    let p = Policy::from_toml(&with("offer_ttl_minutes = 15", "")).unwrap();
+    assert_eq!(p.fallback.offer_ttl_minutes, 15, "absent means 15");
+    for bad in ["0", "-1", "61", "9223372036854775807"] {
+        let e = Policy::from_toml(&with(
+            "offer_ttl_minutes = 15",
+            &format!("offer_ttl_minutes = {bad}"),
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("fallback.offer_ttl_minutes"));
+        assert_eq!(e.line, Some(line_in_default("offer_ttl_minutes = 15")));
+        assert!(e.message.contains("60") && e.message.contains(bad), "{e}");
+    }
+}

@@ -465,3 +465,49 @@ fn stale_supervisor_auth_refused() {
         "#]],
     );
 }
+
+#[test]
+fn offered_fallback_expires() {
+    check(
+        "
+        request payments.approve
+        identify olga
+        intent
+        unavailable cam0
+        +16m                                            # the policy keeps an offer 15 min
+        supervisor sam                                  # Monday's offer, Thursday's grant
+        intent                                          # the primary path again
+        capture cam0
+        unavailable cam0                                # a new trigger: a new offer
+        +14m
+        supervisor sam
+        +1m
+        grant payments.approve default SENSOR_FAULT     # signed in in time, granted too late
+        ",
+        expect![[r#"
+            > request payments.approve
+              ok: requested
+            > identify olga
+              ok: identified
+            > intent
+              ok: awaiting_capture
+            > unavailable cam0
+              ok: fallback_offered | trigger device_unavailable
+            ~ +16m
+            > supervisor sam
+              REFUSED offer_expired: the fallback offered at 1800000000000 expired at 1800000900000; only a new trigger offers it again
+            > intent
+              ok: awaiting_capture
+            > capture cam0
+              ok: capturing
+            > unavailable cam0
+              ok: fallback_offered | trigger device_unavailable
+            ~ +14m
+            > supervisor sam
+              ok: supervisor_authenticated
+            ~ +1m
+            > grant payments.approve default SENSOR_FAULT
+              REFUSED offer_expired: the fallback offered at 1800000960000 expired at 1800001860000; only a new trigger offers it again
+        "#]],
+    );
+}

@@ -5,3 +5,4 @@
 //! "What the fallback guarantees" lists each guarantee with its test.
 //!
 //! One module per item of the issue; add yours below in item order.
+mod offer_expiry;
