@@ -59,7 +59,11 @@ fn a_fallback_offered_long_ago_cannot_be_granted() {
     assert!(out.contains("granted by sam"), "{out}");
 
     let o = grant_later(&cs, &too_late, 16);
-    let err = expect_error(&o, "refused.offer_expired", "a grant 16 min after the offer");
+    let err = expect_error(
+        &o,
+        "refused.offer_expired",
+        "a grant 16 min after the offer",
+    );
     assert!(!err.contains(SAM.pass), "no secret in the message: {err}");
 
     // Recorded, and no factor was spent on it.
