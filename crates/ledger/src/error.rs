@@ -65,6 +65,17 @@ pub enum LedgerError {
     /// Any other SQLite error.
     #[error("sqlite error: {0}")]
     Sqlite(#[source] rusqlite::Error),
+    /// The clock guard refused a write stamped earlier than the newest
+    /// event (see `Ledger::guard_clock`); nothing of it was written.
+    #[error("the clock ({observed_ms} ms) is behind the newest ledger event ({newest_ms} ms) by more than {tolerance_ms} ms: writes are refused until the clock is right")]
+    ClockBehind {
+        /// The refused write's time.
+        observed_ms: i64,
+        /// The newest event's time.
+        newest_ms: i64,
+        /// The tolerance allowed.
+        tolerance_ms: i64,
+    },
     /// JSON encoding/decoding error.
     #[error("json error: {0}")]
     Json(#[from] serde_json::Error),

@@ -84,6 +84,88 @@ pub use records::{EventIndex, EventRef, EventRow, Filter, NewEvent, Page, PageRe
 pub struct Ledger {
     conn: Connection,
     keys: Keys,
+    /// See [`Ledger::guard_clock`]; `None` = no guard (ledger unit tests).
+    clock_tolerance_ms: Option<i64>,
+}
+
+/// The kind of the event that records a write refused by the clock guard
+/// (body: `observed_ms`, `newest_ms`, `behind_ms`, `tolerance_ms`, `context`).
+pub const KIND_CLOCK_BEHIND_LEDGER: &str = "clock.behind_ledger";
+
+/// At most one [`KIND_CLOCK_BEHIND_LEDGER`] event per process per this long,
+/// so a kiosk whose clock went back does not flood its own ledger.
+pub const CLOCK_RECORD_INTERVAL: Duration = Duration::from_secs(60);
+
+static LAST_CLOCK_RECORD: std::sync::Mutex<Option<std::time::Instant>> =
+    std::sync::Mutex::new(None);
+
+/// A write transaction (`BEGIN IMMEDIATE`) handed to [`Ledger::transact`]:
+/// reads see the database as of the write lock, so a check made here and
+/// the events appended here cannot interleave with another process's.
+#[derive(Debug)]
+pub struct Tx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    keys: &'a Keys,
+}
+
+impl Tx<'_> {
+    /// The newest event matching `filter`, read inside the transaction.
+    pub fn latest(&self, filter: &Filter) -> Result<Option<EventRow>, LedgerError> {
+        latest_in(self.tx, filter)
+    }
+
+    /// Every event matching `filter`, oldest first, read inside the transaction.
+    pub fn all(&self, filter: &Filter) -> Result<Vec<EventRow>, LedgerError> {
+        all_in(self.tx, filter)
+    }
+
+    /// Appends events; they commit with the transaction or not at all.
+    pub fn append(&self, evs: &[NewEvent]) -> Result<Vec<EventRef>, LedgerError> {
+        events::append_in_tx(self.tx, self.keys, evs)
+    }
+
+    /// The people registry, inside the transaction.
+    pub fn people(&self) -> People<'_> {
+        People {
+            conn: self.tx,
+            keys: self.keys,
+        }
+    }
+}
+
+fn latest_in(conn: &Connection, filter: &Filter) -> Result<Option<EventRow>, LedgerError> {
+    let page = PageRequest {
+        after_seq: None,
+        limit: 1,
+        newest_first: true,
+    };
+    Ok(events::query(conn, filter, &page)?.rows.into_iter().next())
+}
+
+fn all_in(conn: &Connection, filter: &Filter) -> Result<Vec<EventRow>, LedgerError> {
+    let mut rows = Vec::new();
+    let mut after_seq = None;
+    loop {
+        let page = events::query(
+            conn,
+            filter,
+            &PageRequest {
+                after_seq,
+                limit: 500,
+                newest_first: false,
+            },
+        )?;
+        rows.extend(page.rows);
+        match page.next_after {
+            Some(n) => after_seq = Some(n),
+            None => return Ok(rows),
+        }
+    }
+}
+
+/// The newest event time in the ledger (`None` when empty).
+fn newest_ts(conn: &Connection) -> Result<Option<i64>, LedgerError> {
+    Ok(conn.query_row("SELECT MAX(ts_ms) FROM events", [], |r| r.get(0))?)
 }
 
 impl Ledger {
@@ -97,13 +179,21 @@ impl Ledger {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| LedgerError::sql(&format!("opening ledger {}", db_path.display()), e))?;
-        Self::init(conn, true).map(|conn| Ledger { conn, keys })
+        Self::init(conn, true).map(|conn| Ledger {
+            conn,
+            keys,
+            clock_tolerance_ms: None,
+        })
     }
 
     /// An in-memory ledger (tests).
     pub fn open_in_memory(keys: Keys) -> Result<Ledger, LedgerError> {
         let conn = Connection::open_in_memory()?;
-        Self::init(conn, false).map(|conn| Ledger { conn, keys })
+        Self::init(conn, false).map(|conn| Ledger {
+            conn,
+            keys,
+            clock_tolerance_ms: None,
+        })
     }
 
     fn init(mut conn: Connection, wal: bool) -> Result<Connection, LedgerError> {
@@ -138,18 +228,116 @@ impl Ledger {
         &self.keys
     }
 
+    /// Turns on the clock guard: from now on a write whose events are
+    /// timestamped more than `tolerance_ms` before the newest event already
+    /// in the ledger is refused with [`LedgerError::ClockBehind`] (and rolled
+    /// back), and the refusal itself is recorded as a
+    /// [`KIND_CLOCK_BEHIND_LEDGER`] event stamped with the newest time (so
+    /// the ledger's times never run backwards), at most once per
+    /// [`CLOCK_RECORD_INTERVAL`] per process. The check runs inside the
+    /// write transaction, so no other writer can slip in between.
+    pub fn guard_clock(&mut self, tolerance_ms: i64) {
+        self.clock_tolerance_ms = Some(tolerance_ms.max(0));
+    }
+
+    /// The newest event time in the ledger (`None` when empty).
+    pub fn newest_ts_ms(&self) -> Result<Option<i64>, LedgerError> {
+        newest_ts(&self.conn)
+    }
+
     fn write_tx<T>(
         &mut self,
         context: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>, &Keys) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
+        self.write_tx_e(context, f)
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction around `f`, then the clock guard,
+    /// then commit. Any error (the caller's own included) rolls back.
+    fn write_tx_e<T, E: From<LedgerError>>(
+        &mut self,
+        context: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &Keys) -> Result<T, E>,
+    ) -> Result<T, E> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| LedgerError::sql(context, e))?;
+        let before = match self.clock_tolerance_ms {
+            Some(_) => Some((
+                newest_ts(&tx)?,
+                chain_head::read(&tx)?.map(|h| h.seq).unwrap_or(0),
+            )),
+            None => None,
+        };
         let out = f(&tx, &self.keys)?; // drop of tx rolls back on error
+        if let (Some(tol), Some((Some(newest_ms), head_seq))) = (self.clock_tolerance_ms, before) {
+            let observed: Option<i64> = tx
+                .query_row(
+                    "SELECT MIN(ts_ms) FROM events WHERE seq > ?1",
+                    [head_seq as i64],
+                    |r| r.get(0),
+                )
+                .map_err(|e| LedgerError::sql(context, e))?;
+            if let Some(observed_ms) = observed.filter(|o| *o < newest_ms - tol) {
+                drop(tx); // roll back the refused write
+                self.record_clock_refusal(context, observed_ms, newest_ms, tol);
+                return Err(LedgerError::ClockBehind {
+                    observed_ms,
+                    newest_ms,
+                    tolerance_ms: tol,
+                }
+                .into());
+            }
+        }
         tx.commit().map_err(|e| LedgerError::sql(context, e))?;
         Ok(out)
+    }
+
+    /// Best effort: the refusal is reported to the caller whether or not
+    /// this record could be written.
+    fn record_clock_refusal(&mut self, context: &str, observed_ms: i64, newest_ms: i64, tol: i64) {
+        {
+            let mut last = LAST_CLOCK_RECORD.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < CLOCK_RECORD_INTERVAL) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let ev = NewEvent {
+            ts_ms: newest_ms,
+            kind: KIND_CLOCK_BEHIND_LEDGER.into(),
+            index: EventIndex {
+                outcome: Some("refused".into()),
+                ..Default::default()
+            },
+            body: serde_json::json!({
+                "observed_ms": observed_ms, "newest_ms": newest_ms,
+                "behind_ms": newest_ms - observed_ms, "tolerance_ms": tol, "context": context,
+            }),
+        };
+        let _ = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::from)
+            .and_then(|tx| {
+                events::append_in_tx(&tx, &self.keys, std::slice::from_ref(&ev))?;
+                tx.commit()?;
+                Ok(())
+            });
+    }
+
+    /// Runs `f` inside one `BEGIN IMMEDIATE` write transaction: what it
+    /// reads through [`Tx`] and what it appends commit together, so a
+    /// check-then-record (an attempt limit, a used TOTP step) holds across
+    /// processes. An error from `f` rolls everything back.
+    pub fn transact<T, E: From<LedgerError>>(
+        &mut self,
+        context: &str,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.write_tx_e(context, |tx, keys| f(&Tx { tx, keys }))
     }
 
     /// Append one event in its own transaction; durable when this returns.
@@ -351,34 +539,13 @@ impl Ledger {
 
     /// The newest event matching `filter`, if any.
     pub fn latest(&self, filter: &Filter) -> Result<Option<EventRow>, LedgerError> {
-        let page = PageRequest {
-            after_seq: None,
-            limit: 1,
-            newest_first: true,
-        };
-        Ok(self.query(filter, &page)?.rows.into_iter().next())
+        latest_in(&self.conn, filter)
     }
 
     /// Every event matching `filter`, oldest first (paged internally, so
     /// use it for one case or one person, not for the whole ledger).
     pub fn all(&self, filter: &Filter) -> Result<Vec<EventRow>, LedgerError> {
-        let mut rows = Vec::new();
-        let mut after_seq = None;
-        loop {
-            let page = self.query(
-                filter,
-                &PageRequest {
-                    after_seq,
-                    limit: 500,
-                    newest_first: false,
-                },
-            )?;
-            rows.extend(page.rows);
-            match page.next_after {
-                Some(n) => after_seq = Some(n),
-                None => return Ok(rows),
-            }
-        }
+        all_in(&self.conn, filter)
     }
 
     /// The last appended event, per the signed chain head.
