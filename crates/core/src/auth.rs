@@ -78,24 +78,40 @@ pub mod totp {
         hotp(secret, (unix_s.max(0) as u64) / step_s as u64, digits)
     }
 
-    /// Returns the time step that `code` matches within ±`skew` steps, refusing
-    /// steps at or before `last_used_step` (a code is good once).
-    pub fn verify(
+    /// What a code matched.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Match {
+        /// A step in the window not used before.
+        Fresh(u64),
+        /// Only steps already used (a replay).
+        Used(u64),
+        NoMatch,
+    }
+
+    /// The steps within ±`skew` of `unix_s`'s step.
+    pub fn window(unix_s: i64, step_s: u32, skew: u32) -> std::ops::RangeInclusive<u64> {
+        let now = (unix_s.max(0) as u64) / step_s as u64;
+        now.saturating_sub(skew as u64)..=now + skew as u64
+    }
+
+    /// Matches `code` against the steps within ±`skew` steps. A step in
+    /// `used_steps` is good no more: exactly the steps used are refused, so
+    /// a code accepted under a wrong clock (a step far from now) does not
+    /// make every later code look like a replay.
+    pub fn check(
         secret: &[u8],
         code: &str,
         unix_s: i64,
         step_s: u32,
         digits: u32,
         skew: u32,
-        last_used_step: Option<u64>,
-    ) -> Option<u64> {
+        used_steps: &[u64],
+    ) -> Match {
         if code.len() != digits as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
+            return Match::NoMatch;
         }
-        let now = (unix_s.max(0) as u64) / step_s as u64;
-        let lo = now.saturating_sub(skew as u64);
-        let mut found = None;
-        for step in lo..=now + skew as u64 {
+        let mut found = Match::NoMatch;
+        for step in window(unix_s, step_s, skew) {
             // Compare every candidate, so timing does not reveal which step matched.
             let candidate = hotp(secret, step, digits);
             let eq = candidate
@@ -103,11 +119,34 @@ pub mod totp {
                 .zip(code.bytes())
                 .fold(0u8, |acc, (a, b)| acc | (a ^ b))
                 == 0;
-            if eq && last_used_step.is_none_or(|l| step > l) && found.is_none() {
-                found = Some(step);
+            if eq {
+                if !used_steps.contains(&step) {
+                    if !matches!(found, Match::Fresh(_)) {
+                        found = Match::Fresh(step);
+                    }
+                } else if found == Match::NoMatch {
+                    found = Match::Used(step);
+                }
             }
         }
         found
+    }
+
+    /// Returns the time step that `code` matches within ±`skew` steps,
+    /// refusing the steps in `used_steps` (a code is good once).
+    pub fn verify(
+        secret: &[u8],
+        code: &str,
+        unix_s: i64,
+        step_s: u32,
+        digits: u32,
+        skew: u32,
+        used_steps: &[u64],
+    ) -> Option<u64> {
+        match check(secret, code, unix_s, step_s, digits, skew, used_steps) {
+            Match::Fresh(s) => Some(s),
+            _ => None,
+        }
     }
 
     /// Base32 (RFC 4648, no padding) for provisioning into an authenticator app.
@@ -135,8 +174,12 @@ pub mod totp {
 pub struct AuthState {
     pub failed: u32,
     pub locked: bool,
-    /// The last TOTP step accepted, so a code cannot be replayed.
-    pub last_totp_step: Option<u64>,
+    /// The TOTP steps already accepted within the acceptance window around
+    /// now (the engine reads them from the ledger), so a code cannot be
+    /// replayed. Exactly these steps are refused, not every step before the
+    /// newest one: a sign-in under a clock set forward must not turn every
+    /// later real code into a "replay" and lock the person out.
+    pub used_totp_steps: Vec<u64>,
 }
 
 /// The stored factors of a supervisor.
@@ -165,6 +208,12 @@ pub enum AuthRefusal {
     NotEnrolled(String),
     #[error("authentication failed ({failed} of {limit} failures before lockout)")]
     Failed { failed: u32, limit: u32 },
+    /// The secret was right and the code was right, but its time step was
+    /// already used (a replay, or a second request racing the first). It
+    /// still counts as a failure. Said only with the right secret, so it
+    /// tells nothing to someone guessing.
+    #[error("this one-time code was already used ({failed} of {limit} failures before lockout); wait for the next code")]
+    Replayed { failed: u32, limit: u32 },
 }
 
 impl AuthRefusal {
@@ -174,6 +223,7 @@ impl AuthRefusal {
             AuthRefusal::Locked(_) => "locked",
             AuthRefusal::NotEnrolled(_) => "not_enrolled",
             AuthRefusal::Failed { .. } => "auth_failed",
+            AuthRefusal::Replayed { .. } => "totp_replayed",
         }
     }
 }
@@ -233,19 +283,19 @@ pub fn authenticate(
     let s = &policy.supervisor;
     // Both factors are evaluated before deciding, so neither result leaks alone.
     let secret_ok = verify_secret(f.secret_phc, secret);
-    let step = totp::verify(
+    let m = totp::check(
         f.totp_secret,
         code,
         now.div_euclid(1000),
         s.totp_step_seconds,
         s.totp_digits,
         s.totp_skew_steps,
-        state.last_totp_step,
+        &state.used_totp_steps,
     );
-    match (secret_ok, step) {
-        (true, Some(step)) => {
+    match (secret_ok, m) {
+        (true, totp::Match::Fresh(step)) => {
             next.failed = 0;
-            next.last_totp_step = Some(step);
+            next.used_totp_steps.push(step);
             let first = if secret.bytes().all(|b| b.is_ascii_digit()) {
                 amr::PIN
             } else {
@@ -259,18 +309,17 @@ pub fn authenticate(
             };
             (next, Ok(auth))
         }
-        _ => {
+        (ok, m) => {
             next.failed += 1;
             if next.failed >= s.lockout_after_failures {
                 next.locked = true;
             }
-            (
-                next.clone(),
-                Err(AuthRefusal::Failed {
-                    failed: next.failed,
-                    limit: s.lockout_after_failures,
-                }),
-            )
+            let (failed, limit) = (next.failed, s.lockout_after_failures);
+            let refusal = match (ok, m) {
+                (true, totp::Match::Used(_)) => AuthRefusal::Replayed { failed, limit },
+                _ => AuthRefusal::Failed { failed, limit },
+            };
+            (next, Err(refusal))
         }
     }
 }
@@ -301,21 +350,30 @@ mod tests {
         let code = totp::code_at(secret, 1_000_000, 30, 6);
         let step = 1_000_000 / 30;
         assert_eq!(
-            totp::verify(secret, &code, 1_000_000 + 30, 30, 6, 1, None),
+            totp::verify(secret, &code, 1_000_000 + 30, 30, 6, 1, &[]),
             Some(step)
         );
         assert_eq!(
-            totp::verify(secret, &code, 1_000_000 + 90, 30, 6, 1, None),
+            totp::verify(secret, &code, 1_000_000 + 90, 30, 6, 1, &[]),
             None,
             "two steps late is outside skew 1"
         );
         assert_eq!(
-            totp::verify(secret, &code, 1_000_000, 30, 6, 1, Some(step)),
+            totp::verify(secret, &code, 1_000_000, 30, 6, 1, &[step]),
             None,
             "a used code is refused"
         );
         assert_eq!(
-            totp::verify(secret, "12ab56", 1_000_000, 30, 6, 1, None),
+            totp::check(secret, &code, 1_000_000, 30, 6, 1, &[step]),
+            totp::Match::Used(step)
+        );
+        assert_eq!(
+            totp::verify(secret, &code, 1_000_000, 30, 6, 1, &[step + 2_880]),
+            Some(step),
+            "a step used under a clock a day ahead does not refuse today's code"
+        );
+        assert_eq!(
+            totp::verify(secret, "12ab56", 1_000_000, 30, 6, 1, &[]),
             None
         );
     }
@@ -361,7 +419,7 @@ mod tests {
             &good,
             now,
         );
-        assert!(matches!(r, Err(AuthRefusal::Failed { failed: 1, .. })));
+        assert!(matches!(r, Err(AuthRefusal::Replayed { failed: 1, .. })));
 
         // Password right, OTP wrong; and OTP right, password wrong: both fail.
         let (_, r) = authenticate_supervisor(

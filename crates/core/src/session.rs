@@ -104,6 +104,29 @@ impl Session {
         }
     }
 
+    /// Replaces the session's copy of the operator's attempt regime with
+    /// `fresh`, the person's current regime. The regime is per person, not
+    /// per session: another session (or another process) may have recorded
+    /// attempts since this one identified, so the engine reads the regime
+    /// inside the write transaction of each attempt transition and hands it
+    /// here before [`Session::apply`]. Without an operator it does nothing.
+    pub fn refresh_attempts(&mut self, fresh: AttemptState) {
+        if self.operator.is_some() {
+            self.attempts = fresh;
+        }
+    }
+
+    /// Whether the regime allows an attempt at `now`, as a refusal.
+    fn attempt_allowed(&self, policy: &Policy, now: Ms) -> Result<(), Refusal> {
+        match self.attempts.check(policy, now) {
+            AttemptVerdict::Allowed => Ok(()),
+            AttemptVerdict::Throttled { wait_ms } => Err(Refusal::Throttled { wait_ms }),
+            AttemptVerdict::Disabled => Err(Refusal::BiometricDisabled {
+                person: self.operator_id().into(),
+            }),
+        }
+    }
+
     /// Applies one event at time `now`. On refusal the session is unchanged.
     pub fn apply(
         &mut self,
@@ -142,17 +165,7 @@ impl Session {
             ) => {
                 // From FallbackOffered, the operator may still retry the
                 // primary path once the wait is over (NIST: offer, not force).
-                match self.attempts.check(policy, now) {
-                    AttemptVerdict::Allowed => {}
-                    AttemptVerdict::Throttled { wait_ms } => {
-                        return Err(Refusal::Throttled { wait_ms })
-                    }
-                    AttemptVerdict::Disabled => {
-                        return Err(Refusal::BiometricDisabled {
-                            person: self.operator_id().into(),
-                        })
-                    }
-                }
+                self.attempt_allowed(policy, now)?;
                 self.state = SessionState::AwaitingCapture;
             }
             (SessionState::AwaitingCapture, SessionEvent::CaptureStarted { device }) => {
@@ -186,6 +199,11 @@ impl Session {
                     pad_passed,
                 },
             ) => {
+                // Checked again at the match, not only at the intent: with a
+                // regime refreshed from the ledger, other sessions' failures
+                // since this one's intent count (at most `consecutive_limit`
+                // failures before the wait, however many sessions race).
+                self.attempt_allowed(policy, now)?;
                 let threshold = match modality {
                     Modality::Face => policy.matching.face_threshold,
                     Modality::Finger => policy.matching.finger_threshold,

@@ -9,6 +9,8 @@
 //! `revoke <person>`, `extend <person>`, `review <person> <disposition> [notes]`,
 //! `reconcile primary|reenroll`, `status`.
 //! Prefixes: `policy pad` turns PAD on; `failures <n>` preloads the operator's regime.
+//! `refresh <n>` hands the session the person's regime as the engine reads
+//! it from the ledger: `n` failures, the last one now (other sessions').
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -83,6 +85,18 @@ pub fn run(script: &str) -> String {
                 Ok(format!(
                     "regime {} failures, disabled={}",
                     preload.consecutive_failures, preload.disabled
+                ))
+            }
+            "refresh" => {
+                let s = session.as_mut().expect("script: request first");
+                let mut st = AttemptState::default();
+                for _ in 0..w[1].parse::<u32>().unwrap() {
+                    st.record_failure(&policy, now);
+                }
+                s.refresh_attempts(st);
+                Ok(format!(
+                    "regime refreshed: {} failures",
+                    s.attempts.consecutive_failures
                 ))
             }
             "request" => {

@@ -511,3 +511,40 @@ fn offered_fallback_expires() {
         "#]],
     );
 }
+
+#[test]
+fn failures_recorded_by_other_sessions_count_at_the_match() {
+    // The regime is the person's: the engine refreshes it from the ledger
+    // in the transaction of each attempt, and the throttle is checked again
+    // at the match (another session may have reached the limit after this
+    // one's intent).
+    check(
+        "
+        request payments.approve
+        identify olga
+        intent
+        capture cam0
+        refresh 5       # meanwhile, other sessions recorded 5 failures
+        match face 0.10
+        +31s
+        match face 0.10
+        ",
+        expect![[r#"
+            > request payments.approve
+              ok: requested
+            > identify olga
+              ok: identified
+            > intent
+              ok: awaiting_capture
+            > capture cam0
+              ok: capturing
+            > refresh 5
+              ok: regime refreshed: 5 failures
+            > match face 0.10
+              REFUSED throttled: the next attempt is allowed in 30000 ms
+            ~ +31s
+            > match face 0.10
+              ok: fallback_offered | attempt 1 score 0.1 vs 0.363 matched=false pad=None consecutive=6 | trigger failure_limit
+        "#]],
+    );
+}
