@@ -222,14 +222,17 @@ impl Engine {
             SessionState::OverrideGranted { grant_id } => {
                 let case = self.load_case(grant_id)?;
                 let g = case.grant.clone();
-                match case.status_at(now) {
+                // Judged by boot time too: see `Engine::case_now`.
+                let judged = self.case_now(&case);
+                match case.status_at(judged) {
                     GrantStatus::Active => {}
                     other => {
                         let d = format!("override {} is {}", g.id, other.name());
                         return self.fail(session_id, client_id, &state, "access_denied", d);
                     }
                 }
-                let exp = (now_s + lifetime).min(g.expires_at / 1000);
+                let exp =
+                    (now_s + lifetime).min(g.expires_at / 1000 - (judged - now).max(0) / 1000);
                 if exp <= now_s {
                     return self.fail(
                         session_id,
@@ -370,7 +373,7 @@ impl Engine {
         match self.load_case(id) {
             Ok(case) => Ok(Some(OverrideStatus {
                 id: id.into(),
-                status: case.status_at(self.now()).name().into(),
+                status: case.status_at(self.case_now(&case)).name().into(),
                 expires_at: case.grant.expires_at / 1000,
             })),
             Err(EngineError::UnknownOverride(_)) => Ok(None),

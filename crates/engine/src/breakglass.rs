@@ -322,7 +322,7 @@ impl Engine {
             &Ev::new(
                 kinds::OVERRIDE_GRANTED,
                 now,
-                serde_json::to_value(&g).expect("serialisable"),
+                crate::monotonic::granted_body(&g, self.clock.boot_anchor()),
             )
             .person(&g.operator)
             .supervisor(&g.supervisor)

@@ -182,11 +182,13 @@ impl Engine {
         };
         let case = self.load_case(&grant_id)?;
         let g = case.grant.clone();
-        if case.status_at(now) != GrantStatus::Active {
-            let d = format!("override {} is {}", g.id, case.status_at(now).name());
+        let judged = self.case_now(&case); // boot time too: see `Engine::case_now`
+        if case.status_at(judged) != GrantStatus::Active {
+            let d = format!("override {} is {}", g.id, case.status_at(judged).name());
             return self.fail(request_id, client_id, &state, "access_denied", d);
         }
-        let exp = (now_s + self.policy.assertion.lifetime_seconds).min(g.expires_at / 1000);
+        let exp = (now_s + self.policy.assertion.lifetime_seconds)
+            .min(g.expires_at / 1000 - (judged - now).max(0) / 1000);
         if exp <= now_s {
             let d = format!("override {} expires now", g.id);
             return self.fail(request_id, client_id, &state, "access_denied", d);

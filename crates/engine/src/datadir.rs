@@ -271,6 +271,7 @@ impl DataDir {
             .map_err(EngineError::io("reading the policy", &policy_path))?;
         let policy = Policy::from_toml(&src)?;
         let mut ledger = Ledger::open(&self.ledger_path(), keys)?;
+        ledger.guard_clock(crate::CLOCK_TOLERANCE_MS);
         let sha = policy_sha(&src);
         let logged = ledger
             .latest(&Filter {

@@ -72,6 +72,7 @@ impl EngineError {
             EngineError::Auth(a) => format!("auth.{}", a.code()),
             EngineError::Policy(_) => "policy.invalid".into(),
             EngineError::Ledger(LedgerError::DiskFull { .. }) => "ledger.disk_full".into(),
+            EngineError::Ledger(LedgerError::ClockBehind { .. }) => crate::CLOCK_BEHIND_CODE.into(),
             EngineError::Ledger(_) => "ledger.error".into(),
             EngineError::Credential(_) => "credential.invalid".into(),
             EngineError::UnknownPerson(_) => "person.unknown".into(),

@@ -20,6 +20,7 @@ mod error;
 mod evidence;
 mod face;
 mod finger;
+mod monotonic;
 mod overrides;
 mod people;
 mod requests;
@@ -51,9 +52,55 @@ use std::sync::Arc;
 use countersign_core::{Ms, Policy};
 use countersign_ledger::Ledger;
 
+pub use monotonic::{boot_anchor, judged_now, BootAnchor};
+
+/// How far the wall clock may be behind the newest ledger event before the
+/// engine refuses to write (`clock.behind_ledger`): a few seconds, for NTP
+/// slewing and for two processes whose clock reads race. More than that
+/// means the clock was set back, and writing would stamp evidence out of
+/// order and let an expired grant or request look live. The refusal is
+/// itself recorded (`clock.behind_ledger`, stamped with the newest time)
+/// and shown by `countersign status`. Enforced by the ledger inside each
+/// write transaction (`Ledger::guard_clock`).
+pub const CLOCK_TOLERANCE_MS: Ms = 5_000;
+
+/// The stable code of a write refused because the clock is behind the ledger.
+pub const CLOCK_BEHIND_CODE: &str = "clock.behind_ledger";
+
+/// The clock against the ledger, for `countersign status` and the app.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClockStatus {
+    pub now_ms: Ms,
+    pub newest_event_ms: Option<Ms>,
+    /// How far the clock is behind the newest event (0 when not).
+    pub behind_ms: Ms,
+    pub tolerance_ms: Ms,
+    /// The engine refuses to write now ([`CLOCK_BEHIND_CODE`]).
+    pub writes_refused: bool,
+    /// `clock.behind_ledger` while writes are refused.
+    pub code: Option<&'static str>,
+    /// The newest recorded refusal, if any.
+    pub last_refusal: Option<ClockRefusal>,
+}
+
+/// A recorded `clock.behind_ledger` event.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClockRefusal {
+    pub seq: u64,
+    pub ts_ms: Ms,
+    pub observed_ms: Ms,
+    pub behind_ms: Ms,
+}
+
 /// Where the engine gets the time from.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now_ms(&self) -> Ms;
+    /// Where this clock sits on the kernel's boot timeline, which a changed
+    /// wall clock cannot move (see [`judged_now`]). `None` (the default,
+    /// and a test's manual clock): the wall clock alone decides.
+    fn boot_anchor(&self) -> Option<BootAnchor> {
+        None
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -65,6 +112,9 @@ impl Clock for SystemClock {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as Ms)
             .unwrap_or(0)
+    }
+    fn boot_anchor(&self) -> Option<BootAnchor> {
+        boot_anchor()
     }
 }
 
@@ -145,6 +195,35 @@ impl Engine {
 
     pub fn now(&self) -> Ms {
         self.clock.now_ms()
+    }
+
+    /// The clock against the newest ledger event (reads only).
+    pub fn clock_status(&self) -> Result<ClockStatus, EngineError> {
+        let now_ms = self.now();
+        let newest_event_ms = self.ledger.newest_ts_ms()?;
+        let behind_ms = newest_event_ms.map_or(0, |n| (n - now_ms).max(0));
+        let writes_refused = behind_ms > CLOCK_TOLERANCE_MS;
+        let last_refusal = self
+            .ledger
+            .latest(&countersign_ledger::Filter {
+                kinds: vec![countersign_ledger::KIND_CLOCK_BEHIND_LEDGER.into()],
+                ..Default::default()
+            })?
+            .map(|r| ClockRefusal {
+                seq: r.seq,
+                ts_ms: r.ts_ms,
+                observed_ms: r.body["observed_ms"].as_i64().unwrap_or_default(),
+                behind_ms: r.body["behind_ms"].as_i64().unwrap_or_default(),
+            });
+        Ok(ClockStatus {
+            now_ms,
+            newest_event_ms,
+            behind_ms,
+            tolerance_ms: CLOCK_TOLERANCE_MS,
+            writes_refused,
+            code: writes_refused.then_some(CLOCK_BEHIND_CODE),
+            last_refusal,
+        })
     }
 
     /// Writes a signed checkpoint when the policy's `checkpoint_every`

@@ -96,8 +96,34 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownOverride(grant_id.into()))
     }
 
-    pub fn override_view(&self, case: OverrideCase) -> OverrideView {
+    /// The time to judge `case`'s expiry by: the wall clock, unless the
+    /// boot time elapsed since the grant says more time has passed (see
+    /// `crate::monotonic`), so a clock set back cannot re-open a grant and a
+    /// clock set forward at the grant cannot lengthen it.
+    pub fn case_now(&self, case: &OverrideCase) -> countersign_core::Ms {
         let now = self.now();
+        let f = Filter {
+            kinds: vec![kinds::OVERRIDE_GRANTED.into()],
+            case_id: Some(case.grant.id.clone()),
+            ..Default::default()
+        };
+        let anchor: Option<crate::monotonic::BootAnchor> = self
+            .ledger
+            .latest(&f)
+            .ok()
+            .flatten()
+            .and_then(|r| r.body.get("anchor").cloned())
+            .and_then(|v| serde_json::from_value(v).ok());
+        crate::monotonic::judged_now(
+            now,
+            case.grant.granted_at,
+            anchor.as_ref(),
+            self.clock.boot_anchor().as_ref(),
+        )
+    }
+
+    pub fn override_view(&self, case: OverrideCase) -> OverrideView {
+        let now = self.case_now(&case);
         OverrideView {
             status_now: case.status_at(now),
             remaining_ms: (case.grant.expires_at - now).max(0)
@@ -168,6 +194,7 @@ impl Engine {
     ) -> Result<OverrideView, EngineError> {
         let mut case = self.load_case(grant_id)?;
         let now = self.now();
+        let judged = self.case_now(&case);
         let name = ev.name();
         let g = case.grant.clone();
         let base = |k: &str, b| {
@@ -177,7 +204,7 @@ impl Engine {
                 .supervisor(&g.supervisor)
                 .trigger(g.trigger.as_str())
         };
-        if let Err(r) = case.apply(ev, now) {
+        if let Err(r) = case.apply(ev, judged) {
             self.ledger.append(
                 &base(kinds::OVERRIDE_REFUSED, json!({ "grant_id": g.id, "event": name, "by": actor, "refusal": r.code(), "message": r.to_string() })).outcome("refused").build(),
             )?;
@@ -264,7 +291,8 @@ impl Engine {
         // Dry run first: a review the core would refuse (too early, own case,
         // missing notes) is refused before any factor is spent.
         let mut probe = self.load_case(grant_id)?;
-        if probe.apply(ev(claimed), self.now()).is_err() {
+        let judged = self.case_now(&probe);
+        if probe.apply(ev(claimed), judged).is_err() {
             let claimed = self.person(input.reviewer)?;
             return self.act(
                 grant_id,
@@ -282,7 +310,8 @@ impl Engine {
             &format!("review {grant_id}"),
         )?;
         let mut probe = self.load_case(grant_id)?;
-        probe.apply(ev(person.clone()), self.now())?;
+        let judged = self.case_now(&probe);
+        probe.apply(ev(person.clone()), judged)?;
         self.act(
             grant_id,
             ev(person),

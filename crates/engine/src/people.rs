@@ -210,6 +210,12 @@ impl Engine {
     /// Two-factor authentication of `id` acting in `role`, with lockout and
     /// a `supervisor.auth` event whatever the outcome. `purpose` says what
     /// the authentication was for (e.g. `grant s-12`, `review ovr-3`).
+    ///
+    /// One ledger write transaction (`BEGIN IMMEDIATE`) reads the person's
+    /// failure count, lock and the TOTP steps already used, decides, and
+    /// records the outcome: two processes racing with one code cannot both
+    /// see the step unused (exactly one succeeds; the other is refused with
+    /// `auth.totp_replayed`).
     pub fn authenticate(
         &mut self,
         id: &str,
@@ -218,48 +224,46 @@ impl Engine {
         code: &str,
         purpose: &str,
     ) -> Result<(Person, Authenticated), EngineError> {
-        let rec = self.record(id)?;
-        let person = to_person(&rec)?;
+        self.record(id)?;
         let now = self.now();
-        let state = AuthState {
-            failed: rec.failed_auths,
-            locked: rec.locked,
-            last_totp_step: self.last_totp_step(id)?,
-        };
-        let factors = match (&rec.secret_phc, &rec.totp_secret) {
-            (Some(p), Some(t)) => Some(Factors {
-                secret_phc: p,
-                totp_secret: t,
-            }),
-            _ => None,
-        };
-        let (next, result) = auth::authenticate(
-            &self.policy,
-            &person,
-            role,
-            factors,
-            &state,
-            secret,
-            code,
-            now,
-        );
-        let (outcome, body) = match &result {
-            Ok(a) => (
-                "success",
-                json!({ "role": role, "purpose": purpose, "amr": a.amr, "totp_step": a.totp_step }),
-            ),
-            Err(e) => (
-                "failure",
-                json!({ "role": role, "purpose": purpose, "refusal": e.code(), "failed": next.failed, "locked": next.locked }),
-            ),
-        };
-        let ev = Ev::new(kinds::SUPERVISOR_AUTH, now, body)
-            .supervisor(id)
-            .person(id)
-            .outcome(outcome)
-            .build();
-        // The failure count, the lockout and their evidence: one transaction.
-        self.ledger.change_people(&[ev], |p| {
+        let Engine { ledger, policy, .. } = self;
+        let (person, result) = ledger.transact("authenticating", |tx| {
+            let rec = tx
+                .people()
+                .get(id)?
+                .ok_or_else(|| EngineError::UnknownPerson(id.into()))?;
+            let person = to_person(&rec)?;
+            let state = AuthState {
+                failed: rec.failed_auths,
+                locked: rec.locked,
+                used_totp_steps: used_totp_steps(tx, policy, id, now)?,
+            };
+            let factors = match (&rec.secret_phc, &rec.totp_secret) {
+                (Some(p), Some(t)) => Some(Factors {
+                    secret_phc: p,
+                    totp_secret: t,
+                }),
+                _ => None,
+            };
+            let (next, result) =
+                auth::authenticate(policy, &person, role, factors, &state, secret, code, now);
+            let (outcome, body) = match &result {
+                Ok(a) => (
+                    "success",
+                    json!({ "role": role, "purpose": purpose, "amr": a.amr, "totp_step": a.totp_step }),
+                ),
+                Err(e) => (
+                    "failure",
+                    json!({ "role": role, "purpose": purpose, "refusal": e.code(), "failed": next.failed, "locked": next.locked }),
+                ),
+            };
+            let ev = Ev::new(kinds::SUPERVISOR_AUTH, now, body)
+                .supervisor(id)
+                .person(id)
+                .outcome(outcome)
+                .build();
+            // The failure count, the lockout, the used step and their evidence: one transaction.
+            let p = tx.people();
             if next.failed != state.failed {
                 if next.failed == 0 {
                     p.reset_auth_failures(id)?;
@@ -270,23 +274,37 @@ impl Engine {
             if next.locked && !state.locked {
                 p.set_locked(id, true)?;
             }
-            Ok(())
+            tx.append(&[ev])?;
+            Ok::<_, EngineError>((person, result))
         })?;
         Ok((person, result?))
     }
+}
 
-    fn last_totp_step(&mut self, id: &str) -> Result<Option<u64>, EngineError> {
-        let f = countersign_ledger::Filter {
-            kinds: vec![kinds::SUPERVISOR_AUTH.into()],
-            supervisor: Some(id.into()),
-            outcome: Some("success".into()),
-            ..Default::default()
-        };
-        Ok(self
-            .ledger
-            .latest(&f)?
-            .as_ref()
-            .and_then(|r| r.body.get("totp_step"))
-            .and_then(|v| v.as_u64()))
-    }
+/// The TOTP steps `id` already used that could still match a code now: the
+/// `totp_step` of each successful `supervisor.auth` stamped within the
+/// window's reach (a step within ±skew of now was accepted at a time within
+/// ±2·skew steps of now). Read inside the authentication's transaction.
+fn used_totp_steps(
+    tx: &countersign_ledger::Tx<'_>,
+    policy: &countersign_core::Policy,
+    id: &str,
+    now: countersign_core::Ms,
+) -> Result<Vec<u64>, EngineError> {
+    let s = &policy.supervisor;
+    let step_ms = i64::from(s.totp_step_seconds) * 1000;
+    let reach = (2 * i64::from(s.totp_skew_steps) + 1) * step_ms;
+    let f = countersign_ledger::Filter {
+        kinds: vec![kinds::SUPERVISOR_AUTH.into()],
+        supervisor: Some(id.into()),
+        outcome: Some("success".into()),
+        from_ms: Some(now.saturating_sub(reach)),
+        to_ms: Some(now.saturating_add(reach)),
+        ..Default::default()
+    };
+    Ok(tx
+        .all(&f)?
+        .iter()
+        .filter_map(|r| r.body.get("totp_step").and_then(|v| v.as_u64()))
+        .collect())
 }

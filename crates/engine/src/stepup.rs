@@ -72,22 +72,9 @@ impl Engine {
 
     /// The operator's current attempt regime, from the latest event that recorded it.
     pub fn attempt_state(&mut self, person: &str) -> Result<AttemptState, EngineError> {
-        let f = countersign_ledger::Filter {
-            kinds: vec![
-                kinds::MATCH_ATTEMPT.into(),
-                kinds::CAPTURE_QUALITY_FAILED.into(),
-                kinds::STEPUP_SUCCEEDED.into(),
-            ],
-            person: Some(person.into()),
-            ..Default::default()
-        };
-        Ok(self
-            .ledger
-            .latest(&f)?
-            .as_ref()
-            .and_then(|r| r.body.get("regime"))
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default())
+        Ok(regime_of(
+            self.ledger.latest(&regime_filter(person))?.as_ref(),
+        ))
     }
 
     pub fn identify(&mut self, s: &mut StepUp, operator: &str) -> Result<Vec<Effect>, EngineError> {
@@ -236,97 +223,215 @@ impl Engine {
 
     fn refuse(&mut self, s: &StepUp, event: &str, r: countersign_core::Refusal) -> EngineError {
         let now = self.now();
-        let mut ev = Ev::new(kinds::STEPUP_REFUSED, now, json!({ "session_id": s.session.id, "event": event, "refusal": r.code(), "message": r.to_string(), "state": s.session.state.name() }))
-            .case(&s.session.id)
-            .outcome("refused");
-        if let Some(op) = &s.session.operator {
-            ev = ev.person(&op.id);
-        }
-        match self.ledger.append(&ev.build()) {
+        match self
+            .ledger
+            .append(&refused_event(&s.session, event, &r, now))
+        {
             Ok(_) => EngineError::Refused(r),
             Err(e) => EngineError::Ledger(e),
         }
     }
 
     /// Applies one event and writes the evidence for it.
+    ///
+    /// Everything happens in one ledger write transaction (`BEGIN
+    /// IMMEDIATE`): for a transition that reads or changes the operator's
+    /// attempt regime (identify, intent, capture, quality failure, match,
+    /// device unavailable) the person's current regime is read inside it
+    /// and handed to the session ([`Session::refresh_attempts`]), the core
+    /// decides, and the evidence (or the refusal) is appended before commit.
+    /// So the failure count, the throttle and the disable hold across
+    /// sessions and processes: a second process waits for the write lock
+    /// and then sees the first one's failure.
     pub fn apply(&mut self, s: &mut StepUp, ev: SessionEvent) -> Result<Vec<Effect>, EngineError> {
         let now = self.now();
         let name = ev.name();
         let before = s.session.clone();
-        let effects = match s.session.apply(&self.policy, ev.clone(), now) {
-            Ok(fx) => fx,
-            Err(r) => return Err(self.refuse(s, name, r)),
+        let evidence = self.attempt_evidence.take();
+        let anchor = self.clock.boot_anchor();
+        let regime_person = match &ev {
+            SessionEvent::Identify { operator, .. } => Some(operator.id.clone()),
+            SessionEvent::Intent
+            | SessionEvent::CaptureStarted { .. }
+            | SessionEvent::DeviceUnavailable { .. }
+            | SessionEvent::QualityFailure { .. }
+            | SessionEvent::Match { .. } => s.session.operator.as_ref().map(|p| p.id.clone()),
+            _ => None,
         };
-        let sid = s.session.id.clone();
-        let op = s
-            .session
-            .operator
-            .as_ref()
-            .map(|p| p.id.clone())
-            .unwrap_or_default();
-        let regime = serde_json::to_value(&s.session.attempts).expect("serialisable");
-        let mut events = Vec::new();
-        match &ev {
-            SessionEvent::Identify { .. } => events.push(
-                Ev::new(
-                    kinds::STEPUP_IDENTIFIED,
-                    now,
-                    json!({ "session_id": sid, "operator": op, "regime": regime }),
-                )
-                .person(&op),
-            ),
-            SessionEvent::Intent => events.push(
-                Ev::new(
-                    kinds::STEPUP_INTENT,
-                    now,
-                    json!({ "session_id": sid, "act": "verify_me_pressed" }),
-                )
-                .person(&op),
-            ),
-            SessionEvent::CaptureStarted { device } => events.push(
-                Ev::new(
-                    kinds::CAPTURE_STARTED,
-                    now,
-                    json!({ "session_id": sid, "device": device }),
-                )
-                .person(&op),
-            ),
-            SessionEvent::DeviceUnavailable { device, detail } => events.push(
-                Ev::new(
-                    kinds::CAPTURE_DEVICE_UNAVAILABLE,
-                    now,
-                    json!({ "session_id": sid, "device": device, "detail": detail }),
-                )
-                .person(&op)
-                .outcome("unavailable"),
-            ),
-            SessionEvent::QualityFailure { reason } => events.push(
-                Ev::new(
-                    kinds::CAPTURE_QUALITY_FAILED,
-                    now,
-                    json!({ "session_id": sid, "reason": reason, "regime": regime }),
-                )
-                .person(&op)
-                .outcome("quality_failed"),
-            ),
-            SessionEvent::Match { .. } => {}
-            SessionEvent::SupervisorAuthenticated { supervisor, auth } => {
-                // The supervisor.auth event was written by `authenticate`; this links it to the session.
-                events.push(Ev::new(kinds::STEPUP_IDENTIFIED, now, json!({ "session_id": sid, "supervisor": supervisor.id, "amr": auth.amr, "stage": "supervisor" })).person(&op).supervisor(&supervisor.id))
+        let Engine {
+            ledger,
+            policy,
+            score_source,
+            ..
+        } = self;
+        let res = ledger.transact("recording a step-up transition", |tx| {
+            let mut ev = ev;
+            if let Some(person) = &regime_person {
+                let fresh = regime_in(tx, person)?;
+                match &mut ev {
+                    SessionEvent::Identify { attempts, .. } => *attempts = fresh,
+                    _ => s.session.refresh_attempts(fresh),
+                }
             }
-            SessionEvent::GrantOverride(_) => {}
-            SessionEvent::Cancel { reason } => events.push(
-                Ev::new(
-                    kinds::STEPUP_CANCELLED,
-                    now,
-                    json!({ "session_id": sid, "reason": reason }),
-                )
-                .person(&op)
-                .outcome("cancelled"),
-            ),
+            let effects = match s.session.apply(policy, ev.clone(), now) {
+                Ok(fx) => fx,
+                Err(r) => {
+                    s.session = before.clone();
+                    tx.append(&[refused_event(&s.session, name, &r, now)])?;
+                    return Ok(Err(r));
+                }
+            };
+            let mut batch = transition_events(s, &before, &ev, &effects, now, score_source, anchor);
+            crate::face::attach_attempt_evidence(&mut batch, evidence);
+            tx.append(&batch)?;
+            Ok::<_, EngineError>(Ok(effects))
+        });
+        let effects = match res {
+            Ok(Ok(fx)) => fx,
+            Ok(Err(r)) => return Err(EngineError::Refused(r)),
+            Err(e) => {
+                // Nothing was recorded, so the transition did not happen.
+                s.session = before;
+                return Err(e);
+            }
+        };
+        if matches!(s.session.state, SessionState::Succeeded { .. }) {
+            let op = s
+                .session
+                .operator
+                .as_ref()
+                .map(|p| p.id.clone())
+                .unwrap_or_default();
+            self.reconcile_operator(&op, Reconciliation::PrimaryMatch)?;
         }
-        for e in &effects {
-            match e {
+        self.maybe_checkpoint()?;
+        Ok(effects)
+    }
+}
+
+/// The kinds whose body carries the person's attempt regime *as changed by
+/// that event* (other kinds carry copies: an identify's copy may be stale).
+const REGIME_KINDS: [&str; 3] = [
+    kinds::MATCH_ATTEMPT,
+    kinds::CAPTURE_QUALITY_FAILED,
+    kinds::STEPUP_SUCCEEDED,
+];
+
+fn regime_filter(person: &str) -> countersign_ledger::Filter {
+    countersign_ledger::Filter {
+        kinds: REGIME_KINDS.iter().map(|k| k.to_string()).collect(),
+        person: Some(person.into()),
+        ..Default::default()
+    }
+}
+
+fn regime_of(row: Option<&countersign_ledger::EventRow>) -> AttemptState {
+    row.and_then(|r| r.body.get("regime"))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// The person's current regime, read inside a write transaction.
+fn regime_in(tx: &countersign_ledger::Tx<'_>, person: &str) -> Result<AttemptState, EngineError> {
+    Ok(regime_of(tx.latest(&regime_filter(person))?.as_ref()))
+}
+
+fn refused_event(
+    session: &Session,
+    event: &str,
+    r: &countersign_core::Refusal,
+    now: countersign_core::Ms,
+) -> countersign_ledger::NewEvent {
+    let mut ev = Ev::new(kinds::STEPUP_REFUSED, now, json!({ "session_id": session.id, "event": event, "refusal": r.code(), "message": r.to_string(), "state": session.state.name() }))
+        .case(&session.id)
+        .outcome("refused");
+    if let Some(op) = &session.operator {
+        ev = ev.person(&op.id);
+    }
+    ev.build()
+}
+
+/// The evidence of one accepted transition: override events are filed under
+/// the grant id, the rest under the session.
+fn transition_events(
+    s: &StepUp,
+    before: &Session,
+    ev: &SessionEvent,
+    effects: &[Effect],
+    now: countersign_core::Ms,
+    score_source: &str,
+    anchor: Option<crate::BootAnchor>,
+) -> Vec<countersign_ledger::NewEvent> {
+    let sid = s.session.id.clone();
+    let op = s
+        .session
+        .operator
+        .as_ref()
+        .map(|p| p.id.clone())
+        .unwrap_or_default();
+    let regime = serde_json::to_value(&s.session.attempts).expect("serialisable");
+    let mut events = Vec::new();
+    match ev {
+        SessionEvent::Identify { .. } => events.push(
+            Ev::new(
+                kinds::STEPUP_IDENTIFIED,
+                now,
+                json!({ "session_id": sid, "operator": op, "regime": regime }),
+            )
+            .person(&op),
+        ),
+        SessionEvent::Intent => events.push(
+            Ev::new(
+                kinds::STEPUP_INTENT,
+                now,
+                json!({ "session_id": sid, "act": "verify_me_pressed" }),
+            )
+            .person(&op),
+        ),
+        SessionEvent::CaptureStarted { device } => events.push(
+            Ev::new(
+                kinds::CAPTURE_STARTED,
+                now,
+                json!({ "session_id": sid, "device": device }),
+            )
+            .person(&op),
+        ),
+        SessionEvent::DeviceUnavailable { device, detail } => events.push(
+            Ev::new(
+                kinds::CAPTURE_DEVICE_UNAVAILABLE,
+                now,
+                json!({ "session_id": sid, "device": device, "detail": detail }),
+            )
+            .person(&op)
+            .outcome("unavailable"),
+        ),
+        SessionEvent::QualityFailure { reason } => events.push(
+            Ev::new(
+                kinds::CAPTURE_QUALITY_FAILED,
+                now,
+                json!({ "session_id": sid, "reason": reason, "regime": regime }),
+            )
+            .person(&op)
+            .outcome("quality_failed"),
+        ),
+        SessionEvent::Match { .. } => {}
+        SessionEvent::SupervisorAuthenticated { supervisor, auth } => {
+            // The supervisor.auth event was written by `authenticate`; this links it to the session.
+            events.push(Ev::new(kinds::STEPUP_IDENTIFIED, now, json!({ "session_id": sid, "supervisor": supervisor.id, "amr": auth.amr, "stage": "supervisor" })).person(&op).supervisor(&supervisor.id))
+        }
+        SessionEvent::GrantOverride(_) => {}
+        SessionEvent::Cancel { reason } => events.push(
+            Ev::new(
+                kinds::STEPUP_CANCELLED,
+                now,
+                json!({ "session_id": sid, "reason": reason }),
+            )
+            .person(&op)
+            .outcome("cancelled"),
+        ),
+    }
+    for e in effects {
+        match e {
                 Effect::MatchDecided { attempt, modality, score, threshold, matched, pad_passed, consecutive_failures } => {
                     events.push(
                         Ev::new(
@@ -335,7 +440,7 @@ impl Engine {
                             json!({ "session_id": sid, "attempt": attempt, "modality": modality, "score": score, "threshold": threshold, "matched": matched,
                                     "pad_passed": pad_passed, "consecutive_failures": consecutive_failures, "regime": regime,
                                     "device": match &before.state { SessionState::Capturing { device } => device.clone(), _ => String::new() },
-                                    "score_source": self.score_source }),
+                                    "score_source": score_source }),
                         )
                         .person(&op)
                         .outcome(if *matched { "matched" } else { "no_match" }),
@@ -356,7 +461,7 @@ impl Engine {
                         .outcome("suppressed"),
                 ),
                 Effect::Granted(g) => events.push(
-                    Ev::new(kinds::OVERRIDE_GRANTED, now, serde_json::to_value(g.as_ref()).expect("serialisable"))
+                    Ev::new(kinds::OVERRIDE_GRANTED, now, crate::monotonic::granted_body(g.as_ref(), anchor.clone()))
                         .person(&g.operator)
                         .supervisor(&g.supervisor)
                         .trigger(g.trigger.as_str())
@@ -364,36 +469,22 @@ impl Engine {
                         .outcome("granted"),
                 ),
             }
-        }
-        if let SessionState::Succeeded { modality, score } = &s.session.state {
-            events.push(
+    }
+    if let SessionState::Succeeded { modality, score } = &s.session.state {
+        events.push(
                 Ev::new(kinds::STEPUP_SUCCEEDED, now, json!({ "session_id": sid, "modality": modality, "score": score, "scope": s.session.requested_scope, "regime": regime }))
                     .person(&op)
                     .outcome("success"),
             );
-        }
-        // Override events are filed under the grant id, the rest under the session.
-        let batch: Vec<_> = events
-            .into_iter()
-            .map(|e| {
-                let mut e = e.build();
-                e.index.case_id.get_or_insert_with(|| sid.clone());
-                e
-            })
-            .collect();
-        let mut batch = batch;
-        crate::face::attach_attempt_evidence(&mut batch, self.attempt_evidence.take());
-        if let Err(e) = self.ledger.append_batch(&batch) {
-            // Nothing was recorded, so the transition did not happen.
-            s.session = before;
-            return Err(e.into());
-        }
-        if matches!(s.session.state, SessionState::Succeeded { .. }) {
-            self.reconcile_operator(&op, Reconciliation::PrimaryMatch)?;
-        }
-        self.maybe_checkpoint()?;
-        Ok(effects)
     }
+    events
+        .into_iter()
+        .map(|e| {
+            let mut e = e.build();
+            e.index.case_id.get_or_insert_with(|| sid.clone());
+            e
+        })
+        .collect()
 }
 
 impl Engine {
@@ -421,8 +512,42 @@ impl Engine {
             serde_json::from_value(first.body["acr_values"].clone()).unwrap_or_default();
         let mut session =
             Session::request(&self.policy, session_id.into(), scope, acr, first.ts_ms)?;
+        // The person's regime as each live transition read it: the newest
+        // regime event before it (see `apply`), from this session or another.
+        let mut regimes: Option<Vec<(u64, AttemptState)>> = None;
         for r in &rows {
             let b = &r.body;
+            let counts = matches!(
+                r.kind.as_str(),
+                kinds::STEPUP_INTENT
+                    | kinds::CAPTURE_STARTED
+                    | kinds::CAPTURE_DEVICE_UNAVAILABLE
+                    | kinds::CAPTURE_QUALITY_FAILED
+            ) || (r.kind == kinds::MATCH_ATTEMPT && b.get("score").is_some());
+            if let (true, Some(op)) = (counts, session.operator.as_ref().map(|p| p.id.clone())) {
+                if regimes.is_none() {
+                    let f = countersign_ledger::Filter {
+                        from_ms: Some(first.ts_ms),
+                        ..regime_filter(&op)
+                    };
+                    regimes = Some(
+                        self.ledger
+                            .all(&f)?
+                            .iter()
+                            .map(|row| (row.seq, regime_of(Some(row))))
+                            .collect(),
+                    );
+                }
+                if let Some((_, fresh)) = regimes
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .rev()
+                    .find(|(seq, _)| *seq < r.seq)
+                {
+                    session.refresh_attempts(fresh.clone());
+                }
+            }
             let s = |k: &str| b[k].as_str().unwrap_or_default().to_string();
             let ev = match r.kind.as_str() {
                 kinds::STEPUP_IDENTIFIED if b.get("stage").is_none() => {
