@@ -30,6 +30,8 @@ pub fn default_data_dir() -> PathBuf {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The kiosk's health: the clock against the ledger (exit 1, clock.behind_ledger, when writes are refused).
+    Status,
     /// Create a data dir: kiosk keys, the default policy, an empty ledger.
     Init {
         /// Add the demo people (olga, otto: operators; sam, sue: supervisors; rita: reviewer; ada: admin).

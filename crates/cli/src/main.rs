@@ -42,6 +42,7 @@ mod cmd_finger;
 mod cmd_log;
 mod cmd_override;
 mod cmd_people;
+mod cmd_status;
 mod cmd_stepup;
 mod cmd_sync;
 mod util;
@@ -156,6 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Override(c) => cmd_override::run(&cli, c),
         Command::Review(a) => cmd_override::review(&cli, a),
         Command::Log(c) => cmd_log::run(&cli, c),
+        Command::Status => cmd_status::status(&cli),
         Command::Sync(c) => cmd_sync::sync(&cli, c),
         Command::Fleet(c) => cmd_sync::fleet(&cli, c),
         Command::Bench(a) if a.face.face => cmd_bench_face::run(&a.face),

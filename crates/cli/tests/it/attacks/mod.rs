@@ -5,4 +5,7 @@
 //! "What the fallback guarantees" lists each guarantee with its test.
 //!
 //! One module per item of the issue; add yours below in item order.
-mod offer_expiry;
+mod attempt_race; // item 2
+mod totp_race; // item 3
+mod offer_expiry; // item 6
+mod clock; // item 7
