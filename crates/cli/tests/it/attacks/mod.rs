@@ -6,6 +6,6 @@
 //!
 //! One module per item of the issue; add yours below in item order.
 mod attempt_race; // item 2
-mod totp_race; // item 3
+mod clock;
 mod offer_expiry; // item 6
-mod clock; // item 7
+mod totp_race; // item 3 // item 7
