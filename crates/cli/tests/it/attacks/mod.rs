@@ -5,7 +5,7 @@
 //! "What the fallback guarantees" lists each guarantee with its test.
 //!
 //! One module per item of the issue; add yours below in item order.
-mod attempt_race; // item 2
+mod attempt_race;
 mod clock;
-mod offer_expiry; // item 6
-mod totp_race; // item 3 // item 7
+mod offer_expiry;
+mod totp_race;
