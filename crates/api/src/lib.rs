@@ -21,6 +21,17 @@
 //! kiosk window or a headless `countersign stepup --request` wrote. Issued
 //! tokens are kept in memory so polling returns the same one; the ledger
 //! holds only their jti.
+//!
+//! **It gives nothing away.** Failed authentications are limited per
+//! client id and per source address (429 `client.rate_limited` with
+//! `Retry-After`, before any secret is checked) and recorded as aggregates,
+//! not one event per request; known and unknown ids take the same argon2
+//! check (`countersign_engine::ClientAuthGuard`, which this server keeps for
+//! its lifetime and flushes on [`Server::serve_until`]'s idle ticks and at
+//! its end). A client sees only its own requests and overrides: another
+//! client's id is the same 404 as one that does not exist. Numbers out of
+//! range are a 400; a handler that panics anyway answers 500 and the server
+//! goes on.
 
 mod reply;
 mod routes;
@@ -30,11 +41,13 @@ use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use countersign_assertion::signed_request::is_signed;
-use countersign_engine::{ClientView, Engine, EngineError, SignedRequest};
+use countersign_engine::{
+    AuthLimits, ClientAuthGuard, ClientView, Clock, Engine, EngineError, SignedRequest, SystemClock,
+};
 use data_encoding::BASE64;
 
 use reply::{engine_error, error, ok, Reply};
@@ -65,6 +78,7 @@ pub struct Server {
     http: tiny_http::Server,
     data_dir: PathBuf,
     tokens: Mutex<HashMap<String, String>>,
+    guard: Arc<Mutex<ClientAuthGuard>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -103,6 +117,15 @@ impl Server {
     /// Listens on 127.0.0.1:`port` (0: an ephemeral port). Never on
     /// another interface.
     pub fn bind(data_dir: impl Into<PathBuf>, port: u16) -> Result<Server, ApiError> {
+        Self::bind_with_limits(data_dir, port, AuthLimits::default())
+    }
+
+    /// [`Server::bind`] with other limits on failed authentications.
+    pub fn bind_with_limits(
+        data_dir: impl Into<PathBuf>,
+        port: u16,
+        limits: AuthLimits,
+    ) -> Result<Server, ApiError> {
         let data_dir = data_dir.into();
         // Fail early on a data dir that cannot be opened.
         Engine::open(&data_dir)?;
@@ -115,7 +138,36 @@ impl Server {
             http,
             data_dir,
             tokens: Mutex::new(HashMap::new()),
+            guard: Arc::new(Mutex::new(ClientAuthGuard::new(limits))),
         })
+    }
+
+    /// The server's memory of failed authentications (tests read
+    /// [`ClientAuthGuard::secret_verifies`] through it).
+    pub fn auth_guard(&self) -> Arc<Mutex<ClientAuthGuard>> {
+        self.guard.clone()
+    }
+
+    fn lock_guard(&self) -> std::sync::MutexGuard<'_, ClientAuthGuard> {
+        self.guard.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes the aggregates of failed authentications whose window ended
+    /// (all of them with `all`). Errors are reported on stderr: the server
+    /// keeps serving, and the next tick tries again.
+    fn flush(&self, all: bool) {
+        let mut g = self.lock_guard();
+        if !all && g.next_due().is_none_or(|t| SystemClock.now_ms() < t) {
+            return;
+        }
+        let r = Engine::open(&self.data_dir)
+            .and_then(|mut e| e.flush_client_auth_failures(&mut g, all));
+        if let Err(e) = r {
+            eprintln!(
+                "error[{}]: recording failed client authentications: {e}",
+                e.code()
+            );
+        }
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -125,26 +177,37 @@ impl Server {
             .unwrap_or_else(|| SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)))
     }
 
-    /// Serves until `stop` is set (checked every 100 ms).
+    /// Serves until `stop` is set (checked every 100 ms), writing the
+    /// failed-authentication aggregates whose minute ended when idle, and
+    /// all that are left when it stops.
     pub fn serve_until(&self, stop: &AtomicBool) {
         while !stop.load(Ordering::SeqCst) {
             match self.http.recv_timeout(Duration::from_millis(100)) {
                 Ok(Some(req)) => self.respond(req),
-                Ok(None) => {}
+                Ok(None) => self.flush(false),
                 Err(_) => break,
             }
         }
+        self.flush(true);
     }
 
     /// Serves forever.
     pub fn serve(&self) {
-        for req in self.http.incoming_requests() {
-            self.respond(req);
-        }
+        self.serve_until(&AtomicBool::new(false));
     }
 
     fn respond(&self, mut req: tiny_http::Request) {
-        let reply = self.handle(&mut req);
+        // A bug in a handler must not take the API down for every client.
+        let reply =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(&mut req)))
+                .unwrap_or_else(|_| {
+                    error(
+                        500,
+                        "server_error",
+                        "api.internal",
+                        "the request could not be handled",
+                    )
+                });
         let body = serde_json::to_vec(&reply.body).expect("serialisable");
         let mut resp = tiny_http::Response::from_data(body)
             .with_status_code(reply.status)
@@ -172,11 +235,17 @@ impl Server {
 
     /// The client, by HTTP Basic or by a signed request.
     fn client(
+        &self,
         e: &mut Engine,
         req: &tiny_http::Request,
         method: &str,
         body: &[u8],
     ) -> Result<ClientView, Reply> {
+        let source = req
+            .remote_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let mut guard = self.lock_guard();
         let auth = Self::header(req, "Authorization").unwrap_or("").trim();
         if is_signed(auth) {
             let signed = SignedRequest {
@@ -186,7 +255,7 @@ impl Server {
                 body,
             };
             return e
-                .authenticate_signed_request(&signed)
+                .authenticate_signed_request(&mut guard, &source, &signed)
                 .map_err(|err| engine_error(&err));
         }
         let basic = auth
@@ -201,7 +270,7 @@ impl Server {
                 "authenticate as a registered client: HTTP Basic with its id and secret, or a Countersign-Ed25519 signed request",
             ));
         };
-        e.authenticate_client(id, secret)
+        e.authenticate_client(&mut guard, &source, id, secret)
             .map_err(|err| engine_error(&err))
     }
 
@@ -270,7 +339,7 @@ impl Server {
         if route == Route::Jwks {
             return ok(200, e.jwks());
         }
-        let client = match Self::client(&mut e, req, &method, &body) {
+        let client = match self.client(&mut e, req, &method, &body) {
             Ok(c) => c,
             Err(r) => return r,
         };
@@ -281,7 +350,7 @@ impl Server {
             Route::StepUpStatus => routes::stepup_status(&mut e, &client, id, &self.tokens),
             Route::BreakGlassCreate => routes::breakglass_create(&mut e, &client, &body),
             Route::BreakGlassStatus => routes::breakglass_status(&mut e, &client, id, &self.tokens),
-            Route::OverrideStatus => match e.override_status(id) {
+            Route::OverrideStatus => match e.client_override_status(&client.id, id) {
                 Ok(Some(s)) => ok(200, s),
                 Ok(None) => error(
                     404,

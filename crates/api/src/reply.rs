@@ -83,6 +83,7 @@ pub(crate) fn engine_error(e: &EngineError) -> Reply {
         | "client.auth_malformed"
         | "client.clock_skew"
         | "client.nonce_replayed" => (401, "invalid_client"),
+        "client.rate_limited" => (429, "temporarily_unavailable"),
         "client.scope_not_allowed" => (403, "insufficient_scope"),
         "client.principal_not_allowed" => (403, "access_denied"),
         "request.unknown" | "override.unknown" => (404, "not_found"),
@@ -98,5 +99,11 @@ pub(crate) fn engine_error(e: &EngineError) -> Reply {
         }
         _ => (500, "server_error"),
     };
-    error(status, kind, &code, e.to_string())
+    let mut reply = error(status, kind, &code, e.to_string());
+    if let EngineError::ClientRateLimited { retry_after_s } = e {
+        reply
+            .headers
+            .push(("Retry-After", retry_after_s.to_string()));
+    }
+    reply
 }

@@ -157,7 +157,8 @@ impl RequestSignature {
 
     /// Refuses a `ts` more than `max_skew_s` away from `now_s`.
     pub fn check_time(&self, now_s: i64, max_skew_s: i64) -> Result<(), AssertionError> {
-        if (now_s - self.ts).abs() > max_skew_s {
+        // abs_diff: a `ts` of i64::MIN must be a skew, not an overflow.
+        if now_s.abs_diff(self.ts) > max_skew_s.unsigned_abs() {
             return Err(AssertionError::RequestClockSkew {
                 ts: self.ts,
                 now: now_s,

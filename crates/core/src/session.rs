@@ -400,7 +400,7 @@ pub(crate) fn build_grant(
     }
     if duration > i.cap.0 {
         return Err(Refusal::OverCap {
-            requested_minutes: (duration + 59_999) / 60_000,
+            requested_minutes: duration.saturating_add(59_999) / 60_000,
             cap_minutes: i.cap.1,
         });
     }

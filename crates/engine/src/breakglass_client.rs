@@ -85,7 +85,7 @@ impl Engine {
                 Some(d) if d <= 0 => Some(Refusal::NoExpiry.into()),
                 Some(d) if d > cap * 60 => Some(
                     Refusal::OverCap {
-                        requested_minutes: (d + 59) / 60,
+                        requested_minutes: d.saturating_add(59) / 60,
                         cap_minutes: cap,
                     }
                     .into(),

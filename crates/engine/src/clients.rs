@@ -14,12 +14,13 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use countersign_assertion::signed_request::{parse_public_key, RequestSignature, MAX_SKEW_S};
-use countersign_assertion::{AssertionError, FileReplayStore, ReplayStore};
+use countersign_assertion::{AssertionError, ReplayStore};
 use countersign_core::people::validate_id;
 use countersign_core::{Principal, PrincipalKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::client_auth::{ClientAuthGuard, Failure};
 use crate::evidence::{kinds, Ev};
 use crate::{Engine, EngineError};
 
@@ -130,14 +131,11 @@ impl Engine {
     }
 
     fn save_registry<T: Serialize>(&self, file: &str, entries: &[T]) -> Result<(), EngineError> {
-        use std::os::unix::fs::PermissionsExt;
         let p = self.registry_path(file);
         let bytes =
             serde_json::to_vec_pretty(&json!({ "entries": entries })).expect("serialisable");
-        countersign_assertion::write_atomic(&p, &bytes)
-            .map_err(EngineError::io("writing a registry", &p))?;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
-            .map_err(EngineError::io("setting registry file mode", &p))
+        // Created 0600 before a byte is written (not narrowed afterwards).
+        crate::datadir::write_private(&p, &bytes)
     }
 
     fn check_scopes(&self, scopes: &BTreeSet<String>) -> Result<(), EngineError> {
@@ -230,128 +228,157 @@ impl Engine {
             .collect())
     }
 
-    /// Checks a client's id and secret (HTTP Basic). A failure is logged
-    /// and never says whether the id or the secret was wrong.
+    /// Checks a client's id and secret (HTTP Basic), within `guard`'s
+    /// limits (see [`crate::client_auth`]): over the limit for this id or
+    /// `source`, `client.rate_limited` without checking anything. A failure
+    /// never says whether the id or the secret was wrong, and takes the
+    /// same argon2 check either way; it is recorded through `guard`.
     pub fn authenticate_client(
         &mut self,
+        guard: &mut ClientAuthGuard,
+        source: &str,
         id: &str,
         secret: &str,
     ) -> Result<ClientView, EngineError> {
+        const METHOD: &str = "client_secret_basic";
+        let now = self.now();
+        self.flush_client_auth_failures(guard, false)?;
+        if let Some(retry_after_s) = guard.check_limit(id, source, now) {
+            return Err(EngineError::ClientRateLimited { retry_after_s });
+        }
         let all: Vec<Client> = self.load_registry(CLIENTS_FILE)?;
-        let ok = all
-            .iter()
-            .find(|c| c.id == id)
-            .filter(|c| match &c.credential {
-                ClientCredential::Secret { phc } => {
-                    countersign_core::auth::verify_secret(phc, secret)
-                }
-                ClientCredential::PublicKey { .. } => false,
-            });
-        match ok {
-            Some(c) => Ok(ClientView::from(c)),
-            None => {
-                let reason = match all.iter().find(|c| c.id == id) {
-                    None => "unknown_client",
-                    Some(c) if matches!(c.credential, ClientCredential::PublicKey { .. }) => {
-                        "wrong_method"
-                    }
-                    Some(_) => "bad_secret",
-                };
-                Err(self.client_auth_failed(
-                    id,
-                    "client_secret_basic",
-                    reason,
-                    EngineError::ClientAuth,
-                ))
+        let client = all.iter().find(|c| c.id == id);
+        let phc = client.and_then(|c| match &c.credential {
+            ClientCredential::Secret { phc } => Some(phc.as_str()),
+            ClientCredential::PublicKey { .. } => None,
+        });
+        // Unknown ids and key clients are checked against the dummy hash.
+        if guard.verify_secret(phc, secret) {
+            if let Some(c) = client {
+                return Ok(ClientView::from(c));
             }
         }
+        let reason = match (client, phc) {
+            (None, _) => "unknown_client",
+            (Some(_), None) => "wrong_method",
+            (Some(_), Some(_)) => "bad_secret",
+        };
+        let failure = Failure {
+            claimed_id: id,
+            known: client.is_some(),
+            method: METHOD,
+            reason,
+            source,
+        };
+        Err(self.client_auth_failed(guard, &failure, EngineError::ClientAuth))
     }
 
-    /// Logs a failed client authentication (`client.auth_failed`, with the
-    /// precise reason for reviewers) and returns `err` for the caller.
+    /// Records a failed client authentication through `guard` (the first of
+    /// a window at once, the rest as an aggregate) and returns `err`.
     fn client_auth_failed(
         &mut self,
-        id: &str,
-        method: &str,
-        reason: &str,
+        guard: &mut ClientAuthGuard,
+        failure: &Failure<'_>,
         err: EngineError,
     ) -> EngineError {
         let now = self.now();
-        let known = reason != "unknown_client" && !id.is_empty();
-        let ev = Ev::new(
-            kinds::CLIENT_AUTH_FAILED,
-            now,
-            json!({ "client_id": id, "known_client": known, "method": method, "reason": reason }),
-        )
-        .outcome("refused")
-        .build();
-        match self.ledger.append(&ev) {
-            Ok(_) => err,
-            Err(e) => EngineError::Ledger(e),
+        match guard.failed(failure, now) {
+            Some(ev) => match self.ledger.append(&ev) {
+                Ok(_) => err,
+                Err(e) => EngineError::Ledger(e),
+            },
+            None => err,
         }
     }
 
-    /// Checks an Ed25519 signed request: the header's shape, its timestamp
-    /// within [`MAX_SKEW_S`] of the kiosk clock, the signature under the
-    /// client's registered key, then that the nonce is new for that client.
-    /// Every refusal is logged. An unknown client, a client registered with
-    /// a secret and a bad signature are all `client.auth_failed` to the
-    /// caller (the log says which); a stale request is `client.clock_skew`,
-    /// a replayed nonce `client.nonce_replayed`.
+    /// Writes the aggregated `client.auth_failed` events whose window has
+    /// ended (all of them with `all`, at the server's shutdown). Returns
+    /// how many events were written.
+    pub fn flush_client_auth_failures(
+        &mut self,
+        guard: &mut ClientAuthGuard,
+        all: bool,
+    ) -> Result<usize, EngineError> {
+        let due = guard.due(self.now(), all);
+        if !due.is_empty() {
+            self.ledger.append_batch(&due)?;
+        }
+        Ok(due.len())
+    }
+
+    /// Checks an Ed25519 signed request, within `guard`'s limits: the
+    /// header's shape, its timestamp within [`MAX_SKEW_S`] of the kiosk
+    /// clock, the signature under the client's registered key (an unknown
+    /// id is checked against a dummy key, the same work), then that the
+    /// nonce is new for that client. Every refusal is recorded through
+    /// `guard`. An unknown client, a client registered with a secret and a
+    /// bad signature are all `client.auth_failed` to the caller (the log
+    /// says which); a stale request is `client.clock_skew`, a replayed
+    /// nonce `client.nonce_replayed`.
     pub fn authenticate_signed_request(
         &mut self,
+        guard: &mut ClientAuthGuard,
+        source: &str,
         req: &SignedRequest<'_>,
     ) -> Result<ClientView, EngineError> {
         const METHOD: &str = "ed25519_signed_request";
-        let sig = match RequestSignature::parse(req.authorization) {
-            Ok(s) => s,
-            Err(e) => return Err(self.client_auth_failed("", METHOD, "malformed", e.into())),
-        };
-        let id = sig.client_id.clone();
-        let now_s = self.now().div_euclid(1000);
-        if let Err(e) = sig.check_time(now_s, MAX_SKEW_S) {
-            return Err(self.client_auth_failed(&id, METHOD, "clock_skew", e.into()));
+        let now = self.now();
+        self.flush_client_auth_failures(guard, false)?;
+        let parsed = RequestSignature::parse(req.authorization);
+        let claimed = parsed
+            .as_ref()
+            .map(|s| s.client_id.clone())
+            .unwrap_or_default();
+        if let Some(retry_after_s) = guard.check_limit(&claimed, source, now) {
+            return Err(EngineError::ClientRateLimited { retry_after_s });
         }
         let all: Vec<Client> = self.load_registry(CLIENTS_FILE)?;
-        let Some(client) = all.iter().find(|c| c.id == id) else {
-            return Err(self.client_auth_failed(
-                &id,
-                METHOD,
-                "unknown_client",
-                EngineError::ClientAuth,
-            ));
+        let known = all.iter().any(|c| c.id == claimed);
+        let fail = |reason: &'static str| Failure {
+            claimed_id: &claimed,
+            known,
+            method: METHOD,
+            reason,
+            source,
         };
-        let ClientCredential::PublicKey { ed25519_hex } = &client.credential else {
-            return Err(self.client_auth_failed(
-                &id,
-                METHOD,
-                "wrong_method",
-                EngineError::ClientAuth,
-            ));
-        };
-        let key = match parse_public_key(ed25519_hex) {
-            Ok(k) => k,
-            Err(_) => {
-                return Err(EngineError::Invalid(format!(
-                    "the registered key of client {id} is corrupt"
-                )))
+        let sig = match parsed {
+            Ok(s) => s,
+            Err(e) => {
+                return Err(self.client_auth_failed(guard, &fail("malformed"), e.into()));
             }
         };
-        if sig.verify(&key, req.method, req.path, req.body).is_err() {
-            return Err(self.client_auth_failed(
-                &id,
-                METHOD,
-                "bad_signature",
-                EngineError::ClientAuth,
-            ));
+        let id = sig.client_id.clone();
+        let now_s = now.div_euclid(1000);
+        if let Err(e) = sig.check_time(now_s, MAX_SKEW_S) {
+            return Err(self.client_auth_failed(guard, &fail("clock_skew"), e.into()));
         }
+        let client = all.iter().find(|c| c.id == id);
+        let registered = match client.map(|c| &c.credential) {
+            Some(ClientCredential::PublicKey { ed25519_hex }) => {
+                Some(parse_public_key(ed25519_hex).map_err(|_| {
+                    EngineError::Invalid(format!("the registered key of client {id} is corrupt"))
+                })?)
+            }
+            _ => None,
+        };
+        // Unknown ids and secret clients: the same check, on a key nobody holds.
+        let key = registered.unwrap_or_else(dummy_key);
+        let good = sig.verify(&key, req.method, req.path, req.body).is_ok();
+        let (Some(client), true, true) = (client, registered.is_some(), good) else {
+            let reason = match (client, registered) {
+                (None, _) => "unknown_client",
+                (Some(_), None) => "wrong_method",
+                (Some(_), Some(_)) => "bad_signature",
+            };
+            return Err(self.client_auth_failed(guard, &fail(reason), EngineError::ClientAuth));
+        };
         let view = ClientView::from(client);
-        let mut nonces = FileReplayStore::new(self.registry_path(NONCES_FILE));
+        let mut nonces = PrivateNonceStore(self.registry_path(NONCES_FILE));
         match nonces.first_use(&sig.replay_key(), sig.ts + MAX_SKEW_S, now_s) {
             Ok(true) => Ok(view),
             Ok(false) => {
                 let e = AssertionError::RequestNonceReplayed(sig.nonce.clone());
-                Err(self.client_auth_failed(&id, METHOD, "nonce_replayed", e.into()))
+                Err(self.client_auth_failed(guard, &fail("nonce_replayed"), e.into()))
             }
             Err(e) => Err(e.into()),
         }
@@ -445,4 +472,44 @@ impl Engine {
     pub fn principal(&self, id: &str) -> Result<Principal, EngineError> {
         Ok(self.registered_principal(id)?.principal)
     }
+}
+
+/// `api-nonces.json`: the same format as the assertion crate's
+/// `FileReplayStore` (a JSON map of key to expiry, seconds), written 0600
+/// through [`crate::datadir::write_private`].
+#[derive(Debug)]
+struct PrivateNonceStore(PathBuf);
+
+impl ReplayStore for PrivateNonceStore {
+    fn first_use(&mut self, key: &str, exp_s: i64, now_s: i64) -> Result<bool, AssertionError> {
+        let mut seen: std::collections::BTreeMap<String, i64> = match std::fs::read(&self.0) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+                AssertionError::ReplayStore(format!("{} is corrupt: {e}", self.0.display()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(e) => {
+                return Err(AssertionError::ReplayStore(format!(
+                    "reading {}: {e}",
+                    self.0.display()
+                )))
+            }
+        };
+        seen.retain(|_, exp| *exp > now_s);
+        if seen.contains_key(key) {
+            return Ok(false);
+        }
+        seen.insert(key.into(), exp_s);
+        let bytes = serde_json::to_vec(&seen).expect("serialisable");
+        crate::datadir::write_private(&self.0, &bytes)
+            .map_err(|e| AssertionError::ReplayStore(e.to_string()))?;
+        Ok(true)
+    }
+}
+
+/// The key an unknown id's signature is checked against (nobody holds its
+/// private half: it is derived from a fixed public string by hashing).
+fn dummy_key() -> countersign_assertion::VerifyingKey {
+    use sha2::Digest;
+    let seed: [u8; 32] = sha2::Sha256::digest(b"countersign: no client has this key").into();
+    countersign_assertion::SigningKey::from_bytes(&seed).verifying_key()
 }

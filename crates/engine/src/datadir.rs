@@ -3,6 +3,17 @@
 //!
 //! `init` builds the whole dir beside the target and renames it into place,
 //! so a failed init leaves nothing half-written.
+//!
+//! **Files are private, whatever the umask.** The data dir and every
+//! directory in it are 0700, every file 0600: set explicitly where the
+//! engine creates them ([`write_private`], [`create_private_dir`], the
+//! ledger file made 0600 before SQLite opens it, so SQLite's `-wal` and
+//! `-shm`, which take the database file's mode, are 0600 too), and
+//! narrowed again by every `open` ([`secure_tree`]) for files written by
+//! older versions or by hand (`sync.toml`). A data dir, or anything in it,
+//! that group or other can *write* is refused (`datadir.insecure`): someone
+//! else could have changed the policy, the registries or the keys, so the
+//! engine does not guess; an admin inspects it and fixes the mode.
 
 use std::path::{Path, PathBuf};
 
@@ -201,15 +212,14 @@ impl DataDir {
         clock: &dyn Clock,
     ) -> Result<InitReport, EngineError> {
         let dd = DataDir::new(staging.to_path_buf());
-        std::fs::create_dir_all(dd.keys_dir())
-            .map_err(EngineError::io("creating the keys dir", staging))?;
-        set_private_dir(&dd.keys_dir())?;
+        create_private_dir(staging)?;
+        create_private_dir(&dd.keys_dir())?;
         let keys = Keys::generate(&dd.keys_dir())?;
         let public_key = keys.verifying_key_hex();
-        std::fs::write(dd.policy_path(), policy_src)
-            .map_err(EngineError::io("writing the policy", staging))?;
+        write_private(&dd.policy_path(), policy_src.as_bytes())?;
         let now = clock.now_ms();
         let kiosk_id = Engine::new_id("kiosk");
+        create_private_file(&dd.ledger_path())?;
         let mut ledger = Ledger::open(&dd.ledger_path(), keys)?;
         ledger.append(
             &Ev::new(kinds::KIOSK_INITIALIZED, now, json!({ "kiosk_id": kiosk_id, "public_key": public_key, "demo": opts.demo, "version": env!("CARGO_PKG_VERSION") }))
@@ -264,6 +274,7 @@ impl DataDir {
         if !self.is_initialized() {
             return Err(EngineError::NotInitialized(self.root.clone()));
         }
+        secure_tree(&self.root)?;
         let marker = self.read_marker()?;
         let keys = Keys::load(&self.keys_dir())?;
         let policy_path = self.policy_path();
@@ -321,17 +332,140 @@ fn policy_event(src: &str, now: i64, why: &str) -> countersign_ledger::NewEvent 
 fn write_marker(dir: &Path, marker: &Marker) -> Result<(), EngineError> {
     let p = dir.join(MARKER);
     let text = serde_json::to_string_pretty(marker).expect("marker serialises");
-    std::fs::write(&p, text).map_err(EngineError::io("writing the data dir marker", &p))
+    write_private(&p, text.as_bytes())
 }
 
-#[cfg(unix)]
-fn set_private_dir(p: &Path) -> Result<(), EngineError> {
+/// Mode of every directory in the data dir.
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of every file in the data dir.
+pub const FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` (and missing parents) and sets it to 0700, whatever the umask.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), EngineError> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700))
-        .map_err(EngineError::io("restricting the keys dir", p))
+    std::fs::create_dir_all(dir).map_err(EngineError::io("creating a directory", dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE))
+        .map_err(EngineError::io("setting a directory's mode", dir))
 }
 
-#[cfg(not(unix))]
-fn set_private_dir(_p: &Path) -> Result<(), EngineError> {
+/// Creates an empty file with mode 0600 if there is none, and sets an
+/// existing one to 0600 (the ledger file, before SQLite opens it).
+pub(crate) fn create_private_file(path: &Path) -> Result<(), EngineError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(FILE_MODE)
+        .open(path)
+        .map_err(EngineError::io("creating a file", path))?;
+    f.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
+        .map_err(EngineError::io("setting a file's mode", path))
+}
+
+/// Writes `bytes` to `path` atomically (a temporary file created 0600 in the
+/// same directory, fsync, rename): readers see the old or the new content,
+/// and nobody else can read either, whatever the umask.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), EngineError> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", Engine::new_id("w")));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        EngineError::Io {
+            context: "writing a data dir file",
+            path: path.to_path_buf(),
+            source: e,
+        }
+    })
+}
+
+/// Sets everything under `root` (itself included) to 0700 / 0600, for
+/// content the engine has just written (demo scenes copied from assets keep
+/// the assets' modes otherwise).
+pub(crate) fn set_private_tree(root: &Path) -> Result<(), EngineError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta =
+            std::fs::symlink_metadata(&p).map_err(EngineError::io("reading a file's mode", &p))?;
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let want = if meta.is_dir() { DIR_MODE } else { FILE_MODE };
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(want))
+            .map_err(EngineError::io("making a data dir file private", &p))?;
+        if meta.is_dir() {
+            for entry in
+                std::fs::read_dir(&p).map_err(EngineError::io("reading a directory", &p))?
+            {
+                stack.push(
+                    entry
+                        .map_err(EngineError::io("reading a directory", &p))?
+                        .path(),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Walks the data dir (not following symlinks): refuses it when the dir or
+/// anything in it can be written by group or other (`datadir.insecure`,
+/// naming the path and its mode), and narrows whatever group or other can
+/// read to 0700 (dirs) / 0600 (files). Run by every open.
+pub(crate) fn secure_tree(root: &Path) -> Result<(), EngineError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = match std::fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            // Another process's temporary file, renamed meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && p != root => continue,
+            Err(e) => return Err(EngineError::io("reading a file's mode", &p)(e)),
+        };
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            return Err(EngineError::Insecure { path: p, mode });
+        }
+        let want = if meta.is_dir() { DIR_MODE } else { FILE_MODE };
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(want))
+                .map_err(EngineError::io("making a data dir file private", &p))?;
+        }
+        if meta.is_dir() {
+            let entries = match std::fs::read_dir(&p) {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && p != root => continue,
+                Err(e) => return Err(EngineError::io("reading a directory", &p)(e)),
+            };
+            for entry in entries.flatten() {
+                stack.push(entry.path());
+            }
+        }
+    }
     Ok(())
 }

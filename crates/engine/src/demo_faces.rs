@@ -158,7 +158,10 @@ fn copy_scene(from: &Path, to: &Path) -> Result<(), EngineError> {
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| io("cannot remove", &tmp, e))?;
     }
-    std::fs::create_dir_all(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
+    if let Some(parent) = to.parent() {
+        crate::datadir::create_private_dir(parent)?;
+    }
+    crate::datadir::create_private_dir(&tmp)?;
     for entry in std::fs::read_dir(from).map_err(|e| io("cannot read", from, e))? {
         let p = entry.map_err(|e| io("cannot read", from, e))?.path();
         if p.is_file() {
@@ -166,5 +169,6 @@ fn copy_scene(from: &Path, to: &Path) -> Result<(), EngineError> {
             std::fs::copy(&p, tmp.join(name)).map_err(|e| io("cannot copy", &p, e))?;
         }
     }
+    crate::datadir::set_private_tree(&tmp)?;
     std::fs::rename(&tmp, to).map_err(|e| io("cannot create", to, e))
 }

@@ -60,11 +60,15 @@ fn write_scene(root: &Path, name: &str, master: &MasterPrint) -> Result<(), Engi
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| io("cannot remove", &tmp, e))?;
     }
-    std::fs::create_dir_all(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
+    if let Some(parent) = to.parent() {
+        crate::datadir::create_private_dir(parent)?;
+    }
+    crate::datadir::create_private_dir(&tmp)?;
     for n in PROBES {
         let p = tmp.join(format!("{n:02}.png"));
         std::fs::write(&p, master.impression(n).to_png()).map_err(|e| io("cannot write", &p, e))?;
     }
+    crate::datadir::set_private_tree(&tmp)?;
     std::fs::rename(&tmp, &to).map_err(|e| io("cannot create", &to, e))
 }
 

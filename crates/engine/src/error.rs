@@ -39,6 +39,11 @@ pub enum EngineError {
     Sample { code: &'static str, message: String },
     #[error("client authentication failed")]
     ClientAuth,
+    /// Too many failed authentications for this client id or source.
+    #[error(
+        "too many failed authentications for this client or source; retry in {retry_after_s} s"
+    )]
+    ClientRateLimited { retry_after_s: i64 },
     #[error("unknown principal {0}")]
     UnknownPrincipal(String),
     #[error("no step-up request {0} for this client")]
@@ -56,6 +61,9 @@ pub enum EngineError {
     AcrUnsatisfiable { requested: Vec<String> },
     #[error("request {0} expired before it was completed")]
     RequestExpired(String),
+    /// The data dir, or something in it, can be written by other users.
+    #[error("{} has mode {mode:04o}: group or other may write it, so someone else could have changed the kiosk's policy, registries or keys; inspect it, then `chmod go-w` (the data dir is 0700, its files 0600)", path.display())]
+    Insecure { path: PathBuf, mode: u32 },
     #[error("{context} ({}): {source}", path.display())]
     Io {
         context: &'static str,
@@ -85,6 +93,7 @@ impl EngineError {
             EngineError::Biometric { code, .. } => code.clone(),
             EngineError::Sample { code, .. } => (*code).into(),
             EngineError::ClientAuth => "client.auth_failed".into(),
+            EngineError::ClientRateLimited { .. } => "client.rate_limited".into(),
             EngineError::UnknownPrincipal(_) => "principal.unknown".into(),
             EngineError::UnknownRequest(_) => "request.unknown".into(),
             EngineError::ClientScope { .. } => "client.scope_not_allowed".into(),
@@ -106,6 +115,7 @@ impl EngineError {
             EngineError::ClientNotAllowed { .. } => "client.principal_not_allowed".into(),
             EngineError::RequestExpired(_) => "request.expired".into(),
             EngineError::AcrUnsatisfiable { .. } => "request.acr_unsatisfiable".into(),
+            EngineError::Insecure { .. } => "datadir.insecure".into(),
             EngineError::Io { .. } => "io.error".into(),
         }
     }

@@ -12,6 +12,7 @@
 mod assertions;
 mod breakglass;
 mod breakglass_client;
+mod client_auth;
 mod clients;
 mod datadir;
 mod demo_faces;
@@ -29,6 +30,7 @@ mod stepup;
 
 pub use assertions::{AssertionOutcome, AssertionRequest, REQUEST_TTL_MS};
 pub use breakglass_client::ClientBreakGlassRequest;
+pub use client_auth::{AuthLimits, ClientAuthGuard};
 pub use clients::{
     ClientCredential, ClientView, NewClientCredential, RegisteredPrincipal, SignedRequest,
     CLIENTS_FILE, NONCES_FILE, PRINCIPALS_FILE,

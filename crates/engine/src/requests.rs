@@ -113,3 +113,33 @@ impl Engine {
             .collect())
     }
 }
+
+impl Engine {
+    /// An override's live status as `client_id` may see it: only an
+    /// override granted on a request that client made (a step-up it asked
+    /// for, or break-glass it asked for). Any other id, existing or not, is
+    /// `None`, so a client cannot learn which overrides exist, or their
+    /// state, from another client's ids.
+    pub fn client_override_status(
+        &self,
+        client_id: &str,
+        override_id: &str,
+    ) -> Result<Option<countersign_assertion::OverrideStatus>, EngineError> {
+        let case = match self.load_case(override_id) {
+            Ok(c) => c,
+            Err(EngineError::UnknownOverride(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let asked = self.session_rows(
+            &case.grant.session_id,
+            &[kinds::ASSERTION_REQUESTED, kinds::BREAKGLASS_REQUESTED],
+        )?;
+        if !asked
+            .iter()
+            .any(|r| r.body["client_id"].as_str() == Some(client_id))
+        {
+            return Ok(None);
+        }
+        self.override_status(override_id)
+    }
+}

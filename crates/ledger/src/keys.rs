@@ -38,7 +38,7 @@ impl std::fmt::Debug for Keys {
 
 impl Keys {
     /// Generate fresh keys and write them to `dir` (created if needed):
-    /// `kiosk.ed25519` (PKCS#8 PEM, mode 0600), `kiosk.pub` (hex, 0644) and
+    /// `kiosk.ed25519` (PKCS#8 PEM, mode 0600), `kiosk.pub` (hex, 0600) and
     /// `data.key` (32 raw bytes, 0600). Refuses to overwrite any existing file.
     pub fn generate(dir: &Path) -> Result<Keys, LedgerError> {
         fs::create_dir_all(dir)
@@ -62,7 +62,9 @@ impl Keys {
         write_new(
             &dir.join(PUBLIC_KEY_FILE),
             format!("{}\n", keys.verifying_key_hex()).as_bytes(),
-            0o644,
+            // Public, but the data dir's files are all 0600 (the engine
+            // refuses a data dir others can write, and keeps it unreadable).
+            0o600,
         )?;
         Ok(keys)
     }

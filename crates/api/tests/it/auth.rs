@@ -157,3 +157,30 @@ fn client_authentication_refusals() {
         "client.auth_failed",
     );
 }
+
+/// Known and unknown client ids take the same work: each failed Basic
+/// check runs exactly one argon2 verification, against the client's hash
+/// or a dummy one with the same parameters (the timings are in
+/// BENCHMARKS.md; tests assert no wall time).
+#[test]
+fn unknown_client_ids_run_the_same_argon2_check() {
+    let k = kiosk();
+    let body = stepup_body();
+    let verifies = || k.guard.lock().unwrap().secret_verifies();
+    for (id, what) in [
+        ("payments-app", "a known id with a wrong secret"),
+        ("ghost-app", "an unknown id"),
+        ("batch-app", "a key client tried with Basic"),
+    ] {
+        let before = verifies();
+        let r = raw(
+            k.addr,
+            "POST",
+            "/v1/stepup",
+            Some(&basic(id, "not-the-secret-0000")),
+            &body,
+        );
+        assert_refused(&r, 401, "invalid_client", "client.auth_failed");
+        assert_eq!(verifies() - before, 1, "{what}: one argon2 check");
+    }
+}

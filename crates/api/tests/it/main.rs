@@ -29,6 +29,8 @@ pub struct Kiosk {
     _tmp: tempfile::TempDir,
     pub data: PathBuf,
     pub addr: SocketAddr,
+    /// The server's failed-authentication memory (argon2 check count).
+    pub guard: Arc<std::sync::Mutex<countersign_engine::ClientAuthGuard>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -93,6 +95,7 @@ pub fn kiosk() -> Kiosk {
     .unwrap();
     let server = countersign_api::Server::bind(&data, 0).unwrap();
     let addr = server.local_addr();
+    let guard = server.auth_guard();
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     let thread = std::thread::spawn(move || server.serve_until(&s2));
@@ -100,6 +103,7 @@ pub fn kiosk() -> Kiosk {
         _tmp: tmp,
         data,
         addr,
+        guard,
         stop,
         thread: Some(thread),
     }

@@ -8,8 +8,8 @@ use countersign_assertion::signed_request::{public_key_hex, sign_request, MAX_SK
 use countersign_assertion::SigningKey;
 use countersign_core::session::{Modality, SessionEvent};
 use countersign_engine::{
-    kinds, AssertionOutcome, AssertionRequest, ClientView, Engine, NewClientCredential,
-    SignedRequest, REQUEST_TTL_MS,
+    kinds, AssertionOutcome, AssertionRequest, AuthLimits, ClientAuthGuard, ClientView, Engine,
+    NewClientCredential, SignedRequest, REQUEST_TTL_MS,
 };
 use countersign_ledger::Filter;
 
@@ -50,26 +50,52 @@ fn clients(f: &mut Fixture) -> (ClientView, ClientView) {
     (a, b)
 }
 
-/// The reasons of every `client.auth_failed` event, in order.
+/// The reasons recorded by `client.auth_failed` events (the first of a
+/// window names one, an aggregate counts the rest), sorted.
 fn auth_failures(e: &Engine) -> Vec<String> {
-    e.ledger()
+    let mut out = vec![];
+    for r in e
+        .ledger()
         .all(&Filter {
             kinds: vec![kinds::CLIENT_AUTH_FAILED.into()],
             ..Default::default()
         })
         .unwrap()
-        .iter()
-        .map(|r| r.body["reason"].as_str().unwrap_or_default().to_string())
-        .collect()
+    {
+        if let Some(reason) = r.body["reason"].as_str() {
+            out.push(reason.to_string());
+        }
+        for (reason, n) in r.body["reasons"].as_object().into_iter().flatten() {
+            out.extend(std::iter::repeat_n(
+                reason.clone(),
+                n.as_u64().unwrap() as usize,
+            ));
+        }
+    }
+    out.sort();
+    out
 }
 
-fn signed(e: &mut Engine, header: &str, body: &[u8]) -> Result<ClientView, String> {
-    e.authenticate_signed_request(&SignedRequest {
-        authorization: header,
-        method: "POST",
-        path: "/v1/stepup",
-        body,
-    })
+fn guard() -> ClientAuthGuard {
+    ClientAuthGuard::new(AuthLimits::default())
+}
+
+fn signed(
+    e: &mut Engine,
+    g: &mut ClientAuthGuard,
+    header: &str,
+    body: &[u8],
+) -> Result<ClientView, String> {
+    e.authenticate_signed_request(
+        g,
+        "test",
+        &SignedRequest {
+            authorization: header,
+            method: "POST",
+            path: "/v1/stepup",
+            body,
+        },
+    )
     .map_err(|e| e.code())
 }
 
@@ -77,6 +103,7 @@ fn signed(e: &mut Engine, header: &str, body: &[u8]) -> Result<ClientView, Strin
 fn signed_requests_are_checked_for_key_time_and_nonce() {
     let mut f = demo();
     clients(&mut f);
+    let mut g = guard();
     let now_s = f.engine.now() / 1000;
     let body = br#"{"scope":["payments.approve"],"nonce":"n1"}"#;
     let nonce = "aaaaaaaaaaaaaaaaaaaaaaaa";
@@ -89,7 +116,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
         now_s,
         nonce,
     );
-    let c = signed(&mut f.engine, &h, body).unwrap();
+    let c = signed(&mut f.engine, &mut g, &h, body).unwrap();
     assert_eq!(
         (c.id.as_str(), c.auth_method.as_str()),
         ("batch-app", "ed25519_public_key")
@@ -97,13 +124,13 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
 
     // The same request again: a replay, even from a reopened engine.
     assert_eq!(
-        signed(&mut f.engine, &h, body).unwrap_err(),
+        signed(&mut f.engine, &mut g, &h, body).unwrap_err(),
         "client.nonce_replayed"
     );
     let dir = f.engine.data_dir().to_path_buf();
     let mut again = Engine::open_with_clock(&dir, Box::new(f.clock.clone())).unwrap();
     assert_eq!(
-        signed(&mut again, &h, body).unwrap_err(),
+        signed(&mut again, &mut g, &h, body).unwrap_err(),
         "client.nonce_replayed"
     );
 
@@ -118,7 +145,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
         "b".repeat(20).as_str(),
     );
     assert_eq!(
-        signed(&mut f.engine, &h2, b"{}").unwrap_err(),
+        signed(&mut f.engine, &mut g, &h2, b"{}").unwrap_err(),
         "client.auth_failed"
     );
     // Signed by another key.
@@ -133,7 +160,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
         "c".repeat(20).as_str(),
     );
     assert_eq!(
-        signed(&mut f.engine, &h3, body).unwrap_err(),
+        signed(&mut f.engine, &mut g, &h3, body).unwrap_err(),
         "client.auth_failed"
     );
     // An unknown client, and a client registered with a secret.
@@ -147,7 +174,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
         "d".repeat(20).as_str(),
     );
     assert_eq!(
-        signed(&mut f.engine, &h4, body).unwrap_err(),
+        signed(&mut f.engine, &mut g, &h4, body).unwrap_err(),
         "client.auth_failed"
     );
     let h5 = sign_request(
@@ -160,7 +187,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
         "e".repeat(20).as_str(),
     );
     assert_eq!(
-        signed(&mut f.engine, &h5, body).unwrap_err(),
+        signed(&mut f.engine, &mut g, &h5, body).unwrap_err(),
         "client.auth_failed"
     );
     // Stale and future timestamps.
@@ -175,7 +202,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
             &format!("f{ts}aaaaaaaaaaaaaaaa"),
         );
         assert_eq!(
-            signed(&mut f.engine, &h, body).unwrap_err(),
+            signed(&mut f.engine, &mut g, &h, body).unwrap_err(),
             "client.clock_skew"
         );
     }
@@ -183,6 +210,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
     assert_eq!(
         signed(
             &mut f.engine,
+            &mut g,
             "Countersign-Ed25519 client_id=\"batch-app\"",
             body
         )
@@ -192,43 +220,44 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
     // The key client cannot use HTTP Basic, nor can a wrong secret.
     assert_eq!(
         f.engine
-            .authenticate_client("batch-app", SECRET)
+            .authenticate_client(&mut g, "test", "batch-app", SECRET)
             .unwrap_err()
             .code(),
         "client.auth_failed"
     );
     assert_eq!(
         f.engine
-            .authenticate_client("payments-app", "wrong-secret-0000000")
+            .authenticate_client(&mut g, "test", "payments-app", "wrong-secret-0000000")
             .unwrap_err()
             .code(),
         "client.auth_failed"
     );
     assert_eq!(
         f.engine
-            .authenticate_client("payments-app", SECRET)
+            .authenticate_client(&mut g, "test", "payments-app", SECRET)
             .unwrap()
             .id,
         "payments-app"
     );
 
-    // Every refusal is evidence, with the reason the caller is not told.
-    assert_eq!(
-        auth_failures(&f.engine),
-        [
-            "nonce_replayed",
-            "nonce_replayed",
-            "bad_signature",
-            "bad_signature",
-            "unknown_client",
-            "wrong_method",
-            "clock_skew",
-            "clock_skew",
-            "malformed",
-            "wrong_method",
-            "bad_secret",
-        ]
-    );
+    // Every refusal is evidence, with the reason the caller is not told:
+    // the first of each client's window at once, the rest aggregated.
+    f.engine.flush_client_auth_failures(&mut g, true).unwrap();
+    let mut want = vec![
+        "nonce_replayed",
+        "nonce_replayed",
+        "bad_signature",
+        "bad_signature",
+        "unknown_client",
+        "wrong_method",
+        "clock_skew",
+        "clock_skew",
+        "malformed",
+        "wrong_method",
+        "bad_secret",
+    ];
+    want.sort();
+    assert_eq!(auth_failures(&f.engine), want);
     assert!(f.engine.ledger().verify().unwrap().problems.is_empty());
 }
 
@@ -406,4 +435,97 @@ fn acr_values_the_kiosk_cannot_issue_are_refused_up_front() {
         )
         .unwrap_err();
     assert_eq!(e.code(), "client.scope_not_allowed");
+}
+
+/// `client.auth_failed` events as (aggregate, count).
+fn auth_events(e: &Engine) -> Vec<(String, u64)> {
+    e.ledger()
+        .all(&Filter {
+            kinds: vec![kinds::CLIENT_AUTH_FAILED.into()],
+            ..Default::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.body["aggregate"].as_str().unwrap_or_default().to_string(),
+                r.body["count"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn failed_client_authentications_are_limited_and_aggregated() {
+    let mut f = demo();
+    clients(&mut f);
+    let mut g = guard();
+    let limit = g.limits().per_client;
+    let mut codes = vec![];
+    for _ in 0..50 {
+        let e = f
+            .engine
+            .authenticate_client(&mut g, "127.0.0.1", "payments-app", "wrong-secret-0000000")
+            .unwrap_err();
+        codes.push(e.code());
+    }
+    // The first `limit` are checked (one argon2 each), the rest refused
+    // without a check.
+    assert!(codes[..limit as usize]
+        .iter()
+        .all(|c| c == "client.auth_failed"));
+    assert!(codes[limit as usize..]
+        .iter()
+        .all(|c| c == "client.rate_limited"));
+    assert_eq!(g.secret_verifies(), u64::from(limit));
+    // Even the right secret waits for the window to end.
+    assert_eq!(
+        f.engine
+            .authenticate_client(&mut g, "127.0.0.1", "payments-app", SECRET)
+            .unwrap_err()
+            .code(),
+        "client.rate_limited"
+    );
+    // The first failure is in the ledger at once; the rest is one aggregate
+    // written by the first request after the minute.
+    assert_eq!(auth_events(&f.engine), [("first".to_string(), 1)]);
+    f.clock.advance(60_000);
+    f.engine
+        .authenticate_client(&mut g, "127.0.0.1", "payments-app", SECRET)
+        .unwrap();
+    assert_eq!(
+        auth_events(&f.engine),
+        [("first".to_string(), 1), ("rest".to_string(), 50)]
+    );
+    let rest = f
+        .engine
+        .ledger()
+        .latest(&Filter {
+            kinds: vec![kinds::CLIENT_AUTH_FAILED.into()],
+            ..Default::default()
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(rest.body["reasons"]["bad_secret"], u64::from(limit) - 1);
+    assert_eq!(rest.body["reasons"]["rate_limited"], 51 - u64::from(limit));
+}
+
+#[test]
+fn unknown_client_ids_cost_the_same_argon2_check_as_known_ones() {
+    let mut f = demo();
+    clients(&mut f);
+    let mut g = guard();
+    let verifies = |e: &mut Engine, g: &mut ClientAuthGuard, id: &str| {
+        let before = g.secret_verifies();
+        let err = e
+            .authenticate_client(g, "127.0.0.1", id, "wrong-secret-0000000")
+            .unwrap_err();
+        assert_eq!(err.code(), "client.auth_failed");
+        g.secret_verifies() - before
+    };
+    // A known id with a wrong secret, an unknown id, and a key client tried
+    // with Basic: one argon2 check each.
+    assert_eq!(verifies(&mut f.engine, &mut g, "payments-app"), 1);
+    assert_eq!(verifies(&mut f.engine, &mut g, "ghost-app"), 1);
+    assert_eq!(verifies(&mut f.engine, &mut g, "batch-app"), 1);
 }
