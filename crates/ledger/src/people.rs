@@ -276,5 +276,59 @@ impl crate::Ledger {
     }
 }
 
+impl crate::Ledger {
+    /// Folds `id`'s registry events ([`fold::PEOPLE_KINDS`], by the indexed
+    /// person column) and compares the result with their row: `Ok(Err(why))`
+    /// when they differ (`why` names the person). The engine calls this
+    /// before it acts on anyone.
+    pub fn verify_person(&self, id: &str) -> Result<Result<(), String>, LedgerError> {
+        let mut fold = fold::PeopleFold::new();
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT seq, kind, body FROM events WHERE person = ?1 AND kind IN (?2, ?3, ?4, ?5, ?6, ?7) ORDER BY seq",
+            )?;
+            let k = fold::PEOPLE_KINDS;
+            let mut rows = stmt.query(params![id, k[0], k[1], k[2], k[3], k[4], k[5]])?;
+            while let Some(r) = rows.next()? {
+                let seq: i64 = r.get(0)?;
+                let kind: String = r.get(1)?;
+                let body: String = r.get(2)?;
+                let body: serde_json::Value = serde_json::from_str(&body)
+                    .map_err(|e| LedgerError::Corrupt(format!("event {seq}'s body: {e}")))?;
+                fold.apply(seq as u64, &kind, Some(id), &body);
+            }
+        }
+        if let Some((seq, _, what)) = fold.problems.first() {
+            return Ok(Err(format!("event {seq}: {what}")));
+        }
+        let row = People {
+            conn: &self.conn,
+            keys: &self.keys,
+        }
+        .get(id);
+        match row {
+            Ok(row) => Ok(fold::check_person(&self.keys, row.as_ref(), fold.get(id))),
+            // A sealed TOTP secret moved from another row does not decrypt.
+            Err(LedgerError::Corrupt(e)) => {
+                Ok(Err(format!("person {id}: row cannot be read: {e}")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The keyed digest of credentials that `person.credentials_set` records
+    /// ([`fold::credentials_digest`]).
+    pub fn credentials_digest(
+        &self,
+        id: &str,
+        secret_phc: Option<&str>,
+        totp_secret: Option<&[u8]>,
+    ) -> String {
+        fold::credentials_digest(&self.keys, id, secret_phc, totp_secret)
+    }
+}
+
+pub mod fold;
+
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@ use crate::blobs::{self, blob_from_row, BLOB_COLS};
 use crate::chain_head::{self, head_message};
 use crate::checkpoints::{self, checkpoint_message, merkle_root};
 use crate::events::{raw_from_row, RawRow, COLS, KIND_BLOB_PURGED, KIND_BLOB_SEALED};
+use crate::people::fold::{check_person, PeopleFold, PEOPLE_KINDS};
 use crate::{Keys, LedgerError};
 
 /// What kind of integrity failure was found.
@@ -35,6 +36,10 @@ pub enum ProblemKind {
     BlobMissing,
     /// The signed chain head is missing, badly signed or disagrees with the rows.
     HeadMismatch,
+    /// A row of the `people` table differs from what its registry events
+    /// say (roles, name, credentials, failure count, lockout), or has no
+    /// events, or the events do not fit together. The detail names the person.
+    RegistryMismatch,
 }
 
 /// One integrity failure.
@@ -106,6 +111,7 @@ pub(crate) fn verify(conn: &Connection, keys: &Keys) -> Result<VerifyReport, Led
     let mut other = Vec::new();
     let mut sealed: HashMap<String, (u64, serde_json::Value)> = HashMap::new();
     let mut purged: HashMap<String, u64> = HashMap::new();
+    let mut people = PeopleFold::new();
 
     let mut events = 0u64;
     let mut expected = 1u64;
@@ -192,6 +198,11 @@ pub(crate) fn verify(conn: &Connection, keys: &Keys) -> Result<VerifyReport, Led
                             purged.insert(sha.to_string(), r.seq);
                         }
                     }
+                }
+            }
+            if PEOPLE_KINDS.contains(&r.kind.as_str()) {
+                if let Ok(body) = serde_json::from_str::<serde_json::Value>(&r.body) {
+                    people.apply(r.seq, &r.kind, r.index.person.as_deref(), &body);
                 }
             }
             if matches!(&head, Some(h) if h.seq == r.seq) {
@@ -349,6 +360,40 @@ pub(crate) fn verify(conn: &Connection, keys: &Keys) -> Result<VerifyReport, Led
             ProblemKind::BlobMissing,
             format!("blob {sha} recorded by this event is not stored"),
         ));
+    }
+
+    // The people table against the chain.
+    for (seq, _, what) in &people.problems {
+        other.push(p(Some(*seq), ProblemKind::RegistryMismatch, what.clone()));
+    }
+    let ids: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT id FROM people ORDER BY id")?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        ids
+    };
+    let table = crate::People { conn, keys };
+    for id in &ids {
+        let exp = people.get(id);
+        let seq = exp.map(|e| e.last_seq);
+        match table.get(id) {
+            Ok(row) => {
+                if let Err(why) = check_person(keys, row.as_ref(), exp) {
+                    other.push(p(seq, ProblemKind::RegistryMismatch, why));
+                }
+            }
+            Err(e) => other.push(p(
+                seq,
+                ProblemKind::RegistryMismatch,
+                format!("person {id}: row cannot be read: {e}"),
+            )),
+        }
+    }
+    for e in people.people().filter(|e| !ids.contains(&e.id)) {
+        if let Err(why) = check_person(keys, None, Some(e)) {
+            other.push(p(Some(e.last_seq), ProblemKind::RegistryMismatch, why));
+        }
     }
 
     row_problems.sort_by_key(|x| x.seq);
