@@ -48,6 +48,14 @@ pub enum Command {
         /// (e.g. assets/demo/faces). Needs the face models.
         #[arg(long, requires = "demo")]
         demo_faces: Option<PathBuf>,
+        /// The first administrator's id (required without --demo). Their
+        /// password comes from COUNTERSIGN_SECRET or the first line of stdin;
+        /// their TOTP secret is printed once.
+        #[arg(long, conflicts_with = "demo")]
+        admin: Option<String>,
+        /// The first administrator's display name (default: the id).
+        #[arg(long, requires = "admin")]
+        admin_name: Option<String>,
         /// With --demo: enroll otto's right index finger (witnessed by sue) on
         /// libfprint's virtual_image reader from synthetic prints, and write
         /// the desktop app's demo impressions to <data dir>/fingers/<scene>/.
@@ -101,9 +109,21 @@ pub enum Command {
     Totp { secret_base32: String },
 }
 
+/// An administrator acting with two factors: the password from
+/// COUNTERSIGN_SECRET or the first line of stdin, the TOTP code here.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The administrator making the change (signs in with two factors; recorded).
+    #[arg(long)]
+    pub by: String,
+    /// The administrator's current TOTP code.
+    #[arg(long)]
+    pub otp: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PeopleCmd {
-    /// Add a person.
+    /// Add a person (admin, two factors).
     Add {
         id: String,
         #[arg(long)]
@@ -111,31 +131,32 @@ pub enum PeopleCmd {
         /// operator, supervisor, reviewer or admin; repeat or comma-separate.
         #[arg(long = "role", required = true, value_delimiter = ',')]
         roles: Vec<String>,
-        /// Who is making the change (recorded).
-        #[arg(long, default_value = "cli")]
-        by: String,
+        #[command(flatten)]
+        admin: AdminArgs,
     },
     /// List people and their roles.
     List,
-    /// Replace a person's roles.
+    /// Replace a person's roles (admin, two factors).
     Role {
         id: String,
         #[arg(long = "set", required = true, value_delimiter = ',')]
         roles: Vec<String>,
-        #[arg(long, default_value = "cli")]
-        by: String,
+        #[command(flatten)]
+        admin: AdminArgs,
     },
-    /// Enroll a password/PIN (from COUNTERSIGN_SECRET or the first line of stdin) and a new TOTP secret.
+    /// Enroll a password/PIN and a new TOTP secret (admin, two factors). The
+    /// admin's password comes from COUNTERSIGN_SECRET or the first line of
+    /// stdin; the person's new password from COUNTERSIGN_NEW_SECRET or the next line.
     Credentials {
         id: String,
-        #[arg(long, default_value = "cli")]
-        by: String,
+        #[command(flatten)]
+        admin: AdminArgs,
     },
-    /// Clear a lockout after failed authentications.
+    /// Clear a lockout after failed authentications (admin, two factors).
     Unlock {
         id: String,
-        #[arg(long, default_value = "cli")]
-        by: String,
+        #[command(flatten)]
+        admin: AdminArgs,
     },
 }
 
@@ -145,6 +166,14 @@ pub enum PolicyCmd {
     Check { file: Option<PathBuf> },
     /// Print the policy in force.
     Show,
+    /// Put a policy file in force (admin, two factors). Editing policy.toml
+    /// by hand changes nothing: the engine keeps the last applied policy and
+    /// logs the refusal.
+    Apply {
+        file: PathBuf,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -254,12 +283,6 @@ pub enum OverrideCmd {
         otp: String,
         #[arg(long)]
         reason: String,
-    },
-    /// Record that the relying application used the override for a scope.
-    Use {
-        id: String,
-        #[arg(long)]
-        scope: String,
     },
     /// Write expiry events for overrides past their expiry (every command also does this).
     ExpireDue,
@@ -375,7 +398,9 @@ pub enum ApiCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCmd {
-    /// Register a relying application. Its secret comes from COUNTERSIGN_SECRET or stdin.
+    /// Register a relying application (admin, two factors). The admin's
+    /// password comes from COUNTERSIGN_SECRET or the first line of stdin;
+    /// the client's secret from COUNTERSIGN_NEW_SECRET or the next line.
     Add {
         id: String,
         #[arg(long)]
@@ -387,8 +412,8 @@ pub enum ClientCmd {
         /// 64 hex characters or a PEM PUBLIC KEY. The app then signs each request.
         #[arg(long, value_name = "FILE")]
         public_key: Option<PathBuf>,
-        #[arg(long, default_value = "cli")]
-        by: String,
+        #[command(flatten)]
+        admin: AdminArgs,
     },
     /// List registered applications (never their secrets).
     List,
@@ -429,7 +454,7 @@ pub enum AssertionCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum PrincipalCmd {
-    /// Register a service account, API key or agent.
+    /// Register a service account, API key or agent (admin, two factors).
     Add {
         id: String,
         /// service_account, api_key or agent
@@ -445,8 +470,8 @@ pub enum PrincipalCmd {
         clients: Vec<String>,
         #[arg(long, default_value = "")]
         description: String,
-        #[arg(long, default_value = "cli")]
-        by: String,
+        #[command(flatten)]
+        admin: AdminArgs,
     },
     List,
 }
@@ -457,9 +482,14 @@ pub enum BreakglassCmd {
     Request {
         #[arg(long)]
         principal: String,
-        /// The person asking (an operator; never the approver).
+        /// The person asking (an operator; never the approver), who signs in
+        /// with two factors: the password from COUNTERSIGN_SECRET or the first
+        /// line of stdin, the TOTP code with --otp.
         #[arg(long)]
         requester: String,
+        /// The requester's current TOTP code.
+        #[arg(long)]
+        otp: String,
         /// issuer_down, certificate_expired or rotation_broken
         #[arg(long)]
         trigger: String,
@@ -494,8 +524,18 @@ pub enum BreakglassCmd {
         #[arg(long)]
         pending: bool,
     },
-    /// The principal's credential path works again: reconcile an ended grant.
-    Reconcile { grant: String },
+    /// The principal's credential path works again: reconcile an ended
+    /// break-glass grant (supervisor or admin, two factors; password from
+    /// COUNTERSIGN_SECRET or stdin).
+    Reconcile {
+        grant: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long, default_value = "supervisor", value_parser = ["supervisor", "admin"])]
+        role: String,
+        #[arg(long)]
+        otp: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -45,16 +45,19 @@ pub fn client(cli: &Cli, c: &ClientCmd) -> anyhow::Result<()> {
             name,
             scope,
             public_key,
-            by,
+            admin,
         } => {
+            let pass = crate::cmd_people::admin_pass(&mut e, admin, &format!("client add {id}"))?;
             let cred = match public_key {
                 Some(f) => NewClientCredential::PublicKeyHex(
                     std::fs::read_to_string(f)
                         .with_context(|| format!("reading the public key {}", f.display()))?,
                 ),
-                None => NewClientCredential::Secret(read_secret(id)?),
+                None => NewClientCredential::Secret(crate::cmd_people::read_new_secret(&format!(
+                    "client {id}'s secret"
+                ))?),
             };
-            let v = e.add_client(id, name, scope.iter().cloned().collect(), cred, by)?;
+            let v = e.add_client(&pass, id, name, scope.iter().cloned().collect(), cred)?;
             if cli.json {
                 return print_json(&v);
             }
@@ -213,17 +216,19 @@ pub fn principal(cli: &Cli, c: &PrincipalCmd) -> anyhow::Result<()> {
             scope,
             clients,
             description,
-            by,
+            admin,
         } => {
             let kind: PrincipalKind = kind.parse().map_err(anyhow::Error::msg)?;
+            let pass =
+                crate::cmd_people::admin_pass(&mut e, admin, &format!("principal add {id}"))?;
             let r = e.add_principal(
+                &pass,
                 id,
                 kind,
                 owner,
                 scope.iter().cloned().collect(),
                 clients.iter().cloned().collect(),
                 description,
-                by,
             )?;
             if cli.json {
                 return print_json(&r);
@@ -273,6 +278,7 @@ pub fn breakglass(cli: &Cli, c: &BreakglassCmd) -> anyhow::Result<()> {
         BreakglassCmd::Request {
             principal,
             requester,
+            otp,
             trigger,
             scope,
             detail,
@@ -281,9 +287,12 @@ pub fn breakglass(cli: &Cli, c: &BreakglassCmd) -> anyhow::Result<()> {
                 .map_err(|_| {
                     anyhow::anyhow!("unknown trigger {trigger:?} (issuer_down, certificate_expired or rotation_broken)")
                 })?;
+            let secret = read_secret(requester)?;
             let bg = e.request_breakglass(
                 principal,
                 requester,
+                &secret,
+                otp,
                 t,
                 scope.iter().cloned().collect(),
                 detail,
@@ -386,8 +395,15 @@ pub fn breakglass(cli: &Cli, c: &BreakglassCmd) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        BreakglassCmd::Reconcile { grant } => {
-            let v = e.reconcile_breakglass(grant)?;
+        BreakglassCmd::Reconcile {
+            grant,
+            by,
+            role,
+            otp,
+        } => {
+            let role: countersign_core::Role = role.parse().map_err(anyhow::Error::msg)?;
+            let secret = read_secret(by)?;
+            let v = e.reconcile_breakglass(grant, by, role, &secret, otp)?;
             if cli.json {
                 return print_json(&v);
             }

@@ -285,6 +285,7 @@ fn decisions(models_dir: &Path, a: &FaceBenchArgs) -> anyhow::Result<serde_json:
             demo: true,
             if_missing: false,
             policy_toml: None,
+            admin: None,
         },
         &SystemClock,
     )?;

@@ -96,15 +96,6 @@ pub fn run(cli: &Cli, c: &OverrideCmd) -> anyhow::Result<()> {
                 println!("override {id} revoked by {by} at {}", fmt_time(at));
             }
         }
-        OverrideCmd::Use { id, scope } => {
-            let v = e
-                .use_override(id, scope)
-                .with_context(|| format!("using {id}"))?;
-            println!(
-                "override {id} used for {scope}; valid until {}",
-                fmt_time(v.case.grant.expires_at)
-            );
-        }
         OverrideCmd::ExpireDue => {
             // `open` already swept; report what is live now.
             let live = e.list_overrides(

@@ -1,8 +1,40 @@
-use anyhow::Context;
-use countersign_core::{Policy, Role};
+use std::io::BufRead;
 
-use crate::args::{Cli, PeopleCmd, PolicyCmd};
+use anyhow::{bail, Context};
+use countersign_core::{Policy, Role};
+use countersign_engine::{AdminPass, Engine};
+
+use crate::args::{AdminArgs, Cli, PeopleCmd, PolicyCmd};
 use crate::util::{print_json, read_secret};
+
+/// Signs the administrator of `a` in with two factors: the password from
+/// COUNTERSIGN_SECRET or the first line of stdin, the code from `--otp`.
+/// The engine records the attempt whatever its outcome.
+pub fn admin_pass(e: &mut Engine, a: &AdminArgs, purpose: &str) -> anyhow::Result<AdminPass> {
+    let secret = read_secret(&a.by)?;
+    Ok(e.admin_sign_in(&a.by, &secret, &a.otp, purpose)?)
+}
+
+/// A second secret (a person's new password, a client's secret) for a
+/// command whose admin's password came first: COUNTERSIGN_NEW_SECRET, else
+/// the next line of stdin. Never from an argument.
+pub fn read_new_secret(what: &str) -> anyhow::Result<String> {
+    if let Ok(s) = std::env::var("COUNTERSIGN_NEW_SECRET") {
+        if !s.is_empty() {
+            return Ok(s);
+        }
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .with_context(|| format!("reading {what} from stdin"))?;
+    let s = line.trim_end_matches(['\r', '\n']).to_string();
+    if s.is_empty() {
+        bail!("no {what}: set COUNTERSIGN_NEW_SECRET or pass it on the line of stdin after the admin's password");
+    }
+    Ok(s)
+}
 
 fn roles(v: &[String]) -> anyhow::Result<Vec<Role>> {
     v.iter()
@@ -17,10 +49,12 @@ pub fn run(cli: &Cli, c: &PeopleCmd) -> anyhow::Result<()> {
             id,
             name,
             roles: r,
-            by,
+            admin,
         } => {
+            let roles = roles(r)?;
+            let pass = admin_pass(&mut e, admin, &format!("people add {id}"))?;
             let v = e
-                .add_person(id, name, roles(r)?, by)
+                .add_person(&pass, id, name, roles)
                 .with_context(|| format!("adding {id}"))?;
             if cli.json {
                 return print_json(&v);
@@ -69,9 +103,15 @@ pub fn run(cli: &Cli, c: &PeopleCmd) -> anyhow::Result<()> {
                 );
             }
         }
-        PeopleCmd::Role { id, roles: r, by } => {
+        PeopleCmd::Role {
+            id,
+            roles: r,
+            admin,
+        } => {
+            let roles = roles(r)?;
+            let pass = admin_pass(&mut e, admin, &format!("people role {id}"))?;
             let v = e
-                .set_roles(id, roles(r)?, by)
+                .set_roles(&pass, id, roles)
                 .with_context(|| format!("changing the roles of {id}"))?;
             println!(
                 "{} is now {}",
@@ -83,10 +123,11 @@ pub fn run(cli: &Cli, c: &PeopleCmd) -> anyhow::Result<()> {
                     .join(", ")
             );
         }
-        PeopleCmd::Credentials { id, by } => {
-            let secret = read_secret(id)?;
+        PeopleCmd::Credentials { id, admin } => {
+            let pass = admin_pass(&mut e, admin, &format!("people credentials {id}"))?;
+            let secret = read_new_secret(&format!("{id}'s new password"))?;
             let p = e
-                .set_credentials(id, &secret, by)
+                .set_credentials(&pass, id, &secret)
                 .with_context(|| format!("enrolling credentials for {id}"))?;
             if cli.json {
                 return print_json(&p);
@@ -95,8 +136,9 @@ pub fn run(cli: &Cli, c: &PeopleCmd) -> anyhow::Result<()> {
             println!("  secret: {}", p.totp_secret_base32);
             println!("  uri:    {}", p.otpauth_uri);
         }
-        PeopleCmd::Unlock { id, by } => {
-            e.unlock(id, by)
+        PeopleCmd::Unlock { id, admin } => {
+            let pass = admin_pass(&mut e, admin, &format!("people unlock {id}"))?;
+            e.unlock(&pass, id)
                 .with_context(|| format!("unlocking {id}"))?;
             println!("{id} unlocked");
         }
@@ -134,6 +176,16 @@ pub fn policy(cli: &Cli, c: &PolicyCmd) -> anyhow::Result<()> {
         PolicyCmd::Show => {
             let e = crate::open(cli)?;
             print_json(e.policy())?;
+        }
+        PolicyCmd::Apply { file, admin } => {
+            let src = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let mut e = crate::open(cli)?;
+            let pass = admin_pass(&mut e, admin, &format!("policy apply {}", file.display()))?;
+            let sha = e
+                .apply_policy(&pass, &src)
+                .with_context(|| format!("{}", file.display()))?;
+            println!("policy {sha} in force (applied by {})", pass.admin());
         }
     }
     Ok(())

@@ -105,6 +105,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             demo,
             if_missing,
             policy,
+            admin,
+            admin_name,
             demo_faces,
             demo_fingers,
         } => {
@@ -115,12 +117,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
                 None => None,
             };
-            let report = DataDir::new(cli.data_dir.clone())
+            let dd = DataDir::new(cli.data_dir.clone());
+            // A real kiosk starts with an administrator who signs in with two
+            // factors; a demo's is ada with published credentials.
+            let admin = match admin {
+                Some(id) if !dd.is_initialized() => Some(countersign_engine::FirstAdmin {
+                    id: id.clone(),
+                    display_name: admin_name.clone().unwrap_or_else(|| id.clone()),
+                    secret: crate::util::read_secret(id)?,
+                }),
+                Some(_) => None,
+                None if !*demo && !(*if_missing && dd.is_initialized()) => anyhow::bail!(
+                    "a data dir needs its first administrator: --admin <id> (password from COUNTERSIGN_SECRET or stdin), or --demo"
+                ),
+                None => None,
+            };
+            let report = dd
                 .init(
                     &InitOptions {
                         demo: *demo,
                         if_missing: *if_missing,
                         policy_toml,
+                        admin,
                     },
                     &SystemClock,
                 )
@@ -138,6 +156,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     report.kiosk_id
                 );
                 println!("kiosk public key: {}", report.public_key);
+                if let Some(p) = &report.admin {
+                    println!("administrator {} created; add this TOTP secret to their authenticator app now (it is not shown again):", p.person);
+                    println!("  secret: {}", p.totp_secret_base32);
+                    println!("  uri:    {}", p.otpauth_uri);
+                }
                 if *demo {
                     println!("demo people: {}", report.demo_people.join(", "));
                     println!("demo credentials are published in the README; this data dir must never guard anything real");

@@ -23,17 +23,54 @@ use crate::overrides::OverrideView;
 use crate::{Engine, EngineError};
 
 impl Engine {
-    /// Opens a break-glass request for `principal`, asked by `requester`.
+    /// Opens a break-glass request for `principal`, asked by `requester`, an
+    /// operator who proves who they are with two factors (password and
+    /// TOTP, enrolled by an admin): the requester is recorded and may then
+    /// neither approve nor review the grant, so the name must be theirs. The
+    /// request is checked first, so one the core would refuse spends no
+    /// factor. A relying application asks through the API instead
+    /// ([`Engine::request_breakglass_for_client`]), authenticated by its
+    /// secret or signed request.
+    #[allow(clippy::too_many_arguments)]
     pub fn request_breakglass(
         &mut self,
         principal: &str,
         requester: &str,
+        secret: &str,
+        otp: &str,
         trigger: Trigger,
         scope: BTreeSet<String>,
         detail: &str,
     ) -> Result<BreakGlass, EngineError> {
         let p = self.principal(principal)?;
-        let who = self.person(requester)?;
+        let claimed = self.person(requester)?;
+        if let Err(r) = BreakGlass::request(
+            &self.policy,
+            String::new(),
+            p.clone(),
+            &claimed,
+            trigger,
+            scope.clone(),
+            detail.into(),
+            self.now(),
+        ) {
+            let now = self.now();
+            self.ledger.append(
+                &Ev::new(kinds::BREAKGLASS_REFUSED, now, json!({ "principal": principal, "requester": requester, "trigger": trigger, "scope": scope, "event": "request", "refusal": r.code(), "message": r.to_string() }))
+                    .person(principal)
+                    .trigger(trigger.as_str())
+                    .outcome("refused")
+                    .build(),
+            )?;
+            return Err(r.into());
+        }
+        let (who, _) = self.authenticate(
+            requester,
+            Role::Operator,
+            secret,
+            otp,
+            &format!("request break-glass for {principal}"),
+        )?;
         let now = self.now();
         let id = Engine::new_id("brk");
         let bg = match BreakGlass::request(
@@ -376,9 +413,32 @@ impl Engine {
     }
 
     /// The principal's primary credential path works again: closes the
-    /// reconciliation half of an ended break-glass override.
-    pub fn reconcile_breakglass(&mut self, grant_id: &str) -> Result<OverrideView, EngineError> {
+    /// reconciliation half of an ended break-glass override. Said by a
+    /// supervisor or an admin with two factors (`by`, in `role`), and only
+    /// of a break-glass grant: a person's override is reconciled by their
+    /// own successful step-up, never by this.
+    pub fn reconcile_breakglass(
+        &mut self,
+        grant_id: &str,
+        by: &str,
+        role: Role,
+        secret: &str,
+        otp: &str,
+    ) -> Result<OverrideView, EngineError> {
         self.expire_due()?;
-        self.reconcile_override(grant_id, Reconciliation::CredentialRestored)
+        let g = self.load_case(grant_id)?.grant;
+        if g.principal_kind.is_human() {
+            let r = EngineError::NotBreakGlass(grant_id.into());
+            return Err(self.refuse_case(&g, "reconcile", by, r));
+        }
+        if !matches!(role, Role::Supervisor | Role::Admin) {
+            let r = Refusal::MissingRole {
+                person: by.into(),
+                role: Role::Supervisor,
+            };
+            return Err(self.refuse_case(&g, "reconcile", by, r.into()));
+        }
+        self.authenticate(by, role, secret, otp, &format!("reconcile {grant_id}"))?;
+        self.reconcile_override_by(grant_id, Reconciliation::CredentialRestored, by)
     }
 }

@@ -148,15 +148,18 @@ impl Engine {
         Ok(())
     }
 
-    /// Registers a relying application. The change is logged (`client.added`).
+    /// Registers a relying application (an admin's act). The change is
+    /// logged (`client.added`, `by` the signed-in admin).
     pub fn add_client(
         &mut self,
+        pass: &crate::AdminPass,
         id: &str,
         name: &str,
         scopes: BTreeSet<String>,
         cred: NewClientCredential,
-        by: &str,
     ) -> Result<ClientView, EngineError> {
+        let by = self.admin_act(pass)?;
+        let by = by.as_str();
         validate_id(id).map_err(|e| EngineError::Invalid(e.replace("person id", "client id")))?;
         self.check_scopes(&scopes)?;
         let mut all: Vec<Client> = self.load_registry(CLIENTS_FILE)?;
@@ -384,20 +387,23 @@ impl Engine {
         }
     }
 
-    /// Registers a service account, API key or agent for break-glass.
-    /// `clients` are the relying applications that may ask break-glass for
-    /// it over the API (each must be registered and may ask for those scopes).
+    /// Registers a service account, API key or agent for break-glass (an
+    /// admin's act). `clients` are the relying applications that may ask
+    /// break-glass for it over the API (each must be registered and may ask
+    /// for those scopes).
     #[allow(clippy::too_many_arguments)]
     pub fn add_principal(
         &mut self,
+        pass: &crate::AdminPass,
         id: &str,
         kind: PrincipalKind,
         owner: &str,
         scopes: BTreeSet<String>,
         clients: BTreeSet<String>,
         description: &str,
-        by: &str,
     ) -> Result<RegisteredPrincipal, EngineError> {
+        let by = self.admin_act(pass)?;
+        let by = by.as_str();
         validate_id(id)
             .map_err(|e| EngineError::Invalid(e.replace("person id", "principal id")))?;
         if kind.is_human() {

@@ -98,6 +98,29 @@ pub struct InitOptions {
     pub if_missing: bool,
     /// A policy file to install instead of the default.
     pub policy_toml: Option<String>,
+    /// The first administrator (not with `demo`, whose admin is ada with
+    /// published credentials). Nobody can add people to a data dir without
+    /// an admin, so a real kiosk needs this.
+    pub admin: Option<FirstAdmin>,
+}
+
+/// The first administrator `init` creates: the memorised secret comes
+/// from whoever runs `init`; the TOTP secret is made here and shown once
+/// ([`InitReport::admin`]).
+#[derive(Clone)]
+pub struct FirstAdmin {
+    pub id: String,
+    pub display_name: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for FirstAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirstAdmin")
+            .field("id", &self.id)
+            .field("display_name", &self.display_name)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -107,6 +130,8 @@ pub struct InitReport {
     pub public_key: String,
     pub already_initialized: bool,
     pub demo_people: Vec<String>,
+    /// The first admin's TOTP provisioning: shown once, never stored in clear.
+    pub admin: Option<crate::Provisioning>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +171,7 @@ impl DataDir {
                     public_key: keys.verifying_key_hex(),
                     already_initialized: true,
                     demo_people: vec![],
+                    admin: None,
                 });
             }
             return Err(EngineError::AlreadyInitialized(self.root.clone()));
@@ -166,6 +192,14 @@ impl DataDir {
             .clone()
             .unwrap_or_else(|| DEFAULT_POLICY_TOML.to_string());
         Policy::from_toml(&policy_src)?;
+        if opts.demo && opts.admin.is_some() {
+            return Err(EngineError::Invalid(
+                "a demo data dir's admin is ada, with published credentials; give no admin with --demo".into(),
+            ));
+        }
+        if let Some(a) = &opts.admin {
+            countersign_core::people::validate_id(&a.id).map_err(EngineError::Invalid)?;
+        }
         let parent = self
             .root
             .parent()
@@ -225,7 +259,7 @@ impl DataDir {
             &Ev::new(kinds::KIOSK_INITIALIZED, now, json!({ "kiosk_id": kiosk_id, "public_key": public_key, "demo": opts.demo, "version": env!("CARGO_PKG_VERSION") }))
                 .build(),
         )?;
-        ledger.append(&policy_event(policy_src, now, "init"))?;
+        ledger.append(&policy_event(policy_src, now, "init", None))?;
         drop(ledger);
         let marker = Marker {
             kiosk_id: kiosk_id.clone(),
@@ -234,14 +268,21 @@ impl DataDir {
             format: 1,
         };
         let mut demo_people = vec![];
+        let mut admin = None;
         // The engine's own open path writes the people, so demo and real
         // people go through the same checks and leave the same evidence.
         write_marker(staging, &marker)?;
+        if let Some(a) = &opts.admin {
+            let mut engine = DataDir::new(staging.to_path_buf()).open(Box::new(FixedClock(now)))?;
+            engine.add_person_by(&a.id, &a.display_name, [Role::Admin], "init")?;
+            let totp: [u8; 20] = rand::random();
+            admin = Some(engine.set_credentials_with(&a.id, &a.secret, totp.to_vec(), "init")?);
+        }
         if opts.demo {
             let mut engine = DataDir::new(staging.to_path_buf()).open(Box::new(FixedClock(now)))?;
             for p in DEMO_PEOPLE {
                 let id = p.id;
-                engine.add_person(id, p.name, p.roles.iter().copied(), "init --demo")?;
+                engine.add_person_by(id, p.name, p.roles.iter().copied(), "init --demo")?;
                 if let Some((secret, totp_b32)) = p.credentials {
                     let totp = data_encoding::BASE32_NOPAD
                         .decode(totp_b32.as_bytes())
@@ -257,6 +298,7 @@ impl DataDir {
             public_key,
             already_initialized: false,
             demo_people,
+            admin,
         })
     }
 
@@ -280,23 +322,10 @@ impl DataDir {
         let policy_path = self.policy_path();
         let src = std::fs::read_to_string(&policy_path)
             .map_err(EngineError::io("reading the policy", &policy_path))?;
-        let policy = Policy::from_toml(&src)?;
         let mut ledger = Ledger::open(&self.ledger_path(), keys)?;
         ledger.guard_clock(crate::CLOCK_TOLERANCE_MS);
-        let sha = policy_sha(&src);
-        let logged = ledger
-            .latest(&Filter {
-                kinds: vec![kinds::POLICY_LOADED.into()],
-                ..Filter::default()
-            })?
-            .as_ref()
-            .and_then(|r| r.body.get("sha256"))
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
-        if logged.as_deref() != Some(sha.as_str()) {
-            ledger.append(&policy_event(&src, clock.now_ms(), "changed on disk"))?;
-        }
-        Ok(Engine {
+        let policy = policy_in_force(&mut ledger, &src, clock.now_ms())?;
+        let mut engine = Engine {
             dir: self,
             policy,
             ledger,
@@ -304,7 +333,9 @@ impl DataDir {
             kiosk_id: marker.kiosk_id,
             score_source: "matcher".into(),
             attempt_evidence: None,
-        })
+        };
+        engine.attest_unrecorded_credentials()?;
+        Ok(engine)
     }
 }
 
@@ -316,17 +347,95 @@ impl Clock for FixedClock {
     }
 }
 
+/// The policy the engine runs on. A policy changes only through
+/// [`Engine::apply_policy`] (an admin with two factors), which writes the
+/// file and logs `policy.loaded` with the source. A `policy.toml` that
+/// differs from the last policy logged was changed by someone else: it is
+/// not used (the last logged one is), and the refusal is logged once per
+/// distinct file (`policy.refused`, with the file's hash). Data dirs whose
+/// ledger logged no policy source (none exist: `init` logs it) use the file.
+fn policy_in_force(ledger: &mut Ledger, src: &str, now: i64) -> Result<Policy, EngineError> {
+    let sha = policy_sha(src);
+    let logged = ledger.latest(&Filter {
+        kinds: vec![kinds::POLICY_LOADED.into()],
+        ..Filter::default()
+    })?;
+    let logged_src = logged
+        .as_ref()
+        .and_then(|r| r.body.get("policy"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    let Some(logged_src) = logged_src else {
+        let policy = Policy::from_toml(src)?;
+        ledger.append(&policy_event(src, now, "changed on disk", None))?;
+        return Ok(policy);
+    };
+    if policy_sha(&logged_src) != sha {
+        let refused = ledger
+            .latest(&Filter {
+                kinds: vec![kinds::POLICY_REFUSED.into()],
+                ..Filter::default()
+            })?
+            .filter(|r| r.seq > logged.as_ref().map_or(0, |l| l.seq))
+            .and_then(|r| {
+                r.body
+                    .get("sha256")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            });
+        if refused.as_deref() != Some(sha.as_str()) {
+            ledger.append(
+                &Ev::new(
+                    kinds::POLICY_REFUSED,
+                    now,
+                    json!({
+                        "sha256": sha,
+                        "in_force": policy_sha(&logged_src),
+                        "refusal": "policy.unapproved",
+                        "why": "policy.toml was changed without `countersign policy apply` (an admin with two factors); the last applied policy stays in force",
+                    }),
+                )
+                .outcome("refused")
+                .build(),
+            )?;
+        }
+    }
+    Ok(Policy::from_toml(&logged_src)?)
+}
+
+impl Engine {
+    /// Puts a new policy in force (an admin's act): validated, written to
+    /// `policy.toml` (temporary file, rename) and logged as `policy.loaded`
+    /// with its source and the admin, in that order, so the file never
+    /// holds a policy the ledger does not.
+    pub fn apply_policy(
+        &mut self,
+        pass: &crate::AdminPass,
+        src: &str,
+    ) -> Result<String, EngineError> {
+        let by = self.admin_act(pass)?;
+        let policy = Policy::from_toml(src)?;
+        let now = self.now();
+        self.ledger
+            .append(&policy_event(src, now, "applied", Some(&by)))?;
+        let path = self.dir.policy_path();
+        countersign_assertion::write_atomic(&path, src.as_bytes())
+            .map_err(EngineError::io("writing the policy", &path))?;
+        self.policy = policy;
+        Ok(policy_sha(src))
+    }
+}
+
 fn policy_sha(src: &str) -> String {
     hex::encode(Sha256::digest(src.as_bytes()))
 }
 
-fn policy_event(src: &str, now: i64, why: &str) -> countersign_ledger::NewEvent {
-    Ev::new(
-        kinds::POLICY_LOADED,
-        now,
-        json!({ "sha256": policy_sha(src), "why": why, "policy": src }),
-    )
-    .build()
+fn policy_event(src: &str, now: i64, why: &str, by: Option<&str>) -> countersign_ledger::NewEvent {
+    let mut body = json!({ "sha256": policy_sha(src), "why": why, "policy": src });
+    if let Some(by) = by {
+        body["by"] = json!(by);
+    }
+    Ev::new(kinds::POLICY_LOADED, now, body).build()
 }
 
 fn write_marker(dir: &Path, marker: &Marker) -> Result<(), EngineError> {

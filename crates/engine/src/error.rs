@@ -64,6 +64,15 @@ pub enum EngineError {
     /// The data dir, or something in it, can be written by other users.
     #[error("{} has mode {mode:04o}: group or other may write it, so someone else could have changed the kiosk's policy, registries or keys; inspect it, then `chmod go-w` (the data dir is 0700, its files 0600)", path.display())]
     Insecure { path: PathBuf, mode: u32 },
+    /// A person's row differs from what their registry events say.
+    #[error("the people registry does not match the evidence chain ({0}); nothing is done for this person until it does (see `countersign log verify`)")]
+    RegistryTampered(String),
+    #[error("the administrator's sign-in has expired or is for another kiosk: sign in again with two factors")]
+    AdminPassExpired,
+    /// `breakglass reconcile` named a person's override: those close only
+    /// with the person's own successful step-up.
+    #[error("{0} is not a break-glass grant: a person's override is reconciled only by their own successful step-up")]
+    NotBreakGlass(String),
     #[error("{context} ({}): {source}", path.display())]
     Io {
         context: &'static str,
@@ -116,6 +125,9 @@ impl EngineError {
             EngineError::RequestExpired(_) => "request.expired".into(),
             EngineError::AcrUnsatisfiable { .. } => "request.acr_unsatisfiable".into(),
             EngineError::Insecure { .. } => "datadir.insecure".into(),
+            EngineError::RegistryTampered(_) => "registry.tampered".into(),
+            EngineError::AdminPassExpired => "admin.pass_expired".into(),
+            EngineError::NotBreakGlass(_) => "override.not_breakglass".into(),
             EngineError::Io { .. } => "io.error".into(),
         }
     }

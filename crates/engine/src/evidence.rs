@@ -8,10 +8,15 @@ use serde_json::Value;
 pub mod kinds {
     pub const KIOSK_INITIALIZED: &str = "kiosk.initialized";
     pub const POLICY_LOADED: &str = "policy.loaded";
+    /// `policy.toml` was changed outside `policy apply`; not used.
+    pub const POLICY_REFUSED: &str = "policy.refused";
     pub const PERSON_ADDED: &str = "person.added";
     pub const PERSON_ROLES_CHANGED: &str = "person.roles_changed";
     pub const PERSON_CREDENTIALS_SET: &str = "person.credentials_set";
     pub const PERSON_UNLOCKED: &str = "person.unlocked";
+    pub const PERSON_CREDENTIALS_ATTESTED: &str = "person.credentials_attested";
+    /// The engine refused to act on a person whose row differs from the chain.
+    pub const REGISTRY_REFUSED: &str = "registry.refused";
     pub const STEPUP_REQUESTED: &str = "stepup.requested";
     pub const STEPUP_IDENTIFIED: &str = "stepup.identified";
     pub const STEPUP_INTENT: &str = "stepup.intent";

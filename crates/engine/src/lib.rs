@@ -35,7 +35,7 @@ pub use clients::{
     ClientCredential, ClientView, NewClientCredential, RegisteredPrincipal, SignedRequest,
     CLIENTS_FILE, NONCES_FILE, PRINCIPALS_FILE,
 };
-pub use datadir::{DataDir, DemoPerson, InitOptions, InitReport, DEMO_PEOPLE};
+pub use datadir::{DataDir, DemoPerson, FirstAdmin, InitOptions, InitReport, DEMO_PEOPLE};
 pub use demo_faces::{is_demo_dir, DemoFaces, DEMO_WITNESS, REPLAY_DIR};
 pub use demo_fingers::{DemoFingers, DEMO_FINGER, DEMO_FINGER_PERSON, FINGER_SCENES_DIR};
 pub use error::EngineError;
@@ -43,7 +43,7 @@ pub use evidence::kinds;
 pub use face::{FaceAttempt, FaceEnrollment, TEMPLATE_MEDIA_TYPE};
 pub use finger::{FingerAttempt, FingerEnrollment};
 pub use overrides::{OverrideFilter, OverrideView, ReviewInput};
-pub use people::{PersonView, Provisioning};
+pub use people::{AdminPass, PersonView, Provisioning, ADMIN_PASS_MS};
 pub use requests::OpenRequest;
 pub use samples::{sample_refs, ReviewerPass, Sample, SampleRef, REVIEWER_PASS_MS};
 pub use stepup::{StepUp, StepUpOutcome};

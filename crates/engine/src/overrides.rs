@@ -215,8 +215,10 @@ impl Engine {
         Ok(self.override_view(case))
     }
 
-    /// The relying application consumed the grant for `scope`.
-    pub fn use_override(
+    /// The relying application consumed the grant for `scope`. Only the
+    /// assertion path calls this (issuing the assertion is the one use):
+    /// no shell can spend someone's grant by naming it.
+    pub(crate) fn use_override(
         &mut self,
         grant_id: &str,
         scope: &str,
@@ -277,12 +279,55 @@ impl Engine {
         )
     }
 
+    /// The owner of the principal of a break-glass grant, from the
+    /// principal snapshot in its `breakglass.requested` event.
+    fn breakglass_owner(&self, g: &Grant) -> Result<Option<String>, EngineError> {
+        if g.principal_kind.is_human() {
+            return Ok(None);
+        }
+        let row = self.breakglass_row(&g.session_id)?;
+        Ok(row.body["principal"]["owner"].as_str().map(str::to_string))
+    }
+
+    /// Logs `override.refused` for `event` on `g` and returns the refusal.
+    pub(crate) fn refuse_case(
+        &mut self,
+        g: &Grant,
+        event: &str,
+        actor: &str,
+        r: EngineError,
+    ) -> EngineError {
+        let now = self.now();
+        let ev = Ev::new(kinds::OVERRIDE_REFUSED, now, json!({ "grant_id": g.id, "event": event, "by": actor, "refusal": r.code(), "message": r.to_string() }))
+            .case(&g.id)
+            .person(&g.operator)
+            .supervisor(&g.supervisor)
+            .trigger(g.trigger.as_str())
+            .outcome("refused")
+            .build();
+        match self.ledger.append(&ev) {
+            Ok(_) => r,
+            Err(e) => e.into(),
+        }
+    }
+
     pub fn review_override(
         &mut self,
         grant_id: &str,
         input: ReviewInput<'_>,
     ) -> Result<OverrideView, EngineError> {
         let claimed = self.person(input.reviewer)?;
+        // A principal's owner never reviews its break-glass grant (the core
+        // knows the operator, supervisor and requester; the owner is in the
+        // request's principal snapshot).
+        let g = self.load_case(grant_id)?.grant;
+        if self.breakglass_owner(&g)?.as_deref() == Some(input.reviewer) {
+            let r = countersign_core::Refusal::SelfDealing {
+                person: input.reviewer.into(),
+                action: "review",
+            };
+            return Err(self.refuse_case(&g, "review", input.reviewer, r.into()));
+        }
         let ev = |reviewer| OverrideEvent::Review {
             reviewer,
             disposition: input.disposition,
@@ -348,18 +393,21 @@ impl Engine {
     }
 
     /// Reconciles one ended override (e.g. a break-glass whose credential
-    /// path was restored).
-    pub fn reconcile_override(
+    /// path was restored). Callers authenticate whoever asks first
+    /// ([`Engine::reconcile_breakglass`]) or act on the operator's own
+    /// successful step-up ([`Engine::reconcile_operator`]).
+    pub(crate) fn reconcile_override_by(
         &mut self,
         grant_id: &str,
         how: Reconciliation,
+        by: &str,
     ) -> Result<OverrideView, EngineError> {
         self.act(
             grant_id,
             OverrideEvent::Reconcile { how },
             kinds::OVERRIDE_RECONCILED,
-            json!({ "grant_id": grant_id, "how": how }),
-            None,
+            json!({ "grant_id": grant_id, "how": how, "by": by }),
+            Some(by),
         )
     }
 

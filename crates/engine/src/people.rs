@@ -1,12 +1,24 @@
 //! People and their credentials. Registry changes are mutable rows in the
 //! ledger's `people` table, and each change is also a signed event.
+//!
+//! Two rules make the registry trustworthy:
+//! - Every change is made by an administrator who signed in with two
+//!   factors ([`Engine::admin_sign_in`] → [`AdminPass`], which only the
+//!   engine makes). The only exceptions are `init` (the first admin) and
+//!   `init --demo` (the published demo people).
+//! - The table is evidence only as far as the chain backs it: before the
+//!   engine looks a person up to act on them ([`Engine::person`],
+//!   [`Engine::authenticate`]), it folds that person's registry events and
+//!   compares them with the row ([`countersign_ledger::Ledger::verify_person`]).
+//!   A row changed outside the engine (`UPDATE people SET roles = ...`) is
+//!   refused with `registry.tampered`, and the refusal is recorded.
 
 use std::collections::BTreeSet;
 
 use countersign_core::auth::{self, totp, AuthState, Authenticated, Factors};
 use countersign_core::people::validate_id;
-use countersign_core::{Person, Role};
-use countersign_ledger::PersonRecord;
+use countersign_core::{Ms, Person, Role};
+use countersign_ledger::{Filter, PersonRecord};
 use serde::Serialize;
 use serde_json::json;
 
@@ -31,6 +43,30 @@ pub struct Provisioning {
     pub otpauth_uri: String,
 }
 
+/// How long an administrator's sign-in lasts within one process.
+pub const ADMIN_PASS_MS: Ms = 15 * 60 * 1000;
+
+/// An administrator who signed in with two factors. Only the engine makes
+/// one ([`Engine::admin_sign_in`]); every registry change takes one, and
+/// records its holder as `by`. Each use checks again that the holder is
+/// still an unlocked admin whose row verifies, on the kiosk that made it
+/// (a pass from a demo data dir opens nothing elsewhere).
+#[derive(Debug, Clone)]
+pub struct AdminPass {
+    admin: String,
+    kiosk_id: String,
+    signed_in_ms: Ms,
+}
+
+impl AdminPass {
+    pub fn admin(&self) -> &str {
+        &self.admin
+    }
+    pub fn expires_ms(&self) -> Ms {
+        self.signed_in_ms + ADMIN_PASS_MS
+    }
+}
+
 fn to_person(r: &PersonRecord) -> Result<Person, EngineError> {
     let roles = r
         .roles
@@ -45,18 +81,81 @@ fn to_person(r: &PersonRecord) -> Result<Person, EngineError> {
 }
 
 impl Engine {
+    /// A person's row, checked against their registry events first: a row
+    /// that does not match the chain is refused (`registry.tampered`) and
+    /// the refusal is recorded (`registry.refused`).
     pub(crate) fn record(&mut self, id: &str) -> Result<PersonRecord, EngineError> {
+        if let Err(why) = self.ledger.verify_person(id)? {
+            let now = self.now();
+            self.ledger.append(
+                &Ev::new(
+                    kinds::REGISTRY_REFUSED,
+                    now,
+                    json!({ "person": id, "refusal": "registry.tampered", "problem": why }),
+                )
+                .person(id)
+                .outcome("refused")
+                .build(),
+            )?;
+            return Err(EngineError::RegistryTampered(why));
+        }
         self.ledger
             .people()
             .get(id)?
             .ok_or_else(|| EngineError::UnknownPerson(id.into()))
     }
 
+    /// Signs an administrator in with two factors (a `supervisor.auth`
+    /// event with role `admin`, success or failure, like every
+    /// authentication). `purpose` is recorded, e.g. `people add mallory`.
+    pub fn admin_sign_in(
+        &mut self,
+        id: &str,
+        secret: &str,
+        code: &str,
+        purpose: &str,
+    ) -> Result<AdminPass, EngineError> {
+        let (person, _) = self.authenticate(id, Role::Admin, secret, code, purpose)?;
+        Ok(AdminPass {
+            admin: person.id,
+            kiosk_id: self.kiosk_id.clone(),
+            signed_in_ms: self.now(),
+        })
+    }
+
+    /// The admin behind `pass`, if the pass still holds: not expired, and
+    /// the holder still an unlocked admin whose row verifies.
+    pub(crate) fn admin_act(&mut self, pass: &AdminPass) -> Result<String, EngineError> {
+        if self.now() >= pass.expires_ms() || pass.kiosk_id != self.kiosk_id {
+            return Err(EngineError::AdminPassExpired);
+        }
+        let rec = self.record(&pass.admin)?;
+        if rec.locked {
+            return Err(countersign_core::auth::AuthRefusal::Locked(pass.admin.clone()).into());
+        }
+        to_person(&rec)?.require(Role::Admin)?;
+        Ok(pass.admin.clone())
+    }
+
     pub fn person(&mut self, id: &str) -> Result<Person, EngineError> {
         to_person(&self.record(id)?)
     }
 
+    /// Adds a person (an admin's act).
     pub fn add_person(
+        &mut self,
+        pass: &AdminPass,
+        id: &str,
+        display_name: &str,
+        roles: impl IntoIterator<Item = Role>,
+    ) -> Result<PersonView, EngineError> {
+        let by = self.admin_act(pass)?;
+        self.add_person_by(id, display_name, roles, &by)
+    }
+
+    /// Adds a person on `by`'s word: for `init` only (the first admin, the
+    /// demo people), where nobody can sign in yet.
+    pub(crate) fn add_person_by(
         &mut self,
         id: &str,
         display_name: &str,
@@ -97,12 +196,15 @@ impl Engine {
         self.person_view(&rec)
     }
 
+    /// Replaces a person's roles (an admin's act).
     pub fn set_roles(
         &mut self,
+        pass: &AdminPass,
         id: &str,
         roles: impl IntoIterator<Item = Role>,
-        by: &str,
     ) -> Result<PersonView, EngineError> {
+        let by = self.admin_act(pass)?;
+        let by = by.as_str();
         let before = self.record(id)?;
         let roles: BTreeSet<Role> = roles.into_iter().collect();
         if roles.is_empty() {
@@ -141,16 +243,18 @@ impl Engine {
         })
     }
 
-    /// Enrolls a memorised secret and a fresh random TOTP secret for someone
-    /// who acts with two factors (supervisor, reviewer, admin).
+    /// Enrolls a memorised secret and a fresh random TOTP secret; an admin's
+    /// act. Supervisors, reviewers and admins act with them; an operator
+    /// uses them only to ask for break-glass (their step-up is biometric).
     pub fn set_credentials(
         &mut self,
+        pass: &AdminPass,
         id: &str,
         secret: &str,
-        by: &str,
     ) -> Result<Provisioning, EngineError> {
+        let by = self.admin_act(pass)?;
         let totp_secret: [u8; 20] = rand::random();
-        self.set_credentials_with(id, secret, totp_secret.to_vec(), by)
+        self.set_credentials_with(id, secret, totp_secret.to_vec(), &by)
     }
 
     pub(crate) fn set_credentials_with(
@@ -160,18 +264,19 @@ impl Engine {
         totp_secret: Vec<u8>,
         by: &str,
     ) -> Result<Provisioning, EngineError> {
-        let person = self.person(id)?;
-        if !(person.has(Role::Supervisor) || person.has(Role::Reviewer) || person.has(Role::Admin))
-        {
-            return Err(EngineError::Invalid(format!("{id} holds no role that authenticates with a secret and TOTP (supervisor, reviewer, admin)")));
-        }
+        self.person(id)?;
         let salt: [u8; 16] = rand::random();
         let phc = auth::hash_secret(secret, salt)?;
         let now = self.now();
         let ev = Ev::new(
             kinds::PERSON_CREDENTIALS_SET,
             now,
-            json!({ "id": id, "factors": ["pwd", "otp"], "by": by }),
+            json!({
+                "id": id,
+                "factors": ["pwd", "otp"],
+                "by": by,
+                "credentials_digest": self.ledger.credentials_digest(id, Some(&phc), Some(&totp_secret)),
+            }),
         )
         .person(id)
         .build();
@@ -193,7 +298,10 @@ impl Engine {
         })
     }
 
-    pub fn unlock(&mut self, id: &str, by: &str) -> Result<PersonView, EngineError> {
+    /// Clears a lockout (an admin's act).
+    pub fn unlock(&mut self, pass: &AdminPass, id: &str) -> Result<PersonView, EngineError> {
+        let by = self.admin_act(pass)?;
+        let by = by.as_str();
         self.record(id)?;
         let now = self.now();
         let ev = Ev::new(kinds::PERSON_UNLOCKED, now, json!({ "id": id, "by": by }))
@@ -205,6 +313,60 @@ impl Engine {
         })?;
         let rec = self.record(id)?;
         self.person_view(&rec)
+    }
+
+    /// Data dirs from before credential digests: a `person.credentials_set`
+    /// event without `credentials_digest` cannot be checked against the row.
+    /// On open, each such person's current credentials are attested once
+    /// (`person.credentials_attested`, with the digest), so the registry
+    /// check covers them from then on. This trusts the rows as they are at
+    /// the upgrade, which is all an older data dir could offer; a row
+    /// changed after it is refused like any other.
+    pub(crate) fn attest_unrecorded_credentials(&mut self) -> Result<(), EngineError> {
+        let ids: Vec<String> = self
+            .ledger
+            .people()
+            .list()?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        for id in ids {
+            let last = self.ledger.latest(&Filter {
+                kinds: vec![
+                    kinds::PERSON_CREDENTIALS_SET.into(),
+                    kinds::PERSON_CREDENTIALS_ATTESTED.into(),
+                ],
+                person: Some(id.clone()),
+                ..Default::default()
+            })?;
+            let Some(last) = last else { continue };
+            if last.body.get("credentials_digest").is_some() {
+                continue;
+            }
+            let Some(rec) = self.ledger.people().get(&id)? else {
+                continue;
+            };
+            let digest = self.ledger.credentials_digest(
+                &id,
+                rec.secret_phc.as_deref(),
+                rec.totp_secret.as_deref(),
+            );
+            let now = self.now();
+            let ev = Ev::new(
+                kinds::PERSON_CREDENTIALS_ATTESTED,
+                now,
+                json!({
+                    "id": id,
+                    "credentials_digest": digest,
+                    "why": "credentials set before their digest was recorded (upgrade)",
+                    "credentials_set_seq": last.seq,
+                }),
+            )
+            .person(&id)
+            .build();
+            self.ledger.append(&ev)?;
+        }
+        Ok(())
     }
 
     /// Two-factor authentication of `id` acting in `role`, with lockout and

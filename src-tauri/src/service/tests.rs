@@ -211,12 +211,20 @@ fn a_relying_apps_request_is_listed_taken_and_completed_here() {
     let id = fx
         .sh
         .run(|e, _| {
+            let (secret, b32) = DEMO_PEOPLE
+                .iter()
+                .find(|p| p.id == "ada")
+                .and_then(|p| p.credentials)
+                .unwrap();
+            let key = data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap();
+            let code = countersign_core::auth::totp::code_at(&key, e.now() / 1000, 30, 6);
+            let pass = e.admin_sign_in("ada", secret, &code, "register ledger-app")?;
             e.add_client(
+                &pass,
                 "ledger-app",
                 "Ledger",
                 ["payments.approve".to_string()].into_iter().collect(),
                 NewClientCredential::Secret("s3cret-s3cret-s3cret".into()),
-                "ada",
             )?;
             let c = e.client("ledger-app")?.expect("registered");
             let s = e.open_assertion_request(

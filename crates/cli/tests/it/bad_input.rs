@@ -224,31 +224,7 @@ fn self_approval_is_refused_self_dealing() {
 #[test]
 fn self_review_is_refused_self_dealing() {
     let cs = Cs::demo();
-    cs.ok(&[
-        "people",
-        "add",
-        "vic",
-        "--name",
-        "Vic Both",
-        "--role",
-        "supervisor,reviewer",
-    ]);
-    let o = cs.run_env(
-        &["people", "credentials", "vic"],
-        &[("COUNTERSIGN_SECRET", "vic-secret-pass")],
-    );
-    let out = expect_ok(&o, "people credentials vic");
-    let secret = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("secret: "))
-        .unwrap_or_else(|| panic!("the TOTP secret is printed: {out}"))
-        .to_string();
-    let secret: &'static str = Box::leak(secret.into_boxed_str());
-    let vic = Person {
-        id: "vic",
-        pass: "vic-secret-pass",
-        totp: secret,
-    };
+    let vic = cs.add_authenticator("vic", "supervisor,reviewer");
 
     let sid = cs.stepup_to_fallback("olga");
     let id = cs.grant_ok(&sid, vic, "1s");
@@ -306,7 +282,7 @@ fn wrong_totp_fails_and_ten_failures_lock_the_supervisor_until_unlocked() {
     expect_error(&o, "auth.locked", "a locked supervisor with the right code");
     before.unchanged(&cs, false);
 
-    let out = cs.ok(&["people", "unlock", "sam", "--by", "ada"]);
+    let out = cs.admin_ok(&["people", "unlock", "sam"], &[]);
     assert!(out.contains("sam unlocked"), "{out}");
     let people = cs.ok(&["people", "list"]);
     let sam = people.lines().find(|l| l.starts_with("sam ")).unwrap();
@@ -387,7 +363,11 @@ fn init_twice_is_refused_but_init_if_missing_is_idempotent() {
     assert_eq!(cs.verify_ok(), n, "init --if-missing writes nothing");
 
     let fresh = Cs::uninit();
-    let out = fresh.ok(&["init", "--if-missing"]);
+    let first = ["init", "--if-missing", "--admin", "root"];
+    let out = expect_ok(
+        &fresh.run_env(&first, &[("COUNTERSIGN_SECRET", "root-secret-pass")]),
+        "init --if-missing --admin root",
+    );
     assert!(out.contains("initialised"), "{out}");
     fresh.ok(&["init", "--if-missing"]);
     fresh.verify_ok();

@@ -2,23 +2,31 @@
 //! key registration from a file, principals naming their clients, pending
 //! break-glass, a supervisor's denial, and the open-request list.
 
-use crate::helpers::{expect_error, expect_ok, totp, Cs, SAM, SCOPE};
+use crate::helpers::{expect_error, expect_ok, totp, Cs, Person, SAM, SCOPE};
 
-fn request(cs: &Cs) -> String {
-    let out = cs.ok(&[
-        "breakglass",
-        "request",
-        "--principal",
-        "svc-batch",
-        "--requester",
-        "otto",
-        "--trigger",
-        "rotation_broken",
-        "--scope",
-        SCOPE,
-        "--detail",
-        "the rotation job failed at 02:00",
-    ]);
+/// otto (an operator with a password and TOTP given by ada) asks.
+fn request(cs: &Cs, otto: Person) -> String {
+    let code = cs.fresh_code(otto);
+    let o = cs.run_env(
+        &[
+            "breakglass",
+            "request",
+            "--principal",
+            "svc-batch",
+            "--requester",
+            otto.id,
+            "--otp",
+            &code,
+            "--trigger",
+            "rotation_broken",
+            "--scope",
+            SCOPE,
+            "--detail",
+            "the rotation job failed at 02:00",
+        ],
+        &[("COUNTERSIGN_SECRET", otto.pass)],
+    );
+    let out = expect_ok(&o, "breakglass request by otto");
     out.split_whitespace()
         .find(|w| w.starts_with("brk-"))
         .expect("a request id")
@@ -32,7 +40,8 @@ fn keys_principals_denial_and_pending_list() {
     let bad = cs.root().join("bad.pub");
     std::fs::write(&bad, "not a key").unwrap();
     let bad = bad.to_str().unwrap().to_string();
-    cs.fails(
+    let o = cs.admin_run(
+        crate::helpers::ADA,
         &[
             "client",
             "add",
@@ -44,8 +53,9 @@ fn keys_principals_denial_and_pending_list() {
             "--public-key",
             &bad,
         ],
-        "input.invalid",
+        &[],
     );
+    expect_error(&o, "input.invalid", "a malformed public key");
     let good = cs.root().join("batch.pub");
     // RFC 8032, test 1.
     std::fs::write(
@@ -54,17 +64,20 @@ fn keys_principals_denial_and_pending_list() {
     )
     .unwrap();
     let good = good.to_str().unwrap().to_string();
-    let out = cs.ok(&[
-        "client",
-        "add",
-        "batch-app",
-        "--name",
-        "Batch",
-        "--scope",
-        SCOPE,
-        "--public-key",
-        &good,
-    ]);
+    let out = cs.admin_ok(
+        &[
+            "client",
+            "add",
+            "batch-app",
+            "--name",
+            "Batch",
+            "--scope",
+            SCOPE,
+            "--public-key",
+            &good,
+        ],
+        &[],
+    );
     assert!(out.contains("ed25519_public_key"), "{out}");
     assert_eq!(
         cs.ok(&["client", "requests"]).trim(),
@@ -72,7 +85,8 @@ fn keys_principals_denial_and_pending_list() {
     );
 
     // A principal may only name registered clients.
-    cs.fails(
+    let o = cs.admin_run(
+        crate::helpers::ADA,
         &[
             "principal",
             "add",
@@ -86,24 +100,33 @@ fn keys_principals_denial_and_pending_list() {
             "--client",
             "ghost-app",
         ],
-        "input.invalid",
+        &[],
     );
-    let out = cs.ok(&[
-        "principal",
-        "add",
-        "svc-batch",
-        "--kind",
-        "service_account",
-        "--owner",
-        "olga",
-        "--scope",
-        SCOPE,
-        "--client",
-        "batch-app",
-    ]);
+    expect_error(
+        &o,
+        "input.invalid",
+        "a principal naming an unregistered client",
+    );
+    let out = cs.admin_ok(
+        &[
+            "principal",
+            "add",
+            "svc-batch",
+            "--kind",
+            "service_account",
+            "--owner",
+            "olga",
+            "--scope",
+            SCOPE,
+            "--client",
+            "batch-app",
+        ],
+        &[],
+    );
     assert!(out.contains("asked over the API by batch-app"), "{out}");
 
-    let id = request(&cs);
+    let otto = cs.give_credentials("otto");
+    let id = request(&cs, otto);
     let pending = cs.ok(&["breakglass", "list", "--pending"]);
     assert!(
         pending.contains(&id) && pending.contains("by otto"),

@@ -1,5 +1,7 @@
 //! Running the real `countersign` binary over a data dir in a temp dir.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -35,6 +37,12 @@ pub const RITA: Person = Person {
     id: "rita",
     pass: "rita-demo-pass",
     totp: "MNXXK3TUMVZHG2LHNYWXE2LU",
+};
+/// The demo administrator (published credentials, demo data dirs only).
+pub const ADA: Person = Person {
+    id: "ada",
+    pass: "ada-demo-pass",
+    totp: "MNXXK3TUMVZHG2LHNYWWCZDB",
 };
 
 fn now_s() -> i64 {
@@ -89,6 +97,9 @@ fn show(o: &Output) -> String {
 pub struct Cs {
     _tmp: Option<TempDir>,
     pub data: PathBuf,
+    /// The last TOTP step each person's code was handed out for by
+    /// [`Cs::fresh_code`] (a code is good once).
+    used_steps: RefCell<BTreeMap<String, i64>>,
 }
 
 impl Cs {
@@ -99,6 +110,7 @@ impl Cs {
         Cs {
             _tmp: Some(tmp),
             data,
+            used_steps: RefCell::default(),
         }
     }
 
@@ -107,6 +119,7 @@ impl Cs {
         Cs {
             _tmp: None,
             data: data.to_path_buf(),
+            used_steps: RefCell::default(),
         }
     }
 
@@ -173,6 +186,66 @@ impl Cs {
     /// Runs and asserts a one-line `error[code]` failure; returns stderr.
     pub fn fails(&self, args: &[&str], code: &str) -> String {
         expect_error(&self.run(args), code, &args.join(" "))
+    }
+
+    /// A TOTP code of `p` for a step not handed out before by this `Cs`:
+    /// the current step or the next (the policy accepts one step of skew);
+    /// when both were spent, waits for the clock to move on.
+    pub fn fresh_code(&self, p: Person) -> String {
+        loop {
+            let now = now_s() / 30;
+            let mut used = self.used_steps.borrow_mut();
+            let step = used.get(p.id).map_or(now, |l| (l + 1).max(now));
+            if step <= now + 1 {
+                used.insert(p.id.to_string(), step);
+                return totp_ahead(p.totp, step - now);
+            }
+            drop(used);
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+
+    /// An administrator's act with `admin`'s two factors (password in
+    /// COUNTERSIGN_SECRET, a fresh code): `args` then `--by`, `--otp`.
+    /// `env` adds variables (e.g. COUNTERSIGN_NEW_SECRET).
+    pub fn admin_run(&self, admin: Person, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let code = self.fresh_code(admin);
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--by", admin.id, "--otp", &code]);
+        let mut envs = vec![("COUNTERSIGN_SECRET", admin.pass)];
+        envs.extend_from_slice(env);
+        self.run_env(&all, &envs)
+    }
+
+    /// [`Cs::admin_run`] by ada that must succeed; returns stdout.
+    pub fn admin_ok(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        expect_ok(&self.admin_run(ADA, args, env), &args.join(" "))
+    }
+
+    /// Adds a person with a password and TOTP (ada's acts); returns them.
+    pub fn add_authenticator(&self, id: &'static str, roles: &str) -> Person {
+        self.admin_ok(&["people", "add", id, "--name", id, "--role", roles], &[]);
+        self.give_credentials(id)
+    }
+
+    /// ada enrolls a password and TOTP for `id` (e.g. an operator who asks
+    /// for break-glass); returns them.
+    pub fn give_credentials(&self, id: &'static str) -> Person {
+        let pass: &'static str = Box::leak(format!("{id}-secret-pass").into_boxed_str());
+        let out = self.admin_ok(
+            &["people", "credentials", id],
+            &[("COUNTERSIGN_NEW_SECRET", pass)],
+        );
+        let secret = out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("secret: "))
+            .unwrap_or_else(|| panic!("the TOTP secret is printed: {out}"))
+            .to_string();
+        Person {
+            id,
+            pass,
+            totp: Box::leak(secret.into_boxed_str()),
+        }
     }
 
     /// `stepup` with five failing scores: exit 3, failure_limit fallback.

@@ -25,28 +25,35 @@ fn sync_status_takes_its_alert_limit_from_the_policy_and_needs_no_credentials() 
     assert!(st["queued_events"].as_u64().unwrap() > 0);
     assert_eq!(st["alert"], false, "fresh events are not past the limit");
 
-    // The limit follows the policy in force.
+    // The limit follows the policy in force (applied by an admin).
     let policy = cs.data.join("policy.toml");
     let text = std::fs::read_to_string(&policy).unwrap();
     assert!(text.contains("unsynced_alert_minutes = 60"));
+    let new = cs.root().join("new-policy.toml");
     std::fs::write(
-        &policy,
+        &new,
         text.replace("unsynced_alert_minutes = 60", "unsynced_alert_minutes = 15"),
     )
     .unwrap();
+    cs.admin_ok(&["policy", "apply", new.to_str().unwrap()], &[]);
     assert_eq!(status_json(&cs)["alert_after_ms"], 15 * 60_000);
     // Out of bounds: refused, naming key and line.
     std::fs::write(
-        &policy,
+        &new,
         text.replace("unsynced_alert_minutes = 60", "unsynced_alert_minutes = 0"),
     )
     .unwrap();
-    let e = cs.fails(&["sync", "status"], "policy.invalid");
+    let o = cs.admin_run(ADA, &["policy", "apply", new.to_str().unwrap()], &[]);
+    let e = expect_error(&o, "policy.invalid", "an out-of-bounds policy");
     assert!(
         e.contains("sync.unsynced_alert_minutes") && e.contains("line"),
         "{e}"
     );
-    std::fs::write(&policy, &text).unwrap();
+    assert_eq!(
+        status_json(&cs)["alert_after_ms"],
+        15 * 60_000,
+        "a refused policy changes nothing"
+    );
 
     // A sync.toml without credentials is enough to show the status, and
     // the endpoint is shown without the userinfo it carries.

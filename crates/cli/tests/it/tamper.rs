@@ -9,8 +9,7 @@ use crate::helpers::*;
 fn journey() -> Cs {
     let cs = Cs::demo();
     let sid = cs.stepup_to_fallback("olga");
-    let id = cs.grant_ok(&sid, SAM, "5m");
-    cs.ok(&["override", "use", &id, "--scope", SCOPE]);
+    cs.grant_ok(&sid, SAM, "5m");
     cs.verify_ok();
     cs
 }

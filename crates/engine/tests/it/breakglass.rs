@@ -25,14 +25,15 @@ fn scope(s: &str) -> BTreeSet<String> {
 
 /// `batch-app` may ask for `svc-batch` (owned by olga); `other-app` may not.
 fn setup(f: &mut Fixture) -> (ClientView, ClientView) {
+    let pass = crate::admin(f);
     let mut add = |id: &str, scopes: &str| {
         f.engine
             .add_client(
+                &pass,
                 id,
                 id,
                 scope(scopes),
                 NewClientCredential::Secret("a-client-secret-000000".into()),
-                "ada",
             )
             .unwrap()
     };
@@ -40,13 +41,13 @@ fn setup(f: &mut Fixture) -> (ClientView, ClientView) {
     let other = add("other-app", "payments.approve");
     f.engine
         .add_principal(
+            &pass,
             "svc-batch",
             PrincipalKind::ServiceAccount,
             "olga",
             scope("payments.approve"),
             scope("batch-app"),
             "nightly payment batch",
-            "ada",
         )
         .unwrap();
     (batch, other)
@@ -202,7 +203,12 @@ fn client_breakglass_is_granted_signed_revoked_and_reviewed() {
             },
         )
         .unwrap();
-    let v = f.engine.reconcile_breakglass(&g.id).unwrap();
+    // Reconciled by a supervisor with two factors (sue: sam's step is spent).
+    let (ss, sc) = factors(&f, "sue");
+    let v = f
+        .engine
+        .reconcile_breakglass(&g.id, "sue", Role::Supervisor, ss, &sc)
+        .unwrap();
     assert!(v.closed, "{v:?}");
     assert!(f.engine.ledger().verify().unwrap().problems.is_empty());
 }
@@ -263,16 +269,18 @@ fn client_breakglass_refusals_are_clear_and_logged() {
         ]
     );
     // A principal may only name registered clients allowed its scopes.
+    f.clock.advance(30_000); // a TOTP step past setup's sign-in
+    let pass = crate::admin(&mut f);
     let e = f
         .engine
         .add_principal(
+            &pass,
             "svc-two",
             PrincipalKind::Agent,
             "olga",
             scope("records.export"),
             scope("other-app"),
             "",
-            "ada",
         )
         .unwrap_err();
     assert_eq!(e.code(), "client.scope_not_allowed");

@@ -27,24 +27,25 @@ fn app_key() -> SigningKey {
 
 /// `payments-app` (secret) and `batch-app` (Ed25519 key).
 fn clients(f: &mut Fixture) -> (ClientView, ClientView) {
+    let pass = crate::admin(f);
     let a = f
         .engine
         .add_client(
+            &pass,
             "payments-app",
             "Payments",
             scope("payments.approve"),
             NewClientCredential::Secret(SECRET.into()),
-            "ada",
         )
         .unwrap();
     let b = f
         .engine
         .add_client(
+            &pass,
             "batch-app",
             "Nightly batch",
             scope("payments.approve,records.export"),
             NewClientCredential::PublicKeyHex(public_key_hex(&app_key().verifying_key())),
-            "ada",
         )
         .unwrap();
     (a, b)
@@ -264,15 +265,16 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
 #[test]
 fn public_keys_are_validated_at_registration() {
     let mut f = demo();
+    let pass = crate::admin(&mut f);
     for bad in ["", "abcd", &"zz".repeat(32)] {
         let e = f
             .engine
             .add_client(
+                &pass,
                 "x-app",
                 "X",
                 scope("payments.approve"),
                 NewClientCredential::PublicKeyHex(bad.into()),
-                "ada",
             )
             .unwrap_err();
         assert_eq!(e.code(), "input.invalid", "{bad:?}");
@@ -280,11 +282,11 @@ fn public_keys_are_validated_at_registration() {
     let e = f
         .engine
         .add_client(
+            &pass,
             "x-app",
             "X",
             scope("nope.scope"),
             NewClientCredential::Secret(SECRET.into()),
-            "ada",
         )
         .unwrap_err();
     assert_eq!(e.code(), "refused.unknown_scope");

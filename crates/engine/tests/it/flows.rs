@@ -128,9 +128,6 @@ fn full_fallback_lifecycle_is_recorded_and_verifies() {
     let grant = f.engine.grant(&mut s, grant_req(15)).unwrap();
     assert_eq!(grant.expires_at - grant.granted_at, 15 * 60_000);
 
-    f.engine
-        .use_override(&grant.id, "payments.approve")
-        .unwrap();
     let (rs, rc) = factors(&f, "rita");
     let early = f.engine.review_override(
         &grant.id,
@@ -331,13 +328,12 @@ fn refusals_are_clear_and_logged() {
         "refused.extension_refused"
     );
     f.clock.advance(60_000);
-    assert_eq!(
+    assert!(matches!(
         f.engine
-            .use_override(&g.id, "payments.approve")
-            .unwrap_err()
-            .code(),
-        "refused.expired"
-    );
+            .override_view(f.engine.load_case(&g.id).unwrap())
+            .status_now,
+        GrantStatus::Expired { .. }
+    ));
     // sam approved it; he has no reviewer role, and rita may review.
     let (rs, rc) = factors(&f, "sam");
     assert_eq!(
@@ -391,7 +387,8 @@ fn supervisor_lockout_after_ten_failures() {
         .find(|p| p.id == "sam")
         .unwrap();
     assert!(sam.locked);
-    f.engine.unlock("sam", "ada").unwrap();
+    let pass = crate::admin(&mut f);
+    f.engine.unlock(&pass, "sam").unwrap();
     f.engine
         .supervisor_login(&mut s, "sam", secret, &code)
         .unwrap();
@@ -400,35 +397,37 @@ fn supervisor_lockout_after_ten_failures() {
 #[test]
 fn people_admin_and_policy_change_evidence() {
     let mut f = demo();
+    let pass = crate::admin(&mut f);
     f.engine
-        .add_person("nina", "Nina New", [Role::Operator], "ada")
+        .add_person(&pass, "nina", "Nina New", [Role::Operator])
         .unwrap();
     assert_eq!(
         f.engine
-            .add_person("nina", "Again", [Role::Operator], "ada")
+            .add_person(&pass, "nina", "Again", [Role::Operator])
             .unwrap_err()
             .code(),
         "ledger.error"
     );
     assert_eq!(
         f.engine
-            .add_person("Bad Id", "x", [Role::Operator], "ada")
+            .add_person(&pass, "Bad Id", "x", [Role::Operator])
             .unwrap_err()
             .code(),
         "input.invalid"
     );
-    assert!(
+    assert_eq!(
         f.engine
-            .set_credentials("nina", "long-enough", "ada")
-            .is_err(),
-        "operators authenticate biometrically, not with a password"
+            .set_credentials(&pass, "nobody", "long-enough")
+            .unwrap_err()
+            .code(),
+        "person.unknown"
     );
     f.engine
-        .set_roles("nina", [Role::Operator, Role::Supervisor], "ada")
+        .set_roles(&pass, "nina", [Role::Operator, Role::Supervisor])
         .unwrap();
     let prov = f
         .engine
-        .set_credentials("nina", "long-enough", "ada")
+        .set_credentials(&pass, "nina", "long-enough")
         .unwrap();
     assert!(prov
         .otpauth_uri
@@ -559,4 +558,66 @@ fn checkpoints_follow_policy_and_samples_are_purged_on_schedule() {
     );
     let r = f.engine.ledger().verify().unwrap();
     assert!(r.problems.is_empty() && r.purged_blobs == 1, "{r:?}");
+}
+
+#[test]
+fn admin_acts_need_a_signed_in_admin_whose_pass_still_holds() {
+    let mut f = demo();
+    // sam is a supervisor: his own two factors do not make him an admin.
+    let (secret, code) = factors(&f, "sam");
+    assert_eq!(
+        f.engine
+            .admin_sign_in("sam", secret, &code, "people add mallory")
+            .unwrap_err()
+            .code(),
+        "auth.not_permitted"
+    );
+    // ada with a wrong code: refused, and counted.
+    assert_eq!(
+        f.engine
+            .admin_sign_in("ada", "ada-demo-pass", "000000", "people add mallory")
+            .unwrap_err()
+            .code(),
+        "auth.auth_failed"
+    );
+    let pass = crate::admin(&mut f);
+    assert_eq!(pass.admin(), "ada");
+    f.engine
+        .add_person(&pass, "mallory", "Mallory", [Role::Supervisor, Role::Admin])
+        .unwrap();
+    let added = f
+        .engine
+        .ledger()
+        .latest(&countersign_ledger::Filter {
+            kinds: vec![kinds::PERSON_ADDED.into()],
+            ..Default::default()
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(added.body["by"], "ada");
+    // A pass lasts 15 minutes.
+    f.clock.advance(countersign_engine::ADMIN_PASS_MS);
+    assert_eq!(
+        f.engine.unlock(&pass, "sam").unwrap_err().code(),
+        "admin.pass_expired"
+    );
+    // A pass is worth only what its holder still is: ada demoted by another
+    // admin cannot use the one she holds.
+    let (secret, code) = factors(&f, "ada");
+    let ada = f
+        .engine
+        .admin_sign_in("ada", secret, &code, "people credentials mallory")
+        .unwrap();
+    f.engine
+        .set_credentials(&ada, "mallory", "mallory-pass")
+        .unwrap();
+    f.engine.set_roles(&ada, "ada", [Role::Reviewer]).unwrap();
+    assert_eq!(
+        f.engine
+            .add_person(&ada, "eve", "Eve", [Role::Supervisor])
+            .unwrap_err()
+            .code(),
+        "refused.missing_role"
+    );
+    assert!(f.engine.ledger().verify().unwrap().ok());
 }

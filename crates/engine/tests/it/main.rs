@@ -9,7 +9,7 @@ mod flows;
 mod samples;
 
 use countersign_core::auth::totp;
-use countersign_engine::{Engine, InitOptions, ManualClock, DEMO_PEOPLE};
+use countersign_engine::{AdminPass, Engine, InitOptions, ManualClock, DEMO_PEOPLE};
 
 pub const T0: i64 = 1_800_000_000_000;
 
@@ -50,4 +50,18 @@ pub fn factors(f: &Fixture, id: &str) -> (&'static str, String) {
     let (secret, b32) = p.credentials.expect("demo person has credentials");
     let key = data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap();
     (secret, totp::code_at(&key, f.engine.now() / 1000, 30, 6))
+}
+
+/// ada (the demo admin) signed in with her two factors, with the code of
+/// the previous TOTP step (within the policy's skew), so that a later act
+/// of hers with [`factors`] still has a fresh code. A code is good once: a
+/// second call needs the clock moved a step on.
+pub fn admin(f: &mut Fixture) -> AdminPass {
+    let p = DEMO_PEOPLE.iter().find(|p| p.id == "ada").unwrap();
+    let (secret, b32) = p.credentials.unwrap();
+    let key = data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap();
+    let code = totp::code_at(&key, f.engine.now() / 1000 - 30, 30, 6);
+    f.engine
+        .admin_sign_in("ada", secret, &code, "test setup")
+        .unwrap()
 }

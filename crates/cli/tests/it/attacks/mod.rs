@@ -5,7 +5,10 @@
 //! "What the fallback guarantees" lists each guarantee with its test.
 //!
 //! One module per item of the issue; add yours below in item order.
+mod admin_acts;
 mod attempt_race;
+mod breakglass_requester;
+mod case_actions;
 mod clock;
 mod offer_expiry;
 mod totp_race;
