@@ -74,8 +74,8 @@ pub fn kiosk() -> Kiosk {
         .find(|p| p.id == "ada")
         .and_then(|p| p.credentials)
         .unwrap();
-    let key = data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap();
-    let code = totp::code_at(&key, e.now() / 1000 - 30, 30, 6);
+    let totp_key = data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap();
+    let code = totp::code_at(&totp_key, e.now() / 1000 - 30, 30, 6);
     let pass = e.admin_sign_in("ada", secret, &code, "test setup").unwrap();
     e.add_client(
         &pass,
