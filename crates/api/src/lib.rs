@@ -157,8 +157,10 @@ impl Server {
     /// keeps serving, and the next tick tries again.
     fn flush(&self, all: bool) {
         let mut g = self.lock_guard();
-        if !all && g.next_due().is_none_or(|t| SystemClock.now_ms() < t) {
-            return;
+        match g.next_due() {
+            None => return,
+            Some(t) if !all && SystemClock.now_ms() < t => return,
+            Some(_) => {}
         }
         let r = Engine::open(&self.data_dir)
             .and_then(|mut e| e.flush_client_auth_failures(&mut g, all));
