@@ -53,22 +53,30 @@ fn api() -> Api {
         .unwrap();
     let key = SigningKey::from_bytes(&[11u8; 32]);
     let mut e = Engine::open(&data).unwrap();
+    let (secret, b32) = countersign_engine::DEMO_PEOPLE
+        .iter()
+        .find(|p| p.id == "ada")
+        .and_then(|p| p.credentials)
+        .unwrap();
+    let totp_key = data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap();
+    let code = countersign_core::auth::totp::code_at(&totp_key, e.now() / 1000 - 30, 30, 6);
+    let pass = e.admin_sign_in("ada", secret, &code, "fuzz setup").unwrap();
     e.add_client(
+        &pass,
         "fuzz-app",
         "Fuzz",
         set("payments.approve"),
         NewClientCredential::PublicKeyHex(public_key_hex(&key.verifying_key())),
-        "ada",
     )
     .unwrap();
     e.add_principal(
+        &pass,
         "svc-fuzz",
         PrincipalKind::ServiceAccount,
         "olga",
         set("payments.approve"),
         set("fuzz-app"),
         "fuzzing",
-        "ada",
     )
     .unwrap();
     drop(e);
