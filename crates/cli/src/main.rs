@@ -127,7 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     secret: crate::util::read_secret(id)?,
                 }),
                 Some(_) => None,
-                None if !*demo && !(*if_missing && dd.is_initialized()) => anyhow::bail!(
+                None if !(*demo || *if_missing && dd.is_initialized()) => anyhow::bail!(
                     "a data dir needs its first administrator: --admin <id> (password from COUNTERSIGN_SECRET or stdin), or --demo"
                 ),
                 None => None,
