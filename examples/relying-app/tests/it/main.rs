@@ -32,6 +32,9 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// The demo admin's published TOTP secret (demo data dirs only).
+const ADA_TOTP: &str = "MNXXK3TUMVZHG2LHNYWWCZDB";
+
 struct Kiosk {
     data: PathBuf,
 }
@@ -46,6 +49,33 @@ impl Kiosk {
         c.env_remove("COUNTERSIGN_SECRET");
         if let Some(s) = secret {
             c.env("COUNTERSIGN_SECRET", s);
+        }
+        c.output().unwrap()
+    }
+    /// An administrator's act: ada's password and her TOTP code of the 30 s
+    /// step `step` away from now (-1, 0 or +1: the policy's skew), so that
+    /// two acts in one test spend two different codes; `new_secret` is a
+    /// client's secret (COUNTERSIGN_NEW_SECRET).
+    fn admin(&self, args: &[&str], new_secret: Option<&str>, step: i64) -> Output {
+        let key = data_encoding::BASE32_NOPAD
+            .decode(ADA_TOTP.as_bytes())
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let code = countersign_core::auth::totp::code_at(&key, now + 30 * step, 30, 6);
+        let mut all = args.to_vec();
+        all.extend(["--by", "ada", "--otp", &code]);
+        let mut c = Command::new(countersign());
+        c.arg("--data-dir")
+            .arg(&self.data)
+            .args(&all)
+            .stdin(Stdio::null())
+            .env("COUNTERSIGN_SECRET", "ada-demo-pass");
+        c.env_remove("COUNTERSIGN_NEW_SECRET");
+        if let Some(s) = new_secret {
+            c.env("COUNTERSIGN_NEW_SECRET", s);
         }
         c.output().unwrap()
     }
@@ -82,7 +112,7 @@ fn relying_app_through_failure_override_and_expiry() {
     };
     let o = k.cs(&["init", "--demo"], None);
     assert!(o.status.success(), "{}", text(&o));
-    let o = k.cs(
+    let o = k.admin(
         &[
             "client",
             "add",
@@ -93,6 +123,7 @@ fn relying_app_through_failure_override_and_expiry() {
             "payments.approve",
         ],
         Some(APP_SECRET),
+        -1,
     );
     assert!(o.status.success(), "{}", text(&o));
 
@@ -264,7 +295,7 @@ fn revoked_override_is_refused_by_the_relying_app() {
     };
     assert!(k.cs(&["init", "--demo"], None).status.success());
     assert!(k
-        .cs(
+        .admin(
             &[
                 "client",
                 "add",
@@ -275,6 +306,7 @@ fn revoked_override_is_refused_by_the_relying_app() {
                 "payments.approve"
             ],
             Some(APP_SECRET),
+            -1,
         )
         .status
         .success());
@@ -344,7 +376,7 @@ fn revoked_override_is_refused_by_the_relying_app() {
         .to_string();
     let (code, out) = app(&api, &state, &["wait", "--timeout-s", "10"]);
     assert_eq!(code, 0, "{out}");
-    let ada_otp = k.totp("MNXXK3TUMVZHG2LHNYWWCZDB");
+    let ada_otp = k.totp(ADA_TOTP);
     let o = k.cs(
         &[
             "override",
@@ -424,7 +456,7 @@ fn a_service_gets_breakglass_with_signed_requests() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let pubkey = format!("{}.pub", key.display());
-    let o = k.cs(
+    let o = k.admin(
         &[
             "client",
             "add",
@@ -437,10 +469,11 @@ fn a_service_gets_breakglass_with_signed_requests() {
             &pubkey,
         ],
         None,
+        -1,
     );
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("ed25519_public_key"), "{}", text(&o));
-    let o = k.cs(
+    let o = k.admin(
         &[
             "principal",
             "add",
@@ -455,6 +488,7 @@ fn a_service_gets_breakglass_with_signed_requests() {
             "batch-app",
         ],
         None,
+        0,
     );
     assert!(o.status.success(), "{}", text(&o));
     let (_server, api) = serve(&k, tmp.path());
