@@ -31,7 +31,33 @@ pub fn api(cli: &Cli, c: &ApiCmd) -> anyhow::Result<()> {
             println!("countersign API listening on http://{addr}");
             use std::io::Write;
             let _ = std::io::stdout().flush();
-            server.serve();
+            // SIGTERM or Ctrl-C stops the server after the request in hand,
+            // and it writes the failed-authentication aggregates it holds.
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = stop.clone();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the signal handler")?;
+            let (mut term, mut int) = {
+                use tokio::signal::unix::{signal, SignalKind};
+                let _in = rt.enter();
+                (
+                    signal(SignalKind::terminate()).context("handling SIGTERM")?,
+                    signal(SignalKind::interrupt()).context("handling SIGINT")?,
+                )
+            };
+            std::thread::spawn(move || {
+                rt.block_on(std::future::poll_fn(|cx| {
+                    if term.poll_recv(cx).is_ready() || int.poll_recv(cx).is_ready() {
+                        std::task::Poll::Ready(())
+                    } else {
+                        std::task::Poll::Pending
+                    }
+                }));
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            server.serve_until(&stop);
             Ok(())
         }
     }

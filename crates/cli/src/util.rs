@@ -27,11 +27,27 @@ pub fn read_secret(who: &str) -> anyhow::Result<String> {
     Ok(s)
 }
 
-/// `15m`, `90s`, `1h`, `1h30m`, or plain seconds.
+/// `15m`, `90s`, `1h`, `1h30m`, or plain seconds, in milliseconds. A
+/// duration past [`MAX_DURATION_MS`] (or one that would not fit in an i64)
+/// is an error (`input.out_of_range`), never an overflow: the policy's cap
+/// is hours, and the core refuses zero and negative durations itself.
 pub fn parse_duration(s: &str) -> anyhow::Result<i64> {
     let s = s.trim();
+    let too_long = || {
+        anyhow::Error::new(crate::Coded {
+            code: "input.out_of_range",
+            message: format!(
+                "duration {s:?} is out of range (at most {} days)",
+                MAX_DURATION_MS / 86_400_000
+            ),
+        })
+    };
+    let checked = |ms: Option<i64>| match ms {
+        Some(v) if v.unsigned_abs() <= MAX_DURATION_MS as u64 => Ok(v),
+        _ => Err(too_long()),
+    };
     if let Ok(n) = s.parse::<i64>() {
-        return Ok(n * 1000);
+        return checked(n.checked_mul(1000));
     }
     let mut total: i64 = 0;
     let mut num = String::new();
@@ -40,22 +56,29 @@ pub fn parse_duration(s: &str) -> anyhow::Result<i64> {
             num.push(c);
             continue;
         }
-        let n: i64 = num
-            .parse()
-            .with_context(|| format!("bad duration {s:?} (use e.g. 15m, 90s, 1h)"))?;
-        num.clear();
-        total += n * match c {
+        let unit: i64 = match c {
             'h' => 3_600_000,
             'm' => 60_000,
             's' => 1000,
             _ => bail!("bad duration {s:?}: unknown unit {c:?} (use h, m or s)"),
         };
+        if num.is_empty() {
+            bail!("bad duration {s:?} (use e.g. 15m, 90s, 1h)");
+        }
+        // All digits: a parse failure is a number too large for an i64.
+        let n: i64 = num.parse().map_err(|_| too_long())?;
+        num.clear();
+        total = checked(n.checked_mul(unit).and_then(|ms| total.checked_add(ms)))?;
     }
     if !num.is_empty() {
         bail!("bad duration {s:?}: a number needs a unit (h, m or s)");
     }
     Ok(total)
 }
+
+/// The longest duration `parse_duration` takes: a year (every policy cap
+/// is far below; the core refuses what is over the cap with its own code).
+pub const MAX_DURATION_MS: i64 = 366 * 86_400_000;
 
 pub fn parse_time(s: &str) -> anyhow::Result<i64> {
     if let Ok(ms) = s.parse::<i64>() {

@@ -6,9 +6,12 @@
 //!
 //! One module per item of the issue; add yours below in item order.
 mod admin_acts;
+mod api_leaks;
+mod api_server;
 mod attempt_race;
 mod breakglass_requester;
 mod case_actions;
 mod clock;
 mod offer_expiry;
+mod private_files;
 mod totp_race;
