@@ -8,6 +8,10 @@
 //! values), `scope`, and for an override-backed step-up the
 //! [`ACR_SUPERVISED_OVERRIDE`] acr and an `override` object naming the
 //! override, its supervisor, reason code, expiry and compensating control.
+//! A demo kiosk (`countersign init --demo`: published credentials, test
+//! inputs, replayed faces) adds `"countersign_demo": true`, and [`check`]
+//! refuses such a token unless the verifier opts in
+//! ([`Expectations::accept_demo`]).
 //!
 //! [`verify`] checks signature, issuer, audience, times, lifetime cap,
 //! nonce, `max_age`, acr, scope, the override's live status (through an
@@ -99,6 +103,8 @@ pub enum AssertionError {
     RequestNonceReplayed(String),
     #[error("invalid key: {0}")]
     KeyInvalid(String),
+    #[error("the assertion comes from a demo kiosk (countersign_demo: its credentials are published and it accepts test inputs); refused unless the verifier accepts demo assertions")]
+    Demo,
 }
 
 impl AssertionError {
@@ -133,6 +139,7 @@ impl AssertionError {
             RequestClockSkew { .. } => "signed_request.clock_skew",
             RequestNonceReplayed(_) => "signed_request.nonce_replayed",
             KeyInvalid(_) => "key.invalid",
+            Demo => "assertion.demo",
         }
     }
 }
@@ -180,6 +187,11 @@ pub struct Claims {
     pub scope: String,
     #[serde(rename = "override", default, skip_serializing_if = "Option::is_none")]
     pub override_: Option<OverrideClaims>,
+    /// True when a demo data dir (`countersign init --demo`) signed it:
+    /// its people's credentials are published and it accepts test inputs
+    /// and replays, so it proves nothing about anybody. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub countersign_demo: bool,
 }
 
 impl Claims {
@@ -314,6 +326,10 @@ pub struct Expectations {
     pub max_lifetime_s: i64,
     /// Allowed clock difference, seconds.
     pub leeway_s: i64,
+    /// Accept assertions of a demo kiosk (`countersign_demo: true`).
+    /// Off by default: only a verifier that knows it is talking to a demo
+    /// turns it on.
+    pub accept_demo: bool,
 }
 
 impl Expectations {
@@ -328,12 +344,14 @@ impl Expectations {
             required_scope: None,
             max_lifetime_s: DEFAULT_MAX_LIFETIME_S,
             leeway_s: 0,
+            accept_demo: false,
         }
     }
 }
 
 /// Verifies everything except single use: signature, issuer, audience,
-/// times, caps, nonce, `max_age`, acr, scope and the override's status.
+/// times, caps, nonce, `max_age`, acr, scope, the demo flag and the
+/// override's status.
 pub fn check(
     token: &str,
     jwks: &Jwks,
@@ -430,6 +448,9 @@ pub fn check(
             return Err(AssertionError::ScopeMissing(s.clone()));
         }
     }
+    if claims.countersign_demo && !x.accept_demo {
+        return Err(AssertionError::Demo);
+    }
     if is_override {
         let o = claims.override_.as_ref().expect("checked above");
         let src = overrides.ok_or_else(|| {
@@ -499,6 +520,7 @@ mod tests {
             amr: vec!["face".into()],
             scope: "a b".into(),
             override_: None,
+            countersign_demo: false,
         };
         let t = sign(&c, &key());
         let (h, d) = decode_unverified(&t).unwrap();

@@ -225,16 +225,16 @@ pub struct StepupArgs {
     /// Capture device id recorded in the evidence.
     #[arg(long, default_value = "replay:cli")]
     pub device: String,
-    /// TEST INPUT until the matcher exists: the match score of each attempt, in order (e.g. 0.1,0.2,0.9).
+    /// TEST INPUT, demo data dirs only (refused.demo_only elsewhere): the match score of each attempt, in order (e.g. 0.1,0.2,0.9).
     #[arg(long = "test-scores", value_delimiter = ',')]
     pub test_scores: Vec<f64>,
-    /// TEST INPUT: presentation-attack detection result for every attempt (pass or fail).
+    /// TEST INPUT, demo data dirs only: presentation-attack detection result for every attempt (pass or fail).
     #[arg(long = "test-pad", value_parser = ["pass", "fail"])]
     pub test_pad: Option<String>,
-    /// TEST INPUT: the capture device is unavailable (fires the device_unavailable trigger).
+    /// TEST INPUT, demo data dirs only: the capture device is unavailable (fires the device_unavailable trigger).
     #[arg(long = "test-device-unavailable")]
     pub test_device_unavailable: bool,
-    /// TEST INPUT: this many captures fail the quality gates before any scores.
+    /// TEST INPUT, demo data dirs only: this many captures fail the quality gates before any scores.
     #[arg(long = "test-quality-failures", default_value_t = 0)]
     pub test_quality_failures: u32,
     /// The real face matcher: where frames come from (--replay or --camera).
@@ -447,8 +447,17 @@ pub enum AssertionCmd {
         #[arg(long)]
         api: Option<String>,
         /// Remember used jti values in this file (single use across runs).
+        /// Without it (or --no-replay-check) no token is called valid.
         #[arg(long)]
         replay_store: Option<PathBuf>,
+        /// Check everything but single use, and say the replay check was
+        /// skipped (the token may have been presented before).
+        #[arg(long, conflicts_with = "replay_store")]
+        no_replay_check: bool,
+        /// Accept an assertion of a demo kiosk (`countersign_demo: true`,
+        /// from `countersign init --demo`); refused by default.
+        #[arg(long)]
+        accept_demo: bool,
     },
 }
 

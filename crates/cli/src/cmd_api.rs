@@ -4,11 +4,11 @@
 use std::collections::BTreeSet;
 use std::io::Read;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use countersign_assertion::client::ApiClient;
 use countersign_assertion::{
-    AssertionError, Expectations, FileReplayStore, MemoryReplayStore, OverrideStatus,
-    OverrideStatusSource, ReplayStore,
+    AssertionError, Expectations, FileReplayStore, OverrideStatus, OverrideStatusSource,
+    ReplayStore,
 };
 use countersign_core::session::{GrantRequest, Trigger};
 use countersign_core::PrincipalKind;
@@ -166,6 +166,8 @@ pub fn assertion(cli: &Cli, c: &AssertionCmd) -> anyhow::Result<()> {
         acr,
         api,
         replay_store,
+        no_replay_check,
+        accept_demo,
     } = c;
     let token = if token == "-" {
         let mut s = String::new();
@@ -179,57 +181,93 @@ pub fn assertion(cli: &Cli, c: &AssertionCmd) -> anyhow::Result<()> {
     x.required_scope = scope.clone();
     x.max_age_s = *max_age;
     x.accepted_acr = acr.clone();
-    let mut mem = MemoryReplayStore::default();
-    let mut file;
-    let store: &mut dyn ReplayStore = match replay_store {
-        Some(p) => {
-            file = FileReplayStore::new(p);
-            &mut file
-        }
-        None => &mut mem,
-    };
-    let result = match api {
+    x.accept_demo = *accept_demo;
+    // Everything but single use first, so a bad token says what is wrong
+    // with it whatever the replay options.
+    let checked = match api {
         Some(url) => {
             let secret = std::env::var("COUNTERSIGN_CLIENT_SECRET").unwrap_or_default();
             let client = ApiClient::new(url, audience, &secret)?;
             let jwks = client.jwks()?;
-            countersign_assertion::verify(&token, &jwks, &x, Some(&client), store)
+            countersign_assertion::check(&token, &jwks, &x, Some(&client))
         }
         None => {
             let e = crate::open(cli)?;
             x.issuer = Some(e.issuer());
             let jwks = e.jwks();
-            countersign_assertion::verify(&token, &jwks, &x, Some(&LocalStatus(&e)), store)
+            countersign_assertion::check(&token, &jwks, &x, Some(&LocalStatus(&e)))
         }
     };
-    match result {
-        Ok(claims) => {
-            if cli.json {
-                return print_json(&claims);
+    let refused = |err: AssertionError| crate::Coded {
+        code: err.code(),
+        message: format!("refused: {err}"),
+    };
+    let claims = checked.map_err(refused)?;
+    // Single use: a token is only valid once, and only a replay store can
+    // tell. Without one, nothing is called valid unless the caller says
+    // they check single use elsewhere (--no-replay-check).
+    let replay_checked = match (replay_store, no_replay_check) {
+        (Some(p), _) => {
+            let mut store = FileReplayStore::new(p);
+            if !store
+                .first_use(&claims.jti, claims.exp, x.now_s)
+                .map_err(refused)?
+            {
+                return Err(refused(AssertionError::Replayed(claims.jti.clone())).into());
             }
-            println!(
-                "valid: {} for {} (acr {}, amr {}, scope {}) until {}",
-                claims.sub,
-                claims.aud,
-                claims.acr,
-                claims.amr.join(" "),
-                claims.scope,
-                fmt_time(claims.exp * 1000)
-            );
-            if let Some(o) = &claims.override_ {
-                println!(
-                    "override {} by {} ({}; control: {}) until {}",
-                    o.id,
-                    o.supervisor,
-                    o.reason_code,
-                    o.compensating_control,
-                    fmt_time(o.expires_at * 1000)
-                );
-            }
-            Ok(())
+            true
         }
-        Err(err) => bail!("refused[{}]: {err}", err.code()),
+        (None, true) => false,
+        (None, false) => {
+            return Err(crate::Coded {
+                code: "assertion.no_replay_store",
+                message: format!(
+                    "not called valid: assertion {} passed every other check, but without \
+                     --replay-store FILE nothing shows it was not used before; pass \
+                     --replay-store, or --no-replay-check if single use is checked elsewhere",
+                    claims.jti
+                ),
+            }
+            .into())
+        }
+    };
+    if cli.json {
+        if !replay_checked {
+            eprintln!("replay check skipped (--no-replay-check): single use of {} was not checked", claims.jti);
+        }
+        return print_json(&claims);
     }
+    println!(
+        "valid: {} for {} (acr {}, amr {}, scope {}) until {}",
+        claims.sub,
+        claims.aud,
+        claims.acr,
+        claims.amr.join(" "),
+        claims.scope,
+        fmt_time(claims.exp * 1000)
+    );
+    if let Some(o) = &claims.override_ {
+        println!(
+            "override {} by {} ({}; control: {}) until {}",
+            o.id,
+            o.supervisor,
+            o.reason_code,
+            o.compensating_control,
+            fmt_time(o.expires_at * 1000)
+        );
+    }
+    if claims.countersign_demo {
+        println!("DEMO: signed by a demo kiosk (countersign init --demo); accepted because of --accept-demo");
+    }
+    if replay_checked {
+        println!("single use: jti {} recorded as used", claims.jti);
+    } else {
+        println!(
+            "replay check skipped (--no-replay-check): single use of jti {} was not checked; it may have been presented before",
+            claims.jti
+        );
+    }
+    Ok(())
 }
 
 pub fn principal(cli: &Cli, c: &PrincipalCmd) -> anyhow::Result<()> {

@@ -18,7 +18,7 @@ use crate::util::{print_json, read_secret};
 #[derive(Debug, Args, Clone, Default)]
 pub struct FaceSourceArgs {
     /// Replay these image files or folders as the camera (labelled as a
-    /// replay in the evidence). Runs the real face matcher.
+    /// replay in the evidence; demo data dirs only). Runs the real face matcher.
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     pub replay: Vec<PathBuf>,
     /// Use this camera (an id from `countersign devices`, e.g. v4l2:0).
@@ -105,7 +105,7 @@ pub fn stepup_attempts(
             // The device is not there: that is the device_unavailable trigger.
             e.apply(s, SessionEvent::Intent)?;
             let device = f.camera.clone().unwrap_or_else(|| "replay".into());
-            e.capture_unavailable(s, &device, &err)?;
+            e.capture_unavailable(s, &device, f.camera.is_none(), &err)?;
             println!("capture device unavailable: {err}");
             None
         }
@@ -201,6 +201,9 @@ pub fn enroll(cli: &Cli, a: &EnrollArgs) -> anyhow::Result<()> {
         bail!("no capture source: pass --replay FILES_OR_DIR or --camera ID");
     }
     let mut e = crate::open(cli)?;
+    if !a.face.replay.is_empty() {
+        e.require_demo("enroll --replay (a face from image files)")?;
+    }
     let matcher = a.face.matcher()?;
     let mut src = a.face.open_source().context("opening the capture source")?;
     let secret = read_secret(&a.witness)?;

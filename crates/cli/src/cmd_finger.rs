@@ -34,6 +34,7 @@ pub struct FingerSourceArgs {
     pub reader: Option<String>,
     /// Feed libfprint's virtual_image reader with these images, one per
     /// presentation; `remove` unplugs the reader, `retry` asks for a rescan.
+    /// Demo data dirs only (refused.demo_only elsewhere).
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     pub finger_images: Vec<String>,
     /// Seconds to wait for a finger before an operation is cancelled.
@@ -134,6 +135,10 @@ pub fn enroll(
     a: &FingerSourceArgs,
 ) -> anyhow::Result<()> {
     let finger = a.finger.unwrap_or(Finger::RightIndexFinger);
+    if !a.finger_images.is_empty() {
+        // Before the virtual reader starts (the engine refuses it too).
+        crate::open(cli)?.require_demo("enroll --finger-images (prints fed from files)")?;
+    }
     let mut session = open(a)?.context("opening the fingerprint reader")?;
     println!("{}", describe(&session.reader));
     let needed = session.reader.enroll_stages() as usize;
@@ -192,7 +197,8 @@ pub fn stepup_attempts(
         Err(err) if err.is_device_unavailable() => {
             e.apply(s, SessionEvent::Intent)?;
             let device = f.reader.clone().unwrap_or_else(|| "libfprint:any".into());
-            e.finger_reader_unavailable(s, &device, &err)?;
+            let virtual_reader = !f.finger_images.is_empty();
+            e.finger_reader_unavailable(s, &device, virtual_reader, &err)?;
             println!("fingerprint reader unavailable: {err}");
             None
         }

@@ -22,6 +22,15 @@ pub fn run(cli: &Cli, a: &StepupArgs) -> anyhow::Result<()> {
         bail!("no match source: pass --replay FILES_OR_DIR or --camera ID for the face matcher, or the test inputs --test-scores, --test-device-unavailable or --test-quality-failures");
     }
     let mut e = crate::open(cli)?;
+    // Before anything is opened or recorded: a real kiosk takes no test
+    // input, no replay and no fed fingerprints (the engine refuses them too).
+    let demo_inputs = demo_inputs(a);
+    if !demo_inputs.is_empty() {
+        e.require_demo(&format!(
+            "{} (test input or replay)",
+            demo_inputs.join(", ")
+        ))?;
+    }
     e.set_score_source("test_input");
     let scope: BTreeSet<String> = a.scope.iter().cloned().collect();
     let mut s = match &a.request {
@@ -137,6 +146,30 @@ pub fn run(cli: &Cli, a: &StepupArgs) -> anyhow::Result<()> {
         println!("a supervisor may grant an override: countersign override grant --session {} --supervisor ID --otp CODE --reason CODE --note TEXT --control TEXT", s.session.id);
     }
     report(cli, &e, &s)
+}
+
+/// The flags of `stepup` that only a demo data dir accepts.
+fn demo_inputs(a: &StepupArgs) -> Vec<&'static str> {
+    let mut out = vec![];
+    if !a.test_scores.is_empty() {
+        out.push("--test-scores");
+    }
+    if a.test_pad.is_some() {
+        out.push("--test-pad");
+    }
+    if a.test_device_unavailable {
+        out.push("--test-device-unavailable");
+    }
+    if a.test_quality_failures > 0 {
+        out.push("--test-quality-failures");
+    }
+    if !a.face.replay.is_empty() {
+        out.push("--replay");
+    }
+    if !a.finger.finger_images.is_empty() {
+        out.push("--finger-images");
+    }
+    out
 }
 
 /// A fallback offer does not end the attempts: the operator may retry the

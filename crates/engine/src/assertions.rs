@@ -278,6 +278,19 @@ impl Engine {
                 return Ok(AssertionOutcome::Pending { state });
             }
         };
+        // A real kiosk signs nothing for evidence that was given, replayed
+        // or fed to a virtual reader (demo.rs), even if it reached the ledger.
+        if !self.is_demo() {
+            if let Some((seq, why)) = self.demo_only_evidence_in(session_id)? {
+                return self.fail(
+                    session_id,
+                    client_id,
+                    &state,
+                    "access_denied",
+                    format!("the step-up's evidence (event {seq}) came from {why}, which only a demo data dir accepts: no assertion is signed for it (refused.demo_only)"),
+                );
+            }
+        }
         let acr_values: Vec<String> =
             serde_json::from_value(req["acr_values"].clone()).unwrap_or_default();
         if !acr_values.is_empty() && !acr_values.iter().any(|a| a == acr) {
@@ -324,21 +337,25 @@ impl Engine {
             amr,
             scope: scope.iter().cloned().collect::<Vec<_>>().join(" "),
             override_: ovr,
+            countersign_demo: false,
         };
         self.sign_and_record(session_id, client_id, claims)
     }
 
     /// Signs `claims` with the kiosk key and records `assertion.issued`
     /// under `case_id` (the jti and a claims summary, never the token).
+    /// A demo kiosk's assertions say so (`countersign_demo`), whatever the
+    /// caller set.
     pub(crate) fn sign_and_record(
         &mut self,
         case_id: &str,
         client_id: &str,
-        claims: Claims,
+        mut claims: Claims,
     ) -> Result<AssertionOutcome, EngineError> {
+        claims.countersign_demo = self.is_demo();
         let now = self.now();
         let token = countersign_assertion::sign(&claims, self.ledger.keys().signing_key());
-        let mut ev = Ev::new(kinds::ASSERTION_ISSUED, now, json!({ "session_id": case_id, "client_id": client_id, "jti": claims.jti, "sub": claims.sub, "acr": claims.acr, "amr": claims.amr, "scope": claims.scope, "iat": claims.iat, "exp": claims.exp, "auth_time": claims.auth_time, "override_id": claims.override_.as_ref().map(|o| o.id.clone()), "kid": countersign_assertion::thumbprint(&self.ledger.keys().verifying_key()) }))
+        let mut ev = Ev::new(kinds::ASSERTION_ISSUED, now, json!({ "session_id": case_id, "client_id": client_id, "jti": claims.jti, "sub": claims.sub, "acr": claims.acr, "amr": claims.amr, "scope": claims.scope, "iat": claims.iat, "exp": claims.exp, "auth_time": claims.auth_time, "override_id": claims.override_.as_ref().map(|o| o.id.clone()), "kid": countersign_assertion::thumbprint(&self.ledger.keys().verifying_key()), "countersign_demo": claims.countersign_demo }))
             .case(case_id)
             .person(&claims.sub)
             .outcome("issued");

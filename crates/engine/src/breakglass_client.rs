@@ -209,6 +209,7 @@ impl Engine {
             amr: g.supervisor_amr.clone(),
             scope,
             override_: Some(override_claims(&g)),
+            countersign_demo: false, // set by sign_and_record
         };
         self.sign_and_record(request_id, client_id, claims)
     }

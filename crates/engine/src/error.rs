@@ -73,6 +73,10 @@ pub enum EngineError {
     /// with the person's own successful step-up.
     #[error("{0} is not a break-glass grant: a person's override is reconciled only by their own successful step-up")]
     NotBreakGlass(String),
+    /// Test input, a replay or a virtual reader on a data dir that is not
+    /// a demo one (`countersign init --demo`).
+    #[error("{0}: only a demo data dir (countersign init --demo) accepts it")]
+    DemoOnly(String),
     #[error("{context} ({}): {source}", path.display())]
     Io {
         context: &'static str,
@@ -128,6 +132,7 @@ impl EngineError {
             EngineError::RegistryTampered(_) => "registry.tampered".into(),
             EngineError::AdminPassExpired => "admin.pass_expired".into(),
             EngineError::NotBreakGlass(_) => "override.not_breakglass".into(),
+            EngineError::DemoOnly(_) => "refused.demo_only".into(),
             EngineError::Io { .. } => "io.error".into(),
         }
     }

@@ -99,17 +99,19 @@ fn biometric(code: &str, message: String) -> EngineError {
 }
 
 /// Puts the pending biometric evidence into the attempt's event
-/// (match.attempt or capture.quality_failed) of a transition's batch, under
-/// its key (`face` or `finger`).
+/// (match.attempt, capture.quality_failed or capture.device_unavailable)
+/// of a transition's batch, under its key (`face`, `finger`, or
+/// `test_input` for a demo's test input).
 pub(crate) fn attach_attempt_evidence(
     batch: &mut [NewEvent],
     evidence: Option<(&'static str, Value)>,
 ) {
     let Some((key, ev)) = evidence else { return };
-    if let Some(e) = batch
-        .iter_mut()
-        .find(|e| e.kind == kinds::MATCH_ATTEMPT || e.kind == kinds::CAPTURE_QUALITY_FAILED)
-    {
+    if let Some(e) = batch.iter_mut().find(|e| {
+        e.kind == kinds::MATCH_ATTEMPT
+            || e.kind == kinds::CAPTURE_QUALITY_FAILED
+            || e.kind == kinds::CAPTURE_DEVICE_UNAVAILABLE
+    }) {
         if let Some(obj) = e.body.as_object_mut() {
             obj.insert(key.into(), ev);
         }
@@ -167,6 +169,13 @@ impl Engine {
                 "biometric.self_witness",
                 format!("{person} cannot witness their own enrollment"),
             ));
+        }
+        if source.info().replay {
+            // Before the witness spends a factor.
+            self.require_demo(&format!(
+                "a face enrollment from a replay ({})",
+                source.info().id
+            ))?;
         }
         let (w, auth) = self.authenticate(
             witness,
@@ -265,27 +274,35 @@ impl Engine {
     /// The capture source could not even be opened (camera unplugged or
     /// busy, replay folder gone). After the operator's act of intent that is
     /// the `device_unavailable` fallback trigger, recorded with the error's
-    /// stable code.
+    /// stable code. `replay`: the source was a replay (a demo's folder of
+    /// frames), which only a demo data dir accepts.
     pub fn capture_unavailable(
         &mut self,
         s: &mut StepUp,
         device: &str,
+        replay: bool,
         err: &CaptureError,
     ) -> Result<(), EngineError> {
+        self.require_live_source(s, replay, device)?;
         self.apply(
             s,
             SessionEvent::CaptureStarted {
                 device: device.into(),
             },
         )?;
-        self.apply(
+        self.attempt_evidence = Some((
+            "face",
+            json!({ "device": { "id": device, "replay": replay }, "error": err.code() }),
+        ));
+        let out = self.apply(
             s,
             SessionEvent::DeviceUnavailable {
                 device: device.into(),
                 detail: format!("{}: {err}", err.code()),
             },
-        )?;
-        Ok(())
+        );
+        self.attempt_evidence = None;
+        out.map(drop)
     }
 
     /// One face attempt of a step-up, after the operator's act of intent:
@@ -306,6 +323,8 @@ impl Engine {
             .as_ref()
             .map(|p| p.id.clone())
             .ok_or_else(|| EngineError::Invalid("no operator identified yet".into()))?;
+        // A replay only on a demo data dir (demo.rs), before anything else.
+        self.require_live_source(s, source.info().replay, &source.info().id)?;
         let Some((template, template_sha)) = self.face_template(&operator)? else {
             return Err(biometric(
                 "biometric.not_enrolled",
@@ -323,13 +342,19 @@ impl Engine {
         let b = capture_burst(source, burst.max(1))?;
         if let Some(e) = b.unavailable {
             let detail = format!("{}: {e}", e.code());
-            self.apply(
+            self.attempt_evidence = Some((
+                "face",
+                json!({ "device": device, "error": e.code(), "frames_before": b.frames.len() }),
+            ));
+            let out = self.apply(
                 s,
                 SessionEvent::DeviceUnavailable {
                     device: device.id.clone(),
                     detail: detail.clone(),
                 },
-            )?;
+            );
+            self.attempt_evidence = None;
+            out?;
             return Ok(FaceAttempt::DeviceUnavailable {
                 device: device.id,
                 code: e.code().into(),

@@ -149,6 +149,13 @@ impl Engine {
                 format!("{person} cannot witness their own enrollment"),
             ));
         }
+        if reader.info().replay {
+            // Before the witness spends a factor.
+            self.require_demo(&format!(
+                "a finger enrollment on a virtual reader ({})",
+                reader.info().id
+            ))?;
+        }
         let (w, auth) = self.authenticate(
             witness,
             Role::Supervisor,
@@ -245,6 +252,8 @@ impl Engine {
             .as_ref()
             .map(|p| p.id.clone())
             .ok_or_else(|| EngineError::Invalid("no operator identified yet".into()))?;
+        // A virtual reader only on a demo data dir (demo.rs), before anything else.
+        self.require_live_source(s, reader.info().replay, &reader.info().id)?;
         let threshold = self.policy.matching.finger_threshold;
         if threshold <= 0.0 {
             return Err(EngineError::Invalid(format!(
@@ -277,13 +286,17 @@ impl Engine {
             Ok(v) => v,
             Err(e) if e.is_device_unavailable() => {
                 let detail = format!("{}: {e}", e.code());
-                self.apply(
+                evidence["failure"] = json!({ "code": e.code(), "reason": e.to_string() });
+                self.attempt_evidence = Some(("finger", evidence));
+                let out = self.apply(
                     s,
                     SessionEvent::DeviceUnavailable {
                         device: device.id.clone(),
                         detail: detail.clone(),
                     },
-                )?;
+                );
+                self.attempt_evidence = None;
+                out?;
                 return Ok(FingerAttempt::DeviceUnavailable {
                     device: device.id,
                     code: e.code().into(),
@@ -338,25 +351,34 @@ impl Engine {
     /// The reader could not even be opened (not plugged in, removed, busy):
     /// after the operator's act of intent that is the `device_unavailable`
     /// fallback trigger, recorded with the error's stable code.
+    /// `virtual_reader`: it was libfprint's `virtual_image` (a demo's), which
+    /// only a demo data dir accepts.
     pub fn finger_reader_unavailable(
         &mut self,
         s: &mut StepUp,
         device: &str,
+        virtual_reader: bool,
         err: &FingerprintError,
     ) -> Result<(), EngineError> {
+        self.require_live_source(s, virtual_reader, device)?;
         self.apply(
             s,
             SessionEvent::CaptureStarted {
                 device: device.into(),
             },
         )?;
-        self.apply(
+        self.attempt_evidence = Some((
+            "finger",
+            json!({ "device": { "id": device, "replay": virtual_reader }, "amr": ["fpt"], "error": err.code() }),
+        ));
+        let out = self.apply(
             s,
             SessionEvent::DeviceUnavailable {
                 device: device.into(),
                 detail: format!("{}: {err}", err.code()),
             },
-        )?;
-        Ok(())
+        );
+        self.attempt_evidence = None;
+        out.map(drop)
     }
 }

@@ -15,6 +15,7 @@ mod breakglass_client;
 mod client_auth;
 mod clients;
 mod datadir;
+mod demo;
 mod demo_faces;
 mod demo_fingers;
 mod error;

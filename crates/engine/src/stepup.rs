@@ -244,6 +244,8 @@ impl Engine {
     /// sessions and processes: a second process waits for the write lock
     /// and then sees the first one's failure.
     pub fn apply(&mut self, s: &mut StepUp, ev: SessionEvent) -> Result<Vec<Effect>, EngineError> {
+        // Test input and replays only on a demo data dir (demo.rs).
+        self.check_evidence_source(s, &ev)?;
         let now = self.now();
         let name = ev.name();
         let before = s.session.clone();

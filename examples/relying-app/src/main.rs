@@ -16,6 +16,12 @@
 //! `relying-app breakglass --principal svc-batch --trigger issuer_down ...`,
 //! then `wait` as for a step-up. State (the pending nonce, the held
 //! assertion, used jti values) lives in `--state-dir`.
+//!
+//! Against a demo kiosk (`countersign init --demo`, as in `scripts/run.sh`)
+//! pass `--accept-demo`: a demo's assertions say `countersign_demo` (its
+//! credentials are published and it accepts test inputs) and this app, like
+//! every verifier by default, refuses them otherwise. Never pass it in front
+//! of anything real.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,6 +61,11 @@ struct Cli {
     /// How fresh the authentication must be, seconds.
     #[arg(long, default_value_t = 600)]
     max_age: i64,
+    /// Accept assertions of a demo kiosk (`countersign init --demo`,
+    /// claim `countersign_demo`). For trying the example against the demo
+    /// only: a demo proves nothing about anybody.
+    #[arg(long, env = "RELYING_APP_ACCEPT_DEMO")]
+    accept_demo: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -147,6 +158,7 @@ fn expectations(cli: &Cli, nonce: Option<String>) -> Expectations {
     x.nonce = nonce;
     x.required_scope = Some(cli.scope.clone());
     x.max_age_s = Some(cli.max_age);
+    x.accept_demo = cli.accept_demo;
     x
 }
 

@@ -30,6 +30,7 @@ fn claims() -> Claims {
         amr: vec!["face".into()],
         scope: "payments.approve".into(),
         override_: None,
+        countersign_demo: false,
     }
 }
 
@@ -211,4 +212,50 @@ fn override_backed_assertions() {
         run(&sign(&c, &kiosk()), &expect(), Some(&status("active"))),
         "assertion.malformed"
     );
+}
+
+/// A demo kiosk's assertion (`countersign_demo: true`) is refused by a
+/// default verifier, and accepted only when the verifier opts in; the flag
+/// is covered by the signature, so stripping it breaks the token.
+#[test]
+fn demo_assertions_are_refused_unless_the_verifier_opts_in() {
+    let demo = Claims {
+        countersign_demo: true,
+        ..claims()
+    };
+    let t = sign(&demo, &kiosk());
+    assert!(t.split('.').nth(1).is_some());
+    let (_, decoded) = countersign_assertion::decode_unverified(&t).unwrap();
+    assert!(decoded.countersign_demo);
+    assert_eq!(
+        code(check(&t, &jwks(), &expect(), None)),
+        "assertion.demo",
+        "a default verifier refuses a demo assertion"
+    );
+    let mut store = MemoryReplayStore::default();
+    assert_eq!(
+        code(verify(&t, &jwks(), &expect(), None, &mut store)),
+        "assertion.demo"
+    );
+    let mut x = expect();
+    x.accept_demo = true;
+    assert_eq!(code(verify(&t, &jwks(), &x, None, &mut store)), "ok");
+    // Stripping the claim after signing: the signature no longer verifies.
+    let parts: Vec<&str> = t.split('.').collect();
+    let stripped = format!(
+        "{}.{}.{}",
+        parts[0],
+        BASE64URL_NOPAD.encode(&serde_json::to_vec(&claims()).unwrap()),
+        parts[2]
+    );
+    assert_eq!(
+        code(check(&stripped, &jwks(), &expect(), None)),
+        "assertion.bad_signature"
+    );
+    // A production assertion does not carry the claim at all.
+    let prod = sign(&claims(), &kiosk());
+    let body = BASE64URL_NOPAD
+        .decode(prod.split('.').nth(1).unwrap().as_bytes())
+        .unwrap();
+    assert!(!String::from_utf8(body).unwrap().contains("countersign_demo"));
 }

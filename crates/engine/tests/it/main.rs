@@ -3,6 +3,7 @@
 
 mod breakglass;
 mod clients;
+mod demo_inputs;
 mod face;
 mod finger;
 mod flows;

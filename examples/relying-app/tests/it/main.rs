@@ -2,7 +2,9 @@
 //! kiosk API (`countersign api serve`), the headless step-up
 //! (`countersign stepup --request`), a supervisor's override, and this
 //! example app refusing, then approving, then refusing again when the
-//! override is revoked and when it expires.
+//! override is revoked and when it expires. The kiosk is a demo one (test
+//! scores stand in for a face), so the app runs with `--accept-demo`; a
+//! demo's assertion without it is refused.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -94,7 +96,14 @@ impl Drop for Server {
 
 fn app(api: &str, state: &Path, args: &[&str]) -> (i32, String) {
     let o = Command::new(relying_app())
-        .args(["--api", api, "--client-id", "payments-app", "--state-dir"])
+        .args([
+            "--api",
+            api,
+            "--client-id",
+            "payments-app",
+            "--accept-demo",
+            "--state-dir",
+        ])
         .arg(state)
         .args(args)
         .env("RELYING_APP_SECRET", APP_SECRET)
@@ -236,6 +245,24 @@ fn relying_app_through_failure_override_and_expiry() {
         out.contains("urn:countersign:acr:supervised-override"),
         "{out}"
     );
+    // Without --accept-demo the app refuses the demo kiosk's assertion
+    // (on a copy of its state: the refusal drops the held assertion).
+    let copy = tmp.path().join("app-copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in std::fs::read_dir(&state).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), copy.join(f.file_name())).unwrap();
+    }
+    let o = Command::new(relying_app())
+        .args(["--api", &api, "--client-id", "payments-app", "--state-dir"])
+        .arg(&copy)
+        .args(["approve", "--amount", "1"])
+        .env("RELYING_APP_SECRET", APP_SECRET)
+        .env_remove("RELYING_APP_ACCEPT_DEMO")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("assertion.demo"), "{}", text(&o));
     let (code, out) = app(&api, &state, &["approve", "--amount", "100"]);
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -257,6 +284,7 @@ fn relying_app_through_failure_override_and_expiry() {
                 "payments-app",
                 "--replay-store",
                 tmp.path().join("jti.json").to_str().unwrap(),
+                "--accept-demo",
             ],
             None,
         )
@@ -429,7 +457,7 @@ fn serve(k: &Kiosk, tmp: &Path) -> (Server, String) {
 /// The app with a signed-request key instead of a secret.
 fn keyed_app(api: &str, key: &Path, state: &Path, args: &[&str]) -> (i32, String) {
     let o = Command::new(relying_app())
-        .args(["--api", api, "--client-id", "batch-app", "--key"])
+        .args(["--api", api, "--client-id", "batch-app", "--accept-demo", "--key"])
         .arg(key)
         .arg("--state-dir")
         .arg(state)

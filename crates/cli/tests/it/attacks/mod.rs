@@ -12,6 +12,8 @@ mod attempt_race;
 mod breakglass_requester;
 mod case_actions;
 mod clock;
+mod demo_inputs;
 mod offer_expiry;
 mod private_files;
 mod totp_race;
+mod verify_without_replay_store;

@@ -1,0 +1,209 @@
+//! What only a demo kiosk accepts.
+//!
+//! A data dir is a demo only when `countersign init --demo` made it: its
+//! marker (`countersign.json`) says `demo: true` *and* its first event,
+//! `kiosk.initialized`, says so too. The marker alone is a file anyone with
+//! a shell on the kiosk can edit; the event is in the signed chain. Every
+//! other data dir is production, where biometric evidence must come from a
+//! live device:
+//!
+//! - no **test input**: a score, quality failure, device-unavailable or PAD
+//!   result handed to [`Engine::apply`] instead of measured by
+//!   [`Engine::face_attempt`] / [`Engine::finger_attempt`] (the CLI's
+//!   `stepup --test-*` flags);
+//! - no **replay**: a capture source whose `DeviceInfo::replay` is set
+//!   (image files as the camera, libfprint's `virtual_image` reader fed
+//!   with images).
+//!
+//! On production such evidence is refused with `refused.demo_only`, and the
+//! refusal is recorded (`stepup.refused`, `refusal: "demo_only"`). The
+//! engine's own capture paths say where their evidence came from through
+//! `attempt_evidence` (its `device.replay`); an evidence event applied
+//! without it is test input. On a demo it is accepted and marked
+//! (`"test_input": {...}` in the attempt's event, beside `score_source`).
+//!
+//! Assertions: [`Engine::assertion_for`] signs nothing on production for a
+//! step-up whose evidence (read back from the ledger) came from test input
+//! or a replay, and every assertion of a demo kiosk carries
+//! `countersign_demo: true`, which a verifier refuses by default.
+
+use countersign_core::session::SessionEvent;
+use countersign_ledger::{Filter, PageRequest};
+use serde_json::{json, Value};
+
+use crate::demo_faces::is_demo_dir;
+use crate::evidence::{kinds, Ev};
+use crate::{Engine, EngineError, StepUp};
+
+/// Where one piece of biometric evidence came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Provenance {
+    /// A live device (camera, real fingerprint reader), or its absence.
+    Live,
+    /// Frames from files or a virtual reader (`DeviceInfo::replay`).
+    Replay,
+    /// A result given to `apply` instead of measured.
+    TestInput,
+}
+
+impl Provenance {
+    fn describe(self) -> &'static str {
+        match self {
+            Provenance::Live => "live device",
+            Provenance::Replay => "a replay or virtual reader (frames or prints from files)",
+            Provenance::TestInput => "test input (a result given, not measured)",
+        }
+    }
+}
+
+/// Whether an event body holds evidence only a demo accepts, and why.
+pub(crate) fn demo_only_evidence(body: &Value) -> Option<&'static str> {
+    if body.get("test_input").is_some()
+        || body["score_source"].as_str() == Some("test_input")
+        || body["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("test input"))
+    {
+        return Some("test input");
+    }
+    for key in ["face", "finger"] {
+        if body[key]["device"]["replay"].as_bool() == Some(true) {
+            return Some("a replay or virtual reader");
+        }
+    }
+    None
+}
+
+impl Engine {
+    /// True only for a data dir made by `countersign init --demo`: the
+    /// marker and the signed `kiosk.initialized` event both say so.
+    pub fn is_demo(&self) -> bool {
+        if !is_demo_dir(self.data_dir()) {
+            return false;
+        }
+        self.ledger
+            .query(
+                &Filter {
+                    kinds: vec![kinds::KIOSK_INITIALIZED.into()],
+                    ..Default::default()
+                },
+                &PageRequest {
+                    after_seq: None,
+                    limit: 1,
+                    newest_first: false,
+                },
+            )
+            .ok()
+            .and_then(|p| p.rows.into_iter().next())
+            .is_some_and(|r| r.body["demo"].as_bool() == Some(true))
+    }
+
+    /// Refuses `what` on production: an error with `refused.demo_only`.
+    pub fn require_demo(&self, what: &str) -> Result<(), EngineError> {
+        if self.is_demo() {
+            Ok(())
+        } else {
+            Err(EngineError::DemoOnly(what.into()))
+        }
+    }
+
+    /// Before an attempt opens: a replay source on production is refused
+    /// (and recorded) before the session moves, so nothing is captured.
+    pub(crate) fn require_live_source(
+        &mut self,
+        s: &StepUp,
+        replay: bool,
+        device: &str,
+    ) -> Result<(), EngineError> {
+        if !replay || self.is_demo() {
+            return Ok(());
+        }
+        Err(self.refuse_demo_only(s, "capture_started", Provenance::Replay, device))
+    }
+
+    /// Called by [`Engine::apply`] for every event: evidence events
+    /// (match, quality failure, device unavailable) must come from a live
+    /// device unless the data dir is a demo (see the module doc).
+    pub(crate) fn check_evidence_source(
+        &mut self,
+        s: &StepUp,
+        ev: &SessionEvent,
+    ) -> Result<(), EngineError> {
+        let device = match ev {
+            SessionEvent::Match { .. } | SessionEvent::QualityFailure { .. } => String::new(),
+            SessionEvent::DeviceUnavailable { device, .. } => device.clone(),
+            _ => return Ok(()),
+        };
+        let provenance = match &self.attempt_evidence {
+            None => Provenance::TestInput,
+            Some((_, v)) if v["device"]["replay"].as_bool() == Some(true) => Provenance::Replay,
+            Some(_) => Provenance::Live,
+        };
+        if provenance == Provenance::Live {
+            return Ok(());
+        }
+        if self.is_demo() {
+            if provenance == Provenance::TestInput {
+                self.attempt_evidence = Some((
+                    "test_input",
+                    json!({ "demo": true, "note": "a result given, not measured: accepted only because this data dir is a demo" }),
+                ));
+            }
+            return Ok(());
+        }
+        self.attempt_evidence = None;
+        Err(self.refuse_demo_only(s, ev.name(), provenance, &device))
+    }
+
+    /// Records the refusal (`stepup.refused`, `refusal: "demo_only"`) and
+    /// returns the error; a failed append is returned instead.
+    fn refuse_demo_only(
+        &mut self,
+        s: &StepUp,
+        event: &str,
+        provenance: Provenance,
+        device: &str,
+    ) -> EngineError {
+        let what = format!("{event} from {}", provenance.describe());
+        let err = EngineError::DemoOnly(what.clone());
+        let now = self.now();
+        let mut ev = Ev::new(
+            kinds::STEPUP_REFUSED,
+            now,
+            json!({ "session_id": s.session.id, "event": event, "refusal": "demo_only",
+                    "message": err.to_string(), "state": s.session.state.name(),
+                    "device": device, "source": match provenance { Provenance::Replay => "replay", _ => "test_input" } }),
+        )
+        .case(&s.session.id)
+        .outcome("refused");
+        if let Some(op) = &s.session.operator {
+            ev = ev.person(&op.id);
+        }
+        match self.ledger.append(&ev.build()) {
+            Ok(_) => err,
+            Err(e) => EngineError::Ledger(e),
+        }
+    }
+
+    /// The first event of a step-up whose evidence only a demo accepts:
+    /// `(seq, why)`.
+    pub(crate) fn demo_only_evidence_in(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<(u64, &'static str)>, EngineError> {
+        let rows = self.ledger.all(&Filter {
+            case_id: Some(session_id.into()),
+            kinds: [
+                kinds::MATCH_ATTEMPT,
+                kinds::CAPTURE_QUALITY_FAILED,
+                kinds::CAPTURE_DEVICE_UNAVAILABLE,
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..Default::default()
+        })?;
+        Ok(rows
+            .iter()
+            .find_map(|r| demo_only_evidence(&r.body).map(|why| (r.seq, why))))
+    }
+}

@@ -1,0 +1,130 @@
+//! Issue 13, item 1, at the engine: a production data dir refuses evidence
+//! that was handed to `apply` instead of measured (what the CLI's
+//! `--test-*` flags do), whoever calls it; a demo takes it and marks it.
+
+use countersign_core::session::{Modality, SessionEvent};
+use countersign_core::{Role, SessionState};
+use countersign_engine::{kinds, Engine, InitOptions, ManualClock};
+use countersign_ledger::Filter;
+
+use crate::T0;
+
+/// A production data dir (`init` without demo) with one operator; kept in
+/// one place because how administration authenticates is changing.
+fn production() -> (tempfile::TempDir, Engine) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let clock = ManualClock::at(T0);
+    countersign_engine::DataDir::new(dir.clone())
+        .init(&InitOptions::default(), &clock)
+        .unwrap();
+    let mut e = Engine::open_with_clock(&dir, Box::new(clock)).unwrap();
+    e.add_person("olga", "Olga", [Role::Operator], "init").unwrap();
+    (tmp, e)
+}
+
+fn count(e: &Engine, kind: &str) -> usize {
+    e.ledger()
+        .all(&Filter {
+            kinds: vec![kind.into()],
+            ..Default::default()
+        })
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn production_engine_refuses_given_results_whoever_applies_them() {
+    let (_tmp, mut e) = production();
+    assert!(!e.is_demo());
+    let given = [
+        SessionEvent::Match {
+            modality: Modality::Face,
+            score: 0.99,
+            pad_passed: Some(true),
+        },
+        SessionEvent::QualityFailure {
+            reason: "given".into(),
+        },
+        SessionEvent::DeviceUnavailable {
+            device: "v4l2:0".into(),
+            detail: "given".into(),
+        },
+    ];
+    for ev in given {
+        let mut s = e
+            .start_stepup(
+                ["payments.approve".to_string()].into_iter().collect(),
+                vec![],
+                "cli",
+            )
+            .unwrap();
+        e.identify(&mut s, "olga").unwrap();
+        e.apply(&mut s, SessionEvent::Intent).unwrap();
+        e.apply(
+            &mut s,
+            SessionEvent::CaptureStarted {
+                device: "v4l2:0".into(),
+            },
+        )
+        .unwrap();
+        let err = e.apply(&mut s, ev).unwrap_err();
+        assert_eq!(err.code(), "refused.demo_only", "{err}");
+        assert!(matches!(s.session.state, SessionState::Capturing { .. }));
+    }
+    assert_eq!(count(&e, kinds::MATCH_ATTEMPT), 0);
+    assert_eq!(count(&e, kinds::CAPTURE_QUALITY_FAILED), 0);
+    assert_eq!(count(&e, kinds::CAPTURE_DEVICE_UNAVAILABLE), 0);
+    assert_eq!(count(&e, kinds::FALLBACK_TRIGGERED), 0);
+    let refused = e
+        .ledger()
+        .all(&Filter {
+            kinds: vec![kinds::STEPUP_REFUSED.into()],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(refused.len(), 3, "each refusal is evidence");
+    assert!(refused.iter().all(|r| r.body["refusal"] == "demo_only"));
+    assert!(e.ledger().verify().unwrap().problems.is_empty());
+}
+
+#[test]
+fn a_demo_takes_given_results_and_marks_them() {
+    let mut f = crate::demo();
+    assert!(f.engine.is_demo());
+    let e = &mut f.engine;
+    let mut s = e
+        .start_stepup(
+            ["payments.approve".to_string()].into_iter().collect(),
+            vec![],
+            "cli",
+        )
+        .unwrap();
+    e.identify(&mut s, "olga").unwrap();
+    e.apply(&mut s, SessionEvent::Intent).unwrap();
+    e.apply(
+        &mut s,
+        SessionEvent::CaptureStarted {
+            device: "replay:cli".into(),
+        },
+    )
+    .unwrap();
+    e.apply(
+        &mut s,
+        SessionEvent::Match {
+            modality: Modality::Face,
+            score: 0.99,
+            pad_passed: None,
+        },
+    )
+    .unwrap();
+    assert!(matches!(s.session.state, SessionState::Succeeded { .. }));
+    let m = e
+        .ledger()
+        .all(&Filter {
+            kinds: vec![kinds::MATCH_ATTEMPT.into()],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(m[0].body["test_input"]["demo"], true, "{}", m[0].body);
+}
