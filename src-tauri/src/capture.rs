@@ -1,11 +1,19 @@
 //! The window's capture source and face matcher.
 //!
-//! A camera when one is attached (on its own thread: see [`open_camera`]),
-//! else the replay scenes of the data dir (`<data dir>/replay/<scene>/`, put
-//! there by `countersign init --demo --demo-faces`) or of
-//! `COUNTERSIGN_REPLAY_DIR`. A replay says so everywhere: the status, every
-//! preview frame and (through the capture crate's `DeviceInfo::replay`)
-//! every evidence record.
+//! On a real kiosk (any data dir not made by `countersign init --demo`):
+//! `COUNTERSIGN_CAMERA`, else the first V4L2 camera (on its own thread: see
+//! [`open_camera`]); with none, every attempt is the `device_unavailable`
+//! trigger. There is no replay: no scenes, no scene picker, and
+//! `COUNTERSIGN_REPLAY_DIR` (a test affordance) is refused with
+//! `refused.demo_only` (status, preview and attempts say so; an attempt is
+//! refused, not a fallback, so setting the variable cannot fire one).
+//!
+//! On a demo data dir: a camera when one is attached, else the replay
+//! scenes of the data dir (`<data dir>/replay/<scene>/`, put there by
+//! `countersign init --demo --demo-faces`) or of `COUNTERSIGN_REPLAY_DIR`.
+//! A replay says so everywhere: the status, every preview frame and
+//! (through the capture crate's `DeviceInfo::replay`) every evidence record.
+//! The engine refuses replayed evidence on a real kiosk in any case.
 //!
 //! Preview and attempts differ for a replay: the preview loops the scene at
 //! a few frames per second; each attempt opens the scene afresh and takes
@@ -46,14 +54,29 @@ const PREVIEW_FIT: Resolution = Resolution {
 /// Where frames come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
-    Camera { id: String },
-    Replay { root: PathBuf },
+    Camera {
+        id: String,
+    },
+    Replay {
+        root: PathBuf,
+    },
+    /// A real kiosk with no camera: every attempt is `device_unavailable`.
+    NoCamera,
+    /// A real kiosk asked for a replay (`COUNTERSIGN_REPLAY_DIR`): refused.
+    Refused {
+        reason: String,
+    },
 }
+
+/// The id recorded when a real kiosk has no camera at all.
+pub const NO_CAMERA: &str = "v4l2:none";
 
 /// The capture state shared by the commands.
 pub struct Capture {
     spec: SourceSpec,
     models: PathBuf,
+    /// The data dir is a demo (`init --demo`): replay scenes may be chosen.
+    demo: bool,
     inner: Mutex<Inner>,
 }
 
@@ -80,6 +103,17 @@ fn capture_err(e: &CaptureError) -> IpcError {
     IpcError::new(e.code(), e.to_string())
 }
 
+fn demo_only(reason: &str) -> IpcError {
+    IpcError::new(codes::DEMO_ONLY, reason)
+}
+
+fn no_camera() -> CaptureError {
+    CaptureError::NotFound {
+        device: NO_CAMERA.into(),
+        detail: "no camera is attached (and a real kiosk never replays images instead)".into(),
+    }
+}
+
 /// Sub-folders of a replay root; a root that holds frames itself is one
 /// scene named after it.
 pub fn scenes(root: &Path) -> Vec<String> {
@@ -96,24 +130,43 @@ pub fn scenes(root: &Path) -> Vec<String> {
 }
 
 impl Capture {
-    /// Chooses the source: `COUNTERSIGN_REPLAY_DIR` when set (tests and
-    /// demos stay replays on a machine with a camera), else a camera
-    /// ([`first_camera`]), else `<data dir>/replay`.
+    /// Chooses the source. On a demo data dir: `COUNTERSIGN_REPLAY_DIR`
+    /// when set (tests and demos stay replays on a machine with a camera),
+    /// else a camera ([`first_camera`]), else `<data dir>/replay`. On any
+    /// other: a camera, else [`SourceSpec::NoCamera`]; a replay dir is
+    /// [`SourceSpec::Refused`].
     pub fn from_env(data_dir: &Path, env: impl Fn(&str) -> Option<String>) -> Capture {
+        let demo = countersign_engine::is_demo_dir(data_dir);
         let replay_dir = env(ENV_REPLAY_DIR)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
-        let spec = match (replay_dir, first_camera(&env)) {
-            (Some(root), _) => SourceSpec::Replay { root },
-            (None, Some(id)) => SourceSpec::Camera { id },
-            (None, None) => SourceSpec::Replay {
+        let spec = match (demo, replay_dir, first_camera(&env)) {
+            (false, Some(root), _) => SourceSpec::Refused {
+                reason: format!(
+                    "{ENV_REPLAY_DIR}={} replays images as the camera, a test affordance \
+                     only a demo data dir (countersign init --demo) accepts; unset it",
+                    root.display()
+                ),
+            },
+            (true, Some(root), _) => SourceSpec::Replay { root },
+            (_, None, Some(id)) => SourceSpec::Camera { id },
+            (true, None, None) => SourceSpec::Replay {
                 root: data_dir.join(countersign_engine::REPLAY_DIR),
             },
+            (false, None, None) => SourceSpec::NoCamera,
         };
-        Capture::new(spec, countersign_matcher::default_models_dir())
+        Capture::with_mode(spec, countersign_matcher::default_models_dir(), demo)
     }
 
+    /// A capture over `spec`; scenes may be chosen when it is a replay
+    /// (tests; the app uses [`Capture::from_env`]).
     pub fn new(spec: SourceSpec, models: PathBuf) -> Capture {
+        let demo = matches!(spec, SourceSpec::Replay { .. });
+        Capture::with_mode(spec, models, demo)
+    }
+
+    /// `demo`: the data dir is a demo one, where scenes may be chosen.
+    pub fn with_mode(spec: SourceSpec, models: PathBuf, demo: bool) -> Capture {
         let scene = match &spec {
             SourceSpec::Replay { root } => {
                 let all = scenes(root);
@@ -122,11 +175,12 @@ impl Capture {
                     .or(all.first())
                     .cloned()
             }
-            SourceSpec::Camera { .. } => None,
+            _ => None,
         };
         Capture {
             spec,
             models,
+            demo,
             inner: Mutex::new(Inner {
                 scene,
                 live: None,
@@ -161,7 +215,7 @@ impl Capture {
                 Some(s) => root.join(s),
                 None => root.clone(),
             }),
-            SourceSpec::Camera { .. } => None,
+            _ => None,
         }
     }
 
@@ -203,11 +257,33 @@ impl Capture {
                     error,
                 }
             }
+            SourceSpec::NoCamera => ipc::CaptureStatus {
+                replay: false,
+                source: NO_CAMERA.into(),
+                scenes: vec![],
+                scene: None,
+                device: None,
+                error: Some(capture_err(&no_camera())),
+            },
+            SourceSpec::Refused { reason } => ipc::CaptureStatus {
+                replay: false,
+                source: ENV_REPLAY_DIR.into(),
+                scenes: vec![],
+                scene: None,
+                device: None,
+                error: Some(demo_only(reason)),
+            },
         })
     }
 
-    /// Picks another replay scene (only for a replay source).
+    /// Picks another replay scene (only for a replay source, only on a
+    /// demo data dir: refused with `refused.demo_only` on a real kiosk).
     pub fn set_scene(&self, scene: &str) -> Result<ipc::CaptureStatus, IpcError> {
+        if !self.demo {
+            return Err(demo_only(
+                "replay scenes exist only on a demo data dir (countersign init --demo)",
+            ));
+        }
         {
             let mut g = self.lock()?;
             let SourceSpec::Replay { root } = &self.spec else {
@@ -239,6 +315,8 @@ impl Capture {
                     Box::new(open_replay(&path, 5.0, true).map_err(|e| capture_err(&e))?)
                 }
                 SourceSpec::Camera { id } => open_camera(id).map_err(|e| capture_err(&e))?,
+                SourceSpec::NoCamera => return Err(capture_err(&no_camera())),
+                SourceSpec::Refused { reason } => return Err(demo_only(reason)),
             });
         }
         let src = g.live.as_mut().expect("opened above");
@@ -319,6 +397,7 @@ impl Capture {
                     Ok(s) => AttemptSource::Open(Box::new(s)),
                     Err(e) => AttemptSource::Unavailable {
                         device: format!("replay:{}", path.display()),
+                        replay: true,
                         error: e,
                     },
                 }
@@ -329,10 +408,17 @@ impl Capture {
                     Ok(s) => AttemptSource::Open(s),
                     Err(e) => AttemptSource::Unavailable {
                         device: id.clone(),
+                        replay: false,
                         error: e,
                     },
                 },
             },
+            SourceSpec::NoCamera => AttemptSource::Unavailable {
+                device: NO_CAMERA.into(),
+                replay: false,
+                error: no_camera(),
+            },
+            SourceSpec::Refused { reason } => return Err(demo_only(reason)),
         })
     }
 
@@ -350,7 +436,12 @@ impl Capture {
 #[derive(Debug)]
 pub enum AttemptSource {
     Open(Box<dyn Source + Send>),
-    Unavailable { device: String, error: CaptureError },
+    /// `replay`: the source that could not be opened was a replay folder.
+    Unavailable {
+        device: String,
+        replay: bool,
+        error: CaptureError,
+    },
 }
 
 fn device_view(d: &countersign_capture::DeviceInfo) -> ipc::DeviceView {
@@ -419,9 +510,10 @@ mod tests {
     }
 
     #[test]
-    fn a_replay_dir_wins_over_a_camera() {
+    fn a_replay_dir_wins_over_a_camera_on_a_demo() {
+        let d = demo_dir();
         let c = Capture::from_env(
-            Path::new("/data"),
+            d.path(),
             env_of(&[(ENV_REPLAY_DIR, "/scenes"), (ENV_CAMERA, "v4l2:0")]),
         );
         assert_eq!(
@@ -461,27 +553,87 @@ mod tests {
         let e = c.preview().unwrap_err();
         assert_eq!(e.code, "capture.not_found");
         match c.attempt_source().unwrap() {
-            AttemptSource::Unavailable { device, error } => {
+            AttemptSource::Unavailable { device, error, replay } => {
+                assert!(!replay);
                 assert_eq!(device, "v4l2:usb-missing");
                 assert!(error.is_device_unavailable(), "{error}");
             }
             AttemptSource::Open(s) => panic!("opened {:?}", s.info()),
         }
         let e = c.set_scene("genuine").unwrap_err();
-        assert_eq!(e.code, codes::NOT_REPLAY);
+        assert_eq!(e.code, codes::DEMO_ONLY, "not a demo data dir");
+    }
+
+    /// A data dir made by `init --demo` (only its marker matters here).
+    fn demo_dir() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(
+            t.path().join("countersign.json"),
+            r#"{"kiosk_id":"k","created_ms":0,"demo":true,"format":1}"#,
+        )
+        .unwrap();
+        t
     }
 
     #[test]
-    fn no_camera_and_no_replay_dir_is_the_data_dirs_replay() {
+    fn no_camera_on_a_demo_is_the_data_dirs_replay() {
+        if Path::new("/dev/video0").exists() {
+            eprintln!("skipping: this machine has a camera");
+            return;
+        }
+        let d = demo_dir();
+        let c = Capture::from_env(d.path(), env_of(&[]));
+        assert_eq!(
+            c.spec,
+            SourceSpec::Replay {
+                root: d.path().join(countersign_engine::REPLAY_DIR)
+            }
+        );
+        assert!(c.demo);
+    }
+
+    /// A real kiosk (no demo marker) with no camera has no source at all:
+    /// no replay, no scenes, and an attempt is `device_unavailable`.
+    #[test]
+    fn no_camera_on_a_real_kiosk_is_unavailable_never_a_replay() {
         if Path::new("/dev/video0").exists() {
             eprintln!("skipping: this machine has a camera");
             return;
         }
         let c = Capture::from_env(Path::new("/data"), env_of(&[]));
+        assert_eq!(c.spec, SourceSpec::NoCamera);
+        let st = c.status().unwrap();
+        assert!(!st.replay && st.scenes.is_empty() && st.device.is_none());
+        assert_eq!(st.error.unwrap().code, "capture.not_found");
+        match c.attempt_source().unwrap() {
+            AttemptSource::Unavailable { replay, error, .. } => {
+                assert!(!replay);
+                assert!(error.is_device_unavailable());
+            }
+            AttemptSource::Open(s) => panic!("opened {:?}", s.info()),
+        }
+        assert_eq!(c.preview().unwrap_err().code, "capture.not_found");
+        assert_eq!(c.set_scene("genuine").unwrap_err().code, codes::DEMO_ONLY);
+    }
+
+    /// COUNTERSIGN_REPLAY_DIR on a real kiosk is refused, never used.
+    #[test]
+    fn a_replay_dir_on_a_real_kiosk_is_refused() {
+        let c = Capture::from_env(Path::new("/data"), env_of(&[(ENV_REPLAY_DIR, "/scenes")]));
+        assert!(matches!(c.spec, SourceSpec::Refused { .. }), "{:?}", c.spec);
+        let st = c.status().unwrap();
+        assert!(!st.replay && st.scenes.is_empty());
+        assert_eq!(st.error.unwrap().code, codes::DEMO_ONLY);
+        assert_eq!(c.attempt_source().unwrap_err().code, codes::DEMO_ONLY);
+        assert_eq!(c.preview().unwrap_err().code, codes::DEMO_ONLY);
+        assert_eq!(c.set_scene("genuine").unwrap_err().code, codes::DEMO_ONLY);
+        // On a demo it is still the replay it always was.
+        let d = demo_dir();
+        let c = Capture::from_env(d.path(), env_of(&[(ENV_REPLAY_DIR, "/scenes")]));
         assert_eq!(
             c.spec,
             SourceSpec::Replay {
-                root: Path::new("/data").join(countersign_engine::REPLAY_DIR)
+                root: "/scenes".into()
             }
         );
     }

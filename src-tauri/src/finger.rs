@@ -8,8 +8,15 @@
 //! `countersign_fingerprint::helper` before Tauri or GTK start). One helper
 //! per attempt: it opens the reader, runs the verification and exits.
 //!
-//! Without `COUNTERSIGN_FINGER_READER` the reader is libfprint's own
-//! `virtual_image` driver fed with the demo impressions of
+//! On a real kiosk (any data dir not made by `countersign init --demo`) the
+//! reader is `COUNTERSIGN_FINGER_READER`, else the first libfprint reader
+//! that is not the `virtual_image` driver; with none, an attempt is the
+//! device-unavailable trigger. There are no scenes and no virtual reader
+//! (setting a scene is refused with `refused.demo_only`; the engine refuses
+//! a virtual reader's evidence in any case).
+//!
+//! On a demo data dir, without `COUNTERSIGN_FINGER_READER`, the reader is
+//! libfprint's own `virtual_image` driver fed with the demo impressions of
 //! `<data dir>/fingers/<scene>/` (`countersign init --demo --demo-fingers`),
 //! like the replay camera: labelled VIRTUAL in the status, the prompt and
 //! (`replay: true`) every evidence record. Two built-in scenes exercise the
@@ -29,7 +36,7 @@ use countersign_fingerprint::{
 use crate::ipc::{self, codes, IpcError};
 
 /// A libfprint reader id (`countersign devices` lists them) or `first`;
-/// unset: the virtual demo reader.
+/// unset: the virtual demo reader on a demo data dir, else `first`.
 pub const ENV_FINGER_READER: &str = "COUNTERSIGN_FINGER_READER";
 /// The argument that makes the app binary a reader helper.
 pub const HELPER_ARG: &str = "--fingerprint-helper";
@@ -53,13 +60,23 @@ pub fn is_helper_invocation(args: &[String]) -> bool {
 pub enum ReaderChoice {
     /// libfprint's `virtual_image` fed from the scenes under `root`.
     Virtual { root: PathBuf },
-    /// A real reader by id, or the first one (`None`).
+    /// A real reader by id, or the first one that is not virtual (`None`).
     Real { id: Option<String> },
+}
+
+/// The id recorded when a real kiosk has no fingerprint reader at all.
+pub const NO_READER: &str = "libfprint:none";
+
+/// libfprint's virtual drivers (`virtual_image`, ...): test affordances.
+fn is_virtual_driver(d: &countersign_capture::DeviceInfo) -> bool {
+    d.replay || d.driver.starts_with("virtual_")
 }
 
 /// The fingerprint state shared by the commands.
 pub struct Fingers {
     choice: ReaderChoice,
+    /// The data dir is a demo (`init --demo`): scenes may be chosen.
+    demo: bool,
     helper: HelperCommand,
     timeout: Duration,
     place_delay: Duration,
@@ -93,8 +110,11 @@ pub struct OpenReader {
 #[derive(Debug)]
 pub enum AttemptReader {
     Open(Box<OpenReader>),
+    /// `virtual_reader`: the reader that could not be opened was the
+    /// demo's virtual one.
     Unavailable {
         device: String,
+        virtual_reader: bool,
         error: FingerprintError,
     },
 }
@@ -143,31 +163,49 @@ fn device_view(d: &countersign_capture::DeviceInfo) -> ipc::DeviceView {
 }
 
 impl Fingers {
-    /// The app's reader: `COUNTERSIGN_FINGER_READER`, else the virtual demo
-    /// reader over `<data dir>/fingers/`; operations in helpers started
-    /// from this very binary.
+    /// The app's reader: `COUNTERSIGN_FINGER_READER`, else on a demo data
+    /// dir the virtual demo reader over `<data dir>/fingers/`, else the
+    /// first real reader; operations in helpers started from this very
+    /// binary.
     pub fn from_env(data_dir: &Path, env: impl Fn(&str) -> Option<String>) -> Fingers {
+        let demo = countersign_engine::is_demo_dir(data_dir);
         let choice = match env(ENV_FINGER_READER).filter(|v| !v.is_empty()) {
             Some(v) if v == "first" => ReaderChoice::Real { id: None },
             Some(v) => ReaderChoice::Real { id: Some(v) },
-            None => ReaderChoice::Virtual {
+            None if demo => ReaderChoice::Virtual {
                 root: data_dir.join(countersign_engine::FINGER_SCENES_DIR),
             },
+            None => ReaderChoice::Real { id: None },
         };
         let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("countersign-app"));
-        Fingers::new(
+        Fingers::with_mode(
             choice,
             HelperCommand::new(exe, &[HELPER_ARG]),
             FINGER_TIMEOUT,
             DEMO_PLACE_DELAY,
+            demo,
         )
     }
 
+    /// Scenes may be chosen when `choice` is the virtual reader (tests;
+    /// the app uses [`Fingers::from_env`]).
     pub fn new(
         choice: ReaderChoice,
         helper: HelperCommand,
         timeout: Duration,
         place_delay: Duration,
+    ) -> Fingers {
+        let demo = matches!(choice, ReaderChoice::Virtual { .. });
+        Fingers::with_mode(choice, helper, timeout, place_delay, demo)
+    }
+
+    /// `demo`: the data dir is a demo one, where scenes may be chosen.
+    pub fn with_mode(
+        choice: ReaderChoice,
+        helper: HelperCommand,
+        timeout: Duration,
+        place_delay: Duration,
+        demo: bool,
     ) -> Fingers {
         let scene = match &choice {
             ReaderChoice::Virtual { root } => {
@@ -182,12 +220,18 @@ impl Fingers {
         let virtual_reader = matches!(choice, ReaderChoice::Virtual { .. });
         Fingers {
             choice,
+            demo,
             helper,
             timeout,
             place_delay,
             inner: Mutex::new(Inner { scene, next: 0 }),
             progress: Mutex::new(ipc::FingerProgress::idle(virtual_reader)),
         }
+    }
+
+    /// Which reader this is.
+    pub fn choice(&self) -> &ReaderChoice {
+        &self.choice
     }
 
     pub fn is_virtual(&self) -> bool {
@@ -227,7 +271,7 @@ impl Fingers {
                 let found = list.iter().find(|d| match (&want, virtual_reader) {
                     (_, true) => d.driver == "virtual_image",
                     (Some(id), false) => d.id == *id || d.driver == *id,
-                    (None, false) => true,
+                    (None, false) => !is_virtual_driver(d),
                 });
                 match found {
                     Some(d) => (Some(device_view(d)), None),
@@ -256,8 +300,15 @@ impl Fingers {
         })
     }
 
-    /// Picks another demo scene (virtual reader only).
+    /// Picks another demo scene (virtual reader only, demo data dir only:
+    /// refused with `refused.demo_only` on a real kiosk).
     pub fn set_scene(&self, scene: &str) -> Result<(), IpcError> {
+        if !self.demo {
+            return Err(IpcError::new(
+                codes::DEMO_ONLY,
+                "demo finger scenes exist only on a demo data dir (countersign init --demo)",
+            ));
+        }
         let ReaderChoice::Virtual { root } = &self.choice else {
             return Err(IpcError::new(
                 codes::NOT_REPLAY,
@@ -344,12 +395,33 @@ impl Fingers {
                 }
                 (ReaderSpec::Virtual { socket }, Some(feeder), Some(dir))
             }
-            ReaderChoice::Real { id } => (
-                id.clone().map_or(ReaderSpec::First, ReaderSpec::Id),
-                None,
-                None,
-            ),
+            ReaderChoice::Real { id: Some(id) } => (ReaderSpec::Id(id.clone()), None, None),
+            ReaderChoice::Real { id: None } => match self.first_real_reader() {
+                Ok(Some(id)) => (ReaderSpec::Id(id), None, None),
+                Ok(None) => {
+                    return Ok(AttemptReader::Unavailable {
+                        device: NO_READER.into(),
+                        virtual_reader: false,
+                        error: FingerprintError::Device(countersign_capture::CaptureError::NotFound {
+                            device: NO_READER.into(),
+                            detail: "libfprint lists no fingerprint reader (a virtual one never counts)".into(),
+                        }),
+                    })
+                }
+                Err(e) if e.is_device_unavailable() => {
+                    return Ok(AttemptReader::Unavailable {
+                        device: NO_READER.into(),
+                        virtual_reader: false,
+                        error: e,
+                    })
+                }
+                Err(e) => {
+                    self.done();
+                    return Err(finger_err(&e));
+                }
+            },
         };
+        let virtual_reader = matches!(spec, ReaderSpec::Virtual { .. });
         let device = match &spec {
             ReaderSpec::Virtual { .. } => "libfprint:virtual_image".to_string(),
             ReaderSpec::Id(id) => id.clone(),
@@ -361,14 +433,26 @@ impl Fingers {
                 feeder,
                 _dir: dir,
             }))),
-            Err(error) if error.is_device_unavailable() => {
-                Ok(AttemptReader::Unavailable { device, error })
-            }
+            Err(error) if error.is_device_unavailable() => Ok(AttemptReader::Unavailable {
+                device,
+                virtual_reader,
+                error,
+            }),
             Err(e) => {
                 self.done();
                 Err(finger_err(&e))
             }
         }
+    }
+
+    /// The id of the first reader libfprint lists that is not a virtual
+    /// driver (listed through a helper).
+    fn first_real_reader(&self) -> Result<Option<String>, FingerprintError> {
+        let list = list_readers_in_helper(&self.helper, None)?;
+        Ok(list
+            .into_iter()
+            .find(|d| !is_virtual_driver(d))
+            .map(|d| d.id))
     }
 
     /// The reader's event hook during an operation: progress for the

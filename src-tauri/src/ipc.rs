@@ -53,6 +53,9 @@ pub mod codes {
     pub const INTERNAL: &str = "E_INTERNAL";
     /// A demo-only command was called on a real data dir.
     pub const NOT_DEMO: &str = "E_NOT_DEMO";
+    /// A test affordance (replay scenes, the virtual fingerprint reader,
+    /// `COUNTERSIGN_REPLAY_DIR`) on a real data dir: the engine's code.
+    pub const DEMO_ONLY: &str = "refused.demo_only";
     /// A replay-only command while the capture source is a camera.
     pub const NOT_REPLAY: &str = "E_NOT_REPLAY";
     /// No replay scene of that name.

@@ -141,8 +141,8 @@ pub fn list_people(sh: &Shared) -> Res<Vec<ipc::Person>> {
 }
 
 pub fn policy_view(sh: &Shared) -> Res<ipc::PolicyView> {
-    let demo = is_demo(&sh.data_dir);
     sh.run(|e, _| {
+        let demo = e.is_demo();
         let p = e.policy();
         Ok(ipc::PolicyView {
             scopes: p
@@ -174,17 +174,10 @@ pub fn policy_view(sh: &Shared) -> Res<ipc::PolicyView> {
     })
 }
 
-fn is_demo(dir: &std::path::Path) -> bool {
-    std::fs::read_to_string(dir.join("countersign.json"))
-        .ok()
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-        .and_then(|v| v["demo"].as_bool())
-        .unwrap_or(false)
-}
-
 /// Secrets and current TOTP codes of the demo people, only on a demo data dir.
 pub fn demo_credentials(sh: &Shared) -> Res<Vec<ipc::DemoCredential>> {
-    if !is_demo(&sh.data_dir) {
+    // The engine's test: the marker and the signed kiosk.initialized event.
+    if !sh.run(|e, _| Ok(e.is_demo())).unwrap_or(false) {
         return Err(IpcError::new(
             codes::NOT_DEMO,
             "demo credentials exist only in a demo data dir (countersign init --demo)",
@@ -278,9 +271,11 @@ pub fn verify_me(sh: &Shared, cap: &Capture, session_id: &str) -> Res<ipc::Stepu
     let view = sh.on_session(session_id, |e, s| {
         e.apply(s, SessionEvent::Intent)?;
         match source {
-            AttemptSource::Unavailable { device, error } => {
-                e.capture_unavailable(s, &device, &error)
-            }
+            AttemptSource::Unavailable {
+                device,
+                replay,
+                error,
+            } => e.capture_unavailable(s, &device, replay, &error),
             AttemptSource::Open(mut src) => {
                 let r = e.face_attempt(s, &matcher, src.as_mut(), BURST, None);
                 back = Some(src);

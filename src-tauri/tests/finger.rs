@@ -305,3 +305,102 @@ fn a_witnessed_finger_enrollment_through_the_app() {
     assert_eq!(err.code, "input.invalid", "{err:?}");
     let _ = Path::new(&fx.dir);
 }
+
+/// A real kiosk's data dir (`init` without `--demo`) with one operator.
+/// Kept in one place: how administration authenticates is changing.
+fn production() -> (tempfile::TempDir, PathBuf, Shared) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let clock = ManualClock::at(T0);
+    countersign_engine::DataDir::new(dir.clone())
+        .init(&InitOptions::default(), &clock)
+        .unwrap();
+    let mut engine = Engine::open_with_clock(&dir, Box::new(clock)).unwrap();
+    engine
+        .add_person("otto", "Otto", [countersign_core::Role::Operator], "init")
+        .unwrap();
+    (tmp, dir, Shared::with_engine(engine))
+}
+
+/// Item 1 of issue 13, in the app: on a real kiosk the reader is never
+/// libfprint's virtual one (even with the demo's impressions planted in
+/// the data dir), there are no scenes ("Reader unplugged" and "A smudged
+/// scan" included) and choosing one is refused; with no real reader an
+/// attempt is `device_unavailable`, recorded as a live device's.
+#[test]
+fn a_real_kiosk_has_no_virtual_reader_and_no_reader_is_device_unavailable() {
+    gtk_like_main_loop();
+    let (_tmp, dir, sh) = production();
+    std::fs::create_dir_all(
+        dir.join(countersign_engine::FINGER_SCENES_DIR)
+            .join("otto-right-index"),
+    )
+    .unwrap();
+    let from_env = Fingers::from_env(&dir, |_| None);
+    assert_eq!(from_env.choice(), &ReaderChoice::Real { id: None });
+    assert!(!from_env.is_virtual());
+    // The same choice with this test's helper binary.
+    let fp = Fingers::with_mode(
+        ReaderChoice::Real { id: None },
+        helper(),
+        Duration::from_secs(5),
+        Duration::ZERO,
+        false,
+    );
+    let st = service::finger_status(&sh, &fp).unwrap();
+    assert!(!st.virtual_reader, "{st:?}");
+    assert!(st.scenes.is_empty() && st.scene.is_none(), "{st:?}");
+    for scene in [SCENE_REMOVED, SCENE_POOR_SCAN, "otto-right-index"] {
+        let e = service::set_finger_scene(&sh, &fp, scene).unwrap_err();
+        assert_eq!(e.code, "refused.demo_only", "{scene}: {e:?}");
+    }
+    if st.device.is_some() {
+        eprintln!("skipping the no-reader half: this machine has a fingerprint reader");
+        return;
+    }
+    let v = service::start_stepup(
+        &sh,
+        StartStepupRequest {
+            scope: vec!["payments.approve".into()],
+            requester: "ledger-app".into(),
+        },
+    )
+    .unwrap();
+    service::identify(&sh, &v.session_id, "otto").unwrap();
+    let v = service::verify_finger(&sh, &fp, &v.session_id).unwrap();
+    assert_eq!(v.state, "fallback_offered", "{v:?}");
+    assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
+    let page = service::query_events(
+        &sh,
+        EventQuery {
+            kinds: vec!["capture.device_unavailable".into()],
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let body = &page.rows[0].body;
+    assert_eq!(body["finger"]["device"]["replay"], false, "{body}");
+
+    // The virtual reader handed to the engine anyway is refused there.
+    let virt = Fingers::new(
+        ReaderChoice::Virtual {
+            root: dir.join(countersign_engine::FINGER_SCENES_DIR),
+        },
+        helper(),
+        Duration::from_secs(5),
+        Duration::ZERO,
+    );
+    let v = service::start_stepup(
+        &sh,
+        StartStepupRequest {
+            scope: vec!["payments.approve".into()],
+            requester: "ledger-app".into(),
+        },
+    )
+    .unwrap();
+    service::identify(&sh, &v.session_id, "otto").unwrap();
+    virt.set_scene(SCENE_REMOVED).unwrap();
+    let e = service::verify_finger(&sh, &virt, &v.session_id).unwrap_err();
+    assert_eq!(e.code, "refused.demo_only", "{e:?}");
+}

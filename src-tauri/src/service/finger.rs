@@ -38,9 +38,11 @@ pub fn verify_finger(sh: &Shared, fingers: &Fingers, session_id: &str) -> Res<ip
     let view = sh.on_session(session_id, |e, s| {
         e.apply(s, SessionEvent::Intent)?;
         match opened {
-            AttemptReader::Unavailable { device, error } => {
-                e.finger_reader_unavailable(s, &device, &error)
-            }
+            AttemptReader::Unavailable {
+                device,
+                virtual_reader,
+                error,
+            } => e.finger_reader_unavailable(s, &device, virtual_reader, &error),
             AttemptReader::Open(mut open) => {
                 let (reader, feeder) = open.parts();
                 e.finger_attempt(s, reader, &mut |ev| fingers.on_event(feeder, ev))

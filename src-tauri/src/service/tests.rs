@@ -552,3 +552,109 @@ fn samples_open_for_the_deciding_supervisor_and_a_signed_in_reviewer() {
     fx.clock.advance(countersign_engine::REVIEWER_PASS_MS);
     assert_eq!(reviewer_session(&fx.sh).unwrap(), None, "the pass expired");
 }
+
+/// A real kiosk's data dir (`init` without `--demo`) with one operator.
+/// Kept in one place: how administration authenticates is changing.
+fn production() -> (tempfile::TempDir, std::path::PathBuf, Shared) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let clock = ManualClock::at(T0);
+    countersign_engine::DataDir::new(dir.clone())
+        .init(&InitOptions::default(), &clock)
+        .unwrap();
+    let mut engine = Engine::open_with_clock(&dir, Box::new(clock)).unwrap();
+    engine
+        .add_person("olga", "Olga", [countersign_core::Role::Operator], "init")
+        .unwrap();
+    (tmp, dir, Shared::with_engine(engine))
+}
+
+/// Item 1 of issue 13, in the app: a real kiosk has no replay camera and
+/// no scenes, refuses a scene and `COUNTERSIGN_REPLAY_DIR`, and with no
+/// camera an attempt is `device_unavailable` (never a replay instead). The
+/// demo's own replay scenes, copied into the data dir, are not used either.
+#[test]
+fn a_real_kiosk_offers_no_replay_and_no_camera_is_device_unavailable() {
+    if std::path::Path::new("/dev/video0").exists() {
+        eprintln!("skipping: this machine has a camera");
+        return;
+    }
+    let (_tmp, dir, sh) = production();
+    // Scenes planted where a demo keeps them change nothing.
+    let planted = dir.join(countersign_engine::REPLAY_DIR).join("genuine-olga");
+    std::fs::create_dir_all(&planted).unwrap();
+    assert!(!policy_view(&sh).unwrap().demo);
+    assert_eq!(demo_credentials(&sh).unwrap_err().code, codes::NOT_DEMO);
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    let cap = Capture::from_env(&dir, env(&[]));
+    let st = cap.status().unwrap();
+    assert!(!st.replay, "{st:?}");
+    assert!(st.scenes.is_empty() && st.scene.is_none(), "{st:?}");
+    assert_eq!(
+        cap.set_scene("genuine-olga").unwrap_err().code,
+        codes::DEMO_ONLY
+    );
+
+    let v = start_stepup(
+        &sh,
+        StartStepupRequest {
+            scope: vec!["payments.approve".into()],
+            requester: "ledger-app".into(),
+        },
+    )
+    .unwrap();
+    identify(&sh, &v.session_id, "olga").unwrap();
+    // COUNTERSIGN_REPLAY_DIR is refused: not used, and no fallback either.
+    let replaying = Capture::from_env(
+        &dir,
+        env(&[(crate::capture::ENV_REPLAY_DIR, "/tmp/scenes")]),
+    );
+    assert_eq!(
+        replaying.set_scene("genuine-olga").unwrap_err().code,
+        codes::DEMO_ONLY
+    );
+    let e = verify_me(&sh, &replaying, &v.session_id).unwrap_err();
+    assert_eq!(e.code, codes::DEMO_ONLY);
+    assert_eq!(stepup_status(&sh, &v.session_id).unwrap().state, "identified");
+    // No camera: the device_unavailable trigger, naming no replay.
+    let v = verify_me(&sh, &cap, &v.session_id).unwrap();
+    assert_eq!(v.state, "fallback_offered", "{v:?}");
+    assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
+    let ev = events_of(&sh, kinds::CAPTURE_DEVICE_UNAVAILABLE);
+    let body = &ev.first().expect("a device_unavailable event").body;
+    assert_eq!(body["face"]["device"]["replay"], false, "{body}");
+    assert_eq!(body["device"], crate::capture::NO_CAMERA, "{body}");
+
+    // A replay source handed to the engine anyway is refused there.
+    let v = start_stepup(
+        &sh,
+        StartStepupRequest {
+            scope: vec!["payments.approve".into()],
+            requester: "ledger-app".into(),
+        },
+    )
+    .unwrap();
+    identify(&sh, &v.session_id, "olga").unwrap();
+    let replay = Capture::new(
+        SourceSpec::Replay {
+            root: demo_faces().join("scenes"),
+        },
+        countersign_matcher::default_models_dir(),
+    );
+    replay.set_scene("genuine-olga").unwrap();
+    let e = verify_me(&sh, &replay, &v.session_id).unwrap_err();
+    assert_eq!(e.code, codes::DEMO_ONLY, "{e:?}");
+    let refused = events_of(&sh, kinds::STEPUP_REFUSED);
+    assert!(
+        refused.iter().any(|r| r.body["refusal"] == "demo_only"),
+        "the refusal is evidence"
+    );
+    assert!(events_of(&sh, kinds::MATCH_ATTEMPT).is_empty());
+}

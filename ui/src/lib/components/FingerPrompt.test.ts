@@ -9,10 +9,10 @@ import OperatorScreen from './OperatorScreen.svelte';
 const s = strings.operator;
 const f = strings.finger;
 
-async function setup(fingerScene: string, fingerStepMs = 0) {
+async function setup(fingerScene: string, fingerStepMs = 0, production = false) {
   let t = 1_800_000_000_000;
   const now = () => t;
-  const journey = createJourney(createMockBackend({ now, fingerScene, fingerStepMs }));
+  const journey = createJourney(createMockBackend({ now, fingerScene, fingerStepMs, production }));
   await journey.load();
   const clock = new Ticker(now);
   render(OperatorScreen, { props: { journey, clock } });
@@ -92,6 +92,16 @@ describe('FingerPrompt (operator enrolled with a finger)', () => {
     await fireEvent.change(select, { target: { value: 'someone-else' } });
     await fireEvent.click(screen.getByTestId('verify-finger'));
     expect(await screen.findByTestId('finger-result')).toHaveTextContent(f.notMatched);
+  });
+
+  it('a real kiosk has no virtual reader and no scenes; no reader is device_unavailable', async () => {
+    const h = await setup('otto-right-index', 0, true);
+    await h.identify('Otto Operator');
+    await screen.findByTestId('verify-finger');
+    expect(screen.queryByRole('combobox', { name: f.scene })).not.toBeInTheDocument();
+    expect(screen.queryByText(f.virtualNote)).not.toBeInTheDocument();
+    await fireEvent.click(screen.getByTestId('verify-finger'));
+    expect(await screen.findByTestId('fallback')).toHaveTextContent(strings.triggers.device_unavailable);
   });
 
   it('an operator without a finger enrolled gets the camera, not the fingerprint prompt', async () => {

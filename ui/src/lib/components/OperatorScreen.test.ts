@@ -8,10 +8,10 @@ import OperatorScreen from './OperatorScreen.svelte';
 
 const s = strings.operator;
 
-async function setup(scene?: string) {
+async function setup(scene?: string, production = false) {
   let t = 1_800_000_000_000;
   const now = () => t;
-  const journey = createJourney(createMockBackend({ now, scene }));
+  const journey = createJourney(createMockBackend({ now, scene, production }));
   await journey.load();
   const clock = new Ticker(now);
   let fellBack = false;
@@ -69,6 +69,24 @@ describe('OperatorScreen', () => {
     expect(screen.getByTestId('verify-me')).toBeEnabled();
     await fireEvent.click(screen.getByRole('button', { name: s.askSupervisor }));
     expect(h.fellBack()).toBe(true);
+  });
+
+  it('a real kiosk shows no replay and no scene picker; no camera is device_unavailable', async () => {
+    const h = await setup(undefined, true);
+    expect(h.journey.policy?.demo).toBe(false);
+    await startAndIdentify();
+    expect(await screen.findByTestId('hint')).toHaveTextContent(strings.camera.unavailable);
+    expect(screen.queryByTestId('replay-label')).not.toBeInTheDocument();
+    expect(screen.queryByRole('combobox', { name: strings.camera.scene })).not.toBeInTheDocument();
+    await expect(h.journey.backend.setReplayScene('impostor')).rejects.toMatchObject({ code: 'refused.demo_only' });
+    await fireEvent.click(screen.getByTestId('verify-me'));
+    expect(await screen.findByTestId('fallback')).toHaveTextContent(strings.triggers.device_unavailable);
+  });
+
+  it('a demo data dir shows the replay scene picker', async () => {
+    await setup();
+    await startAndIdentify();
+    expect(await screen.findByRole('combobox', { name: strings.camera.scene })).toBeInTheDocument();
   });
 
   it('a camera that is unavailable offers the fallback at once', async () => {

@@ -171,6 +171,8 @@ export interface MockOptions {
   fingerStepMs?: number;
   /** The sync panel's and the fleet view's mock data (services/mock-fleet.ts). */
   sync?: SyncMockOptions;
+  /** A real kiosk's data dir: no replay, no virtual reader, no scenes (mock.ts). */
+  production?: boolean;
 }
 
 /**
@@ -198,6 +200,7 @@ export function createMockBackend(options: MockOptions = {}): Backend {
       scene: options.scene,
       fingerScene: options.fingerScene,
       fingerStepMs: options.fingerStepMs,
+      production: options.production,
     }),
     ...createSyncMock({ now: options.now, ...options.sync }),
   });

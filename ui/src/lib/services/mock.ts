@@ -46,6 +46,13 @@ export interface DemoOptions {
   seedEvents?: number;
   /** Grants already in the log (one overdue for review, one active). */
   seedOverrides?: boolean;
+  /**
+   * A real kiosk's data dir (not `init --demo`), as the engine and the app
+   * treat it: no replay camera and no camera (every attempt is
+   * `device_unavailable`), no virtual reader, no scenes (choosing one is
+   * `refused.demo_only`), no demo credentials.
+   */
+  production?: boolean;
 }
 
 function fail(code: string, message: string): never {
@@ -59,10 +66,24 @@ export function createDemoBackend(options: DemoOptions = {}): DemoBackend {
   const overrides = new Map<string, MockOverride>();
   const events: EventRow[] = [];
   let counter = 0;
-  let scene = options.scene ?? 'genuine-olga';
+  const production = options.production ?? false;
+  // A real kiosk without a camera behaves as an unplugged one for attempts.
+  let scene = production ? 'unplugged' : (options.scene ?? 'genuine-olga');
   let frameNo = 0;
+  const policy = { ...mockPolicy, demo: !production };
+  const NO_CAMERA = 'capture device v4l2:none not found: no camera is attached (and a real kiosk never replays images instead)';
 
   function captureStatus(): CaptureStatus {
+    if (production) {
+      return {
+        replay: false,
+        source: 'v4l2:none',
+        scenes: [],
+        scene: null,
+        device: null,
+        error: { code: 'capture.not_found', message: NO_CAMERA },
+      };
+    }
     const unplugged = scene === 'unplugged';
     return {
       replay: true,
@@ -273,9 +294,10 @@ export function createDemoBackend(options: DemoOptions = {}): DemoBackend {
       return structuredClone(people);
     },
     async policyView() {
-      return structuredClone(mockPolicy);
+      return structuredClone(policy);
     },
     async demoCredentials() {
+      if (production) fail('E_NOT_DEMO', 'demo credentials exist only in a demo data dir (countersign init --demo)');
       return structuredClone(mockCredentials);
     },
     async startStepup(request) {
@@ -328,11 +350,13 @@ export function createDemoBackend(options: DemoOptions = {}): DemoBackend {
       return captureStatus();
     },
     async setReplayScene(name) {
+      if (production) fail('refused.demo_only', 'replay scenes exist only on a demo data dir (countersign init --demo)');
       if (!(name in SCENES) && name !== 'unplugged') fail('E_UNKNOWN_SCENE', `no replay scene "${name}"`);
       scene = name;
       return captureStatus();
     },
     async previewFrame(): Promise<PreviewFrame> {
+      if (production) fail('capture.not_found', NO_CAMERA);
       if (scene === 'unplugged') fail('capture.not_found', 'capture device replay:mock not found: the replay folder does not exist');
       frameNo += 1;
       return {
@@ -401,7 +425,9 @@ export function createDemoBackend(options: DemoOptions = {}): DemoBackend {
         });
       };
       if (scene === 'unplugged') {
-        record('unavailable', { detail: 'capture.not_found: the replay folder does not exist' });
+        record('unavailable', {
+          detail: production ? `capture.not_found: ${NO_CAMERA}` : 'capture.not_found: the replay folder does not exist',
+        });
         fire(s, 'device_unavailable');
       } else if (SCENES[scene]?.hint) {
         r.quality += 1;
@@ -587,7 +613,7 @@ export function createDemoBackend(options: DemoOptions = {}): DemoBackend {
         failureLimit: mockPolicy.consecutiveFailureLimit,
         qualityLimit: QUALITY_LIMIT,
       },
-      { scene: options.fingerScene, stepMs: options.fingerStepMs ?? 600 },
+      { scene: options.fingerScene, stepMs: options.fingerStepMs ?? 600, production },
     ),
   };
   return api;

@@ -43,6 +43,8 @@ export interface FingerMockContext {
 
 export interface FingerMockOptions {
   scene?: string;
+  /** A real kiosk: no virtual reader, no reader at all, no scenes. */
+  production?: boolean;
   /** Each of "waiting for the finger" and "scanning" lasts this long. */
   stepMs?: number;
 }
@@ -63,16 +65,29 @@ const DEVICE = {
 };
 
 export function createFingerMock(ctx: FingerMockContext, options: FingerMockOptions = {}) {
-  let scene: string = options.scene ?? 'otto-right-index';
+  const production = options.production ?? false;
+  // No reader on a real kiosk behaves as a removed one for attempts.
+  let scene: string = production ? 'reader-removed' : (options.scene ?? 'otto-right-index');
   const stepMs = options.stepMs ?? 0;
   const enrolled = new Set<string>(['otto']);
-  let progress: FingerProgress = { phase: 'idle', stage: 0, stages: 0, retryReason: null, virtualReader: true };
+  let progress: FingerProgress = { phase: 'idle', stage: 0, stages: 0, retryReason: null, virtualReader: !production };
 
   const phase = (p: string, stage = 0, stages = 1) => {
-    progress = { phase: p, stage, stages, retryReason: null, virtualReader: true };
+    progress = { phase: p, stage, stages, retryReason: null, virtualReader: !production };
   };
 
   function status(): FingerStatus {
+    if (production) {
+      return {
+        virtualReader: false,
+        source: 'first',
+        scenes: [],
+        scene: null,
+        device: null,
+        error: { code: 'capture.not_found', message: 'fingerprint reader first not found: libfprint lists 0 reader(s)' },
+        enrolled: [...enrolled].sort(),
+      };
+    }
     return {
       virtualReader: true,
       source: '/mock/fingers',
@@ -98,6 +113,7 @@ export function createFingerMock(ctx: FingerMockContext, options: FingerMockOpti
       return status();
     },
     async setFingerScene(name: string): Promise<FingerStatus> {
+      if (production) fail('refused.demo_only', 'demo finger scenes exist only on a demo data dir (countersign init --demo)');
       if (!(FINGER_SCENES as readonly string[]).includes(name)) fail('E_UNKNOWN_SCENE', `no demo finger scene "${name}"`);
       scene = name;
       return status();
@@ -148,7 +164,10 @@ export function createFingerMock(ctx: FingerMockContext, options: FingerMockOpti
       phase('opening');
       try {
         await present();
-        if (scene === 'reader-removed') {
+        if (production) {
+          record('unavailable', { detail: 'capture.not_found: libfprint lists no fingerprint reader (a virtual one never counts)' });
+          ctx.fire(s, 'device_unavailable');
+        } else if (scene === 'reader-removed') {
           record('unavailable', { detail: 'capture.unplugged: capture device libfprint:virtual_image:0 was unplugged' });
           ctx.fire(s, 'device_unavailable');
         } else if (scene === 'poor-scan') {
