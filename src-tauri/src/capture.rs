@@ -553,7 +553,11 @@ mod tests {
         let e = c.preview().unwrap_err();
         assert_eq!(e.code, "capture.not_found");
         match c.attempt_source().unwrap() {
-            AttemptSource::Unavailable { device, error, replay } => {
+            AttemptSource::Unavailable {
+                device,
+                error,
+                replay,
+            } => {
                 assert!(!replay);
                 assert_eq!(device, "v4l2:usb-missing");
                 assert!(error.is_device_unavailable(), "{error}");

@@ -398,16 +398,16 @@ impl Fingers {
             ReaderChoice::Real { id: Some(id) } => (ReaderSpec::Id(id.clone()), None, None),
             ReaderChoice::Real { id: None } => match self.first_real_reader() {
                 Ok(Some(id)) => (ReaderSpec::Id(id), None, None),
-                Ok(None) => {
-                    return Ok(AttemptReader::Unavailable {
+                Ok(None) => return Ok(AttemptReader::Unavailable {
+                    device: NO_READER.into(),
+                    virtual_reader: false,
+                    error: FingerprintError::Device(countersign_capture::CaptureError::NotFound {
                         device: NO_READER.into(),
-                        virtual_reader: false,
-                        error: FingerprintError::Device(countersign_capture::CaptureError::NotFound {
-                            device: NO_READER.into(),
-                            detail: "libfprint lists no fingerprint reader (a virtual one never counts)".into(),
-                        }),
-                    })
-                }
+                        detail:
+                            "libfprint lists no fingerprint reader (a virtual one never counts)"
+                                .into(),
+                    }),
+                }),
                 Err(e) if e.is_device_unavailable() => {
                     return Ok(AttemptReader::Unavailable {
                         device: NO_READER.into(),

@@ -233,7 +233,10 @@ pub fn assertion(cli: &Cli, c: &AssertionCmd) -> anyhow::Result<()> {
     };
     if cli.json {
         if !replay_checked {
-            eprintln!("replay check skipped (--no-replay-check): single use of {} was not checked", claims.jti);
+            eprintln!(
+                "replay check skipped (--no-replay-check): single use of {} was not checked",
+                claims.jti
+            );
         }
         return print_json(&claims);
     }

@@ -581,7 +581,9 @@ fn a_real_kiosk_offers_no_replay_and_no_camera_is_device_unavailable() {
     }
     let (_tmp, dir, sh) = production();
     // Scenes planted where a demo keeps them change nothing.
-    let planted = dir.join(countersign_engine::REPLAY_DIR).join("genuine-olga");
+    let planted = dir
+        .join(countersign_engine::REPLAY_DIR)
+        .join("genuine-olga");
     std::fs::create_dir_all(&planted).unwrap();
     assert!(!policy_view(&sh).unwrap().demo);
     assert_eq!(demo_credentials(&sh).unwrap_err().code, codes::NOT_DEMO);
@@ -622,7 +624,10 @@ fn a_real_kiosk_offers_no_replay_and_no_camera_is_device_unavailable() {
     );
     let e = verify_me(&sh, &replaying, &v.session_id).unwrap_err();
     assert_eq!(e.code, codes::DEMO_ONLY);
-    assert_eq!(stepup_status(&sh, &v.session_id).unwrap().state, "identified");
+    assert_eq!(
+        stepup_status(&sh, &v.session_id).unwrap().state,
+        "identified"
+    );
     // No camera: the device_unavailable trigger, naming no replay.
     let v = verify_me(&sh, &cap, &v.session_id).unwrap();
     assert_eq!(v.state, "fallback_offered", "{v:?}");

@@ -257,5 +257,7 @@ fn demo_assertions_are_refused_unless_the_verifier_opts_in() {
     let body = BASE64URL_NOPAD
         .decode(prod.split('.').nth(1).unwrap().as_bytes())
         .unwrap();
-    assert!(!String::from_utf8(body).unwrap().contains("countersign_demo"));
+    assert!(!String::from_utf8(body)
+        .unwrap()
+        .contains("countersign_demo"));
 }

@@ -19,7 +19,8 @@ fn production() -> (tempfile::TempDir, Engine) {
         .init(&InitOptions::default(), &clock)
         .unwrap();
     let mut e = Engine::open_with_clock(&dir, Box::new(clock)).unwrap();
-    e.add_person("olga", "Olga", [Role::Operator], "init").unwrap();
+    e.add_person("olga", "Olga", [Role::Operator], "init")
+        .unwrap();
     (tmp, e)
 }
 

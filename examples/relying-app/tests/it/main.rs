@@ -457,7 +457,14 @@ fn serve(k: &Kiosk, tmp: &Path) -> (Server, String) {
 /// The app with a signed-request key instead of a secret.
 fn keyed_app(api: &str, key: &Path, state: &Path, args: &[&str]) -> (i32, String) {
     let o = Command::new(relying_app())
-        .args(["--api", api, "--client-id", "batch-app", "--accept-demo", "--key"])
+        .args([
+            "--api",
+            api,
+            "--client-id",
+            "batch-app",
+            "--accept-demo",
+            "--key",
+        ])
         .arg(key)
         .arg("--state-dir")
         .arg(state)

@@ -38,7 +38,9 @@ fn production() -> Cs {
 
 pub fn add_client(cs: &Cs) {
     let o = cs.run_env(
-        &["client", "add", CLIENT, "--name", "Payments", "--scope", SCOPE],
+        &[
+            "client", "add", CLIENT, "--name", "Payments", "--scope", SCOPE,
+        ],
         &[("COUNTERSIGN_SECRET", CLIENT_SECRET)],
     );
     expect_ok(&o, "client add");
@@ -169,7 +171,11 @@ fn production_refuses_test_scores_and_signs_nothing() {
         "--test-scores",
         "0.99",
     ]);
-    expect_error(&o, "refused.demo_only", "test scores after editing the marker");
+    expect_error(
+        &o,
+        "refused.demo_only",
+        "test scores after editing the marker",
+    );
     let st = c.stepup_status(&id).unwrap();
     assert_eq!(st.status, "pending", "{st:?}");
     assert!(
@@ -239,7 +245,10 @@ fn demo_assertion_is_refused_by_default_verifier() {
         .decode(token.split('.').nth(1).unwrap().as_bytes())
         .unwrap();
     let claims: Value = serde_json::from_slice(&payload).unwrap();
-    assert_eq!(claims["countersign_demo"], true, "a demo's assertion says so: {claims}");
+    assert_eq!(
+        claims["countersign_demo"], true,
+        "a demo's assertion says so: {claims}"
+    );
     // The evidence says so too.
     let attempt = cs
         .events()

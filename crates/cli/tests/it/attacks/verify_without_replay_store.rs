@@ -48,7 +48,14 @@ fn token(cs: &Cs) -> String {
 fn same_token_three_times_without_a_replay_store_is_never_valid() {
     let cs = Cs::demo();
     let t = token(&cs);
-    let base = ["assertion", "verify", &t, "--audience", CLIENT, "--accept-demo"];
+    let base = [
+        "assertion",
+        "verify",
+        &t,
+        "--audience",
+        CLIENT,
+        "--accept-demo",
+    ];
     for _ in 0..3 {
         let err = expect_error(
             &cs.run(&base),
