@@ -128,6 +128,7 @@ fn breakglass_over_the_api_with_signed_requests() {
         Some(token.as_str())
     );
     let mut x = Expectations::new("batch-app", now_s());
+    x.accept_demo = true; // a demo data dir signs countersign_demo assertions
     x.nonce = Some("bg-nonce".into());
     x.required_scope = Some("payments.approve".into());
     let claims = check(&token, &c.jwks().unwrap(), &x, Some(&c)).unwrap();

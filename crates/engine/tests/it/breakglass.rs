@@ -175,6 +175,7 @@ fn client_breakglass_is_granted_signed_revoked_and_reviewed() {
 
     // The relying side accepts it while the override lives...
     let mut x = Expectations::new("batch-app", f.engine.now() / 1000);
+    x.accept_demo = true; // a demo data dir signs countersign_demo assertions
     x.issuer = Some(f.engine.issuer());
     x.nonce = Some("bg-nonce-1".into());
     x.required_scope = Some("payments.approve".into());
