@@ -312,12 +312,35 @@ fn production() -> (tempfile::TempDir, PathBuf, Shared) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let clock = ManualClock::at(T0);
-    countersign_engine::DataDir::new(dir.clone())
-        .init(&InitOptions::default(), &clock)
+    // A real kiosk starts with its first admin, who adds the operator
+    // with two factors (issue 13, item 5).
+    let report = countersign_engine::DataDir::new(dir.clone())
+        .init(
+            &InitOptions {
+                admin: Some(countersign_engine::FirstAdmin {
+                    id: "root".into(),
+                    display_name: "Root Admin".into(),
+                    secret: "a long admin passphrase".into(),
+                }),
+                ..Default::default()
+            },
+            &clock,
+        )
         .unwrap();
+    let b32 = report
+        .admin
+        .expect("the first admin's TOTP")
+        .totp_secret_base32;
+    let key = data_encoding::BASE32_NOPAD
+        .decode(b32.trim_end_matches('=').as_bytes())
+        .unwrap();
+    let code = countersign_core::auth::totp::code_at(&key, T0 / 1000, 30, 6);
     let mut engine = Engine::open_with_clock(&dir, Box::new(clock)).unwrap();
+    let pass = engine
+        .admin_sign_in("root", "a long admin passphrase", &code, "test setup")
+        .unwrap();
     engine
-        .add_person("otto", "Otto", [countersign_core::Role::Operator], "init")
+        .add_person(&pass, "otto", "Otto", [countersign_core::Role::Operator])
         .unwrap();
     (tmp, dir, Shared::with_engine(engine))
 }

@@ -15,11 +15,32 @@ fn production() -> (tempfile::TempDir, Engine) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let clock = ManualClock::at(T0);
-    countersign_engine::DataDir::new(dir.clone())
-        .init(&InitOptions::default(), &clock)
+    let report = countersign_engine::DataDir::new(dir.clone())
+        .init(
+            &InitOptions {
+                admin: Some(countersign_engine::FirstAdmin {
+                    id: "root".into(),
+                    display_name: "Root Admin".into(),
+                    secret: "a long admin passphrase".into(),
+                }),
+                ..Default::default()
+            },
+            &clock,
+        )
         .unwrap();
+    let b32 = report
+        .admin
+        .expect("the first admin's TOTP")
+        .totp_secret_base32;
+    let key = data_encoding::BASE32_NOPAD
+        .decode(b32.trim_end_matches('=').as_bytes())
+        .unwrap();
+    let code = countersign_core::auth::totp::code_at(&key, T0 / 1000, 30, 6);
     let mut e = Engine::open_with_clock(&dir, Box::new(clock)).unwrap();
-    e.add_person("olga", "Olga", [Role::Operator], "init")
+    let pass = e
+        .admin_sign_in("root", "a long admin passphrase", &code, "test setup")
+        .unwrap();
+    e.add_person(&pass, "olga", "Olga", [Role::Operator])
         .unwrap();
     (tmp, e)
 }
