@@ -18,30 +18,59 @@ use std::time::{Duration, Instant};
 use countersign_assertion::client::{ApiClient, StepUpRequest};
 use serde_json::Value;
 
-use crate::helpers::{expect_error, expect_exit, expect_ok, stdout, Cs, BIN, SCOPE};
+use crate::helpers::{expect_error, expect_exit, expect_ok, stdout, Cs, Person, ADA, BIN, SCOPE};
 
 pub const CLIENT: &str = "payments-app";
 pub const CLIENT_SECRET: &str = "payments-app-secret-0123";
 
-/// A production data dir: `init` without `--demo`, an operator, and a
-/// relying application registered for `SCOPE`. Kept in one place because
-/// how administration authenticates is changing (issue 13, item 5).
+/// A production data dir: `init --admin root` (no `--demo`), an operator
+/// added by root with two factors, and a relying application registered
+/// for `SCOPE` by root.
 fn production() -> Cs {
     let cs = Cs::uninit();
-    cs.ok(&["init"]);
-    cs.ok(&[
-        "people", "add", "olga", "--name", "Olga", "--role", "operator",
-    ]);
-    add_client(&cs);
+    let out = expect_ok(
+        &cs.run_env(
+            &["init", "--admin", "root"],
+            &[("COUNTERSIGN_SECRET", "root-secret-pass")],
+        ),
+        "init --admin root",
+    );
+    let secret = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret: "))
+        .unwrap_or_else(|| panic!("the first admin's TOTP secret is shown: {out}"))
+        .to_string();
+    let root = Person {
+        id: "root",
+        pass: "root-secret-pass",
+        totp: Box::leak(secret.into_boxed_str()),
+    };
+    expect_ok(
+        &cs.admin_run(
+            root,
+            &[
+                "people", "add", "olga", "--name", "Olga", "--role", "operator",
+            ],
+            &[],
+        ),
+        "people add olga",
+    );
+    add_client_by(&cs, root);
     cs
 }
 
+/// ada (the demo's admin) registers the relying application.
 pub fn add_client(cs: &Cs) {
-    let o = cs.run_env(
+    add_client_by(cs, ADA);
+}
+
+fn add_client_by(cs: &Cs, admin: Person) {
+    let o = cs.admin_run(
+        admin,
         &[
             "client", "add", CLIENT, "--name", "Payments", "--scope", SCOPE,
         ],
-        &[("COUNTERSIGN_SECRET", CLIENT_SECRET)],
+        &[("COUNTERSIGN_NEW_SECRET", CLIENT_SECRET)],
     );
     expect_ok(&o, "client add");
 }
