@@ -16,7 +16,7 @@ export FUZZ_SECONDS="${FUZZ_SECONDS:-600}"
 export FUZZ_CRASH_DIR="${FUZZ_CRASH_DIR:-$REPO/target/fuzz-crashes}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(policy api)
+  targets=(policy api ipc)
 fi
 
 status=0
@@ -24,7 +24,8 @@ for t in "${targets[@]}"; do
   case "$t" in
     policy) args=(-p countersign-core --test fuzz fuzz_policy_parser) ;;
     api) args=(-p countersign-api --test fuzz fuzz_api_request_bodies) ;;
-    *) echo "unknown target $t (policy, api)" >&2; exit 2 ;;
+    ipc) args=(-p countersign-app --test fuzz_ipc fuzz_ipc_arguments) ;;
+    *) echo "unknown target $t (policy, api, ipc)" >&2; exit 2 ;;
   esac
   section "fuzz $t for ${FUZZ_SECONDS} s"
   if ! cargo test "${args[@]}" -- --ignored --exact --nocapture; then

@@ -350,7 +350,15 @@ pub fn grant_override(sh: &Shared, g: ipc::GrantInput) -> Res<ipc::OverrideView>
         let req = GrantRequest {
             grant_id: String::new(),
             scope: g.scope.iter().cloned().collect(),
-            duration_ms: g.duration_minutes.map(|m| m * 60_000),
+            // An absurd number from the window is a refusal, not an overflow.
+            duration_ms: g
+                .duration_minutes
+                .map(|m| {
+                    m.checked_mul(60_000).ok_or_else(|| {
+                        EngineError::Invalid(format!("duration_minutes {m} is out of range"))
+                    })
+                })
+                .transpose()?,
             reason_code: g.reason_code.clone(),
             note: g.note.clone(),
             ticket: non_empty(&g.ticket),
