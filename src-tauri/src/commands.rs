@@ -41,6 +41,11 @@ pub fn list_people(st: St<'_>) -> Result<Vec<ipc::Person>, IpcError> {
 }
 
 #[tauri::command(async)]
+pub fn clock_health(st: St<'_>) -> Result<ipc::ClockHealth, IpcError> {
+    service::clock_health(&st)
+}
+
+#[tauri::command(async)]
 pub fn policy_view(st: St<'_>) -> Result<ipc::PolicyView, IpcError> {
     service::policy_view(&st)
 }

@@ -30,6 +30,29 @@ pub struct AppInfo {
     pub data_dir_initialized: bool,
 }
 
+/// The kiosk's clock against its ledger (issue 13, item 7). When the clock
+/// is behind the newest event by more than the tolerance, the engine
+/// refuses every write (`clock.behind_ledger`) and records that it did;
+/// the window shows this on every screen so nobody is left guessing why
+/// step-ups fail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "ClockHealth.ts")]
+pub struct ClockHealth {
+    /// The engine refuses to write now.
+    pub writes_refused: bool,
+    /// How far this clock is behind the newest ledger event (0 when not).
+    #[ts(type = "number")]
+    pub behind_ms: i64,
+    #[ts(type = "number")]
+    pub tolerance_ms: i64,
+    /// `clock.behind_ledger` while writes are refused.
+    pub code: Option<String>,
+    /// The ledger sequence number of the newest recorded refusal.
+    #[ts(type = "number | null")]
+    pub last_refusal_seq: Option<u64>,
+}
+
 /// An error as the UI receives it from a command.
 ///
 /// `code` is stable and meant for the UI to branch on (see [`codes`]);
@@ -523,6 +546,7 @@ pub struct DemoCredential {
 pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> {
     let cfg = ts_rs::Config::new().with_out_dir(dir);
     AppInfo::export_all(&cfg)?;
+    ClockHealth::export_all(&cfg)?;
     IpcError::export_all(&cfg)?;
     Person::export_all(&cfg)?;
     PolicyView::export_all(&cfg)?;

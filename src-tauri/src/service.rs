@@ -140,6 +140,21 @@ pub fn list_people(sh: &Shared) -> Res<Vec<ipc::Person>> {
     })
 }
 
+/// The clock against the ledger; reads only, so it answers while writes
+/// are refused.
+pub fn clock_health(sh: &Shared) -> Res<ipc::ClockHealth> {
+    sh.run(|e, _| {
+        let st = e.clock_status()?;
+        Ok(ipc::ClockHealth {
+            writes_refused: st.writes_refused,
+            behind_ms: st.behind_ms,
+            tolerance_ms: st.tolerance_ms,
+            code: st.code.map(str::to_owned),
+            last_refusal_seq: st.last_refusal.map(|r| r.seq),
+        })
+    })
+}
+
 pub fn policy_view(sh: &Shared) -> Res<ipc::PolicyView> {
     sh.run(|e, _| {
         let demo = e.is_demo();

@@ -146,6 +146,19 @@ async function main() {
       console.log('idle_done');
       return;
     }
+    if (process.env.ONLY_CLOCK === '1') {
+      // journey.sh, after the journeys: the ledger's newest event is an hour
+      // ahead of this clock (written under faketime), as on a kiosk whose
+      // clock was set back. The window says so, and a step-up is refused.
+      step('clock: the window says the clock is behind the ledger');
+      await waitFor(`//*[@data-testid='clock-banner' and contains(., 'behind the last recorded event')]`);
+      await click(button('Start step-up'));
+      await waitFor(`//*[@role='alert' and not(@data-testid='clock-banner') and contains(., 'clock.behind_ledger')]`);
+      await waitFor(`//*[@data-testid='clock-banner' and contains(., 'Refusal recorded in the evidence log')]`);
+      await shot('clock-behind');
+      console.log('journey: PASS (clock)');
+      return;
+    }
 
     step('operator: a replayed genuine face passes');
     await startAndIdentify();

@@ -103,3 +103,20 @@ printf '%s\n' "$events" | grep '"kind":"match.attempt"' | grep '"amr":\["fpt"\]'
 printf '%s\n' "$events" | grep '"kind":"override.granted"' | grep 'payments held for call-back' >/dev/null \
   || fail "the grant's evidence lacks its compensating control"
 echo "e2e journey: PASS (face and finger step-ups, fallback, override, expiry, review; ledger verified)"
+
+section "e2e journey: a clock set back is said on screen (issue 13, item 7)"
+# One step-up under a clock an hour ahead (libfaketime), then the window under
+# the real clock: the ledger's newest event is an hour in its future.
+faketime_lib="$(find /usr/lib -name libfaketime.so.1 -path '*faketime*' 2>/dev/null | head -n 1)"
+[ -n "$faketime_lib" ] || fail "libfaketime not found: run scripts/setup.sh"
+LD_PRELOAD="$faketime_lib" FAKETIME="+3600s" \
+  "$CLI" --data-dir "$data" stepup --operator olga --scope payments.approve --test-scores 0.99 >/dev/null \
+  || fail "the step-up under a clock an hour ahead failed"
+before="$(log log export --format jsonl | grep -c '"kind":"clock.behind_ledger"' || true)"
+DRIVER="http://127.0.0.1:$PORT" APP="$APP" SHOTS="${SHOTS:-}" ONLY_CLOCK=1 node "$(dirname "$0")/journey.mjs"
+status_out="$(log status 2>&1)" && fail "status did not refuse under the clock set back: $status_out"
+printf '%s\n' "$status_out" | grep -q 'BEHIND THE LEDGER' || fail "status does not say the clock is behind: $status_out"
+after="$(log log export --format jsonl | grep -c '"kind":"clock.behind_ledger"' || true)"
+[ "$after" -gt "$before" ] || fail "the window's refused step-up was not recorded ($before -> $after)"
+echo "  clock.behind_ledger: $before -> $after; status: BEHIND THE LEDGER"
+echo "e2e journey: PASS (clock set back: shown, refused, recorded)"

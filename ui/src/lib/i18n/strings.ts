@@ -16,6 +16,13 @@ export const strings = {
   retry: 'Try again',
   errorCode: 'Code',
 
+  clock: {
+    behindTitle: 'This kiosk’s clock is wrong',
+    behind: (behind: string) =>
+      `The clock is ${behind} behind the last recorded event. Countersign records nothing and accepts no step-up until the clock is right. Call IT.`,
+    lastRefusal: (seq: number) => `Refusal recorded in the evidence log (event ${seq}).`,
+  },
+
   nav: {
     label: 'Screens',
     operator: 'Operator',

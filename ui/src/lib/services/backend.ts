@@ -4,6 +4,7 @@
 
 import { invoke, isTauri } from '@tauri-apps/api/core';
 import type { AppInfo } from '../bindings/AppInfo';
+import type { ClockHealth } from '../bindings/ClockHealth';
 import type { CaptureStatus } from '../bindings/CaptureStatus';
 import type { PreviewFrame } from '../bindings/PreviewFrame';
 import type { EnrollRequest } from '../bindings/EnrollRequest';
@@ -54,12 +55,14 @@ export interface SyncBackend {
   fleetExport(request: FleetExportRequest): Promise<ExportResult>;
 }
 
-/** The backend without the sync part (services/mock.ts implements it). */
-export type DemoBackend = Omit<Backend, keyof SyncBackend>;
+/** The backend without the sync part and the clock (services/mock.ts implements it). */
+export type DemoBackend = Omit<Backend, keyof SyncBackend | 'clockHealth'>;
 
 /** Everything the screens may ask of the Rust side (one method per command). */
 export interface Backend extends SyncBackend {
   appInfo(): Promise<AppInfo>;
+  /** The kiosk's clock against its ledger (writes refused when behind). */
+  clockHealth(): Promise<ClockHealth>;
   listPeople(): Promise<Person[]>;
   policyView(): Promise<PolicyView>;
   demoCredentials(): Promise<DemoCredential[]>;
@@ -107,6 +110,7 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 
 export const tauriBackend: Backend = {
   appInfo: () => call('app_info'),
+  clockHealth: () => call('clock_health'),
   listPeople: () => call('list_people'),
   policyView: () => call('policy_view'),
   demoCredentials: () => call('demo_credentials'),
@@ -153,8 +157,18 @@ export const demoAppInfo: AppInfo = {
   dataDirInitialized: true,
 };
 
+export const healthyClock: ClockHealth = {
+  writesRefused: false,
+  behindMs: 0,
+  toleranceMs: 5000,
+  code: null,
+  lastRefusalSeq: null,
+};
+
 export interface MockOptions {
   appInfo?: Partial<AppInfo>;
+  /** The clock the mock reports (default: healthy). */
+  clockHealth?: Partial<ClockHealth>;
   /** When set, every call rejects with this error. */
   error?: IpcError;
   /** The mock's clock (tests move it); defaults to Date.now. */
@@ -203,6 +217,7 @@ export function createMockBackend(options: MockOptions = {}): Backend {
       production: options.production,
     }),
     ...createSyncMock({ now: options.now, ...options.sync }),
+    clockHealth: async () => ({ ...healthyClock, ...options.clockHealth }),
   });
   const fail = options.error;
   if (fail) {
