@@ -185,7 +185,7 @@ fn is_done(s: &StepUp) -> bool {
 fn threshold(e: &Engine, m: Modality) -> f64 {
     match m {
         Modality::Face => e.policy().matching.face_threshold,
-        Modality::Finger => e.policy().matching.finger_threshold,
+        Modality::Finger => e.policy().matching.finger_decision_threshold(),
     }
 }
 

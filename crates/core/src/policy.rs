@@ -12,6 +12,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::session::Trigger;
 
+mod locate;
+mod matching;
+use locate::{key_on_line, line_of, locate, path_to_string, Seg};
+pub use matching::{
+    Matching, BELOW_FLOOR_CODE, FACE_FLOOR_MODEL_SHA256, FACE_THRESHOLD_FLOOR,
+    LIBFPRINT_BZ3_THRESHOLD,
+};
+
+/// Code of every policy refusal that has no more specific one.
+pub const INVALID_CODE: &str = "policy.invalid";
+
 /// The policy shipped with Countersign (`assets/policy/default.toml`).
 pub const DEFAULT_POLICY_TOML: &str = include_str!("../../../assets/policy/default.toml");
 
@@ -112,13 +123,6 @@ pub const MAX_SYNC_ALERT_MINUTES: i64 = 7 * 24 * 60;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Matching {
-    pub face_threshold: f64,
-    pub finger_threshold: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Attempts {
     pub pad_enabled: bool,
     pub consecutive_failure_limit: u32,
@@ -191,6 +195,9 @@ pub struct ReasonCode {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("policy {}{}: {message}", key.as_deref().map(|k| format!("key `{k}`")).unwrap_or_else(|| "file".into()), line.map(|l| format!(" (line {l})")).unwrap_or_default())]
 pub struct PolicyError {
+    /// Stable code: [`INVALID_CODE`], or a specific one such as
+    /// [`BELOW_FLOOR_CODE`].
+    pub code: &'static str,
     /// Dotted key path, e.g. `attempts.consecutive_failure_limit` or `scopes[1].name`.
     pub key: Option<String>,
     /// 1-based line number in the source, when known.
@@ -211,13 +218,21 @@ impl Policy {
             let line = e.span().map(|s| line_of(src, s.start));
             let message = e.message().trim().to_string();
             let key = e.span().and_then(|s| key_on_line(src, s.start));
-            PolicyError { key, line, message }
+            PolicyError {
+                code: INVALID_CODE,
+                key,
+                line,
+                message,
+            }
         })?;
-        policy.validate().map_err(|(path, message)| PolicyError {
-            line: locate(src, &path),
-            key: Some(path_to_string(&path)),
-            message,
-        })?;
+        policy
+            .validate()
+            .map_err(|(path, message, code)| PolicyError {
+                code,
+                line: locate(src, &path),
+                key: Some(path_to_string(&path)),
+                message,
+            })?;
         Ok(policy)
     }
 
@@ -274,27 +289,10 @@ impl Policy {
     }
 
     /// Semantic checks. Returns the offending key path and a message.
-    fn validate(&self) -> Result<(), (Vec<Seg>, String)> {
+    fn validate(&self) -> Result<(), (Vec<Seg>, String, &'static str)> {
         use Seg::K;
-        let err = |path: Vec<Seg>, msg: String| Err((path, msg));
-        for (k, v) in [
-            ("face_threshold", self.matching.face_threshold),
-            ("finger_threshold", self.matching.finger_threshold),
-        ] {
-            let ok = if k == "face_threshold" {
-                (-1.0..=1.0).contains(&v)
-            } else {
-                (0.0..=100.0).contains(&v)
-            };
-            if !ok || v.is_nan() {
-                let range = if k == "face_threshold" {
-                    "-1.0 to 1.0 (cosine similarity)"
-                } else {
-                    "0 to 100"
-                };
-                return err(vec![K("matching"), K(k)], format!("{v} is outside {range}"));
-            }
-        }
+        let err = |path: Vec<Seg>, msg: String| Err((path, msg, INVALID_CODE));
+        self.matching.validate()?;
         let a = &self.attempts;
         let nist: [(&str, u32, u32); 4] = [
             ("consecutive_failure_limit", a.consecutive_failure_limit, 5),
@@ -532,91 +530,6 @@ fn valid_name(s: &str) -> bool {
         && s.len() <= 64
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
-#[derive(Debug, Clone)]
-enum Seg {
-    K(&'static str),
-    I(usize),
-}
-
-fn path_to_string(path: &[Seg]) -> String {
-    let mut s = String::new();
-    for seg in path {
-        match seg {
-            Seg::K(k) => {
-                if !s.is_empty() {
-                    s.push('.');
-                }
-                s.push_str(k);
-            }
-            Seg::I(i) => s.push_str(&format!("[{i}]")),
-        }
-    }
-    s
-}
-
-fn line_of(src: &str, byte: usize) -> usize {
-    src[..byte.min(src.len())]
-        .bytes()
-        .filter(|b| *b == b'\n')
-        .count()
-        + 1
-}
-
-/// The key written on the line holding `byte`, for parse errors, e.g. the
-/// `x` of `x = "oops"`.
-fn key_on_line(src: &str, byte: usize) -> Option<String> {
-    let start = src[..byte.min(src.len())]
-        .rfind('\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let line = src[start..].lines().next()?;
-    let (k, _) = line.split_once('=')?;
-    let k = k.trim();
-    (!k.is_empty()).then(|| k.to_string())
-}
-
-/// Finds the line of a key path in the source with toml_edit's spans.
-fn locate(src: &str, path: &[Seg]) -> Option<usize> {
-    let doc = toml_edit::ImDocument::parse(src).ok()?;
-    let mut item: &toml_edit::Item = doc.as_item();
-    let mut span = None;
-    for (pos, seg) in path.iter().enumerate() {
-        item = match seg {
-            Seg::K(k) => {
-                let table = item.as_table_like()?;
-                let (key, it) = table.get_key_value(k)?;
-                span = key.span().or(span);
-                it
-            }
-            Seg::I(i) => {
-                if let Some(arr) = item.as_array_of_tables() {
-                    let t = arr.get(*i)?;
-                    span = t.span().or(span);
-                    // Tables of an array have no item wrapper: continue from the table's entries.
-                    return locate_in_table(src, t, &path[pos + 1..])
-                        .or(span.map(|s| line_of(src, s.start)));
-                }
-                let arr = item.as_array()?;
-                let v = arr.get(*i)?;
-                span = v.span().or(span);
-                return span.map(|s| line_of(src, s.start));
-            }
-        };
-        if let Some(s) = item.span() {
-            span = Some(s);
-        }
-    }
-    span.map(|s| line_of(src, s.start))
-}
-
-fn locate_in_table(src: &str, t: &toml_edit::Table, rest: &[Seg]) -> Option<usize> {
-    let Some(Seg::K(k)) = rest.first() else {
-        return t.span().map(|s| line_of(src, s.start));
-    };
-    let (key, _) = t.get_key_value(k)?;
-    key.span().map(|s| line_of(src, s.start))
 }
 
 #[cfg(test)]

@@ -206,7 +206,7 @@ impl Session {
                 self.attempt_allowed(policy, now)?;
                 let threshold = match modality {
                     Modality::Face => policy.matching.face_threshold,
-                    Modality::Finger => policy.matching.finger_threshold,
+                    Modality::Finger => policy.matching.finger_decision_threshold(),
                 };
                 // A failed presentation-attack check is a failed attempt whatever the score.
                 let matched = *score >= threshold && *pad_passed != Some(false);

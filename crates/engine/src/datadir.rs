@@ -191,7 +191,7 @@ impl DataDir {
             .policy_toml
             .clone()
             .unwrap_or_else(|| DEFAULT_POLICY_TOML.to_string());
-        Policy::from_toml(&policy_src)?;
+        crate::calibration::require_cited_report(None, &Policy::from_toml(&policy_src)?)?;
         if opts.demo && opts.admin.is_some() {
             return Err(EngineError::Invalid(
                 "a demo data dir's admin is ada, with published credentials; give no admin with --demo".into(),
@@ -415,6 +415,7 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let by = self.admin_act(pass)?;
         let policy = Policy::from_toml(src)?;
+        crate::calibration::require_cited_report(Some(&self.ledger), &policy)?;
         let now = self.now();
         self.ledger
             .append(&policy_event(src, now, "applied", Some(&by)))?;

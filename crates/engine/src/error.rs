@@ -91,7 +91,7 @@ impl EngineError {
         match self {
             EngineError::Refused(r) => format!("refused.{}", r.code()),
             EngineError::Auth(a) => format!("auth.{}", a.code()),
-            EngineError::Policy(_) => "policy.invalid".into(),
+            EngineError::Policy(p) => p.code.into(),
             EngineError::Ledger(LedgerError::DiskFull { .. }) => "ledger.disk_full".into(),
             EngineError::Ledger(LedgerError::ClockBehind { .. }) => crate::CLOCK_BEHIND_CODE.into(),
             EngineError::Ledger(_) => "ledger.error".into(),

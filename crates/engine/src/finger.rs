@@ -254,12 +254,9 @@ impl Engine {
             .ok_or_else(|| EngineError::Invalid("no operator identified yet".into()))?;
         // A virtual reader only on a demo data dir (demo.rs), before anything else.
         self.require_live_source(s, reader.info().replay, &reader.info().id)?;
-        let threshold = self.policy.matching.finger_threshold;
-        if threshold <= 0.0 {
-            return Err(EngineError::Invalid(format!(
-                "matching.finger_threshold is {threshold}: libfprint gives match (100) or no match (0), and a threshold of 0 would accept a no-match"
-            )));
-        }
+        // libfprint's own decision, recorded as 100 or 0 against its BOZORTH3
+        // threshold; the policy cannot change it (policy/matching.rs).
+        let threshold = self.policy.matching.finger_decision_threshold();
         let Some((template, template_sha, finger)) = self.finger_template(&operator)? else {
             return Err(biometric(
                 "biometric.not_enrolled",

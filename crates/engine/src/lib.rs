@@ -12,6 +12,7 @@
 mod assertions;
 mod breakglass;
 mod breakglass_client;
+pub mod calibration;
 mod client_auth;
 mod clients;
 mod datadir;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::helpers::{expect_exit, expect_ok, stdout, totp, Cs, SAM, SCOPE};
+use crate::helpers::{expect_error, expect_exit, expect_ok, stdout, totp, Cs, ADA, SAM, SCOPE};
 
 fn fx(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -175,7 +175,7 @@ fn eval_writes_rates_and_a_det_curve() {
         "{out}"
     );
     assert!(
-        out.contains("at threshold 0.363: FMR 0.00000 FNMR 0.00000"),
+        out.contains("at threshold 0.480: FMR 0.00000 FNMR 0.00000"),
         "{out}"
     );
     assert!(out.contains("not supported by the data"), "{out}");
@@ -242,4 +242,73 @@ fn bench_face_prepares_frames_measures_both_sizes_and_decides() {
         assert!(f.is_file(), "{}", f.display());
     }
     assert_eq!(r["decision"]["decisions"][0], "match");
+}
+
+#[test]
+fn a_face_threshold_below_the_models_floor_is_refused_unless_calibration_is_cited() {
+    // Issue 16: OpenCV's 0.363 let 9 to 17 times more impostors through
+    // than NIST SP 800-63B allows on held-out frontal photos.
+    let cs = Cs::demo();
+    let policy = cs.data.join("policy.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l == "face_threshold = 0.48")
+        .expect("the default policy's face_threshold line")
+        + 1;
+    let low = cs.root().join("low.toml");
+    std::fs::write(
+        &low,
+        text.replace("face_threshold = 0.48", "face_threshold = 0.363"),
+    )
+    .unwrap();
+    let e = cs.fails(
+        &["policy", "check", low.to_str().unwrap()],
+        "policy.face_threshold_below_floor",
+    );
+    assert!(
+        e.contains("matching.face_threshold") && e.contains(&format!("line {line}")),
+        "{e}"
+    );
+    assert!(
+        e.contains(countersign_core::policy::FACE_FLOOR_MODEL_SHA256),
+        "names the model the floor belongs to: {e}"
+    );
+    let events = cs.events().len();
+    let o = cs.admin_run(ADA, &["policy", "apply", low.to_str().unwrap()], &[]);
+    expect_error(
+        &o,
+        "policy.face_threshold_below_floor",
+        "a policy below the floor",
+    );
+    assert_eq!(
+        std::fs::read_to_string(&policy).unwrap(),
+        text,
+        "the policy in force is untouched"
+    );
+    assert!(
+        cs.events().len() <= events + 1,
+        "nothing but a refusal is recorded"
+    );
+    // Citing a calibration report by its SHA-256 is the way below the floor.
+    let cited = cs.root().join("cited.toml");
+    std::fs::write(
+        &cited,
+        text.replace(
+            "face_threshold = 0.48",
+            &format!(
+                "face_threshold = 0.40\ncalibration_report_sha256 = \"{}\"",
+                "0f".repeat(32)
+            ),
+        ),
+    )
+    .unwrap();
+    let out = cs.ok(&["policy", "check", cited.to_str().unwrap()]);
+    assert!(out.contains("is valid"), "{out}");
+    // But the kiosk applies it only when it recorded that report itself: a
+    // hash typed into a file proves nothing.
+    let o = cs.admin_run(ADA, &["policy", "apply", cited.to_str().unwrap()], &[]);
+    let e = expect_error(&o, "policy.calibration_report_unknown", "an unknown report");
+    assert!(e.contains(&"0f".repeat(32)), "{e}");
+    assert_eq!(std::fs::read_to_string(&policy).unwrap(), text);
 }

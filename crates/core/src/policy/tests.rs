@@ -270,3 +270,70 @@ fn fallback_offer_ttl_is_bounded_and_defaults_to_15_minutes() {
         assert!(e.message.contains("60") && e.message.contains(bad), "{e}");
     }
 }
+
+#[test]
+fn default_face_threshold_meets_the_floor_of_the_pinned_model() {
+    let p = Policy::default_policy();
+    assert!(p.matching.face_threshold >= FACE_THRESHOLD_FLOOR);
+    assert_eq!(p.matching.calibration_report_sha256, None);
+    // Not OpenCV's 0.363: that let 9 to 17 times too many impostors through.
+    assert!(p.matching.face_threshold > 0.456);
+}
+
+#[test]
+fn face_threshold_below_the_floor_is_refused_with_its_own_code() {
+    let src = with("face_threshold = 0.48", "face_threshold = 0.363");
+    let e = Policy::from_toml(&src).unwrap_err();
+    assert_eq!(e.code, BELOW_FLOOR_CODE);
+    assert_eq!(e.key.as_deref(), Some("matching.face_threshold"));
+    assert_eq!(e.line, Some(line_in_default("face_threshold = 0.48")));
+    assert!(e.message.contains(FACE_FLOOR_MODEL_SHA256), "{e}");
+    assert!(e.message.contains("calibration_report_sha256"), "{e}");
+    // Just under the floor is under it.
+    let e =
+        Policy::from_toml(&with("face_threshold = 0.48", "face_threshold = 0.4599")).unwrap_err();
+    assert_eq!(e.code, BELOW_FLOOR_CODE);
+    // At the floor is allowed.
+    let p = Policy::from_toml(&with("face_threshold = 0.48", "face_threshold = 0.46")).unwrap();
+    assert_eq!(p.matching.face_threshold, FACE_THRESHOLD_FLOOR);
+}
+
+#[test]
+fn below_the_floor_a_calibration_report_must_be_cited_by_its_sha256() {
+    let h = "ab".repeat(32);
+    let src = with(
+        "face_threshold = 0.48",
+        &format!("face_threshold = 0.40\ncalibration_report_sha256 = \"{h}\""),
+    );
+    let p = Policy::from_toml(&src).unwrap();
+    assert_eq!(p.matching.face_threshold, 0.40);
+    assert_eq!(p.matching.calibration_report_sha256.as_deref(), Some(&*h));
+    for bad in ["abc", &"zz".repeat(32), &"ab".repeat(33)] {
+        let src = with(
+            "face_threshold = 0.48",
+            &format!("face_threshold = 0.40\ncalibration_report_sha256 = \"{bad}\""),
+        );
+        let e = Policy::from_toml(&src).unwrap_err();
+        assert_eq!(e.code, INVALID_CODE);
+        assert_eq!(e.key.as_deref(), Some("matching.calibration_report_sha256"));
+    }
+}
+
+#[test]
+fn finger_threshold_is_only_libfprints_own() {
+    let src = with(
+        "face_threshold = 0.48",
+        "face_threshold = 0.48\nfinger_threshold = 40.0",
+    );
+    let p = Policy::from_toml(&src).unwrap();
+    assert_eq!(p.matching.finger_decision_threshold(), 40.0);
+    for v in ["0.0", "39.0", "60.0"] {
+        let src = with(
+            "face_threshold = 0.48",
+            &format!("face_threshold = 0.48\nfinger_threshold = {v}"),
+        );
+        let e = Policy::from_toml(&src).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("matching.finger_threshold"));
+        assert!(e.message.contains("libfprint"), "{e}");
+    }
+}

@@ -25,7 +25,7 @@ fn primary_match_succeeds() {
             > capture cam0
               ok: capturing
             > match face 0.71
-              ok: succeeded | attempt 1 score 0.71 vs 0.363 matched=true pad=None consecutive=0
+              ok: succeeded | attempt 1 score 0.71 vs 0.48 matched=true pad=None consecutive=0
             > intent
               REFUSED invalid_transition: intent is not allowed in state succeeded
         "#]],
@@ -59,7 +59,7 @@ fn capture_needs_explicit_intent_each_attempt() {
             > capture cam0
               ok: capturing
             > match face 0.10
-              ok: identified | attempt 1 score 0.1 vs 0.363 matched=false pad=None consecutive=1
+              ok: identified | attempt 1 score 0.1 vs 0.48 matched=false pad=None consecutive=1
             > capture cam0
               REFUSED invalid_transition: capture_started is not allowed in state identified
         "#]],
@@ -105,31 +105,31 @@ fn five_failures_fire_the_trigger_and_throttle() {
             > capture cam0
               ok: capturing
             > match face 0.10
-              ok: identified | attempt 1 score 0.1 vs 0.363 matched=false pad=None consecutive=1
+              ok: identified | attempt 1 score 0.1 vs 0.48 matched=false pad=None consecutive=1
             > intent
               ok: awaiting_capture
             > capture cam0
               ok: capturing
             > match face 0.20
-              ok: identified | attempt 2 score 0.2 vs 0.363 matched=false pad=None consecutive=2
+              ok: identified | attempt 2 score 0.2 vs 0.48 matched=false pad=None consecutive=2
             > intent
               ok: awaiting_capture
             > capture cam0
               ok: capturing
             > match face 0.30
-              ok: identified | attempt 3 score 0.3 vs 0.363 matched=false pad=None consecutive=3
+              ok: identified | attempt 3 score 0.3 vs 0.48 matched=false pad=None consecutive=3
             > intent
               ok: awaiting_capture
             > capture cam0
               ok: capturing
             > match face 0.35
-              ok: identified | attempt 4 score 0.35 vs 0.363 matched=false pad=None consecutive=4
+              ok: identified | attempt 4 score 0.35 vs 0.48 matched=false pad=None consecutive=4
             > intent
               ok: awaiting_capture
             > capture cam0
               ok: capturing
             > match face 0.36
-              ok: fallback_offered | attempt 5 score 0.36 vs 0.363 matched=false pad=None consecutive=5 | trigger failure_limit
+              ok: fallback_offered | attempt 5 score 0.36 vs 0.48 matched=false pad=None consecutive=5 | trigger failure_limit
             > intent
               REFUSED throttled: the next attempt is allowed in 30000 ms
             ~ +29s
@@ -141,7 +141,7 @@ fn five_failures_fire_the_trigger_and_throttle() {
             > capture cam0
               ok: capturing
             > match face 0.90
-              ok: succeeded | attempt 6 score 0.9 vs 0.363 matched=true pad=None consecutive=0
+              ok: succeeded | attempt 6 score 0.9 vs 0.48 matched=true pad=None consecutive=0
         "#]],
     );
 }
@@ -172,7 +172,7 @@ fn pad_failure_counts_and_pad_raises_limit() {
             > capture cam0
               ok: capturing
             > match face 0.95 pad=fail
-              ok: fallback_offered | attempt 1 score 0.95 vs 0.363 matched=false pad=Some(false) consecutive=10 | trigger failure_limit
+              ok: fallback_offered | attempt 1 score 0.95 vs 0.48 matched=false pad=Some(false) consecutive=10 | trigger failure_limit
         "#]],
     );
 }
@@ -544,7 +544,7 @@ fn failures_recorded_by_other_sessions_count_at_the_match() {
               REFUSED throttled: the next attempt is allowed in 30000 ms
             ~ +31s
             > match face 0.10
-              ok: fallback_offered | attempt 1 score 0.1 vs 0.363 matched=false pad=None consecutive=6 | trigger failure_limit
+              ok: fallback_offered | attempt 1 score 0.1 vs 0.48 matched=false pad=None consecutive=6 | trigger failure_limit
         "#]],
     );
 }

@@ -150,7 +150,7 @@ fn replayed_genuine_burst_matches_with_full_evidence() {
     let face = &ev["face"];
     assert_eq!(face["device"]["replay"], true);
     assert_eq!(face["device"]["driver"], "replay");
-    assert_eq!(face["threshold"], 0.363);
+    assert_eq!(face["threshold"], 0.48);
     assert_eq!(
         face["models"][0]["sha256"],
         "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
@@ -302,4 +302,18 @@ fn an_unplugged_camera_fires_device_unavailable() {
     }
     let ev = last(&f, kinds::CAPTURE_DEVICE_UNAVAILABLE);
     assert_eq!(ev["device"], "v4l2:usb-test");
+}
+
+#[test]
+fn the_face_threshold_floor_was_measured_on_the_model_the_matcher_pins() {
+    // The floor (policy/matching.rs) means something only for the recogniser
+    // it was measured on: a new model must fail here until it is measured.
+    let pinned = countersign_matcher::model::KNOWN_MODELS
+        .iter()
+        .find(|m| m.role == countersign_matcher::ModelRole::Recognizer)
+        .unwrap();
+    assert_eq!(
+        countersign_core::policy::FACE_FLOOR_MODEL_SHA256,
+        pinned.sha256
+    );
 }
