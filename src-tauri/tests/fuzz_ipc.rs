@@ -5,7 +5,9 @@
 //! real demo data dir (SQLite file). `$S` in an input is replaced by the id
 //! of the step-up the fuzzer opened last, so the inputs reach the session
 //! paths, not only "no open step-up". A crash is a panic anywhere on the
-//! way. Ignored in the normal test run; `scripts/fuzz.sh` runs it (FUZZING.md).
+//! way. Two proptest strategies (fuzz/fuzzkit.rs): mutated bytes of the
+//! seeds, and arguments shaped like the seeds' JSON with hostile values.
+//! Ignored in the normal test run; `scripts/fuzz.sh` runs it (FUZZING.md).
 
 #[path = "../../fuzz/fuzzkit.rs"]
 mod fuzzkit;
@@ -13,6 +15,8 @@ mod fuzzkit;
 use countersign_app::ipc;
 use countersign_app::service::{self, Shared};
 use countersign_engine::{DataDir, InitOptions, SystemClock};
+use fuzzkit::Input;
+use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 
 fn shared() -> (tempfile::TempDir, Shared) {
@@ -102,10 +106,28 @@ fn fuzz_ipc_arguments() {
             v
         })
         .collect();
-    let refs: Vec<&[u8]> = seeds.iter().map(|s| s.as_slice()).collect();
+    // Arguments shaped like each seed's JSON, with hostile values.
+    let shaped: Vec<BoxedStrategy<Input>> = seeds
+        .iter()
+        .map(|s| {
+            let cmd = s[0];
+            let v: serde_json::Value = serde_json::from_slice(&s[1..]).unwrap();
+            fuzzkit::around(&v)
+                .prop_map(move |v| {
+                    let mut input = vec![cmd];
+                    input.extend_from_slice(v.to_string().as_bytes());
+                    Input(input)
+                })
+                .boxed()
+        })
+        .collect();
+    let inputs = prop_oneof![
+        fuzzkit::mutated(seeds),
+        proptest::strategy::Union::new(shaped),
+    ];
     let mut last = String::from("stp-none");
-    fuzzkit::run("ipc", &refs, |input| {
-        if let Some(id) = one(&sh, &last, input) {
+    fuzzkit::run("ipc", inputs, |input| {
+        if let Some(id) = one(&sh, &last, &input.0) {
             last = id;
         }
     });

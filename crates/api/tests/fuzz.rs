@@ -4,8 +4,10 @@
 //! reaches the handlers, not the authentication), with a mutated body for
 //! `POST /v1/stepup` and `POST /v1/breakglass` and a mutated id for the
 //! polling routes. A crash is a handler panic (the server answers 500
-//! `api.internal`) or no answer at all. Ignored in the normal test run;
-//! `scripts/fuzz.sh` runs it (FUZZING.md).
+//! `api.internal`) or no answer at all. Two proptest strategies
+//! (fuzz/fuzzkit.rs): mutated bytes of valid bodies and ids, and JSON
+//! bodies shaped like valid ones with hostile values. Ignored in the
+//! normal test run; `scripts/fuzz.sh` runs it (FUZZING.md).
 
 #[path = "../../../fuzz/fuzzkit.rs"]
 mod fuzzkit;
@@ -20,6 +22,8 @@ use countersign_assertion::signed_request::{public_key_hex, sign_request};
 use countersign_assertion::SigningKey;
 use countersign_core::PrincipalKind;
 use countersign_engine::{Engine, InitOptions, NewClientCredential, SystemClock};
+use fuzzkit::Input;
+use proptest::prelude::*;
 
 fn set(s: &str) -> BTreeSet<String> {
     s.split(',').map(String::from).collect()
@@ -166,9 +170,22 @@ fn fuzz_api_request_bodies() {
         }
         corpus.push(v);
     }
-    let refs: Vec<&[u8]> = corpus.iter().map(|s| s.as_slice()).collect();
-    fuzzkit::run("api", &refs, |input| {
-        let Some((&route, rest)) = input.split_first() else {
+    // Bodies shaped like the valid ones, with hostile values.
+    let json = |route: u8, body: &str| {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        fuzzkit::around(&v).prop_map(move |v| {
+            let mut input = vec![route];
+            input.extend_from_slice(v.to_string().as_bytes());
+            Input(input)
+        })
+    };
+    let inputs = prop_oneof![
+        fuzzkit::mutated(corpus),
+        json(b'S', STEPUP),
+        json(b'B', BREAKGLASS),
+    ];
+    fuzzkit::run("api", inputs, |input| {
+        let Some((&route, rest)) = input.0.split_first() else {
             return;
         };
         // Ids go into the path: keep them to URL-safe bytes.
