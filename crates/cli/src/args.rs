@@ -99,8 +99,8 @@ pub enum Command {
     Breakglass(BreakglassCmd),
     /// Enroll an operator's face from a camera or a replay, witnessed by a supervisor (two factors).
     Enroll(crate::cmd_face::EnrollArgs),
-    /// Evaluate the face matcher on DIR/<person>/<photo>: score distributions, FMR/FNMR, DET curve (SVG).
-    Eval(crate::cmd_face::EvalArgs),
+    /// Evaluate the face matcher on DIR/<person>/<photo>: score distributions, FMR/FNMR, DET curve (SVG); --kiosk: through the quality gates, with FTA and confidence intervals.
+    Eval(crate::cmd_eval::EvalArgs),
     /// List capture devices (cameras and fingerprint readers) with their stable ids.
     Devices,
     /// Write synthetic fingerprint impressions (DIR/f<seed>/<n>.png) for `eval --finger`.

@@ -37,6 +37,7 @@ fn stdout_failed(e: std::io::Error) -> ! {
 mod args;
 mod cmd_api;
 mod cmd_bench_face;
+mod cmd_eval;
 mod cmd_face;
 mod cmd_finger;
 mod cmd_log;
@@ -188,7 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => cmd_log::bench(a),
         Command::Fpgen(a) => cmd_finger::fpgen(a),
         Command::Enroll(a) => cmd_face::enroll(&cli, a),
-        Command::Eval(a) => cmd_face::eval(&cli, a),
+        Command::Eval(a) => cmd_eval::eval(&cli, a),
         Command::Devices => cmd_face::devices(&cli).and_then(|()| cmd_finger::list()),
         Command::Api(c) => cmd_api::api(&cli, c),
         Command::Client(c) => cmd_api::client(&cli, c),

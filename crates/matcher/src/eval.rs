@@ -1,15 +1,28 @@
 //! Evaluation over a folder of identity folders (`DIR/<person>/<photo>`):
 //! genuine and impostor score distributions, FMR / FNMR at a threshold,
 //! the thresholds for a target FMR, and a DET curve as SVG.
+//!
+//! Two modes: [`evaluate`] measures the recogniser (every image with a face
+//! is compared, no quality gates), [`kiosk::evaluate_kiosk`] mirrors the
+//! kiosk's decision (gates first; a refused image is a failure to acquire).
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::{cosine, decode_file, Matcher, MatcherError};
+use crate::{Matcher, MatcherError};
 
-/// Extensions scanned in identity folders.
-const EXTS: &[&str] = &["jpg", "jpeg", "png"];
+pub mod kiosk;
+pub mod rates;
+
+pub use kiosk::{evaluate_kiosk, Acquired, DetPoint, HistBin, KioskReport};
+pub use rates::{clopper_pearson, Rate};
+
+/// Extensions scanned in identity folders: every format this build's
+/// `image` decodes (JPEG, PNG, the PNM family, BMP, TIFF, WebP).
+pub const EXTS: &[&str] = &[
+    "jpg", "jpeg", "png", "pgm", "ppm", "pbm", "pnm", "pam", "bmp", "tif", "tiff", "webp",
+];
 
 /// One image of the set.
 #[derive(Debug, Clone, Serialize)]
@@ -50,7 +63,7 @@ pub struct Stats {
     pub max: f64,
 }
 
-fn stats(v: &[f64]) -> Stats {
+pub(crate) fn stats(v: &[f64]) -> Stats {
     if v.is_empty() {
         return Stats {
             count: 0,
@@ -78,6 +91,8 @@ pub struct EvalReport {
     pub targets: Vec<TargetPoint>,
     /// (threshold, fmr, fnmr) over the score range, for the DET curve.
     pub curve: Vec<OperatingPoint>,
+    /// Scores' histogram over [-1, 1] in bins of 0.02.
+    pub histogram: Vec<HistBin>,
     #[serde(skip)]
     pub genuine_scores: Vec<f64>,
     #[serde(skip)]
@@ -183,41 +198,88 @@ pub fn evaluate(
     policy_threshold: f64,
     target_fmrs: &[f64],
 ) -> Result<EvalReport, MatcherError> {
+    evaluate_with(
+        std::slice::from_ref(matcher),
+        dir,
+        policy_threshold,
+        target_fmrs,
+    )
+}
+
+/// [`evaluate`] on one thread per matcher.
+pub fn evaluate_with(
+    matchers: &[Matcher],
+    dir: &Path,
+    policy_threshold: f64,
+    target_fmrs: &[f64],
+) -> Result<EvalReport, MatcherError> {
     let files = scan(dir)?;
+    if files.is_empty() {
+        return Err(MatcherError::EvalData(format!(
+            "{} holds no image in identity folders ({}/<person>/<photo>; {})",
+            dir.display(),
+            dir.display(),
+            EXTS.join(", ")
+        )));
+    }
+    let paths: Vec<PathBuf> = files.iter().map(|f| f.1.clone()).collect();
+    let acquired = kiosk::acquire_all(matchers, &paths, false)?;
     let mut images = vec![];
-    let mut embs: Vec<(String, Vec<f32>)> = vec![];
-    for (id, path) in files {
-        let skipped = match decode_file(&path) {
-            Err(e) => Some(e.to_string()),
-            Ok(img) => match matcher.embed_image(&img)? {
-                None => Some("no face found".into()),
-                Some(a) => {
-                    embs.push((id.clone(), a.embedding.unwrap_or_default()));
-                    None
-                }
-            },
+    let mut ids: Vec<String> = vec![];
+    let mut embs: Vec<(usize, &[f32])> = vec![];
+    for ((id, path), a) in files.iter().zip(&acquired) {
+        let skipped = match a {
+            Acquired::Embedded(e) => {
+                let k = ids.iter().position(|x| x == id).unwrap_or_else(|| {
+                    ids.push(id.clone());
+                    ids.len() - 1
+                });
+                embs.push((k, e.as_slice()));
+                None
+            }
+            Acquired::NoFace | Acquired::QualityFailed(_) => Some("no face found".into()),
+            Acquired::Undecodable(e) => Some(e.clone()),
         };
         images.push(EvalImage {
-            identity: id,
+            identity: id.clone(),
             path: path.display().to_string(),
             skipped,
         });
     }
-    let (mut genuine, mut impostor) = (vec![], vec![]);
-    for i in 0..embs.len() {
-        for j in i + 1..embs.len() {
-            let s = f64::from(cosine(&embs[i].1, &embs[j].1));
-            if embs[i].0 == embs[j].0 {
-                genuine.push(s);
-            } else {
-                impostor.push(s);
-            }
-        }
-    }
     let mut identities: Vec<&String> = images.iter().map(|i| &i.identity).collect();
     identities.dedup();
-    let curve = (-20..=100)
-        .map(|k| operating_point(&genuine, &impostor, k as f64 / 100.0))
+    if acquired
+        .iter()
+        .all(|a| matches!(a, Acquired::Undecodable(_)))
+    {
+        return Err(MatcherError::EvalData(format!(
+            "none of the {} files under {} could be decoded as an image",
+            images.len(),
+            dir.display()
+        )));
+    }
+    if ids.len() < 2 {
+        return Err(MatcherError::EvalData(format!(
+            "{} identities under {}, {} with a usable image ({} of {} images skipped): at least 2 are needed for impostor pairs",
+            identities.len(),
+            dir.display(),
+            ids.len(),
+            images.iter().filter(|i| i.skipped.is_some()).count(),
+            images.len()
+        )));
+    }
+    let (genuine, impostor) = kiosk::pair_scores(&embs, matchers.len());
+    let curve = kiosk::det_points(&genuine, &impostor)
+        .into_iter()
+        .filter(|p| {
+            p.threshold >= -0.2
+                && ((p.threshold * 100.0).round() - p.threshold * 100.0).abs() < 1e-6
+        })
+        .map(|p| OperatingPoint {
+            threshold: p.threshold,
+            fmr: p.fmr,
+            fnmr: p.fnmr,
+        })
         .collect();
     Ok(EvalReport {
         identities: identities.len(),
@@ -229,6 +291,7 @@ pub fn evaluate(
             .map(|t| threshold_for_fmr(&genuine, &impostor, *t))
             .collect(),
         curve,
+        histogram: kiosk::histogram(&genuine, &impostor),
         images,
         genuine_scores: genuine,
         impostor_scores: impostor,
@@ -351,6 +414,7 @@ mod tests {
             curve: (-20..=100)
                 .map(|k| operating_point(&g, &i, k as f64 / 100.0))
                 .collect(),
+            histogram: vec![],
             genuine_scores: g,
             impostor_scores: i,
         };

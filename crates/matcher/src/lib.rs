@@ -71,6 +71,10 @@ pub enum MatcherError {
     Inference(String),
     #[error("invalid template: {0}")]
     Template(String),
+    /// An evaluation set that cannot give a rate: no usable image, or fewer
+    /// than two identities (no impostor pair).
+    #[error("{0}")]
+    EvalData(String),
 }
 
 impl MatcherError {
@@ -82,6 +86,7 @@ impl MatcherError {
             MatcherError::Decode { .. } => "matcher.decode",
             MatcherError::Inference(_) => "matcher.inference",
             MatcherError::Template(_) => "matcher.template",
+            MatcherError::EvalData(_) => "eval.insufficient_data",
         }
     }
 }

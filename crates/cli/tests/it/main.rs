@@ -5,6 +5,7 @@ mod attacks;
 mod bad_input;
 mod breakglass;
 mod disk_full;
+mod eval;
 mod face;
 mod finger;
 mod flows;
