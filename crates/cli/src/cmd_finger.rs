@@ -259,6 +259,9 @@ pub fn eval(dir: &Path, json: Option<&Path>) -> anyhow::Result<()> {
         "fingers: {} ({} enrolled, {} stages each)",
         rep.identities, rep.enrolled, rep.enroll_stages
     );
+    let ci = |errors: usize, n: usize| {
+        countersign_matcher::eval::Rate::new(errors as u64, n as u64).describe()
+    };
     println!(
         "genuine: {} compared, {} matched, {} failed to capture/extract -> FNMR {}",
         rep.genuine.compared,
@@ -267,12 +270,31 @@ pub fn eval(dir: &Path, json: Option<&Path>) -> anyhow::Result<()> {
         pct(rep.fnmr)
     );
     println!(
-        "impostor: {} compared, {} matched, {} failed to capture/extract -> FMR {}",
+        "  FNMR {}",
+        ci(
+            rep.genuine.compared - rep.genuine.matched,
+            rep.genuine.compared
+        )
+    );
+    println!(
+        "impostor (every impression of every other finger): {} compared, {} matched, {} failed to capture/extract -> FMR {}",
         rep.impostor.compared,
         rep.impostor.matched,
         rep.impostor.failed_to_capture,
         pct(rep.fmr)
     );
+    println!("  FMR {}", ci(rep.impostor.matched, rep.impostor.compared));
+    for r in &rep.by_presses {
+        println!(
+            "enrolled from {} distinct impression(s) over {} presses: {} fingers, genuine {} compared, {} matched -> FNMR {}",
+            r.distinct,
+            r.presses,
+            r.enrolled,
+            r.genuine.compared,
+            r.genuine.matched,
+            pct(r.fnmr)
+        );
+    }
     for (f, why) in &rep.failed_to_enroll {
         println!("failed to enroll {f}: {why}");
     }

@@ -4,10 +4,18 @@
 //! shape, e.g. what [`crate::synth::write_set`] writes). Each finger is
 //! enrolled from its first impressions (as many distinct ones as the
 //! driver's enroll stages, leaving at least one), its other impressions are
-//! genuine probes, and the last impression of every other finger is an
-//! impostor probe. libfprint gives only match / no-match at the driver's
-//! fixed bozorth3 threshold, so the report has FMR and FNMR at that one
-//! operating point, no score distribution, no DET curve.
+//! genuine probes, and **every** impression of every other finger is an
+//! impostor probe against it (all-vs-all: with 10 fingers of 8 impressions,
+//! 720 impostor comparisons instead of the 90 the last impression alone
+//! gave). libfprint gives only match / no-match at the driver's fixed
+//! bozorth3 threshold, so the report has FMR and FNMR at that one operating
+//! point, no score distribution, no DET curve.
+//!
+//! Enrollment always takes the driver's number of presses (its enroll
+//! stages); how many of them are *distinct* placements is what a kiosk
+//! controls. The report gives the FNMR for each count of distinct
+//! impressions, from 1 (the same impression pressed every stage) to the
+//! full set, on the same genuine probes.
 //!
 //! The reader is reopened for every enrolled finger: libfprint simulates
 //! overheating after minutes of continuous activity, and a busy / too-hot
@@ -79,12 +87,28 @@ pub struct Rates {
     pub failed_to_capture: usize,
 }
 
+/// Genuine results for templates enrolled from `distinct` impressions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ByPresses {
+    /// Distinct impressions among the enrollment's presses (the others
+    /// repeat them, cycling).
+    pub distinct: usize,
+    /// Presses the enrollment took (the driver's enroll stages).
+    pub presses: u32,
+    pub enrolled: usize,
+    pub genuine: Rates,
+    pub fnmr: Option<f64>,
+}
+
 /// The report of `countersign eval --finger`.
 #[derive(Debug, Clone, Serialize)]
 pub struct FingerEvalReport {
     pub identities: usize,
     pub enrolled: usize,
+    /// Presses per enrollment (the driver's enroll stages).
     pub enroll_stages: u32,
+    /// FNMR by the number of distinct impressions enrolled.
+    pub by_presses: Vec<ByPresses>,
     pub genuine: Rates,
     pub impostor: Rates,
     /// Genuine probes rejected / genuine comparisons.
@@ -164,6 +188,7 @@ pub fn evaluate(
         identities: ids.len(),
         enrolled: 0,
         enroll_stages: stages,
+        by_presses: vec![],
         genuine: Rates::default(),
         impostor: Rates::default(),
         fnmr: None,
@@ -188,6 +213,36 @@ pub fn evaluate(
         // a fresh reader per finger (libfprint's overheating model)
         reader = None;
         let k = (stages as usize).min(id.images.len() - 1);
+        // Fewer distinct impressions first, on the same genuine probes.
+        for distinct in 1..k {
+            let imgs: Vec<GreyImage> = (0..stages as usize)
+                .map(|s| id.images[s % distinct].1.clone())
+                .collect();
+            let row = by_presses_row(&mut report.by_presses, distinct, stages);
+            let Ok(e) = with_retry(&mut reader, socket_dir, &imgs, &mut |r, f| {
+                r.enroll(Finger::RightIndexFinger, &mut |e| f.on_event(e))
+            }) else {
+                continue;
+            };
+            row.enrolled += 1;
+            for (_, img) in &id.images[k..] {
+                let v = with_retry(
+                    &mut reader,
+                    socket_dir,
+                    std::slice::from_ref(img),
+                    &mut |r, f| r.verify(&e.template, &mut |ev| f.on_event(ev)),
+                );
+                let row = by_presses_row(&mut report.by_presses, distinct, stages);
+                match v {
+                    Ok(v) => {
+                        row.genuine.compared += 1;
+                        row.genuine.matched += usize::from(v.matched);
+                    }
+                    Err(FingerprintError::Retry { .. }) => row.genuine.failed_to_capture += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         let enroll_imgs: Vec<GreyImage> = (0..stages as usize)
             .map(|s| id.images[s % k].1.clone())
             .collect();
@@ -208,6 +263,7 @@ pub fn evaluate(
                 continue;
             }
         };
+        by_presses_row(&mut report.by_presses, k, stages).enrolled += 1;
         report.enrolled += 1;
         let mut probes: Vec<(bool, &PathBuf, &GreyImage)> = id.images[k..]
             .iter()
@@ -215,9 +271,7 @@ pub fn evaluate(
             .collect();
         for (j, other) in ids.iter().enumerate() {
             if j != i {
-                if let Some((p, img)) = other.images.last() {
-                    probes.push((false, p, img));
-                }
+                probes.extend(other.images.iter().map(|(p, img)| (false, p, img)));
             }
         }
         let (mut g, mut m) = (0, 0);
@@ -251,6 +305,9 @@ pub fn evaluate(
                     if genuine {
                         g += 1;
                         m += usize::from(v.matched);
+                        let row = by_presses_row(&mut report.by_presses, k, stages);
+                        row.genuine.compared += 1;
+                        row.genuine.matched += usize::from(v.matched);
                     }
                 }
                 Err(FingerprintError::Retry { reason, .. }) => {
@@ -271,9 +328,29 @@ pub fn evaluate(
     report.fnmr = (g.compared > 0).then(|| (g.compared - g.matched) as f64 / g.compared as f64);
     let im = &report.impostor;
     report.fmr = (im.compared > 0).then(|| im.matched as f64 / im.compared as f64);
+    for row in &mut report.by_presses {
+        let g = &row.genuine;
+        row.fnmr = (g.compared > 0).then(|| (g.compared - g.matched) as f64 / g.compared as f64);
+    }
+    report.by_presses.sort_by_key(|r| r.distinct);
     report.mean_enroll_ms = mean(&enroll_ms);
     report.mean_verify_ms = mean(&verify_ms);
     Ok(report)
+}
+
+fn by_presses_row(rows: &mut Vec<ByPresses>, distinct: usize, presses: u32) -> &mut ByPresses {
+    let i = match rows.iter().position(|r| r.distinct == distinct) {
+        Some(i) => i,
+        None => {
+            rows.push(ByPresses {
+                distinct,
+                presses,
+                ..ByPresses::default()
+            });
+            rows.len() - 1
+        }
+    };
+    &mut rows[i]
 }
 
 /// Timings of `countersign bench --finger`.

@@ -160,6 +160,26 @@ fn eval_finger_reports_fmr_fnmr_at_libfprints_threshold() {
     assert!(out.contains("exposes no score"), "{out}");
     let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(rep["enrolled"], 3, "{rep}");
-    assert_eq!(rep["impostor"]["matched"], 0, "{rep}");
     assert!(rep["genuine"]["compared"].as_u64().unwrap() >= 4, "{rep}");
+    // Issue 16: every impression of every other finger is an impostor probe
+    // (3 fingers x 14 other impressions), not only the last one (6).
+    let imp = &rep["impostor"];
+    assert_eq!(
+        imp["compared"].as_u64().unwrap() + imp["failed_to_capture"].as_u64().unwrap(),
+        3 * 14,
+        "{rep}"
+    );
+    // The presses of an enrollment, and the FNMR by distinct impressions.
+    assert_eq!(rep["enroll_stages"], 5);
+    let rows = rep["by_presses"].as_array().unwrap();
+    let distinct: Vec<u64> = rows
+        .iter()
+        .map(|r| r["distinct"].as_u64().unwrap())
+        .collect();
+    assert_eq!(distinct, [1, 2, 3, 4, 5], "{rep}");
+    assert!(rows.iter().all(|r| r["presses"] == 5));
+    let full = &rows[4]["genuine"];
+    assert_eq!(full["compared"], rep["genuine"]["compared"], "{rep}");
+    assert!(out.contains("distinct impression"), "{out}");
+    assert!(out.contains("95 % CI"), "{out}");
 }
