@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::config::Config;
 use crate::ipc::{self, codes, AppInfo, IpcError};
 use crate::service::{self, Shared};
+use countersign_engine::ConsoleRole;
 
 /// Relative path of the kiosk's public key inside the data directory; its
 /// presence means the data directory has been initialised.
@@ -21,6 +22,7 @@ pub fn app_info_for(config: &Config) -> Result<AppInfo, IpcError> {
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         kiosk_mode: config.kiosk,
+        console_mode: config.console,
         data_dir: config.data_dir.display().to_string(),
         data_dir_initialized: is_initialized(&config.data_dir)?,
     })
@@ -249,25 +251,34 @@ pub fn sync_status(st: St<'_>, w: Sync<'_>) -> Result<ipc::SyncStatusView, IpcEr
 }
 
 #[tauri::command(async)]
-pub fn fleet_overview(f: Fleet<'_>) -> Result<ipc::FleetOverview, IpcError> {
+pub fn fleet_overview(st: St<'_>, f: Fleet<'_>) -> Result<ipc::FleetOverview, IpcError> {
+    st.require(ConsoleRole::Reviewer, "fleet_overview")?;
     service::fleet_overview(&f)
 }
 
 #[tauri::command(async)]
-pub fn fleet_open(f: Fleet<'_>) -> Result<ipc::FleetOverview, IpcError> {
+pub fn fleet_open(st: St<'_>, f: Fleet<'_>) -> Result<ipc::FleetOverview, IpcError> {
+    st.require(ConsoleRole::Reviewer, "fleet_open")?;
     service::fleet_open(&f)
 }
 
 #[tauri::command(async)]
-pub fn fleet_events(f: Fleet<'_>, query: ipc::FleetQuery) -> Result<ipc::FleetEventPage, IpcError> {
+pub fn fleet_events(
+    st: St<'_>,
+    f: Fleet<'_>,
+    query: ipc::FleetQuery,
+) -> Result<ipc::FleetEventPage, IpcError> {
+    st.require(ConsoleRole::Reviewer, "fleet_events")?;
     service::fleet_events(&f, query)
 }
 
 #[tauri::command(async)]
 pub fn fleet_export(
+    st: St<'_>,
     f: Fleet<'_>,
     request: ipc::FleetExportRequest,
 ) -> Result<ipc::ExportResult, IpcError> {
+    st.require(ConsoleRole::Reviewer, "fleet_export")?;
     service::fleet_export(&f, request)
 }
 
@@ -278,6 +289,7 @@ mod tests {
     fn config(dir: &Path, kiosk: bool) -> Config {
         Config {
             kiosk,
+            console: false,
             data_dir: dir.to_path_buf(),
         }
     }
@@ -321,12 +333,13 @@ mod tests {
         let info = AppInfo {
             version: "1".into(),
             kiosk_mode: true,
+            console_mode: false,
             data_dir: "/d".into(),
             data_dir_initialized: false,
         };
         assert_eq!(
             serde_json::to_value(info).unwrap(),
-            serde_json::json!({"version":"1","kioskMode":true,"dataDir":"/d","dataDirInitialized":false})
+            serde_json::json!({"version":"1","kioskMode":true,"consoleMode":false,"dataDir":"/d","dataDirInitialized":false})
         );
         let err = IpcError::new("E_X", "m");
         assert_eq!(

@@ -16,10 +16,13 @@ pub const ENV_DATA_DIR: &str = "COUNTERSIGN_DATA_DIR";
 /// client drive the webview (even in release builds). See [`Config::automation_refusal`].
 pub const ENV_WEBVIEW_AUTOMATION: &str = "TAURI_WEBVIEW_AUTOMATION";
 
-pub const USAGE: &str = "usage: countersign-app [--kiosk]
+pub const USAGE: &str = "usage: countersign-app [--kiosk | --console]
 
   --kiosk     run fullscreen, undecorated, always on top, and refuse to close
-              (same as COUNTERSIGN_KIOSK=1)
+              (same as COUNTERSIGN_KIOSK=1): the operator and supervisor
+              screens only; reviewer and admin commands are refused
+  --console   the reviewers' and admins' console: their screens only, each
+              after a two-factor sign-in
 
 environment:
   COUNTERSIGN_KIOSK     1/true/yes/on for kiosk mode
@@ -30,6 +33,8 @@ environment:
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub kiosk: bool,
+    /// The reviewers' and admins' console (`--console`).
+    pub console: bool,
     pub data_dir: PathBuf,
 }
 
@@ -57,9 +62,11 @@ impl Config {
                 )
             })?,
         };
+        let mut console = false;
         for arg in args {
             match arg.as_str() {
                 "--kiosk" => kiosk = true,
+                "--console" => console = true,
                 "-h" | "--help" => return Ok(Invocation::Help),
                 other => {
                     return Err(IpcError::new(
@@ -69,8 +76,18 @@ impl Config {
                 }
             }
         }
+        if kiosk && console {
+            return Err(IpcError::new(
+                codes::CONFIG,
+                format!("--console and kiosk mode exclude each other: a kiosk never opens the console\n\n{USAGE}"),
+            ));
+        }
         let data_dir = data_dir(&env)?;
-        Ok(Invocation::Run(Config { kiosk, data_dir }))
+        Ok(Invocation::Run(Config {
+            kiosk,
+            console,
+            data_dir,
+        }))
     }
 
     /// Why this configuration must not start, if WebDriver automation was
@@ -163,6 +180,7 @@ mod tests {
             c,
             Config {
                 kiosk: false,
+                console: false,
                 data_dir: "/xdg/countersign".into()
             }
         );
@@ -242,10 +260,12 @@ mod tests {
     fn kiosk_refuses_webview_automation() {
         let kiosk = Config {
             kiosk: true,
+            console: false,
             data_dir: "/d".into(),
         };
         let normal = Config {
             kiosk: false,
+            console: false,
             ..kiosk.clone()
         };
         assert_eq!(kiosk.automation_refusal(None), None);

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 mod samples;
-pub use samples::{ReviewerSession, ReviewerSignIn, SampleImage, SampleRef};
+pub use samples::{ConsoleRole, ConsoleSession, ConsoleSignIn, SampleImage, SampleRef};
 pub mod finger;
 pub use finger::{FingerEnrollRequest, FingerEnrollResult, FingerProgress, FingerStatus};
 mod sync;
@@ -22,8 +22,12 @@ pub use sync::*;
 pub struct AppInfo {
     /// Version of the app (from Cargo).
     pub version: String,
-    /// True when the window runs as a locked-down kiosk.
+    /// True when the window runs as a locked-down kiosk: operator and
+    /// supervisor screens only.
     pub kiosk_mode: bool,
+    /// True in console mode (`--console`): reviewer and admin screens only,
+    /// each after a two-factor sign-in.
+    pub console_mode: bool,
     /// The data directory in use, for display.
     pub data_dir: String,
     /// True once the kiosk key (`<data_dir>/keys/kiosk.pub`) exists.
@@ -569,8 +573,9 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     ExportRequest::export_all(&cfg)?;
     ExportResult::export_all(&cfg)?;
     DemoCredential::export_all(&cfg)?;
-    ReviewerSignIn::export_all(&cfg)?;
-    ReviewerSession::export_all(&cfg)?;
+    ConsoleRole::export_all(&cfg)?;
+    ConsoleSignIn::export_all(&cfg)?;
+    ConsoleSession::export_all(&cfg)?;
     SampleRef::export_all(&cfg)?;
     SampleImage::export_all(&cfg)?;
     finger::export(&cfg)?;

@@ -51,7 +51,7 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
     let kiosk = config.kiosk;
     let data_dir = config.data_dir.clone();
     tauri::Builder::default()
-        .manage(service::Shared::new(config.data_dir.clone()))
+        .manage(service::Shared::new(config.data_dir.clone()).kiosk_mode(config.kiosk))
         .manage(capture::Capture::from_env(&config.data_dir, |k| {
             std::env::var(k).ok()
         }))
@@ -87,9 +87,9 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
             commands::enroll_face,
             commands::open_requests,
             commands::take_request,
-            commands::samples::reviewer_sign_in,
-            commands::samples::reviewer_session,
-            commands::samples::reviewer_sign_out,
+            commands::samples::console_sign_in,
+            commands::samples::console_session,
+            commands::samples::console_sign_out,
             commands::samples::open_sample,
             commands::samples::open_session_sample,
             commands::finger_status,

@@ -8,7 +8,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use countersign_core::session::{GrantRequest, SessionEvent};
 use countersign_core::{Disposition, GrantStatus, Role, SessionState};
-use countersign_engine::{kinds, Engine, EngineError, OverrideFilter, ReviewInput, StepUp};
+use countersign_engine::{
+    kinds, ConsoleRole, Engine, EngineError, OverrideFilter, ReviewInput, StepUp,
+};
 use countersign_ledger::{Filter, PageRequest};
 
 use crate::capture::{AttemptSource, Capture, BURST};
@@ -27,15 +29,18 @@ pub const MAX_PAGE: u32 = 1000;
 #[allow(missing_debug_implementations)] // holds the engine and its keys: not for printing
 pub struct Shared {
     data_dir: PathBuf,
+    /// The window is a kiosk: reviewer and admin commands are refused
+    /// whoever asks ([`Engine::console_check`]).
+    kiosk: bool,
     inner: Mutex<Inner>,
 }
 
 struct Inner {
     engine: Option<Engine>,
     sessions: HashMap<String, StepUp>,
-    /// The reviewer signed in to open samples (one at a time, in memory
-    /// only; dropped on sign-out, idle timeout or expiry).
-    reviewer: Option<countersign_engine::ReviewerPass>,
+    /// The reviewer or admin signed in to the console (one at a time, in
+    /// memory only; ended by sign-out, idle expiry or a role change).
+    console: Option<countersign_engine::ConsolePass>,
 }
 
 type Res<T> = Result<T, IpcError>;
@@ -44,12 +49,19 @@ impl Shared {
     pub fn new(data_dir: PathBuf) -> Shared {
         Shared {
             data_dir,
+            kiosk: false,
             inner: Mutex::new(Inner {
                 engine: None,
                 sessions: HashMap::new(),
-                reviewer: None,
+                console: None,
             }),
         }
+    }
+
+    /// The same, for a kiosk window (`--kiosk`).
+    pub fn kiosk_mode(mut self, kiosk: bool) -> Shared {
+        self.kiosk = kiosk;
+        self
     }
 
     /// Uses an already opened engine (tests, with a manual clock).
@@ -77,6 +89,29 @@ impl Shared {
         }
         let engine = inner.engine.as_mut().expect("opened above");
         Ok(f(engine, &mut inner.sessions)?)
+    }
+
+    /// Runs `f` on the engine and the console session.
+    fn with_console<T>(
+        &self,
+        f: impl FnOnce(
+            &mut Engine,
+            &mut Option<countersign_engine::ConsolePass>,
+        ) -> Result<T, EngineError>,
+    ) -> Res<T> {
+        let mut guard = self.lock()?;
+        let inner = &mut *guard;
+        if inner.engine.is_none() {
+            inner.engine = Some(prepare(Engine::open(&self.data_dir)?));
+        }
+        let engine = inner.engine.as_mut().expect("opened above");
+        Ok(f(engine, &mut inner.console)?)
+    }
+
+    /// Refuses (and records) `command` unless a console session of `need`
+    /// lets it through.
+    pub fn require(&self, need: countersign_engine::ConsoleRole, command: &str) -> Res<()> {
+        self.gated(need, command, |_, _| Ok(()))
     }
 
     /// Runs `f` on one open step-up, then returns its view.
@@ -199,18 +234,30 @@ pub fn demo_credentials(sh: &Shared) -> Res<Vec<ipc::DemoCredential>> {
         ));
     }
     let now_s = sh.run(|e, _| Ok(e.now() / 1000))?;
-    Ok(countersign_engine::DEMO_PEOPLE
-        .iter()
-        .filter_map(|p| {
-            let (secret, totp) = p.credentials?;
-            let key = data_encoding::BASE32_NOPAD.decode(totp.as_bytes()).ok()?;
-            Some(ipc::DemoCredential {
-                id: p.id.into(),
-                secret: secret.into(),
-                otp: countersign_core::auth::totp::code_at(&key, now_s, 30, 6),
-            })
-        })
-        .collect())
+    let mut out = vec![];
+    for p in countersign_engine::DEMO_PEOPLE {
+        let Some((secret, totp)) = p.credentials else {
+            continue;
+        };
+        let Ok(key) = data_encoding::BASE32_NOPAD.decode(totp.as_bytes()) else {
+            continue;
+        };
+        // A code of a step this person already used would be refused as a
+        // replay: hand out the next step's (within the policy's skew).
+        let used = sh.run(|e, _| e.recent_totp_steps(p.id))?;
+        let step = (now_s / 30) as u64;
+        let at = if used.contains(&step) {
+            now_s + 30
+        } else {
+            now_s
+        };
+        out.push(ipc::DemoCredential {
+            id: p.id.into(),
+            secret: secret.into(),
+            otp: countersign_core::auth::totp::code_at(&key, at, 30, 6),
+        });
+    }
+    Ok(out)
 }
 
 // --- operator journey -------------------------------------------------------
@@ -308,6 +355,7 @@ pub fn verify_me(sh: &Shared, cap: &Capture, session_id: &str) -> Res<ipc::Stepu
 /// supervisor with two factors (the engine checks roles, self-witness and
 /// the quality gates, and records it all).
 pub fn enroll_face(sh: &Shared, cap: &Capture, r: ipc::EnrollRequest) -> Res<ipc::EnrollResult> {
+    sh.require(ConsoleRole::Admin, "enroll_face")?;
     let matcher = cap.matcher()?;
     let mut src = match cap.attempt_source()? {
         AttemptSource::Open(s) => s,
@@ -387,6 +435,12 @@ pub fn grant_override(sh: &Shared, g: ipc::GrantInput) -> Res<ipc::OverrideView>
 }
 
 pub fn list_overrides(sh: &Shared, q: ipc::OverrideQuery) -> Res<Vec<ipc::OverrideView>> {
+    sh.require(ConsoleRole::Reviewer, "list_overrides")?;
+    list_overrides_ungated(sh, q)
+}
+
+/// [`list_overrides`] behind the console's gate (and for this module's tests).
+fn list_overrides_ungated(sh: &Shared, q: ipc::OverrideQuery) -> Res<Vec<ipc::OverrideView>> {
     let f = OverrideFilter {
         operator: non_empty(&q.operator),
         supervisor: non_empty(&q.supervisor),
@@ -421,6 +475,7 @@ pub fn expire_due(sh: &Shared) -> Res<Vec<String>> {
 // --- reviewer journey -------------------------------------------------------
 
 pub fn review_override(sh: &Shared, r: ipc::ReviewSubmission) -> Res<ipc::OverrideView> {
+    sh.require(ConsoleRole::Reviewer, "review_override")?;
     let disposition: Disposition = r
         .disposition
         .parse()
@@ -455,6 +510,12 @@ fn to_filter(q: &ipc::EventQuery) -> Filter {
 }
 
 pub fn query_events(sh: &Shared, q: ipc::EventQuery) -> Res<ipc::EventPage> {
+    sh.require(ConsoleRole::Reviewer, "query_events")?;
+    query_events_ungated(sh, q)
+}
+
+/// [`query_events`] behind the console's gate (and for this module's tests).
+fn query_events_ungated(sh: &Shared, q: ipc::EventQuery) -> Res<ipc::EventPage> {
     sh.run(|e, _| {
         let page = e.ledger().query(
             &to_filter(&q),
@@ -491,6 +552,12 @@ pub fn query_events(sh: &Shared, q: ipc::EventQuery) -> Res<ipc::EventPage> {
 }
 
 pub fn verify_ledger(sh: &Shared) -> Res<ipc::VerifyStatus> {
+    sh.require(ConsoleRole::Reviewer, "verify_ledger")?;
+    verify_ledger_ungated(sh)
+}
+
+/// [`verify_ledger`] behind the console's gate (and for this module's tests).
+fn verify_ledger_ungated(sh: &Shared) -> Res<ipc::VerifyStatus> {
     sh.run(|e, _| {
         let r = e.ledger().verify()?;
         Ok(ipc::VerifyStatus {
@@ -509,6 +576,12 @@ pub fn verify_ledger(sh: &Shared) -> Res<ipc::VerifyStatus> {
 
 /// Writes the matching events to `<data dir>/exports/` (whole file or nothing).
 pub fn export_events(sh: &Shared, r: ipc::ExportRequest) -> Res<ipc::ExportResult> {
+    sh.require(ConsoleRole::Reviewer, "export_events")?;
+    export_events_ungated(sh, r)
+}
+
+/// [`export_events`] behind the console's gate (and for this module's tests).
+fn export_events_ungated(sh: &Shared, r: ipc::ExportRequest) -> Res<ipc::ExportResult> {
     let ext = match r.format.as_str() {
         "jsonl" => "jsonl",
         "ocsf" => "ocsf.jsonl",
@@ -554,9 +627,9 @@ pub fn export_events(sh: &Shared, r: ipc::ExportRequest) -> Res<ipc::ExportResul
 
 mod samples;
 mod views;
-pub use samples::{
-    open_sample, open_session_sample, reviewer_session, reviewer_sign_in, reviewer_sign_out,
-};
+pub use samples::{open_sample, open_session_sample};
+mod console;
+pub use console::{age_console_for_tests, console_session, console_sign_in, console_sign_out};
 use views::{override_view, stepup_view};
 
 mod finger;

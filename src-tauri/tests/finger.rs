@@ -10,7 +10,9 @@ use std::sync::{mpsc, Once};
 use std::time::Duration;
 
 use countersign_app::finger::{Fingers, ReaderChoice, HELPER_ARG, SCENE_POOR_SCAN, SCENE_REMOVED};
-use countersign_app::ipc::{EventQuery, FingerEnrollRequest, StartStepupRequest, StepupView};
+use countersign_app::ipc::{
+    ConsoleRole, ConsoleSignIn, FingerEnrollRequest, StartStepupRequest, StepupView,
+};
 use countersign_app::service::{self, Shared};
 use countersign_engine::{Engine, InitOptions, ManualClock};
 use countersign_fingerprint::{virtual_socket_in, HelperCommand, Reader, ReaderSpec};
@@ -111,27 +113,31 @@ fn scene(fx: &Fx, name: &str) {
 }
 
 fn events(fx: &Fx, kind: &str, case: &str) -> Vec<serde_json::Value> {
-    service::query_events(
-        &fx.sh,
-        EventQuery {
-            kinds: vec![kind.into()],
-            person: None,
-            supervisor: None,
-            outcome: None,
-            trigger: None,
-            case_id: Some(case.into()),
-            from_ms: None,
-            to_ms: None,
-            after_seq: None,
-            limit: 100,
-            newest_first: false,
-        },
-    )
-    .unwrap()
-    .rows
-    .into_iter()
-    .map(|r| r.body)
-    .collect()
+    ledger_rows(&fx.dir, kind, Some(case))
+}
+
+/// The ledger's rows of `kind` (and `case`), read by a second engine on the
+/// data dir: the app's own evidence log is a reviewer's console command.
+fn ledger_rows(dir: &Path, kind: &str, case: Option<&str>) -> Vec<serde_json::Value> {
+    let e = Engine::open(dir).unwrap();
+    e.ledger()
+        .query(
+            &countersign_ledger::Filter {
+                kinds: vec![kind.into()],
+                case_id: case.map(String::from),
+                ..Default::default()
+            },
+            &countersign_ledger::PageRequest {
+                after_seq: None,
+                limit: 100,
+                newest_first: false,
+            },
+        )
+        .unwrap()
+        .rows
+        .into_iter()
+        .map(|r| r.body)
+        .collect()
 }
 
 #[test]
@@ -269,6 +275,18 @@ fn a_witnessed_finger_enrollment_through_the_app() {
     let fx = demo();
     let creds = service::demo_credentials(&fx.sh).unwrap();
     let sam = creds.iter().find(|c| c.id == "sam").unwrap();
+    let ada = creds.iter().find(|c| c.id == "ada").unwrap();
+    // Enrolment is an admin's console act.
+    service::console_sign_in(
+        &fx.sh,
+        ConsoleSignIn {
+            person: "ada".into(),
+            role: ConsoleRole::Admin,
+            secret: ada.secret.clone(),
+            otp: ada.otp.clone(),
+        },
+    )
+    .unwrap();
     scene(&fx, "someone-else");
     let r = service::enroll_finger(
         &fx.sh,
@@ -393,16 +411,8 @@ fn a_real_kiosk_has_no_virtual_reader_and_no_reader_is_device_unavailable() {
     let v = service::verify_finger(&sh, &fp, &v.session_id).unwrap();
     assert_eq!(v.state, "fallback_offered", "{v:?}");
     assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
-    let page = service::query_events(
-        &sh,
-        EventQuery {
-            kinds: vec!["capture.device_unavailable".into()],
-            limit: 10,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let body = &page.rows[0].body;
+    let rows = ledger_rows(&dir, "capture.device_unavailable", None);
+    let body = &rows[0];
     assert_eq!(body["finger"]["device"]["replay"], false, "{body}");
 
     // The virtual reader handed to the engine anyway is refused there.

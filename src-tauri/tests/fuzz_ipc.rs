@@ -31,7 +31,31 @@ fn shared() -> (tempfile::TempDir, Shared) {
             &SystemClock,
         )
         .unwrap();
-    (tmp, Shared::new(data))
+    let sh = Shared::new(data);
+    // A reviewer's console session, so the reviewer commands reach their
+    // handlers rather than the console's gate.
+    let (secret, b32) = countersign_engine::DEMO_PEOPLE
+        .iter()
+        .find(|p| p.id == "rita")
+        .and_then(|p| p.credentials)
+        .unwrap();
+    let key = data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap();
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let otp = countersign_core::auth::totp::code_at(&key, now_s, 30, 6);
+    service::console_sign_in(
+        &sh,
+        ipc::ConsoleSignIn {
+            person: "rita".into(),
+            role: ipc::ConsoleRole::Reviewer,
+            secret: secret.into(),
+            otp,
+        },
+    )
+    .unwrap();
+    (tmp, sh)
 }
 
 const SEEDS: &[&str] = &[

@@ -9,7 +9,9 @@
 //   3. operator: an impostor fails five times -> the fallback is offered;
 //   4. supervisor: two factors, a 1-minute override with reason and control;
 //   5. the grant expires by itself (the core's clock, shown by the UI);
-//   6. reviewer: two factors, disposition, the case closes.
+//   6. reviewer: a console sign-in (two factors), disposition, the case
+//      closes; reviewer and admin commands called from the page without a
+//      session, then with the wrong role, are refused by the Rust side.
 //
 // env: DRIVER (http://127.0.0.1:4444), APP (binary), SHOTS (screenshot dir).
 
@@ -103,6 +105,48 @@ async function setValue(xpath, value) {
     args: [{ [ELEMENT]: el }, value],
   });
 }
+
+/**
+ * Calls an IPC command from inside the page, as a script injected into the
+ * webview would: resolves to 'ok' or the refusal's code. The gate is on the
+ * Rust side, so what the window shows does not matter.
+ */
+async function ipc(command, args = {}) {
+  return wd('POST', s('/execute/async'), {
+    script:
+      'const [cmd, a, done] = arguments;' +
+      'window.__TAURI_INTERNALS__.invoke(cmd, a).then(' +
+      "() => done('ok'), (e) => done(e && e.code ? e.code : String(e)));",
+    args: [command, args],
+  });
+}
+
+async function expectRefused(command, args, code) {
+  const got = await ipc(command, args);
+  if (got !== code) throw new Error(`${command}: expected ${code}, got ${got}`);
+  console.log(`journey:   ${command} -> ${got}`);
+}
+
+/** Signs in to the console on the screen shown now, with the demo credentials. */
+async function consoleSignIn(person) {
+  const form = byTestId('console-signin');
+  await waitFor(`${form}//option[@value='${person}']`);
+  await setValue(`${form}//select`, person);
+  await click(`${form}//button[normalize-space()='Fill demo credentials']`);
+  await until('the demo credentials', async () => {
+    const el = await find(`${form}//input[@type='password']`);
+    return el && (await wd('GET', s(`/element/${el}/property/value`)));
+  });
+  await click(`${form}//button[normalize-space()='Sign in']`);
+  await waitFor(byTestId('console-signed-in'));
+}
+
+const EVENTS = {
+  query: {
+    kinds: [], person: null, supervisor: null, outcome: null, trigger: null, caseId: null,
+    fromMs: null, toMs: null, afterSeq: null, limit: 5, newestFirst: true,
+  },
+};
 
 async function typeInto(xpath, value) {
   const el = await waitFor(xpath);
@@ -221,8 +265,17 @@ async function main() {
     step('the grant expires by itself');
     await waitFor(`//*[@data-testid='grant' and contains(., 'Expired')]`, 120_000);
 
-    step('reviewer: two factors, disposition, the case closes');
+    step('console: reviewer and admin commands are refused without a session');
+    await expectRefused('query_events', EVENTS, 'console.no_session');
+    await expectRefused('sync_status', {}, 'console.no_session');
+
+    step('reviewer: console sign-in, two factors, disposition, the case closes');
     await tab('Reviewer');
+    await waitFor(byTestId('console-signin'));
+    await shot('console-signin');
+    await consoleSignIn('rita');
+    step('console: an admin command with a reviewer session is refused');
+    await expectRefused('sync_status', {}, 'console.wrong_role');
     await click(`//*[@data-testid='cases']//button`, 30_000);
     await waitFor(byTestId('review-form'));
     await click(`//*[@data-testid='review-form']//input[@value='justified']`);
@@ -235,6 +288,9 @@ async function main() {
     await waitFor(`//*[@data-testid='verify-status' and contains(., 'chain and signatures intact')]`);
 
     await tab('Admin');
+    await consoleSignIn('ada');
+    step('console: a reviewer command with an admin session is refused');
+    await expectRefused('query_events', EVENTS, 'console.wrong_role');
     await shot('admin');
     console.log('journey: PASS');
   } finally {

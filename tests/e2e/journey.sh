@@ -96,6 +96,13 @@ expect_at_least supervisor.auth 1
 expect_at_least override.granted 1
 expect_at_least override.expired 1
 expect_at_least override.reviewed 1
+expect_at_least console.signed_in 2
+# The window's IPC calls without a session and with the wrong role.
+for code in console.no_session console.wrong_role; do
+  n="$(printf '%s\n' "$events" | grep '"kind":"console.refused"' | grep -c "\"code\":\"$code\"" || true)"
+  [ "$n" -ge 2 ] || fail "expected at least 2 console.refused events with $code, found $n"
+  echo "  console.refused $code: $n"
+done
 printf '%s\n' "$events" | grep '"kind":"match.attempt"' | grep '"replay":true' >/dev/null \
   || fail "the attempts' evidence does not say the frames were a replay"
 printf '%s\n' "$events" | grep '"kind":"match.attempt"' | grep '"amr":\["fpt"\]' | grep '"driver":"virtual_image"' >/dev/null \

@@ -113,10 +113,26 @@ export function harness() {
   };
 }
 
-/** Clicks a top-level screen in the navigation and waits for its heading. */
+/** Clicks a top-level screen in the navigation and waits for its heading;
+ * the reviewer's and admin's screens first sign in to the console (the
+ * mock's demo credentials). */
 export async function goTo(page: Page, tab: 'Operator' | 'Supervisor' | 'Reviewer' | 'Admin', heading: string) {
   await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: tab }).click();
+  if (tab === 'Reviewer' || tab === 'Admin') await signInToConsole(page, tab);
   await page.getByRole('heading', { level: 2, name: heading }).waitFor();
+}
+
+/** Signs in to the console on the sign-in form of the screen shown now. */
+export async function signInToConsole(page: Page, tab: 'Reviewer' | 'Admin') {
+  const form = page.getByTestId('console-signin');
+  await form.getByRole('heading', { level: 2, name: `${tab} sign-in` }).waitFor();
+  const who = tab === 'Reviewer' ? 'rita' : 'ada';
+  await form.getByRole('option', { name: new RegExp(`\\(${who}\\)`) }).waitFor({ state: 'attached' });
+  await form.getByLabel('Who are you?').selectOption(who);
+  await form.getByLabel('Password').fill(`${who}-demo-pass`);
+  await form.getByLabel('Authenticator code').fill(who === 'rita' ? '333333' : '444444');
+  await form.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByTestId('console-signed-in').waitFor();
 }
 
 const require = createRequire(import.meta.url);

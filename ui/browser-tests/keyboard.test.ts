@@ -1,6 +1,6 @@
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { harness, reachFallback } from './harness';
+import { harness, reachFallback, signInToConsole } from './harness';
 
 const h = harness();
 beforeAll(h.start);
@@ -28,8 +28,8 @@ describe('keyboard operation', () => {
     const { page, errors } = await h.open();
     await nav(page, 'Operator').waitFor();
     for (const [tab, heading] of [
-      ['Reviewer', 'Review'],
-      ['Admin', 'People and policy'],
+      ['Reviewer', 'Reviewer sign-in'],
+      ['Admin', 'Admin sign-in'],
       ['Supervisor', 'Supervisor override'],
       ['Operator', 'Step-up'],
     ] as const) {
@@ -90,6 +90,7 @@ describe('keyboard operation', () => {
     const { page, errors } = await h.open();
     await tabTo(page, nav(page, 'Reviewer'));
     await page.keyboard.press('Enter');
+    await signInToConsole(page, 'Reviewer');
     const firstCase = page.getByTestId('cases').getByRole('button').first();
     await firstCase.waitFor();
     await tabTo(page, firstCase);

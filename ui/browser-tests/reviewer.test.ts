@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, goTo, harness, reachFallback } from './harness';
+import { audit, goTo, harness, reachFallback, signInToConsole } from './harness';
 
 const h = harness();
 beforeAll(h.start);
@@ -55,7 +55,9 @@ describe('reviewer screen', () => {
     const log = page.getByRole('region', { name: 'Evidence log' });
     await expect.poll(() => log.getByText(/events loaded/).textContent()).toBe('200 events loaded');
     expect(await log.getByRole('alert').count()).toBe(0);
-    const newest = await log.getByRole('listitem').first().textContent();
+    // Newest first: rita's console sign-in, then the step-up's fallback.
+    expect(await log.getByRole('listitem').first().textContent()).toContain('supervisor.auth rita');
+    const newest = await log.getByRole('listitem').nth(1).textContent();
     expect(newest).toContain('fallback.triggered');
     await log.getByLabel('Event kind').selectOption('stepup.requested');
     await log.getByRole('button', { name: 'Apply filters' }).click();
@@ -91,7 +93,8 @@ describe('reviewer screen', () => {
   });
 
   it('pages, filters and searches the evidence log, and opens an event', async () => {
-    // 2,500 history events (and the two grants): a small first page for a
+    // 2,500 history events (and the two grants, and rita's console
+    // sign-in): a small first page for a
     // quick first paint, then pages of 1,000.
     const { page, errors } = await h.open('mockEvents=2500');
     await goTo(page, 'Reviewer', 'Review');
@@ -102,8 +105,10 @@ describe('reviewer screen', () => {
     await expect.poll(loaded).toBe('200 events loaded');
     // Virtualised: a screenful of rows in the DOM, not 200.
     expect(await rows.count()).toBeLessThan(40);
-    // Newest first: the two seeded grants come after the history events.
-    expect(await rows.first().textContent()).toContain('override.granted');
+    // Newest first: rita's console sign-in, then the two seeded grants
+    // after the history events.
+    expect(await rows.first().textContent()).toContain('supervisor.auth rita');
+    expect(await rows.nth(1).textContent()).toContain('override.granted');
 
     // Scrolling near the end loads the next page; the button does too.
     await list.evaluate((el) => el.scrollTo(0, el.scrollHeight));
@@ -111,7 +116,7 @@ describe('reviewer screen', () => {
     await log.getByRole('button', { name: 'Load more' }).click();
     await expect.poll(loaded).toBe('2200 events loaded');
     await log.getByRole('button', { name: 'Load more' }).click();
-    await expect.poll(loaded).toBe('2502 events loaded · End of log');
+    await expect.poll(loaded).toBe('2503 events loaded · End of log');
     expect(await log.getByRole('button', { name: 'Load more' }).count()).toBe(0);
     await list.evaluate((el) => el.scrollTo(0, el.scrollHeight));
     await expect.poll(() => rows.last().textContent()).toMatch(/^1\b/); // the oldest event
@@ -149,24 +154,20 @@ describe('reviewer screen', () => {
     expect(errors).toEqual([]);
   });
 
-  it('opens a sealed sample only after a two-factor sign-in, and says the look is recorded', async () => {
+  it('opens the log and sealed samples only after a two-factor console sign-in', async () => {
     const { page, errors } = await h.open();
-    await goTo(page, 'Reviewer', 'Review');
+    await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: 'Reviewer' }).click();
+    await page.getByTestId('console-signin').waitFor();
+    expect(await page.getByRole('region', { name: 'Evidence log' }).count()).toBe(0);
+    expect(await audit(page)).toEqual([]);
+    await signInToConsole(page, 'Reviewer');
+    await page.getByRole('heading', { level: 2, name: 'Review' }).waitFor();
+
     const log = page.getByRole('region', { name: 'Evidence log' });
     await log.getByLabel('Event kind').selectOption('match.attempt');
     await log.getByRole('button', { name: 'Apply filters' }).click();
     await log.getByRole('listitem').first().getByRole('button').click();
     const detail = log.getByTestId('event-detail');
-    await expect.poll(() => detail.getByTestId('samples-locked').textContent()).toContain('Sign in');
-    expect(await detail.getByRole('button', { name: /Show sample/ }).count()).toBe(0);
-
-    const signin = page.getByTestId('samples-signin');
-    await signin.getByLabel('Password').fill('rita-demo-pass');
-    await signin.getByLabel('Authenticator code').fill('333333');
-    expect(await audit(page)).toEqual([]);
-    await signin.getByRole('button', { name: 'Sign in to open samples' }).click();
-    await expect.poll(() => signin.getByTestId('samples-signed-in').textContent()).toContain('Signed in as rita');
-
     await detail.getByRole('button', { name: 'Show sample (face.sample)' }).click();
     const img = detail.getByTestId('sample-image');
     await img.waitFor();
@@ -174,8 +175,8 @@ describe('reviewer screen', () => {
     expect(await detail.textContent()).toContain('this view is recorded');
     expect(await audit(page)).toEqual([]);
 
-    await signin.getByRole('button', { name: 'Sign out' }).click();
-    await signin.getByRole('button', { name: 'Sign in to open samples' }).waitFor();
+    await page.getByTestId('console-signed-in').getByRole('button', { name: 'Sign out' }).click();
+    await page.getByTestId('console-signin').waitFor();
     expect(errors).toEqual([]);
   });
 });

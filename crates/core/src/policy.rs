@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::session::Trigger;
 
+mod console;
 mod locate;
 mod matching;
+pub use console::{ConsolePolicy, DEFAULT_CONSOLE_IDLE_MINUTES, MAX_CONSOLE_IDLE_MINUTES};
 use locate::{key_on_line, line_of, locate, path_to_string, Seg};
 pub use matching::{
     Matching, BELOW_FLOOR_CODE, FACE_FLOOR_MODEL_SHA256, FACE_THRESHOLD_FLOOR,
@@ -49,6 +51,9 @@ pub struct Policy {
     /// Evidence sync to write-once storage: when a backlog becomes an alert.
     #[serde(default)]
     pub sync: SyncPolicy,
+    /// The reviewers' and admins' console. Absent: the defaults.
+    #[serde(default)]
+    pub console: ConsolePolicy,
     pub scopes: Vec<Scope>,
     pub reason_codes: Vec<ReasonCode>,
 }
@@ -293,6 +298,7 @@ impl Policy {
         use Seg::K;
         let err = |path: Vec<Seg>, msg: String| Err((path, msg, INVALID_CODE));
         self.matching.validate()?;
+        self.console.validate()?;
         let a = &self.attempts;
         let nist: [(&str, u32, u32); 4] = [
             ("consecutive_failure_limit", a.consecutive_failure_limit, 5),

@@ -34,6 +34,10 @@ pub enum EngineError {
     Capture(countersign_capture::CaptureError),
     #[error("{message}")]
     Biometric { code: String, message: String },
+    /// A reviewer or admin command refused by the console's gate
+    /// (`console.*`, see `Engine::console_check`).
+    #[error("{message}")]
+    Console { code: &'static str, message: String },
     /// Opening a sealed sample was refused (`sample.*`).
     #[error("{message}")]
     Sample { code: &'static str, message: String },
@@ -105,6 +109,7 @@ impl EngineError {
             EngineError::Capture(c) => c.code().into(),
             EngineError::Biometric { code, .. } => code.clone(),
             EngineError::Sample { code, .. } => (*code).into(),
+            EngineError::Console { code, .. } => (*code).into(),
             EngineError::ClientAuth => "client.auth_failed".into(),
             EngineError::ClientRateLimited { .. } => "client.rate_limited".into(),
             EngineError::UnknownPrincipal(_) => "principal.unknown".into(),

@@ -48,6 +48,9 @@ pub mod kinds {
     pub const ASSERTION_ISSUED: &str = "assertion.issued";
     pub const ASSERTION_REFUSED: &str = "assertion.refused";
     pub const SAMPLE_VIEWED: &str = "sample.viewed";
+    pub const CONSOLE_SIGNED_IN: &str = "console.signed_in";
+    pub const CONSOLE_SIGNED_OUT: &str = "console.signed_out";
+    pub const CONSOLE_REFUSED: &str = "console.refused";
 }
 
 /// Builder for one event.

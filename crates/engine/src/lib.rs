@@ -15,6 +15,7 @@ mod breakglass_client;
 pub mod calibration;
 mod client_auth;
 mod clients;
+mod console;
 mod datadir;
 mod demo;
 mod demo_faces;
@@ -37,6 +38,7 @@ pub use clients::{
     ClientCredential, ClientView, NewClientCredential, RegisteredPrincipal, SignedRequest,
     CLIENTS_FILE, NONCES_FILE, PRINCIPALS_FILE,
 };
+pub use console::{codes as console_codes, ConsolePass, ConsoleRole};
 pub use datadir::{DataDir, DemoPerson, FirstAdmin, InitOptions, InitReport, DEMO_PEOPLE};
 pub use demo_faces::{is_demo_dir, DemoFaces, DEMO_WITNESS, REPLAY_DIR};
 pub use demo_fingers::{DemoFingers, DEMO_FINGER, DEMO_FINGER_PERSON, FINGER_SCENES_DIR};

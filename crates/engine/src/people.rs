@@ -443,6 +443,39 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The TOTP steps `id` used in successful sign-ins that a code could
+    /// still match now (read only). For the demo's "fill demo credentials",
+    /// which must not hand out a code the engine would refuse as replayed.
+    pub fn recent_totp_steps(&self, id: &str) -> Result<Vec<u64>, EngineError> {
+        let s = &self.policy.supervisor;
+        let step_ms = i64::from(s.totp_step_seconds) * 1000;
+        let reach = (2 * i64::from(s.totp_skew_steps) + 1) * step_ms;
+        let now = self.now();
+        let f = countersign_ledger::Filter {
+            kinds: vec![kinds::SUPERVISOR_AUTH.into()],
+            supervisor: Some(id.into()),
+            outcome: Some("success".into()),
+            from_ms: Some(now.saturating_sub(reach)),
+            to_ms: Some(now.saturating_add(reach)),
+            ..Default::default()
+        };
+        let page = self.ledger.query(
+            &f,
+            &countersign_ledger::PageRequest {
+                after_seq: None,
+                limit: 100,
+                newest_first: true,
+            },
+        )?;
+        Ok(page
+            .rows
+            .iter()
+            .filter_map(|r| r.body.get("totp_step").and_then(|v| v.as_u64()))
+            .collect())
+    }
+}
+
 /// The TOTP steps `id` already used that could still match a code now: the
 /// `totp_step` of each successful `supervisor.auth` stamped within the
 /// window's reach (a step within ±skew of now was accepted at a time within

@@ -5,21 +5,21 @@ use crate::ipc::{self, IpcError};
 use crate::service;
 
 #[tauri::command(async)]
-pub fn reviewer_sign_in(
+pub fn console_sign_in(
     st: St<'_>,
-    login: ipc::ReviewerSignIn,
-) -> Result<ipc::ReviewerSession, IpcError> {
-    service::reviewer_sign_in(&st, login)
+    login: ipc::ConsoleSignIn,
+) -> Result<ipc::ConsoleSession, IpcError> {
+    service::console_sign_in(&st, login)
 }
 
 #[tauri::command(async)]
-pub fn reviewer_session(st: St<'_>) -> Result<Option<ipc::ReviewerSession>, IpcError> {
-    service::reviewer_session(&st)
+pub fn console_session(st: St<'_>) -> Result<Option<ipc::ConsoleSession>, IpcError> {
+    service::console_session(&st)
 }
 
 #[tauri::command(async)]
-pub fn reviewer_sign_out(st: St<'_>) -> Result<(), IpcError> {
-    service::reviewer_sign_out(&st)
+pub fn console_sign_out(st: St<'_>) -> Result<(), IpcError> {
+    service::console_sign_out(&st)
 }
 
 #[tauri::command(async)]

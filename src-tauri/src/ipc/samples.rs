@@ -1,28 +1,43 @@
-//! IPC types for sealed samples: the reviewer's sign-in and the images a
-//! reviewer or the deciding supervisor may open.
+//! IPC types for the console's sign-in (reviewers and admins) and for
+//! sealed samples: the images a reviewer or the deciding supervisor may open.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// A reviewer's two factors, to open samples for a while.
+/// The role a console session acts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export_to = "ConsoleRole.ts")]
+pub enum ConsoleRole {
+    Reviewer,
+    Admin,
+}
+
+/// A reviewer's or admin's two factors, to sign in to the console.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export_to = "ReviewerSignIn.ts")]
-pub struct ReviewerSignIn {
-    pub reviewer: String,
+#[ts(export_to = "ConsoleSignIn.ts")]
+pub struct ConsoleSignIn {
+    pub person: String,
+    pub role: ConsoleRole,
     pub secret: String,
     pub otp: String,
 }
 
-/// Who is signed in to open samples, and until when.
+/// Who is signed in to the console, as what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export_to = "ReviewerSession.ts")]
-pub struct ReviewerSession {
-    pub reviewer: String,
+#[ts(export_to = "ConsoleSession.ts")]
+pub struct ConsoleSession {
+    pub person: String,
     pub display_name: String,
+    pub role: ConsoleRole,
     #[ts(type = "number")]
-    pub expires_at_ms: i64,
+    pub signed_in_ms: i64,
+    /// The session ends after this long without a command (the policy's
+    /// `[console] idle_minutes`).
+    #[ts(type = "number")]
+    pub idle_minutes: u64,
 }
 
 /// A sample an event refers to (never the bytes).

@@ -62,6 +62,7 @@ pub fn enroll_finger(
     fingers: &Fingers,
     r: ipc::FingerEnrollRequest,
 ) -> Res<ipc::FingerEnrollResult> {
+    sh.require(countersign_engine::ConsoleRole::Admin, "enroll_finger")?;
     let finger: Finger = serde_json::from_value(serde_json::Value::String(r.finger.clone()))
         .map_err(|_| {
             IpcError::from(EngineError::Invalid(format!(

@@ -258,6 +258,12 @@ fn worker(
 /// it runs, else read from the ledger and `sync.toml` (no network, no
 /// credentials).
 pub fn sync_status(sh: &Shared, w: &SyncWorker) -> Res<ipc::SyncStatusView> {
+    sh.require(countersign_engine::ConsoleRole::Admin, "sync_status")?;
+    sync_status_ungated(sh, w)
+}
+
+/// [`sync_status`] behind the console's gate (and for this module's tests).
+fn sync_status_ungated(sh: &Shared, w: &SyncWorker) -> Res<ipc::SyncStatusView> {
     let state = w.state();
     let (st, config_error) = match w.live() {
         Some(s) => (s.status()?, None),

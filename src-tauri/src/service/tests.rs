@@ -318,7 +318,7 @@ fn full_journey_fallback_grant_expiry_review() {
     // The grant ends by the clock; the timer's expire_due writes it down.
     fx.clock.advance(10 * 60_000 + 1);
     assert_eq!(expire_due(&fx.sh).unwrap(), vec![g.id.clone()]);
-    let pending = list_overrides(
+    let pending = list_overrides_ungated(
         &fx.sh,
         OverrideQuery {
             pending_review: true,
@@ -331,6 +331,19 @@ fn full_journey_fallback_grant_expiry_review() {
     assert_eq!(pending[0].status, "expired");
 
     fx.clock.advance(60_000);
+    // The reviewer signs in to the console, then reviews with two factors
+    // (the demo credentials give the next step's code: this one is used).
+    let (secret, otp) = creds(&fx.sh, "rita");
+    console_sign_in(
+        &fx.sh,
+        ConsoleSignIn {
+            person: "rita".into(),
+            role: crate::ipc::ConsoleRole::Reviewer,
+            secret,
+            otp,
+        },
+    )
+    .unwrap();
     let (secret, otp) = creds(&fx.sh, "rita");
     let r = review_override(
         &fx.sh,
@@ -448,7 +461,7 @@ fn revoke_needs_two_factors_and_ends_the_grant() {
 #[test]
 fn export_refuses_an_unknown_format() {
     let fx = demo();
-    let e = export_events(
+    let e = export_events_ungated(
         &fx.sh,
         ExportRequest {
             format: "csv".into(),
@@ -460,7 +473,7 @@ fn export_refuses_an_unknown_format() {
 }
 
 fn events_of(sh: &Shared, kind: &str) -> Vec<EventRow> {
-    query_events(
+    query_events_ungated(
         sh,
         EventQuery {
             kinds: vec![kind.into()],
@@ -503,22 +516,23 @@ fn samples_open_for_the_deciding_supervisor_and_a_signed_in_reviewer() {
     );
     assert_eq!(img.sha256, sha);
 
-    // The reviewer: nothing without a sign-in, then samples from the log.
+    // The reviewer: nothing without a console sign-in, then samples from the log.
     let e = open_sample(&fx.sh, &sha, None).unwrap_err();
-    assert_eq!(e.code, codes::NOT_SIGNED_IN);
+    assert_eq!(e.code, "console.no_session");
     fx.clock.advance(30_000); // a fresh TOTP step
     let (secret, otp) = creds(&fx.sh, "rita");
-    let s = reviewer_sign_in(
+    let s = console_sign_in(
         &fx.sh,
-        ReviewerSignIn {
-            reviewer: "rita".into(),
+        ConsoleSignIn {
+            person: "rita".into(),
+            role: crate::ipc::ConsoleRole::Reviewer,
             secret,
             otp,
         },
     )
     .unwrap();
-    assert_eq!(s.reviewer, "rita");
-    assert_eq!(reviewer_session(&fx.sh).unwrap(), Some(s.clone()));
+    assert_eq!(s.person, "rita");
+    assert_eq!(console_session(&fx.sh).unwrap(), Some(s.clone()));
     let attempts = events_of(&fx.sh, kinds::MATCH_ATTEMPT);
     let row = attempts.first().expect("attempt events");
     assert_eq!(row.samples.len(), 1, "the log lists the attempt's sample");
@@ -533,24 +547,26 @@ fn samples_open_for_the_deciding_supervisor_and_a_signed_in_reviewer() {
         .collect();
     assert_eq!(who, ["sam", "rita"], "every look is evidence");
 
-    // Sign-out and expiry end the pass.
-    reviewer_sign_out(&fx.sh).unwrap();
-    assert_eq!(reviewer_session(&fx.sh).unwrap(), None);
+    // Sign-out ends the session; the sample pass also expires on its own.
+    console_sign_out(&fx.sh).unwrap();
+    assert_eq!(console_session(&fx.sh).unwrap(), None);
     let e = open_sample(&fx.sh, &sha, None).unwrap_err();
-    assert_eq!(e.code, codes::NOT_SIGNED_IN);
+    assert_eq!(e.code, "console.no_session");
     fx.clock.advance(30_000);
     let (secret, otp) = creds(&fx.sh, "rita");
-    reviewer_sign_in(
+    console_sign_in(
         &fx.sh,
-        ReviewerSignIn {
-            reviewer: "rita".into(),
+        ConsoleSignIn {
+            person: "rita".into(),
+            role: crate::ipc::ConsoleRole::Reviewer,
             secret,
             otp,
         },
     )
     .unwrap();
     fx.clock.advance(countersign_engine::REVIEWER_PASS_MS);
-    assert_eq!(reviewer_session(&fx.sh).unwrap(), None, "the pass expired");
+    let e = open_sample(&fx.sh, &sha, None).unwrap_err();
+    assert_eq!(e.code, "sample.pass_expired", "the sample pass expired");
 }
 
 /// A real kiosk's data dir (`init` without `--demo`) with one operator.

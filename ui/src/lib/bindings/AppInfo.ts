@@ -9,9 +9,15 @@ export type AppInfo = {
  */
 version: string, 
 /**
- * True when the window runs as a locked-down kiosk.
+ * True when the window runs as a locked-down kiosk: operator and
+ * supervisor screens only.
  */
 kioskMode: boolean, 
+/**
+ * True in console mode (`--console`): reviewer and admin screens only,
+ * each after a two-factor sign-in.
+ */
+consoleMode: boolean, 
 /**
  * The data directory in use, for display.
  */

@@ -3,13 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { strings } from '../i18n/strings';
 import { createMockBackend } from '../services/backend';
 import ReviewerScreen from './ReviewerScreen.svelte';
+import { ConsoleAuth } from '../state/console.svelte';
 
 const s = strings.reviewer;
 
 describe('ReviewerScreen', () => {
   it('lists overdue reviews first, reviews one with two factors', async () => {
     const backend = createMockBackend({ seed: true });
-    render(ReviewerScreen, { props: { backend, demo: true } });
+    render(ReviewerScreen, { props: { backend, auth: new ConsoleAuth(backend), demo: true } });
     const cases = await screen.findByTestId('cases');
     const items = within(cases).getAllByRole('button');
     expect(items).toHaveLength(2);
@@ -30,7 +31,8 @@ describe('ReviewerScreen', () => {
   });
 
   it('shows a refused review next to its form, and keeps it there', async () => {
-    render(ReviewerScreen, { props: { backend: createMockBackend({ seed: true }), demo: true } });
+    const backend = createMockBackend({ seed: true });
+    render(ReviewerScreen, { props: { backend, auth: new ConsoleAuth(backend), demo: true } });
     const items = within(await screen.findByTestId('cases')).getAllByRole('button');
     await fireEvent.click(items[1]!); // still in force: too early to review
     const detail = await screen.findByTestId('case-detail');
@@ -44,7 +46,8 @@ describe('ReviewerScreen', () => {
   });
 
   it('verifies the chain and exports', async () => {
-    render(ReviewerScreen, { props: { backend: createMockBackend({ seed: true }) } });
+    const backend = createMockBackend({ seed: true });
+    render(ReviewerScreen, { props: { backend, auth: new ConsoleAuth(backend) } });
     expect(screen.getByTestId('verify-status')).toHaveTextContent(s.notVerified);
     await fireEvent.click(screen.getByRole('button', { name: s.verify }));
     expect(await screen.findByText(/Verified: \d+ events/)).toBeInTheDocument();

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { strings } from '../i18n/strings';
 import { createMockBackend } from '../services/backend';
 import { Ticker } from '../state/clock.svelte';
+import { ConsoleAuth } from '../state/console.svelte';
 import { createJourney } from '../state/journey.svelte';
+import ConsoleSignIn from './ConsoleSignIn.svelte';
 import EvidenceLog from './EvidenceLog.svelte';
 import ReviewerScreen from './ReviewerScreen.svelte';
 import SampleViewer from './SampleViewer.svelte';
@@ -25,20 +27,16 @@ async function openAttemptEvent() {
 describe('sealed samples', () => {
   it('stay closed in the log until a reviewer signs in; then open, and the look is logged', async () => {
     const backend = createMockBackend({ seed: true });
-    render(ReviewerScreen, { props: { backend, demo: true } });
+    const auth = new ConsoleAuth(backend);
+    render(ReviewerScreen, { props: { backend, auth, demo: true } });
     let detail = await openAttemptEvent();
     expect(within(detail).getByTestId('samples')).toHaveTextContent(s.count(1));
     expect(within(detail).getByTestId('samples-locked')).toHaveTextContent(s.needSignIn);
     expect(within(detail).queryByRole('button', { name: /Show sample/ })).toBeNull();
 
-    const signin = screen.getByTestId('samples-signin');
-    await fireEvent.click(within(signin).getByRole('button', { name: strings.supervisor.fillDemo }));
-    await new Promise((r) => setTimeout(r, 0));
-    await fireEvent.click(within(signin).getByRole('button', { name: s.signIn }));
-    expect(await within(signin).findByTestId('samples-signed-in')).toHaveTextContent(/Signed in as rita/);
-
+    await auth.signIn('rita', 'reviewer', 'rita-demo-pass', '333333');
     detail = screen.getByTestId('event-detail');
-    await fireEvent.click(within(detail).getByRole('button', { name: s.show('face.sample') }));
+    await fireEvent.click(await within(detail).findByRole('button', { name: s.show('face.sample') }));
     const img = await within(detail).findByTestId('sample-image');
     expect(img.getAttribute('src')).toMatch(/^data:image\//);
     expect(img.getAttribute('alt')).toMatch(/^Captured sample of (olga|otto)$/);
@@ -48,19 +46,22 @@ describe('sealed samples', () => {
     });
     expect(views.rows.map((r) => r.body.viewer)).toEqual(['rita']);
 
-    await fireEvent.click(within(signin).getByRole('button', { name: s.signOut }));
-    expect(await backend.reviewerSession()).toBeNull();
+    await auth.signOut();
+    expect(await backend.consoleSession()).toBeNull();
   });
 
   it('refuse a wrong factor without opening anything', async () => {
     const backend = createMockBackend({ seed: true });
-    render(ReviewerScreen, { props: { backend } });
-    const signin = screen.getByTestId('samples-signin');
+    const auth = new ConsoleAuth(backend);
+    render(ConsoleSignIn, { props: { backend, auth, role: 'reviewer' } });
+    const signin = screen.getByTestId('console-signin');
+    await within(signin).findByRole('option', { name: /rita/ });
     await fireEvent.input(within(signin).getByLabelText(strings.supervisor.password), { target: { value: 'nope' } });
     await fireEvent.input(within(signin).getByLabelText(strings.supervisor.otp), { target: { value: '000000' } });
-    await fireEvent.click(within(signin).getByRole('button', { name: s.signIn }));
+    await fireEvent.click(within(signin).getByRole('button', { name: strings.console.signIn }));
     expect(await within(signin).findByRole('alert')).toHaveTextContent('auth.failed');
-    await expect(backend.openSample('0'.repeat(64), null)).rejects.toMatchObject({ code: 'E_NOT_SIGNED_IN' });
+    expect(auth.session).toBeNull();
+    await expect(backend.openSample('0'.repeat(64), null)).rejects.toMatchObject({ code: 'console.no_session' });
   });
 
   it('an evidence log without a pass says how to open them', async () => {

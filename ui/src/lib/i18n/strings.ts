@@ -261,6 +261,7 @@ export const strings = {
   },
 
   log: {
+    body: "The event's body (JSON)",
     title: 'Evidence log',
     kind: 'Event kind',
     anyKind: 'Any kind',
@@ -277,15 +278,22 @@ export const strings = {
     none: 'No events match.',
   },
 
-  samples: {
-    signInTitle: 'Open sealed samples',
-    signInNote:
-      'Face and fingerprint samples are sealed. Opening one needs a reviewer signed in with two factors, for 15 minutes at most; every look is recorded in the evidence log.',
-    signIn: 'Sign in to open samples',
+  console: {
+    title: (role: string) => (role === 'admin' ? 'Admin sign-in' : 'Reviewer sign-in'),
+    note: (role: string) =>
+      role === 'admin'
+        ? 'Administration needs an admin signed in with two factors. The session ends when you sign out or after the policy’s idle time.'
+        : 'The evidence log, the reviews and the sealed samples need a reviewer signed in with two factors. Every look at a sample is recorded.',
+    person: 'Who are you?',
+    signIn: 'Sign in',
     signOut: 'Sign out',
-    signedIn: (who: string, until: string) => `Signed in as ${who}, samples open until ${until}`,
+    signedIn: (who: string, role: string, idle: number) =>
+      `Signed in as ${who} (${role}); the session ends after ${idle} minutes without activity.`,
+  },
+
+  samples: {
     count: (n: number) => (n === 1 ? '1 sealed sample' : `${n} sealed samples`),
-    needSignIn: 'Sign in under "Open sealed samples" to see them.',
+    needSignIn: 'Sign in as a reviewer to see them.',
     show: (path: string) => `Show sample (${path})`,
     hide: 'Hide sample',
     alt: (who: string) => `Captured sample of ${who}`,

@@ -27,8 +27,8 @@ import type { StartStepupRequest } from '../bindings/StartStepupRequest';
 import type { StepupView } from '../bindings/StepupView';
 import type { SupervisorLogin } from '../bindings/SupervisorLogin';
 import type { VerifyStatus } from '../bindings/VerifyStatus';
-import type { ReviewerSession } from '../bindings/ReviewerSession';
-import type { ReviewerSignIn } from '../bindings/ReviewerSignIn';
+import type { ConsoleSession } from '../bindings/ConsoleSession';
+import type { ConsoleSignIn } from '../bindings/ConsoleSignIn';
 import type { SampleImage } from '../bindings/SampleImage';
 import type { FingerStatus } from '../bindings/FingerStatus';
 import type { FingerProgress } from '../bindings/FingerProgress';
@@ -86,9 +86,10 @@ export interface Backend extends SyncBackend {
   verifyLedger(): Promise<VerifyStatus>;
   exportEvents(request: ExportRequest): Promise<ExportResult>;
   /** Two factors once; samples open for 15 minutes (or until sign-out). */
-  reviewerSignIn(login: ReviewerSignIn): Promise<ReviewerSession>;
-  reviewerSession(): Promise<ReviewerSession | null>;
-  reviewerSignOut(): Promise<void>;
+  /** Two-factor sign-in to the console as reviewer or admin (refused on a kiosk). */
+  consoleSignIn(login: ConsoleSignIn): Promise<ConsoleSession>;
+  consoleSession(): Promise<ConsoleSession | null>;
+  consoleSignOut(): Promise<void>;
   /** A sealed sample for the signed-in reviewer (the view is logged). */
   openSample(sha256: string, eventSeq: number | null): Promise<SampleImage>;
   /** One of the step-up's own samples for its authenticated supervisor. */
@@ -133,9 +134,9 @@ export const tauriBackend: Backend = {
   queryEvents: (query) => call('query_events', { query }),
   verifyLedger: () => call('verify_ledger'),
   exportEvents: (request) => call('export_events', { request }),
-  reviewerSignIn: (login) => call('reviewer_sign_in', { login }),
-  reviewerSession: () => call('reviewer_session'),
-  reviewerSignOut: () => call('reviewer_sign_out'),
+  consoleSignIn: (login) => call('console_sign_in', { login }),
+  consoleSession: () => call('console_session'),
+  consoleSignOut: () => call('console_sign_out'),
   openSample: (sha256, eventSeq) => call('open_sample', { sha256, eventSeq }),
   openSessionSample: (sessionId, sha256) => call('open_session_sample', { sessionId, sha256 }),
   fingerStatus: () => call('finger_status'),
@@ -153,6 +154,7 @@ export const tauriBackend: Backend = {
 export const demoAppInfo: AppInfo = {
   version: '0.0.0-mock',
   kioskMode: false,
+  consoleMode: false,
   dataDir: '/tmp/countersign-mock',
   dataDirInitialized: true,
 };

@@ -1,16 +1,15 @@
-// The mock's sealed samples: the same rules as the engine's samples.rs.
-// A reviewer signs in with two factors (15-minute pass) and may open any
+// The mock's console session and sealed samples, for rendering the
+// screens (the engine decides for real: service/console.rs, samples.rs).
+// A reviewer or admin signs in with two factors; a reviewer may open any
 // image sample; the supervisor who authenticated in a step-up may open that
 // step-up's own samples before deciding. Every look is logged
 // (`sample.viewed`). The images are drawings, not faces.
 
 import type { Backend } from './backend';
-import type { ReviewerSession } from '../bindings/ReviewerSession';
+import type { ConsoleSession } from '../bindings/ConsoleSession';
 import type { SampleImage } from '../bindings/SampleImage';
 import type { SampleRef } from '../bindings/SampleRef';
 import { BackendError } from './errors';
-
-export const REVIEWER_PASS_MS = 15 * 60_000;
 
 interface Stored {
   person: string | null;
@@ -29,7 +28,7 @@ export interface SampleContext {
   sessionOf: (sessionId: string) => { state: string; supervisor: string | null };
 }
 
-type SampleApi = Pick<Backend, 'reviewerSignIn' | 'reviewerSession' | 'reviewerSignOut' | 'openSample' | 'openSessionSample'>;
+type SampleApi = Pick<Backend, 'consoleSignIn' | 'consoleSession' | 'consoleSignOut' | 'openSample' | 'openSessionSample'>;
 
 function fail(code: string, message: string): never {
   throw new BackendError({ code, message });
@@ -42,7 +41,7 @@ function sampleSvg(label: string): string {
 
 export function createSampleStore(ctx: SampleContext) {
   const store = new Map<string, Stored>();
-  let pass: ReviewerSession | null = null;
+  let pass: ConsoleSession | null = null;
   let n = 0;
 
   /** Seals a mock sample; returns its reference for an event. */
@@ -72,28 +71,22 @@ export function createSampleStore(ctx: SampleContext) {
     };
   }
 
-  function current(): ReviewerSession | null {
-    if (pass && ctx.now() >= pass.expiresAtMs) pass = null;
-    return pass;
-  }
-
   const api: SampleApi = {
-    async reviewerSignIn(login) {
-      ctx.check2fa(login.reviewer, 'reviewer', login.secret, login.otp);
-      pass = { reviewer: login.reviewer, displayName: login.reviewer, expiresAtMs: ctx.now() + REVIEWER_PASS_MS };
+    async consoleSignIn(login) {
+      ctx.check2fa(login.person, login.role, login.secret, login.otp);
+      pass = { person: login.person, displayName: login.person, role: login.role, signedInMs: ctx.now(), idleMinutes: 15 };
       return { ...pass };
     },
-    async reviewerSession() {
-      const p = current();
-      return p ? { ...p } : null;
+    async consoleSession() {
+      return pass ? { ...pass } : null;
     },
-    async reviewerSignOut() {
+    async consoleSignOut() {
       pass = null;
     },
     async openSample(sha256, eventSeq) {
-      const p = current();
-      if (!p) fail('E_NOT_SIGNED_IN', 'sign in as a reviewer with two factors to open samples');
-      return open(sha256, p.reviewer, 'reviewer', eventSeq);
+      if (!pass) fail('console.no_session', 'sign in as reviewer with two factors first');
+      if (pass.role !== 'reviewer') fail('console.wrong_role', `signed in as ${pass.role}, this needs reviewer`);
+      return open(sha256, pass.person, 'reviewer', eventSeq);
     },
     async openSessionSample(sessionId, sha256) {
       const s = ctx.sessionOf(sessionId);

@@ -288,7 +288,7 @@ export function createDemoBackend(options: DemoOptions = {}): DemoBackend {
 
   const api: DemoBackend = {
     async appInfo(): Promise<AppInfo> {
-      return { version: '0.0.0-mock', kioskMode: false, dataDir: '(in-memory demo)', dataDirInitialized: true };
+      return { version: '0.0.0-mock', kioskMode: false, consoleMode: false, dataDir: '(in-memory demo)', dataDirInitialized: true };
     },
     async listPeople() {
       return structuredClone(people);
