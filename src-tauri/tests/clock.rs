@@ -13,6 +13,7 @@ const HOUR_MS: i64 = 3_600_000;
 
 fn data_dir_written_at(offset_ms: i64) -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let dir = tmp.path().join("data");
     let clock = ManualClock::at(SystemClock.now_ms() + offset_ms);
     countersign_engine::DataDir::new(dir.clone())

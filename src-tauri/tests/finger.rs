@@ -52,6 +52,7 @@ struct Fx {
 fn demo() -> Fx {
     gtk_like_main_loop();
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let dir = tmp.path().join("data");
     let clock = ManualClock::at(T0);
     countersign_engine::DataDir::new(dir.clone())
@@ -328,6 +329,7 @@ fn a_witnessed_finger_enrollment_through_the_app() {
 /// Kept in one place: how administration authenticates is changing.
 fn production() -> (tempfile::TempDir, PathBuf, Shared) {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let dir = tmp.path().join("data");
     let clock = ManualClock::at(T0);
     // A real kiosk starts with its first admin, who adds the operator

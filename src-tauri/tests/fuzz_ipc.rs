@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 
 fn shared() -> (tempfile::TempDir, Shared) {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let data = tmp.path().join("data");
     DataDir::new(data.clone())
         .init(

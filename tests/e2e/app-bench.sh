@@ -18,6 +18,8 @@ PATH="$HOME/.cargo/bin:$PATH"
 export WEBKIT_DISABLE_COMPOSITING_MODE=1 WEBKIT_DISABLE_DMABUF_RENDERER=1 LIBGL_ALWAYS_SOFTWARE=1
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/countersign-bench.XXXXXX")"
+# The kiosk's local anchor lives outside the data dir: keep it in the temp dir too.
+export COUNTERSIGN_STATE_DIR="$tmp/state"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

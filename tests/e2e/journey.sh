@@ -30,6 +30,8 @@ done
 [ -x "$CLI" ] || die "CLI binary not found: $CLI (cargo build -p countersign-cli)"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/countersign-e2e.XXXXXX")"
+# The kiosk's local anchor lives outside the data dir: keep it in the temp dir too.
+export COUNTERSIGN_STATE_DIR="$tmp/state"
 pids=()
 cleanup() {
   local status=$?

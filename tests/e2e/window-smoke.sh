@@ -30,6 +30,8 @@ done
 [ -x "$APP" ] || die "app binary not found: $APP (cargo build -p countersign-app)"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/countersign-smoke.XXXXXX")"
+# The kiosk's local anchor lives outside the data dir: keep it in the temp dir too.
+export COUNTERSIGN_STATE_DIR="$tmp/state"
 pids=()
 cleanup() {
   local status=$?

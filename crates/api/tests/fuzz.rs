@@ -45,6 +45,7 @@ impl Drop for Api {
 
 fn api() -> Api {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let data = tmp.path().join("data");
     countersign_engine::DataDir::new(data.clone())
         .init(

@@ -12,6 +12,10 @@ pub struct Cli {
     /// The data dir (policy, keys, ledger).
     #[arg(long, global = true, env = "COUNTERSIGN_DATA_DIR", default_value_os_t = default_data_dir())]
     pub data_dir: PathBuf,
+    /// The state dir holding each kiosk's local anchor, outside the data dir
+    /// (default: $XDG_STATE_HOME/countersign or ~/.local/state/countersign).
+    #[arg(long, global = true, env = "COUNTERSIGN_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -74,6 +78,9 @@ pub enum Command {
     Review(ReviewArgs),
     #[command(subcommand)]
     Log(LogCmd),
+    /// The local anchor of the chain (outside the data dir): status, and an admin's re-seed.
+    #[command(subcommand)]
+    Anchor(AnchorCmd),
     /// Copy this kiosk's evidence to write-once S3 storage (config: <data dir>/sync.toml).
     #[command(subcommand)]
     Sync(SyncCmd),
@@ -326,6 +333,20 @@ pub struct FilterArgs {
     /// Only overrides not yet reviewed.
     #[arg(long)]
     pub pending_review: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnchorCmd {
+    /// The anchor, the ledger head and any alarm (exit 1 with the anchor's code when writes are refused).
+    Status,
+    /// After investigation: anchor the ledger as it is now and clear the alarm (an admin with two factors; recorded as anchor.reseeded).
+    Reseed {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Why (recorded).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

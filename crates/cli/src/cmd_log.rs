@@ -7,7 +7,7 @@ use crate::args::{BenchArgs, Cli, LogCmd};
 use crate::util::{fmt_time, print_json, to_filter};
 
 pub fn run(cli: &Cli, c: &LogCmd) -> anyhow::Result<()> {
-    let mut e = crate::open(cli)?;
+    let mut e = crate::open_audit(cli)?;
     match c {
         LogCmd::List {
             filter,

@@ -9,11 +9,14 @@ use crate::args::Cli;
 use crate::Coded;
 
 pub fn status(cli: &Cli) -> anyhow::Result<()> {
-    let engine = Engine::open(&cli.data_dir)
+    let engine = Engine::open_for_audit(&cli.data_dir)
         .with_context(|| format!("opening {}", cli.data_dir.display()))?;
     let st = engine.clock_status()?;
+    let anchor = engine.anchor_status()?;
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&st)?);
+        let mut v = serde_json::to_value(&st)?;
+        v["anchor"] = serde_json::to_value(&anchor)?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!("kiosk {}", engine.kiosk_id());
         match st.newest_event_ms {
@@ -39,6 +42,10 @@ pub fn status(cli: &Cli) -> anyhow::Result<()> {
                 r.seq, r.observed_ms, r.behind_ms
             );
         }
+        crate::cmd_anchor::print_anchor(&anchor);
+    }
+    if let Some(p) = &anchor.problem {
+        return Err(crate::cmd_anchor::coded(p).into());
     }
     if st.writes_refused {
         return Err(Coded {

@@ -59,7 +59,12 @@ fn syncer(cli: &Cli, cfg_path: &Option<PathBuf>) -> anyhow::Result<Syncer> {
     let engine = engine(cli)?;
     let dd = DataDir::new(cli.data_dir.clone());
     let keys = Keys::load(&dd.keys_dir()).context("loading the kiosk keys")?;
-    let ledger = Ledger::open(&dd.ledger_path(), keys).context("opening the ledger")?;
+    let mut ledger = Ledger::open(&dd.ledger_path(), keys).context("opening the ledger")?;
+    // The same local anchor as the engine's: an alarm the pass raises
+    // stops every process from signing.
+    if let Some(g) = engine.ledger().anchor() {
+        ledger.set_anchor(g.clone());
+    }
     Syncer::new(ledger, engine.kiosk_id(), cfg, &engine.policy().sync).sx()
 }
 
@@ -121,7 +126,10 @@ pub fn sync(cli: &Cli, c: &SyncCmd) -> anyhow::Result<()> {
     match c {
         SyncCmd::Status { config } => {
             // The ledger and the policy only: no network, no credentials.
-            let e = engine(cli)?;
+            // Opened for audit: a raised alarm is shown, not a failed open.
+            let e = Engine::open_for_audit(&cli.data_dir)
+                .with_context(|| format!("opening {}", cli.data_dir.display()))?;
+            let anchor = e.anchor_status()?;
             let st = match config {
                 None => {
                     kiosk_status(e.ledger(), e.kiosk_id(), e.data_dir(), &e.policy().sync).sx()?
@@ -144,6 +152,12 @@ pub fn sync(cli: &Cli, c: &SyncCmd) -> anyhow::Result<()> {
                 }
             };
             print_status(cli, &st)?;
+            if let Some(p) = &anchor.problem {
+                if !cli.json {
+                    println!("ALERT [{}]: {}", p.code, p.message);
+                }
+                return Err(crate::cmd_anchor::coded(p).into());
+            }
             if st.alert {
                 return Err(Coded {
                     code: "sync.alert",

@@ -35,6 +35,7 @@ fn stdout_failed(e: std::io::Error) -> ! {
 }
 
 mod args;
+mod cmd_anchor;
 mod cmd_api;
 mod cmd_bench_face;
 mod cmd_eval;
@@ -58,6 +59,9 @@ use args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(d) = &cli.state_dir {
+        countersign_engine::set_state_dir(d);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -97,6 +101,18 @@ pub(crate) fn open(cli: &Cli) -> anyhow::Result<Engine> {
     // expiry events for grants that ran out while nothing was running.
     engine.expire_due().context("recording expired overrides")?;
     engine.maybe_checkpoint().context("writing a checkpoint")?;
+    Ok(engine)
+}
+
+/// Opens for reading and investigation: works when the anchor refuses
+/// writes (`log`, `status`, `anchor`), and then writes nothing.
+pub(crate) fn open_audit(cli: &Cli) -> anyhow::Result<Engine> {
+    let mut engine = Engine::open_for_audit(&cli.data_dir)
+        .with_context(|| format!("opening {}", cli.data_dir.display()))?;
+    if engine.anchor_ok() {
+        engine.expire_due().context("recording expired overrides")?;
+        engine.maybe_checkpoint().context("writing a checkpoint")?;
+    }
     Ok(engine)
 }
 
@@ -181,6 +197,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Override(c) => cmd_override::run(&cli, c),
         Command::Review(a) => cmd_override::review(&cli, a),
         Command::Log(c) => cmd_log::run(&cli, c),
+        Command::Anchor(c) => cmd_anchor::run(&cli, c),
         Command::Status => cmd_status::status(&cli),
         Command::Sync(c) => cmd_sync::sync(&cli, c),
         Command::Fleet(c) => cmd_sync::fleet(&cli, c),

@@ -255,6 +255,8 @@ impl DataDir {
         let kiosk_id = Engine::new_id("kiosk");
         create_private_file(&dd.ledger_path())?;
         let mut ledger = Ledger::open(&dd.ledger_path(), keys)?;
+        // The anchor starts with the first event, outside the data dir.
+        ledger.set_anchor(crate::anchor::guard_for(&kiosk_id, staging)?);
         ledger.append(
             &Ev::new(kinds::KIOSK_INITIALIZED, now, json!({ "kiosk_id": kiosk_id, "public_key": public_key, "demo": opts.demo, "version": env!("CARGO_PKG_VERSION") }))
                 .build(),
@@ -311,8 +313,17 @@ impl DataDir {
     }
 
     /// Opens the dir: keys, policy (logging a `policy.loaded` event when its
-    /// hash differs from the last one logged), ledger.
+    /// hash differs from the last one logged), ledger. Refused when the
+    /// ledger disagrees with the local anchor or an alarm is raised
+    /// (`anchor.*`, see `anchor.rs`).
     pub fn open(self, clock: Box<dyn Clock>) -> Result<Engine, EngineError> {
+        self.open_with(clock, true)
+    }
+
+    /// [`DataDir::open`]; with `strict` false an anchor problem does not
+    /// refuse the open (the anchor still refuses every write, and the open
+    /// writes nothing): for reading and investigation.
+    pub fn open_with(self, clock: Box<dyn Clock>, strict: bool) -> Result<Engine, EngineError> {
         if !self.is_initialized() {
             return Err(EngineError::NotInitialized(self.root.clone()));
         }
@@ -324,7 +335,13 @@ impl DataDir {
             .map_err(EngineError::io("reading the policy", &policy_path))?;
         let mut ledger = Ledger::open(&self.ledger_path(), keys)?;
         ledger.guard_clock(crate::CLOCK_TOLERANCE_MS);
-        let policy = policy_in_force(&mut ledger, &src, clock.now_ms())?;
+        ledger.set_anchor(crate::anchor::guard_for(&marker.kiosk_id, &self.root)?);
+        let anchored = match ledger.anchor_check() {
+            Ok(()) => true,
+            Err(e) if strict => return Err(e.into()),
+            Err(_) => false,
+        };
+        let policy = policy_in_force(&mut ledger, &src, clock.now_ms(), anchored)?;
         let mut engine = Engine {
             dir: self,
             policy,
@@ -334,7 +351,9 @@ impl DataDir {
             score_source: "matcher".into(),
             attempt_evidence: None,
         };
-        engine.attest_unrecorded_credentials()?;
+        if anchored {
+            engine.attest_unrecorded_credentials()?;
+        }
         Ok(engine)
     }
 }
@@ -354,7 +373,14 @@ impl Clock for FixedClock {
 /// not used (the last logged one is), and the refusal is logged once per
 /// distinct file (`policy.refused`, with the file's hash). Data dirs whose
 /// ledger logged no policy source (none exist: `init` logs it) use the file.
-fn policy_in_force(ledger: &mut Ledger, src: &str, now: i64) -> Result<Policy, EngineError> {
+/// With `record` false (an audit open of a ledger the anchor holds back)
+/// nothing is logged.
+fn policy_in_force(
+    ledger: &mut Ledger,
+    src: &str,
+    now: i64,
+    record: bool,
+) -> Result<Policy, EngineError> {
     let sha = policy_sha(src);
     let logged = ledger.latest(&Filter {
         kinds: vec![kinds::POLICY_LOADED.into()],
@@ -367,7 +393,9 @@ fn policy_in_force(ledger: &mut Ledger, src: &str, now: i64) -> Result<Policy, E
         .map(str::to_string);
     let Some(logged_src) = logged_src else {
         let policy = Policy::from_toml(src)?;
-        ledger.append(&policy_event(src, now, "changed on disk", None))?;
+        if record {
+            ledger.append(&policy_event(src, now, "changed on disk", None))?;
+        }
         return Ok(policy);
     };
     if policy_sha(&logged_src) != sha {
@@ -383,7 +411,7 @@ fn policy_in_force(ledger: &mut Ledger, src: &str, now: i64) -> Result<Policy, E
                     .and_then(|v| v.as_str())
                     .map(str::to_string)
             });
-        if refused.as_deref() != Some(sha.as_str()) {
+        if record && refused.as_deref() != Some(sha.as_str()) {
             ledger.append(
                 &Ev::new(
                     kinds::POLICY_REFUSED,

@@ -98,6 +98,16 @@ impl EngineError {
             EngineError::Policy(p) => p.code.into(),
             EngineError::Ledger(LedgerError::DiskFull { .. }) => "ledger.disk_full".into(),
             EngineError::Ledger(LedgerError::ClockBehind { .. }) => crate::CLOCK_BEHIND_CODE.into(),
+            // The local anchor (crates/ledger/src/anchor.rs, engine/src/anchor.rs):
+            // `anchor.ledger_behind` (the head is behind the anchor: a restored
+            // copy, a cut tail, a lost WAL), `anchor.fork` (another chain at the
+            // anchored seq), `anchor.missing` (a ledger with events and no
+            // anchor), `anchor.invalid` (the anchor's signature fails),
+            // `anchor.remote_ahead` / `anchor.remote_fork` (the alarm raised by
+            // the sync pass: the bucket holds more of this kiosk's chain, or
+            // another branch of it). Each names both heads; each refuses writes
+            // until an admin runs `countersign anchor reseed`.
+            EngineError::Ledger(LedgerError::Anchor { code, .. }) => (*code).into(),
             EngineError::Ledger(_) => "ledger.error".into(),
             EngineError::Credential(_) => "credential.invalid".into(),
             EngineError::UnknownPerson(_) => "person.unknown".into(),

@@ -51,6 +51,9 @@ pub mod kinds {
     pub const CONSOLE_SIGNED_IN: &str = "console.signed_in";
     pub const CONSOLE_SIGNED_OUT: &str = "console.signed_out";
     pub const CONSOLE_REFUSED: &str = "console.refused";
+    /// An admin re-seeded the local anchor (two factors), after it was
+    /// missing, behind, on another chain, or an alarm was raised.
+    pub const ANCHOR_RESEEDED: &str = "anchor.reseeded";
 }
 
 /// Builder for one event.

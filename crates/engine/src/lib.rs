@@ -9,6 +9,7 @@
 //! Unlike the core, the engine has a clock and a random source; both are
 //! injectable ([`Clock`]) so tests can move time.
 
+pub mod anchor;
 mod assertions;
 mod breakglass;
 mod breakglass_client;
@@ -31,6 +32,9 @@ mod requests;
 mod samples;
 mod stepup;
 
+pub use anchor::{
+    set_state_dir, state_dir, use_test_state_dir, AnchorProblem, AnchorStatus, STATE_DIR_ENV,
+};
 pub use assertions::{AssertionOutcome, AssertionRequest, REQUEST_TTL_MS};
 pub use breakglass_client::ClientBreakGlassRequest;
 pub use client_auth::{AuthLimits, ClientAuthGuard};
@@ -173,6 +177,20 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         let dir = DataDir::new(dir.into());
         dir.open(clock)
+    }
+
+    /// Opens a data dir for reading and investigation even when its ledger
+    /// disagrees with the local anchor or an alarm is raised (`log verify`,
+    /// `status`, `anchor status`, `anchor reseed`): the anchor still refuses
+    /// every write, and nothing is written at open. [`Engine::open`] refuses
+    /// such a dir outright.
+    pub fn open_for_audit(dir: impl Into<std::path::PathBuf>) -> Result<Engine, EngineError> {
+        DataDir::new(dir.into()).open_with(Box::new(SystemClock), false)
+    }
+
+    /// Whether the anchor lets this engine write (see [`Engine::anchor_status`]).
+    pub fn anchor_ok(&self) -> bool {
+        self.ledger.anchor_check().is_ok()
     }
 
     pub fn policy(&self) -> &Policy {

@@ -59,6 +59,9 @@ pub struct BenchReport {
     pub config: BenchConfig,
     /// Durable single-event appends per second.
     pub single_append_per_s: f64,
+    /// The same single appends under a local anchor (see `anchor.rs`: the
+    /// check before, and the signed, fsync'd anchor file after, each one).
+    pub single_append_anchored_per_s: f64,
     /// Durable events per second in batches.
     pub batched_append_per_s: f64,
     /// Events in the big ledger.
@@ -167,6 +170,19 @@ pub fn run(dir: &Path, cfg: &BenchConfig) -> Result<BenchReport, LedgerError> {
     let batched_append_per_s = rate(cfg.batched_appends, t.elapsed());
     drop(l);
 
+    let anchored_path = dir.join("bench-anchored.db");
+    let _ = std::fs::remove_file(&anchored_path);
+    let anchor_dir = dir.join("bench-anchor-state");
+    let _ = std::fs::remove_dir_all(&anchor_dir);
+    let mut l = Ledger::open(&anchored_path, keys.clone())?;
+    l.set_anchor(crate::AnchorGuard::new(anchor_dir)?);
+    let t = Instant::now();
+    for i in 0..cfg.single_appends {
+        l.append(&synthetic_event(i, cfg.persons))?;
+    }
+    let single_append_anchored_per_s = rate(cfg.single_appends, t.elapsed());
+    drop(l);
+
     let big_path = dir.join("bench-big.db");
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", big_path.display()));
@@ -247,6 +263,7 @@ pub fn run(dir: &Path, cfg: &BenchConfig) -> Result<BenchReport, LedgerError> {
     Ok(BenchReport {
         config: cfg.clone(),
         single_append_per_s,
+        single_append_anchored_per_s,
         batched_append_per_s,
         big_events: cfg.big_events,
         build_secs,
@@ -273,6 +290,11 @@ impl fmt::Display for BenchReport {
             f,
             "| durable append, 1 event/tx ({} events) | {:.0} events/s |",
             c.single_appends, self.single_append_per_s
+        )?;
+        writeln!(
+            f,
+            "| durable append under the local anchor, 1 event/tx ({} events) | {:.0} events/s |",
+            c.single_appends, self.single_append_anchored_per_s
         )?;
         writeln!(
             f,

@@ -49,6 +49,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+mod anchor;
 pub mod bench;
 mod blobs;
 mod chain_head;
@@ -63,6 +64,7 @@ mod schema;
 mod sync_state;
 mod verify;
 
+pub use anchor::{Alarm, AnchorGuard, AnchorRecord, ALARM_FILE, ANCHOR_FILE};
 pub use blobs::{BlobInfo, BlobRef};
 pub use checkpoints::{checkpoint_message, leaf_hash, merkle_root, node_hash, Checkpoint};
 pub use error::LedgerError;
@@ -86,6 +88,8 @@ pub struct Ledger {
     keys: Keys,
     /// See [`Ledger::guard_clock`]; `None` = no guard (ledger unit tests).
     clock_tolerance_ms: Option<i64>,
+    /// See [`Ledger::set_anchor`]; `None` = no anchor (ledger unit tests).
+    anchor: Option<AnchorGuard>,
 }
 
 /// The kind of the event that records a write refused by the clock guard
@@ -183,6 +187,7 @@ impl Ledger {
             conn,
             keys,
             clock_tolerance_ms: None,
+            anchor: None,
         })
     }
 
@@ -193,6 +198,7 @@ impl Ledger {
             conn,
             keys,
             clock_tolerance_ms: None,
+            anchor: None,
         })
     }
 
@@ -253,6 +259,78 @@ impl Ledger {
         self.write_tx_e(context, f)
     }
 
+    /// A write that signs nothing and appends no event (the sync
+    /// bookkeeping): not held back by the anchor, which guards the chain.
+    fn write_tx_unsigned<T>(
+        &mut self,
+        context: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &Keys) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| LedgerError::sql(context, e))?;
+        let out = f(&tx, &self.keys)?;
+        tx.commit().map_err(|e| LedgerError::sql(context, e))?;
+        Ok(out)
+    }
+
+    /// Puts the ledger under a local anchor (see `anchor.rs`): from now on
+    /// every write first checks the alarm and the anchor inside its
+    /// transaction, and every commit that moved the head advances the anchor.
+    pub fn set_anchor(&mut self, guard: AnchorGuard) {
+        self.anchor = Some(guard);
+    }
+
+    /// The anchor guard, if any.
+    pub fn anchor(&self) -> Option<&AnchorGuard> {
+        self.anchor.as_ref()
+    }
+
+    /// Checks the ledger as it is now against the alarm and the anchor
+    /// (`Ok` without an anchor guard).
+    pub fn anchor_check(&self) -> Result<(), LedgerError> {
+        match &self.anchor {
+            Some(g) => g.check(&self.conn, &self.keys),
+            None => Ok(()),
+        }
+    }
+
+    /// Lets writes through without the anchor check, and without advancing
+    /// the anchor, for the admin's re-seed in this process only; it ends
+    /// with [`Ledger::reseed_anchor`].
+    pub fn bypass_anchor(&mut self, on: bool) {
+        if let Some(g) = &mut self.anchor {
+            g.bypass = on;
+        }
+    }
+
+    /// Writes the anchor for the current head whatever the stored one
+    /// says, and clears the alarm (an admin's re-seed, already recorded).
+    pub fn reseed_anchor(&mut self, now_ms: i64) -> Result<(), LedgerError> {
+        let Some(g) = &mut self.anchor else {
+            return Ok(());
+        };
+        let head = chain_head::read(&self.conn)?
+            .ok_or_else(|| LedgerError::Invalid("an empty ledger has nothing to anchor".into()))?;
+        g.advance(&self.keys, head.seq, &head.hash, now_ms, true)?;
+        g.clear_alarm()?;
+        g.bypass = false;
+        Ok(())
+    }
+
+    fn advance_anchor(&self, head: Option<chain_head::Head>) -> Result<(), LedgerError> {
+        if let (Some(g), Some(h)) = (&self.anchor, head) {
+            if !g.bypass {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                g.advance(&self.keys, h.seq, &h.hash, now, false)?;
+            }
+        }
+        Ok(())
+    }
+
     /// One `BEGIN IMMEDIATE` transaction around `f`, then the clock guard,
     /// then commit. Any error (the caller's own included) rolls back.
     fn write_tx_e<T, E: From<LedgerError>>(
@@ -264,6 +342,10 @@ impl Ledger {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| LedgerError::sql(context, e))?;
+        if let Some(g) = self.anchor.as_ref().filter(|g| !g.bypass) {
+            g.check(&tx, &self.keys)?; // drop of tx rolls back
+        }
+        let head_before = chain_head::read(&tx)?.map(|h| h.seq);
         let before = match self.clock_tolerance_ms {
             Some(_) => Some((
                 newest_ts(&tx)?,
@@ -291,7 +373,12 @@ impl Ledger {
                 .into());
             }
         }
+        let head_after = match &self.anchor {
+            Some(_) => chain_head::read(&tx)?.filter(|h| Some(h.seq) != head_before),
+            None => None,
+        };
         tx.commit().map_err(|e| LedgerError::sql(context, e))?;
+        self.advance_anchor(head_after)?;
         Ok(out)
     }
 
@@ -323,9 +410,11 @@ impl Ledger {
             .map_err(LedgerError::from)
             .and_then(|tx| {
                 events::append_in_tx(&tx, &self.keys, std::slice::from_ref(&ev))?;
+                let head = chain_head::read(&tx)?;
                 tx.commit()?;
-                Ok(())
-            });
+                Ok(head)
+            })
+            .and_then(|head| self.advance_anchor(head));
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` write transaction: what it
@@ -611,7 +700,7 @@ impl Ledger {
 
     /// Record remote copies confirmed by the server, all in one transaction.
     pub fn sync_record(&mut self, objs: &[SyncedObject]) -> Result<(), LedgerError> {
-        self.write_tx("recording synced objects", |tx, _| {
+        self.write_tx_unsigned("recording synced objects", |tx, _| {
             sync_state::record(tx, objs)
         })
     }
@@ -647,7 +736,7 @@ impl Ledger {
         success_ms: Option<i64>,
         error: Option<(&str, i64)>,
     ) -> Result<(), LedgerError> {
-        self.write_tx("updating sync status", |tx, _| {
+        self.write_tx_unsigned("updating sync status", |tx, _| {
             sync_state::note(tx, attempt_ms, success_ms, error)
         })
     }

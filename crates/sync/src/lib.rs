@@ -37,7 +37,7 @@ pub use fleet::{Fleet, FleetEvent, KioskReport};
 pub use fleet_view::{ExportFormat, FleetCursor, FleetPage, FleetPageRequest, FleetSnapshot};
 pub use remote::{Remote, Stored};
 pub use status::{kiosk_status, status_at, SyncStatus};
-pub use uploader::{now_ms, PassReport, Progress, Syncer};
+pub use uploader::{now_ms, PassReport, Progress, RemoteHead, Syncer};
 pub use verify::{verify_remote, RemoteReport};
 
 /// Everything that can go wrong while syncing. Messages never contain
@@ -70,6 +70,18 @@ pub enum SyncError {
     /// The local ledger failed.
     #[error(transparent)]
     Ledger(#[from] countersign_ledger::LedgerError),
+    /// Nothing is uploaded: the bucket holds more of this kiosk's chain
+    /// than the ledger (`anchor.remote_ahead`), or another branch of it
+    /// (`anchor.remote_fork`), or the local anchor refuses the ledger
+    /// (`anchor.*`). An alarm is raised in the state dir: the kiosk signs
+    /// nothing until an admin re-seeds after investigation.
+    #[error("{message}")]
+    Anchor {
+        /// Stable code.
+        code: &'static str,
+        /// What differs, with both heads.
+        message: String,
+    },
 }
 
 impl SyncError {
@@ -82,6 +94,7 @@ impl SyncError {
             SyncError::Conflict { .. } => "sync.conflict",
             SyncError::Internal(_) => "sync.internal",
             SyncError::Ledger(_) => "sync.ledger",
+            SyncError::Anchor { code, .. } => code,
         }
     }
 }

@@ -265,6 +265,25 @@ impl Remote {
         Ok(v)
     }
 
+    /// The objects under `prefix` whose keys sort after `offset` (a full
+    /// key), in key order: the newest events of a kiosk without listing
+    /// them all.
+    pub async fn list_after(
+        &self,
+        prefix: &str,
+        offset: &str,
+    ) -> Result<Vec<ObjectMeta>, SyncError> {
+        let p = OPath::from(prefix.trim_end_matches('/'));
+        let mut v: Vec<ObjectMeta> = self
+            .get
+            .list_with_offset(Some(&p), &OPath::from(offset))
+            .try_collect()
+            .await
+            .map_err(|e| SyncError::Remote(format!("LIST {prefix}: {}", self.explain(&e))))?;
+        v.sort_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()));
+        Ok(v)
+    }
+
     /// The first-level "directories" under `prefix` (kiosk ids).
     pub async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>, SyncError> {
         let p = if prefix.is_empty() {

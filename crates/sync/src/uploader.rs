@@ -93,6 +93,10 @@ pub struct PassReport {
     pub caught_up: bool,
 }
 
+fn short(h: &str) -> &str {
+    &h[..h.len().min(16)]
+}
+
 /// Wall-clock now in Unix ms.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -111,6 +115,20 @@ pub struct Syncer {
     policy: SyncPolicy,
     progress: Arc<Progress>,
     wake: Arc<tokio::sync::Notify>,
+    /// Whether this syncer has compared the bucket with the chain yet
+    /// (the first pass always does, idle or not).
+    checked_remote: Arc<AtomicBool>,
+}
+
+/// What [`Syncer::check_remote`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteHead {
+    /// The newest event of this kiosk in the bucket, among those listed.
+    pub remote_seq: Option<u64>,
+    pub remote_hash: Option<String>,
+    /// The local chain head.
+    pub local_seq: u64,
+    pub local_hash: Option<String>,
 }
 
 impl Syncer {
@@ -132,6 +150,7 @@ impl Syncer {
             policy: policy.clone(),
             progress: Arc::new(Progress::default()),
             wake: Arc::new(tokio::sync::Notify::new()),
+            checked_remote: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -350,11 +369,24 @@ impl Syncer {
         let mut rep = PassReport::default();
         // Idle passes write nothing (the background task polls).
         let b = self.with_ledger(|l| l.sync_backlog())?;
-        if b.events_pending == 0
+        let idle = b.events_pending == 0
             && b.blobs_pending == 0
             && b.checkpoints_pending == 0
-            && b.manifest_synced
-        {
+            && b.manifest_synced;
+        // The bucket is an anchor too: before anything goes up (and once
+        // at start, idle or not), the chain must not be behind it or off it.
+        if !idle || !self.checked_remote.load(Ordering::Relaxed) {
+            if let Err(e) = self.check_remote().await {
+                // A failed pass like any other (the store may be down).
+                self.progress.failed_passes.fetch_add(1, Ordering::Relaxed);
+                let msg = redact(&e.to_string(), &self.cfg);
+                let _ =
+                    self.with_ledger(|l| l.sync_note(Some(now_ms()), None, Some((&msg, now_ms()))));
+                return Err(e);
+            }
+            self.checked_remote.store(true, Ordering::Relaxed);
+        }
+        if idle {
             rep.caught_up = true;
             return Ok(rep);
         }
@@ -380,6 +412,105 @@ impl Syncer {
             }
         }
         r.map(|()| rep)
+    }
+
+    /// Compares this kiosk's newest events in the bucket with the local
+    /// chain (a LIST of the event keys after the last one the ledger knows
+    /// it uploaded, so it stays small): an event past the local head
+    /// (`anchor.remote_ahead`) or a different hash at a local seq
+    /// (`anchor.remote_fork`) raises the alarm in the state dir (when the
+    /// ledger has an anchor guard: then the kiosk signs nothing until an
+    /// admin re-seeds) and refuses the pass, so a fork is never uploaded.
+    /// A ledger the local anchor already refuses is refused here too.
+    pub async fn check_remote(&self) -> Result<RemoteHead, SyncError> {
+        let (local_seq, local_hash, after) = self
+            .with_ledger(|l| {
+                l.anchor_check()?;
+                let head = l.head()?;
+                let local_seq = head.as_ref().map_or(0, |h| h.seq);
+                let b = l.sync_backlog()?;
+                let after = b
+                    .oldest_pending_seq
+                    .map_or(local_seq, |s| s.saturating_sub(1));
+                Ok((local_seq, head.map(|h| h.hash_hex), after))
+            })
+            .map_err(|e| match e {
+                SyncError::Ledger(countersign_ledger::LedgerError::Anchor { code, message }) => {
+                    SyncError::Anchor { code, message }
+                }
+                e => e,
+            })?;
+        let prefix = format!("{}events/", self.layout.root);
+        let offset = format!("{prefix}{after:012}");
+        let listed = self.remote.list_after(&prefix, &offset).await?;
+        let mut head = RemoteHead {
+            local_seq,
+            local_hash: local_hash.clone(),
+            ..Default::default()
+        };
+        // A fork (another hash at a seq the ledger holds) is named before
+        // "ahead": it is the worse news, and usually both are true.
+        let mut fork: Option<String> = None;
+        let mut ahead = false;
+        for m in &listed {
+            let name = m.location.filename().unwrap_or_default();
+            let Some((seq, hash)) = name
+                .strip_suffix(".json")
+                .and_then(|n| n.split_once('-'))
+                .and_then(|(s, h)| Some((s.parse::<u64>().ok()?, h.to_string())))
+            else {
+                continue;
+            };
+            if head.remote_seq.is_none_or(|r| seq >= r) {
+                head.remote_seq = Some(seq);
+                head.remote_hash = Some(hash.clone());
+            }
+            if seq > local_seq {
+                ahead = true;
+                continue;
+            }
+            if fork.is_some() {
+                continue;
+            }
+            let here = self.with_ledger(|l| l.get(seq))?.map(|r| r.hash_hex);
+            if here.as_deref() != Some(hash.as_str()) {
+                fork = Some(format!(
+                    "; at seq {seq} the bucket holds {} where the ledger holds {}",
+                    short(&hash),
+                    here.as_deref().map_or("nothing", short)
+                ));
+            }
+        }
+        let (code, detail) = match (fork, ahead) {
+            (Some(d), _) => ("anchor.remote_fork", d),
+            (None, true) => ("anchor.remote_ahead", String::new()),
+            (None, false) => return Ok(head),
+        };
+        let what = if code == "anchor.remote_ahead" {
+            "the bucket holds more of this kiosk's chain than its ledger"
+        } else {
+            "the bucket holds another branch of this kiosk's chain"
+        };
+        let message = format!(
+            "{what} (bucket newest seq {} hash {}, ledger head seq {} hash {}{detail}): the ledger was rolled back or replaced; nothing is uploaded and nothing new is signed",
+            head.remote_seq.unwrap_or_default(),
+            head.remote_hash.as_deref().map_or("-", short),
+            local_seq,
+            local_hash.as_deref().map_or("-", short),
+        );
+        let detail = serde_json::to_value(&head).unwrap_or_default();
+        self.with_ledger(|l| {
+            if let Some(g) = l.anchor() {
+                g.raise(&countersign_ledger::Alarm {
+                    code: code.into(),
+                    message: message.clone(),
+                    detected_ms: now_ms(),
+                    detail,
+                })?;
+            }
+            Ok(())
+        })?;
+        Err(SyncError::Anchor { code, message })
     }
 
     async fn pass_inner(&self, rep: &mut PassReport) -> Result<(), SyncError> {
@@ -444,7 +575,7 @@ impl Syncer {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 }
-                Err(e @ SyncError::Conflict { .. }) => return Err(e),
+                Err(e @ (SyncError::Conflict { .. } | SyncError::Anchor { .. })) => return Err(e),
                 Err(e) => {
                     failures += 1;
                     if failures >= max_failures {

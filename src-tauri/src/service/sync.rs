@@ -173,8 +173,13 @@ fn open_syncer(data_dir: &Path, identity: &Identity) -> Result<Syncer, State> {
     let cfg = SyncConfig::load(data_dir).map_err(|e| failed("sync.toml", &without_source(&e)))?;
     let (kiosk, policy) = identity().map_err(|e| failed("opening the data dir", &e))?;
     let keys = Keys::load(&dd.keys_dir()).map_err(|e| failed("loading the kiosk keys", &e))?;
-    let ledger =
+    let mut ledger =
         Ledger::open(&dd.ledger_path(), keys).map_err(|e| failed("opening the ledger", &e))?;
+    // The kiosk's local anchor: an alarm the bucket check raises stops the
+    // engine from signing (issue 14 item 2).
+    let guard = countersign_engine::anchor::guard_for(&kiosk, data_dir)
+        .map_err(|e| failed("the local anchor", &e))?;
+    ledger.set_anchor(guard);
     Syncer::new(ledger, &kiosk, cfg, &policy).map_err(|e| failed("sync", &e))
 }
 

@@ -31,6 +31,7 @@ impl Fx {
 
 fn demo() -> Fx {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let dir = tmp.path().join("data");
     let clock = ManualClock::at(T0);
     countersign_engine::DataDir::new(dir.clone())
@@ -573,6 +574,7 @@ fn samples_open_for_the_deciding_supervisor_and_a_signed_in_reviewer() {
 /// Kept in one place: how administration authenticates is changing.
 fn production() -> (tempfile::TempDir, std::path::PathBuf, Shared) {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let dir = tmp.path().join("data");
     let clock = ManualClock::at(T0);
     // A real kiosk starts with its first admin, who adds the operator

@@ -56,6 +56,7 @@ pub fn key() -> SigningKey {
 /// allowed to ask break-glass for `svc-batch`), and the API serving it.
 pub fn kiosk() -> Kiosk {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let data = tmp.path().join("data");
     countersign_engine::DataDir::new(data.clone())
         .init(

@@ -97,6 +97,9 @@ fn show(o: &Output) -> String {
 pub struct Cs {
     _tmp: Option<TempDir>,
     pub data: PathBuf,
+    /// This test's state dir (the kiosk's local anchor, outside the data
+    /// dir): `<tmp>/state`, so no test touches the real home or another's.
+    pub state: PathBuf,
     /// The last TOTP step each person's code was handed out for by
     /// [`Cs::fresh_code`] (a code is good once).
     used_steps: RefCell<BTreeMap<String, i64>>,
@@ -108,15 +111,21 @@ impl Cs {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data = tmp.path().join("data");
         Cs {
+            state: tmp.path().join("state"),
             _tmp: Some(tmp),
             data,
             used_steps: RefCell::default(),
         }
     }
 
-    /// A data dir at `data` (owned by the caller).
+    /// A data dir at `data` (owned by the caller); its state dir is
+    /// `state` beside it (shared with a copy made beside the original).
     pub fn at(data: &Path) -> Cs {
         Cs {
+            state: data
+                .parent()
+                .expect("a data dir has a parent")
+                .join("state"),
             _tmp: None,
             data: data.to_path_buf(),
             used_steps: RefCell::default(),
@@ -142,6 +151,7 @@ impl Cs {
             .args(args)
             .env_remove("COUNTERSIGN_DATA_DIR")
             .env_remove("COUNTERSIGN_SECRET")
+            .env("COUNTERSIGN_STATE_DIR", &self.state)
             .env("RUST_BACKTRACE", "0")
             .current_dir(self.root());
         c

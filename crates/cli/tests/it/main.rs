@@ -1,6 +1,7 @@
 //! End-to-end tests of the `countersign` binary: real processes over a real
 //! data dir (SQLite ledger) in a temp dir.
 
+mod anchor;
 mod attacks;
 mod bad_input;
 mod breakglass;

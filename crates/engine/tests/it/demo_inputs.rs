@@ -13,6 +13,7 @@ use crate::T0;
 /// one place because how administration authenticates is changing.
 fn production() -> (tempfile::TempDir, Engine) {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let dir = tmp.path().join("data");
     let clock = ManualClock::at(T0);
     let report = countersign_engine::DataDir::new(dir.clone())

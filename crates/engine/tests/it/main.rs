@@ -23,6 +23,7 @@ pub struct Fixture {
 
 pub fn demo() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let dir = tmp.path().join("data");
     let clock = ManualClock::at(T0);
     countersign_engine::DataDir::new(dir.clone())

@@ -46,6 +46,8 @@ impl Kiosk {
         let mut c = Command::new(countersign());
         c.arg("--data-dir")
             .arg(&self.data)
+            .arg("--state-dir")
+            .arg(self.data.parent().unwrap().join("state"))
             .args(args)
             .stdin(Stdio::null());
         c.env_remove("COUNTERSIGN_SECRET");
@@ -72,6 +74,8 @@ impl Kiosk {
         let mut c = Command::new(countersign());
         c.arg("--data-dir")
             .arg(&self.data)
+            .arg("--state-dir")
+            .arg(self.data.parent().unwrap().join("state"))
             .args(&all)
             .stdin(Stdio::null())
             .env("COUNTERSIGN_SECRET", "ada-demo-pass");
@@ -140,6 +144,8 @@ fn relying_app_through_failure_override_and_expiry() {
     let child = Command::new(countersign())
         .arg("--data-dir")
         .arg(&k.data)
+        .arg("--state-dir")
+        .arg(k.data.parent().unwrap().join("state"))
         .args(["api", "serve", "--port", "0", "--port-file"])
         .arg(&port_file)
         .stdout(Stdio::null())
@@ -342,6 +348,8 @@ fn revoked_override_is_refused_by_the_relying_app() {
     let child = Command::new(countersign())
         .arg("--data-dir")
         .arg(&k.data)
+        .arg("--state-dir")
+        .arg(k.data.parent().unwrap().join("state"))
         .args(["api", "serve", "--port", "0", "--port-file"])
         .arg(&port_file)
         .stdout(Stdio::null())
@@ -432,6 +440,8 @@ fn serve(k: &Kiosk, tmp: &Path) -> (Server, String) {
     let child = Command::new(countersign())
         .arg("--data-dir")
         .arg(&k.data)
+        .arg("--state-dir")
+        .arg(k.data.parent().unwrap().join("state"))
         .args(["api", "serve", "--port", "0", "--port-file"])
         .arg(&port_file)
         .stdout(Stdio::null())

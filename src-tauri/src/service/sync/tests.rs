@@ -118,6 +118,7 @@ fn rt() -> tokio::runtime::Runtime {
 #[test]
 fn status_before_and_after_upload_and_catching_up_after_the_store_comes_back() {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let k = Kiosk::new(tmp.path(), "kiosk");
     let w = k.worker();
 
@@ -204,6 +205,7 @@ fn status_before_and_after_upload_and_catching_up_after_the_store_comes_back() {
 #[test]
 fn a_broken_sync_toml_is_shown_without_its_lines() {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let k = Kiosk::new(tmp.path(), "kiosk");
     std::fs::write(
         k.dir.join(countersign_sync::config::CONFIG_FILE),
@@ -235,6 +237,7 @@ fn query() -> FleetQuery {
 #[test]
 fn fleet_view_verifies_two_kiosks_from_the_bucket_alone_and_reports_an_altered_object() {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let weed = Weed::start(&tmp.path().join("weed"));
     weed.create_locked_bucket("fleet", 1);
     let a = Kiosk::new(tmp.path(), "a");

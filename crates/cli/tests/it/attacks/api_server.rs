@@ -25,6 +25,7 @@ pub fn umask_command(cs: &Cs, umask: &str, args: &[&str]) -> Command {
         .args(args)
         .env_remove("COUNTERSIGN_DATA_DIR")
         .env_remove("COUNTERSIGN_SECRET")
+        .env("COUNTERSIGN_STATE_DIR", &cs.state)
         .env("RUST_BACKTRACE", "0")
         .current_dir(cs.root());
     c

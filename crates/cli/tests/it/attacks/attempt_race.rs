@@ -41,6 +41,7 @@ pub(super) fn behind_barrier(
         .args(args)
         .env_remove("COUNTERSIGN_DATA_DIR")
         .env_remove("COUNTERSIGN_SECRET")
+        .env("COUNTERSIGN_STATE_DIR", &cs.state)
         .env("RUST_BACKTRACE", "0")
         .current_dir(cs.root())
         .stdin(Stdio::null())

@@ -183,6 +183,7 @@ impl Api {
             .arg(&port_file)
             .env_remove("COUNTERSIGN_DATA_DIR")
             .env_remove("COUNTERSIGN_SECRET")
+            .env("COUNTERSIGN_STATE_DIR", &cs.state)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

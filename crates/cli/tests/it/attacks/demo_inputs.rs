@@ -95,6 +95,7 @@ pub fn serve(cs: &Cs) -> Api {
         .arg(&cs.data)
         .args(["api", "serve", "--port", "0", "--port-file"])
         .arg(&port_file)
+        .env("COUNTERSIGN_STATE_DIR", &cs.state)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
