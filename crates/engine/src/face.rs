@@ -391,6 +391,7 @@ impl Engine {
             "models": r.models,
             "threshold": threshold,
             "score": r.score,
+            "fusion": r.fusion,
             "frames": r.frames,
             "pad": r.pad,
             "challenge": challenge,

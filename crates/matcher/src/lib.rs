@@ -230,13 +230,48 @@ pub struct FrameReport {
     pub times: StageTimes,
 }
 
+/// How [`Matcher::verify`] turns a burst and a template into one score
+/// (recorded with every attempt).
+pub const FUSION: &str = "quality-weighted mean of the burst's embeddings vs the mean of the enrollment captures (cosine)";
+
+/// The L2-normalised weighted mean of unit embeddings; `None` without any
+/// positive weight. Averaging embeddings of the same face cancels part of
+/// each capture's noise (pose, light, blur); the best of several
+/// comparisons instead gives an impostor several draws.
+pub fn weighted_centre<'a>(items: impl IntoIterator<Item = (&'a [f32], f32)>) -> Option<Vec<f32>> {
+    let mut acc = vec![0f32; EMBEDDING_DIM];
+    let mut total = 0f32;
+    for (e, w) in items {
+        if w > 0.0 && e.len() == EMBEDDING_DIM {
+            for (a, x) in acc.iter_mut().zip(e) {
+                *a += w * x;
+            }
+            total += w;
+        }
+    }
+    let norm = acc.iter().map(|x| x * x).sum::<f32>().sqrt();
+    (total > 0.0 && norm > 1e-12).then(|| acc.iter().map(|x| x / norm).collect())
+}
+
+impl Template {
+    /// The template's centre: the mean of its captures' embeddings,
+    /// normalised (what a probe is compared with).
+    pub fn centre(&self) -> Vec<f32> {
+        weighted_centre(self.embeddings.iter().map(|e| (e.as_slice(), 1.0)))
+            .unwrap_or_else(|| self.embeddings[0].clone())
+    }
+}
+
 /// What a verification attempt produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyResult {
-    /// `None` when no frame passed the quality gates: a quality failure.
+    /// The fused score ([`FUSION`]); `None` when no frame passed the
+    /// quality gates: a quality failure.
     pub score: Option<f32>,
-    /// Index of the frame whose score counted (the sample to seal).
+    /// Index of the frame that weighed most in the fusion (the sample to seal).
     pub best_frame: Option<usize>,
+    /// How `score` was computed ([`FUSION`]).
+    pub fusion: &'static str,
     pub frames: Vec<FrameReport>,
     pub pad: PadResult,
     pub models: Vec<ModelId>,
@@ -455,8 +490,10 @@ impl Matcher {
     }
 
     /// One verification attempt over a burst of frames: quality gates per
-    /// frame, the score of the best quality-passing frame against the
-    /// template, and PAD over the frames that had a face.
+    /// frame, the quality-weighted mean of the passing frames' embeddings
+    /// against the template's centre ([`FUSION`]; each frame's own score
+    /// against the centre is in its report), and PAD over the frames that
+    /// had a face.
     pub fn verify(
         &self,
         frames: &[RgbImage],
@@ -470,9 +507,10 @@ impl Matcher {
                 self.recognizer_sha256()
             )));
         }
+        let centre = template.centre();
         let mut reports = vec![];
         let mut pad_frames = vec![];
-        let mut best: Option<(usize, f32)> = None;
+        let mut passing: Vec<(usize, Vec<f32>, f32)> = vec![];
         for (i, img) in frames.iter().enumerate() {
             let mut a = self.analyze(img)?;
             if let Some(p) = a.pad_frame() {
@@ -481,16 +519,9 @@ impl Matcher {
             let mut score = None;
             if a.quality.passed {
                 self.embed_analysis(&mut a)?;
-                if let Some(e) = &a.embedding {
-                    let s = template
-                        .embeddings
-                        .iter()
-                        .map(|t| cosine(e, t))
-                        .fold(f32::MIN, f32::max);
-                    score = Some(s);
-                    if !matches!(best, Some((_, b)) if b >= s) {
-                        best = Some((i, s));
-                    }
+                if let Some(e) = a.embedding.take() {
+                    score = Some(cosine(&e, &centre));
+                    passing.push((i, e, a.quality.weight(&self.cfg.quality)));
                 }
             }
             reports.push(FrameReport {
@@ -502,12 +533,63 @@ impl Matcher {
                 times: a.times,
             });
         }
+        let fused = weighted_centre(passing.iter().map(|(_, e, w)| (e.as_slice(), *w)));
+        let best_frame = passing
+            .iter()
+            .max_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|p| p.0);
         Ok(VerifyResult {
-            score: best.map(|b| b.1),
-            best_frame: best.map(|b| b.0),
+            score: fused.map(|f| cosine(&f, &centre)),
+            best_frame,
+            fusion: FUSION,
             frames: reports,
             pad: pad::evaluate(&self.cfg.pad, challenge, &pad_frames),
             models: self.models.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod fusion_tests {
+    use super::*;
+
+    fn unit(i: usize) -> Vec<f32> {
+        let mut v = vec![0f32; EMBEDDING_DIM];
+        v[i] = 1.0;
+        v
+    }
+
+    #[test]
+    fn the_weighted_centre_is_normalised_and_follows_the_weights() {
+        let (a, b) = (unit(0), unit(1));
+        let c = weighted_centre([(a.as_slice(), 3.0), (b.as_slice(), 1.0)]).unwrap();
+        assert!((c.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(c[0] > c[1] && c[1] > 0.0, "{:?}", &c[..2]);
+        assert!((c[0] / c[1] - 3.0).abs() < 1e-5);
+        // A zero weight (a frame that failed the gates) counts for nothing.
+        let only_a = weighted_centre([(a.as_slice(), 1.0), (b.as_slice(), 0.0)]).unwrap();
+        assert_eq!(only_a, a);
+        assert_eq!(weighted_centre([(a.as_slice(), 0.0)]), None);
+        // Opposite embeddings cancel: no centre rather than a made-up one.
+        let neg: Vec<f32> = a.iter().map(|x| -x).collect();
+        assert_eq!(
+            weighted_centre([(a.as_slice(), 1.0), (neg.as_slice(), 1.0)]),
+            None
+        );
+    }
+
+    #[test]
+    fn a_template_compares_through_the_mean_of_its_captures() {
+        let t = Template {
+            format: TEMPLATE_FORMAT.into(),
+            recognizer_sha256: String::new(),
+            embeddings: vec![unit(0), unit(1)],
+        };
+        let c = t.centre();
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        assert!((c[0] - h).abs() < 1e-6 && (c[1] - h).abs() < 1e-6);
+        // A probe equal to one capture scores 0.71 against the centre, not
+        // the 1.0 the best capture gave: one lucky capture no longer decides.
+        assert!((cosine(&unit(0), &c) - h).abs() < 1e-6);
     }
 }

@@ -123,6 +123,23 @@ pub struct QualityReport {
 }
 
 impl QualityReport {
+    /// How much a frame that passed the gates counts in a fused burst:
+    /// detection confidence x sharpness (full weight at 4x the gate's
+    /// minimum, a quarter at the minimum) x frontality (1 facing the
+    /// camera, 0.5 at the yaw gate's limit). In (0, 1]; 0 for a frame
+    /// that failed the gates.
+    pub fn weight(&self, cfg: &QualityConfig) -> f32 {
+        if !self.passed {
+            return 0.0;
+        }
+        let det = self.detection_score.unwrap_or(0.0).clamp(0.0, 1.0);
+        let sharp =
+            (self.sharpness.unwrap_or(0.0) / (4.0 * cfg.min_sharpness.max(1e-3))).clamp(0.25, 1.0);
+        let yaw = self.pose.map_or(0.0, |p| p.yaw.abs());
+        let front = (1.0 - 0.5 * yaw / cfg.max_abs_yaw.max(1e-3)).clamp(0.5, 1.0);
+        (det * sharp * front).max(1e-3)
+    }
+
     /// One line for people and for the `quality_failure` reason.
     pub fn summary(&self) -> String {
         if self.passed {
@@ -197,6 +214,44 @@ pub fn assess(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weight_rewards_confidence_sharpness_and_a_frontal_pose() {
+        let cfg = QualityConfig::default();
+        let base = QualityReport {
+            passed: true,
+            failures: vec![],
+            face_count: 1,
+            detection_score: Some(0.9),
+            pose: Some(Pose {
+                yaw: 0.0,
+                pitch: 0.5,
+                roll_deg: 0.0,
+                eye_distance_px: 60.0,
+            }),
+            sharpness: Some(4.0 * cfg.min_sharpness),
+            brightness: Some(120.0),
+        };
+        assert!((base.weight(&cfg) - 0.9).abs() < 1e-6);
+        let blurry = QualityReport {
+            sharpness: Some(cfg.min_sharpness),
+            ..base.clone()
+        };
+        assert!((blurry.weight(&cfg) - 0.9 * 0.25).abs() < 1e-6);
+        let turned = QualityReport {
+            pose: base.pose.map(|p| Pose {
+                yaw: cfg.max_abs_yaw,
+                ..p
+            }),
+            ..base.clone()
+        };
+        assert!((turned.weight(&cfg) - 0.45).abs() < 1e-6);
+        let failed = QualityReport {
+            passed: false,
+            ..base
+        };
+        assert_eq!(failed.weight(&cfg), 0.0);
+    }
 
     const FRONTAL: [[f32; 2]; 5] = [
         [40.0, 50.0],

@@ -106,6 +106,30 @@ fn enroll_then_verify_a_replayed_genuine_burst_and_refuse_others() {
     assert!(s >= threshold(), "{s}");
     assert!(g.pad.passed, "{:?}", g.pad);
     assert_eq!(g.models.len(), 2);
+    // Issue 16 item 2: the score is the fused burst against the template's
+    // centre, not the best frame. For unit vectors the fused cosine is at
+    // least the weight-averaged frame score, and it is not simply the
+    // maximum of the frames' scores.
+    assert_eq!(g.fusion, countersign_matcher::FUSION);
+    let q = m.config().quality.clone();
+    let frame_scores: Vec<(f32, f32)> = g
+        .frames
+        .iter()
+        .map(|f| (f.score.unwrap(), f.quality.weight(&q)))
+        .collect();
+    let wsum: f32 = frame_scores.iter().map(|p| p.1).sum();
+    let wmean: f32 = frame_scores.iter().map(|(s, w)| s * w).sum::<f32>() / wsum;
+    assert!(s + 1e-5 >= wmean, "fused {s} < weighted mean {wmean}");
+    let heaviest = (0..g.frames.len())
+        .max_by(|a, b| frame_scores[*a].1.total_cmp(&frame_scores[*b].1))
+        .unwrap();
+    assert_eq!(
+        g.best_frame,
+        Some(heaviest),
+        "the sample is the heaviest frame"
+    );
+    let centre = t.centre();
+    assert!((centre.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-4);
 
     // impostor: scored, below the threshold
     let i = m
