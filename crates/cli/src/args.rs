@@ -88,7 +88,7 @@ pub enum Command {
     #[command(subcommand)]
     Fleet(FleetCmd),
     /// Measure the ledger (append, verify, query over 1,000,000 events) in a scratch dir; prints Markdown.
-    Bench(BenchArgs),
+    Bench(crate::cmd_bench_face::BenchArgs),
     /// The local step-up API for relying applications (loopback only).
     #[command(subcommand)]
     Api(ApiCmd),
@@ -108,6 +108,8 @@ pub enum Command {
     Enroll(crate::cmd_face::EnrollArgs),
     /// Evaluate the face matcher on DIR/<person>/<photo>: score distributions, FMR/FNMR, DET curve (SVG); --kiosk: through the quality gates, with FTA and confidence intervals.
     Eval(crate::cmd_eval::EvalArgs),
+    /// This kiosk's face threshold from its own enrollments (admin, two factors): a signed report, recorded.
+    Calibrate(crate::cmd_calibrate::CalibrateArgs),
     /// List capture devices (cameras and fingerprint readers) with their stable ids.
     Devices,
     /// Write synthetic fingerprint impressions (DIR/f<seed>/<n>.png) for `eval --finger`.
@@ -381,27 +383,6 @@ pub enum LogCmd {
     Checkpoint,
     /// Purge sealed biometric samples older than the policy's retention (hashes and a purge event stay).
     Purge,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Events in the big ledger (verify and query measurements).
-    #[arg(long, default_value_t = 1_000_000)]
-    pub events: u64,
-    /// Scratch dir (default: a new temp dir, removed afterwards).
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
-    /// Also write the report to this file.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Fingerprint enroll / verify timings through libfprint's virtual_image reader instead.
-    #[arg(long)]
-    pub finger: bool,
-    /// With --finger: synthetic fingers to enroll and verify.
-    #[arg(long, default_value_t = 20)]
-    pub rounds: usize,
-    #[command(flatten)]
-    pub face: crate::cmd_bench_face::FaceBenchArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,6 +29,28 @@ use serde_json::json;
 const RESOLUTIONS: [(u32, u32); 2] = [(320, 240), (640, 480)];
 const STAGES: [&str; 4] = ["decode", "detect", "align", "embed"];
 
+/// `countersign bench`: the ledger's, or with `--face` / `--finger` a matcher's.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Events in the big ledger (verify and query measurements).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Scratch dir (default: a new temp dir, removed afterwards).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
+    /// Also write the report to this file.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// Fingerprint enroll / verify timings through libfprint's virtual_image reader instead.
+    #[arg(long)]
+    pub finger: bool,
+    /// With --finger: synthetic fingers to enroll and verify.
+    #[arg(long, default_value_t = 20)]
+    pub rounds: usize,
+    #[command(flatten)]
+    pub face: FaceBenchArgs,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct FaceBenchArgs {
     /// Face matcher latency instead of the ledger (see BENCHMARKS.md).

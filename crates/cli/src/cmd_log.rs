@@ -3,7 +3,8 @@ use std::io::Write;
 use anyhow::{bail, Context};
 use countersign_ledger::PageRequest;
 
-use crate::args::{BenchArgs, Cli, LogCmd};
+use crate::args::{Cli, LogCmd};
+use crate::cmd_bench_face::BenchArgs;
 use crate::util::{fmt_time, print_json, to_filter};
 
 pub fn run(cli: &Cli, c: &LogCmd) -> anyhow::Result<()> {

@@ -38,6 +38,7 @@ mod args;
 mod cmd_anchor;
 mod cmd_api;
 mod cmd_bench_face;
+mod cmd_calibrate;
 mod cmd_eval;
 mod cmd_face;
 mod cmd_finger;
@@ -207,6 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fpgen(a) => cmd_finger::fpgen(a),
         Command::Enroll(a) => cmd_face::enroll(&cli, a),
         Command::Eval(a) => cmd_eval::eval(&cli, a),
+        Command::Calibrate(a) => cmd_calibrate::run(&cli, a),
         Command::Devices => cmd_face::devices(&cli).and_then(|()| cmd_finger::list()),
         Command::Api(c) => cmd_api::api(&cli, c),
         Command::Client(c) => cmd_api::client(&cli, c),

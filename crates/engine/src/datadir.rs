@@ -445,8 +445,13 @@ impl Engine {
         let policy = Policy::from_toml(src)?;
         crate::calibration::require_cited_report(Some(&self.ledger), &policy)?;
         let now = self.now();
-        self.ledger
-            .append(&policy_event(src, now, "applied", Some(&by)))?;
+        let mut ev = policy_event(src, now, "applied", Some(&by));
+        // Going below the model's floor on this kiosk's own evidence is
+        // recorded with the report it rests on.
+        if let Some(h) = &policy.matching.calibration_report_sha256 {
+            ev.body["calibration_report_sha256"] = json!(h.to_ascii_lowercase());
+        }
+        self.ledger.append(&ev)?;
         let path = self.dir.policy_path();
         countersign_assertion::write_atomic(&path, src.as_bytes())
             .map_err(EngineError::io("writing the policy", &path))?;

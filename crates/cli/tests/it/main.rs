@@ -5,6 +5,7 @@ mod anchor;
 mod attacks;
 mod bad_input;
 mod breakglass;
+mod calibrate;
 mod disk_full;
 mod eval;
 mod face;

@@ -43,7 +43,7 @@ impl Rate {
             rate: errors as f64 / trials as f64,
             ci95_low: lo,
             ci95_high: hi,
-            rule_of_three: (errors == 0).then(|| 3.0 / trials as f64),
+            rule_of_three: (errors == 0).then(|| (3.0 / trials as f64).min(1.0)),
         }
     }
 
@@ -243,6 +243,11 @@ mod tests {
         assert_eq!(r.rule_of_three, Some(0.01));
         assert!(r.describe().contains("rule of three"));
         assert_eq!(Rate::new(1, 300).rule_of_three, None);
+        assert_eq!(
+            Rate::new(0, 2).rule_of_three,
+            Some(1.0),
+            "a rate, never above 1"
+        );
         assert!(Rate::new(0, 0).rate.is_nan());
     }
 }
