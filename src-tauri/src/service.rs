@@ -159,17 +159,32 @@ fn non_empty(s: &Option<String>) -> Option<String> {
 
 // --- people and policy ------------------------------------------------------
 
+/// The people registry. In full (every role, failed sign-ins, locks) only
+/// for an admin signed in to the console; otherwise what the kiosk's
+/// pickers need: the operators and supervisors, with those two roles and
+/// whether they have credentials, nothing about reviewers or admins.
 pub fn list_people(sh: &Shared) -> Res<Vec<ipc::Person>> {
-    sh.run(|e, _| {
+    sh.with_console(|e, console| {
+        let idle = std::time::Duration::from_secs(e.policy().console.idle_minutes * 60);
+        let admin = console
+            .as_ref()
+            .is_some_and(|p| p.role() == ConsoleRole::Admin && p.idle_for() < idle);
+        let kiosk_roles = [Role::Operator, Role::Supervisor];
         Ok(e.list_people()?
             .into_iter()
+            .filter(|p| admin || p.roles.iter().any(|r| kiosk_roles.contains(r)))
             .map(|p| ipc::Person {
                 id: p.id,
                 display_name: p.display_name,
-                roles: p.roles.iter().map(name).collect(),
+                roles: p
+                    .roles
+                    .iter()
+                    .filter(|r| admin || kiosk_roles.contains(r))
+                    .map(name)
+                    .collect(),
                 has_credentials: p.has_credentials,
-                failed_auths: p.failed_auths,
-                locked: p.locked,
+                failed_auths: if admin { p.failed_auths } else { 0 },
+                locked: admin && p.locked,
             })
             .collect())
     })

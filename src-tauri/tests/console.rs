@@ -291,3 +291,43 @@ fn idle_expiry_sign_out_and_a_role_change_each_end_the_session() {
     );
     assert_eq!(outs, ["idle", "signed_out", "role_changed"]);
 }
+
+#[test]
+fn the_registry_is_shown_in_full_to_an_admin_only() {
+    let (_tmp, dir) = demo();
+    let sh = Shared::new(dir.clone());
+    let ids = |sh: &Shared| -> Vec<(String, Vec<String>)> {
+        service::list_people(sh)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.id, p.roles))
+            .collect()
+    };
+    // The kiosk's pickers: operators and supervisors, those roles only.
+    let shown = ids(&sh);
+    assert!(
+        shown.iter().all(|(id, _)| id != "rita" && id != "ada"),
+        "{shown:?}"
+    );
+    assert!(shown
+        .iter()
+        .all(|(_, roles)| roles.iter().all(|r| r == "operator" || r == "supervisor")));
+    assert!(shown.iter().any(|(id, _)| id == "sam"));
+    // A reviewer's session does not widen it.
+    sign_in(&sh, "rita", ConsoleRole::Reviewer, 0).unwrap();
+    assert_eq!(ids(&sh), shown);
+    // An admin's does.
+    sign_in(&sh, "ada", ConsoleRole::Admin, 0).unwrap();
+    let full = ids(&sh);
+    assert!(
+        full.iter()
+            .any(|(id, r)| id == "rita" && r == &["reviewer"]),
+        "{full:?}"
+    );
+    assert!(full
+        .iter()
+        .any(|(id, r)| id == "ada" && r.contains(&"admin".to_string())));
+    // Idle: back to the kiosk's view.
+    service::age_console_for_tests(&sh, Duration::from_secs(16 * 60)).unwrap();
+    assert_eq!(ids(&sh), shown);
+}

@@ -130,8 +130,7 @@ async function expectRefused(command, args, code) {
 /** Signs in to the console on the screen shown now, with the demo credentials. */
 async function consoleSignIn(person) {
   const form = byTestId('console-signin');
-  await waitFor(`${form}//option[@value='${person}']`);
-  await setValue(`${form}//select`, person);
+  await typeInto(`${form}//input[@autocomplete='username']`, person);
   await click(`${form}//button[normalize-space()='Fill demo credentials']`);
   await until('the demo credentials', async () => {
     const el = await find(`${form}//input[@type='password']`);

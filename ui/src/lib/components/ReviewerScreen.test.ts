@@ -1,16 +1,23 @@
 import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import { strings } from '../i18n/strings';
-import { createMockBackend } from '../services/backend';
+import { createMockBackend, type Backend } from '../services/backend';
 import ReviewerScreen from './ReviewerScreen.svelte';
 import { ConsoleAuth } from '../state/console.svelte';
 
 const s = strings.reviewer;
 
+/** Rita signed in to the console (the review is the signed-in reviewer's). */
+async function signedIn(backend: Backend): Promise<ConsoleAuth> {
+  const auth = new ConsoleAuth(backend);
+  await auth.signIn('rita', 'reviewer', 'rita-demo-pass', '333333');
+  return auth;
+}
+
 describe('ReviewerScreen', () => {
   it('lists overdue reviews first, reviews one with two factors', async () => {
     const backend = createMockBackend({ seed: true });
-    render(ReviewerScreen, { props: { backend, auth: new ConsoleAuth(backend), demo: true } });
+    render(ReviewerScreen, { props: { backend, auth: await signedIn(backend), demo: true } });
     const cases = await screen.findByTestId('cases');
     const items = within(cases).getAllByRole('button');
     expect(items).toHaveLength(2);
@@ -32,7 +39,7 @@ describe('ReviewerScreen', () => {
 
   it('shows a refused review next to its form, and keeps it there', async () => {
     const backend = createMockBackend({ seed: true });
-    render(ReviewerScreen, { props: { backend, auth: new ConsoleAuth(backend), demo: true } });
+    render(ReviewerScreen, { props: { backend, auth: await signedIn(backend), demo: true } });
     const items = within(await screen.findByTestId('cases')).getAllByRole('button');
     await fireEvent.click(items[1]!); // still in force: too early to review
     const detail = await screen.findByTestId('case-detail');
@@ -47,7 +54,7 @@ describe('ReviewerScreen', () => {
 
   it('verifies the chain and exports', async () => {
     const backend = createMockBackend({ seed: true });
-    render(ReviewerScreen, { props: { backend, auth: new ConsoleAuth(backend) } });
+    render(ReviewerScreen, { props: { backend, auth: await signedIn(backend) } });
     expect(screen.getByTestId('verify-status')).toHaveTextContent(s.notVerified);
     await fireEvent.click(screen.getByRole('button', { name: s.verify }));
     expect(await screen.findByText(/Verified: \d+ events/)).toBeInTheDocument();

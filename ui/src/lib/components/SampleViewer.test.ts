@@ -55,7 +55,7 @@ describe('sealed samples', () => {
     const auth = new ConsoleAuth(backend);
     render(ConsoleSignIn, { props: { backend, auth, role: 'reviewer' } });
     const signin = screen.getByTestId('console-signin');
-    await within(signin).findByRole('option', { name: /rita/ });
+    await fireEvent.input(within(signin).getByLabelText(strings.console.person), { target: { value: 'rita' } });
     await fireEvent.input(within(signin).getByLabelText(strings.supervisor.password), { target: { value: 'nope' } });
     await fireEvent.input(within(signin).getByLabelText(strings.supervisor.otp), { target: { value: '000000' } });
     await fireEvent.click(within(signin).getByRole('button', { name: strings.console.signIn }));

@@ -284,7 +284,7 @@ export const strings = {
       role === 'admin'
         ? 'Administration needs an admin signed in with two factors. The session ends when you sign out or after the policy’s idle time.'
         : 'The evidence log, the reviews and the sealed samples need a reviewer signed in with two factors. Every look at a sample is recorded.',
-    person: 'Who are you?',
+    person: 'Your id',
     signIn: 'Sign in',
     signOut: 'Sign out',
     signedIn: (who: string, role: string, idle: number) =>
