@@ -16,6 +16,7 @@ use countersign_ledger::{Filter, PageRequest};
 
 fn demo() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
     let dir = tmp.path().join("data");
     countersign_engine::DataDir::new(dir.clone())
         .init(
