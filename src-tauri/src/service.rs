@@ -490,12 +490,16 @@ pub fn expire_due(sh: &Shared) -> Res<Vec<String>> {
 // --- reviewer journey -------------------------------------------------------
 
 pub fn review_override(sh: &Shared, r: ipc::ReviewSubmission) -> Res<ipc::OverrideView> {
-    sh.require(ConsoleRole::Reviewer, "review_override")?;
     let disposition: Disposition = r
         .disposition
         .parse()
         .map_err(|m: String| IpcError::from(EngineError::Invalid(m)))?;
-    sh.run(|e, _| {
+    sh.gated(ConsoleRole::Reviewer, "review_override", |e, pass| {
+        // The session's reviews are its person's (who still confirms with
+        // their factors).
+        if pass.person() != r.reviewer {
+            return Err(e.console_refuse_other_person(pass, "review_override", &r.reviewer)?);
+        }
         let v = e.review_override(
             &r.grant_id,
             ReviewInput {

@@ -8,7 +8,9 @@
 use std::time::Duration;
 
 use countersign_app::capture::{Capture, SourceSpec};
-use countersign_app::ipc::{ConsoleRole, ConsoleSignIn, EnrollRequest, EventQuery};
+use countersign_app::ipc::{
+    ConsoleRole, ConsoleSignIn, EnrollRequest, EventQuery, ReviewSubmission,
+};
 use countersign_app::service::{self, Shared};
 use countersign_core::Role;
 use countersign_engine::{kinds, Engine, InitOptions, SystemClock, DEMO_PEOPLE};
@@ -331,4 +333,32 @@ fn the_registry_is_shown_in_full_to_an_admin_only() {
     // Idle: back to the kiosk's view.
     service::age_console_for_tests(&sh, Duration::from_secs(16 * 60)).unwrap();
     assert_eq!(ids(&sh), shown);
+}
+
+#[test]
+fn a_reviewers_session_reviews_only_as_that_reviewer() {
+    let (_tmp, dir) = demo();
+    let sh = Shared::new(dir.clone());
+    sign_in(&sh, "rita", ConsoleRole::Reviewer, 0).unwrap();
+    // sam holds the supervisor role; his factors typed into rita's session
+    // do not make her session his.
+    let (secret, otp) = creds("sam", 0);
+    let e = service::review_override(
+        &sh,
+        ReviewSubmission {
+            grant_id: "ovr-any".into(),
+            reviewer: "sam".into(),
+            secret,
+            otp,
+            disposition: "justified".into(),
+            notes: "not mine to review".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.code, "console.wrong_person");
+    let (refused, _) = recorded(&dir);
+    assert_eq!(
+        refused,
+        vec![pair("console.wrong_person", "review_override")]
+    );
 }

@@ -102,6 +102,8 @@ pub mod codes {
     pub const EXPIRED: &str = "console.expired";
     pub const WRONG_ROLE: &str = "console.wrong_role";
     pub const ROLE_CHANGED: &str = "console.role_changed";
+    /// An act named for someone other than the signed-in person.
+    pub const WRONG_PERSON: &str = "console.wrong_person";
 }
 
 impl Engine {
@@ -192,7 +194,41 @@ impl Engine {
                 self.console_sign_out(&p, why)?;
             }
         }
-        let holder = session.as_ref();
+        Err(self.record_console_refusal(session.as_ref(), kiosk, need, command, code, message)?)
+    }
+
+    /// Refuses (and records) an act of a console session named for
+    /// `named`, someone else than the signed-in person
+    /// ([`codes::WRONG_PERSON`]): a session's acts are its person's.
+    pub fn console_refuse_other_person(
+        &mut self,
+        pass: &ConsolePass,
+        command: &str,
+        named: &str,
+    ) -> Result<EngineError, EngineError> {
+        let message = format!(
+            "signed in as {}: this session cannot act as {named}",
+            pass.person
+        );
+        self.record_console_refusal(
+            Some(pass),
+            false,
+            pass.role,
+            command,
+            codes::WRONG_PERSON,
+            message,
+        )
+    }
+
+    fn record_console_refusal(
+        &mut self,
+        holder: Option<&ConsolePass>,
+        kiosk: bool,
+        need: ConsoleRole,
+        command: &str,
+        code: &'static str,
+        message: String,
+    ) -> Result<EngineError, EngineError> {
         let now = self.now();
         let mut ev = Ev::new(
             kinds::CONSOLE_REFUSED,
@@ -211,7 +247,7 @@ impl Engine {
             ev = ev.person(&p.person);
         }
         self.ledger.append(&ev.build())?;
-        Err(EngineError::Console { code, message })
+        Ok(EngineError::Console { code, message })
     }
 
     fn console_refusal(
