@@ -45,23 +45,47 @@ pub fn state_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("countersign-state"))
 }
 
-/// The anchor guard of `kiosk_id`, whose data dir is `data_root`. A state
-/// dir inside the data dir is refused: a restored copy would carry it.
-pub fn guard_for(kiosk_id: &str, data_root: &Path) -> Result<AnchorGuard, EngineError> {
+/// Refuses a state dir inside the data dir `data_root` (which need not
+/// exist yet): a restored copy of the data dir would carry its anchor back.
+pub(crate) fn check_outside(data_root: &Path) -> Result<PathBuf, EngineError> {
     let root = state_dir();
-    if !root.exists() {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::create_dir_all(&root).map_err(EngineError::io("creating the state dir", &root))?;
-        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
-            .map_err(EngineError::io("setting the state dir's mode", &root))?;
-    }
-    let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    // Lexically, on absolute paths with the existing part canonicalised.
+    let abs = |p: &Path| -> PathBuf {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut base = p.clone();
+        let mut rest = Vec::new();
+        while !base.exists() {
+            match (base.file_name().map(|n| n.to_owned()), base.parent()) {
+                (Some(n), Some(parent)) => {
+                    rest.push(n);
+                    base = parent.to_path_buf();
+                }
+                _ => return p,
+            }
+        }
+        let mut out = std::fs::canonicalize(&base).unwrap_or(base);
+        out.extend(rest.into_iter().rev());
+        out
+    };
     if abs(&root).starts_with(abs(data_root)) {
         return Err(EngineError::Invalid(format!(
             "the state dir {} is inside the data dir {}: a restored copy of the data dir would carry its anchor back; choose another (--state-dir or {STATE_DIR_ENV})",
             root.display(),
             data_root.display()
         )));
+    }
+    Ok(root)
+}
+
+/// The anchor guard of `kiosk_id`, whose data dir is `data_root`. A state
+/// dir inside the data dir is refused: a restored copy would carry it.
+pub fn guard_for(kiosk_id: &str, data_root: &Path) -> Result<AnchorGuard, EngineError> {
+    let root = check_outside(data_root)?;
+    if !root.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(&root).map_err(EngineError::io("creating the state dir", &root))?;
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
+            .map_err(EngineError::io("setting the state dir's mode", &root))?;
     }
     Ok(AnchorGuard::new(root.join(kiosk_id))?)
 }

@@ -161,6 +161,7 @@ impl DataDir {
 
     /// Creates a data dir. See the module docs for atomicity.
     pub fn init(&self, opts: &InitOptions, clock: &dyn Clock) -> Result<InitReport, EngineError> {
+        crate::anchor::check_outside(&self.root)?;
         if self.is_initialized() {
             if opts.if_missing {
                 let marker = self.read_marker()?;

@@ -410,3 +410,17 @@ fn a_restored_kiosk_checks_the_bucket_before_it_signs() {
         .unwrap();
     assert_eq!(ev["body"]["alarm"]["code"], "anchor.remote_ahead");
 }
+
+#[test]
+fn a_state_dir_inside_the_data_dir_is_refused() {
+    let cs = Cs::uninit();
+    let inside = cs.data.join("state");
+    let inside = inside.to_str().unwrap();
+    let err = cs.fails(&["--state-dir", inside, "init", "--demo"], "input.invalid");
+    assert!(err.contains("inside the data dir"), "{err}");
+    assert!(!cs.data.exists(), "nothing was created");
+    // An initialised dir is refused the same way at open.
+    cs.ok(&["init", "--demo"]);
+    cs.fails(&["--state-dir", inside, "status"], "input.invalid");
+    cs.ok(&["status"]);
+}
