@@ -458,7 +458,9 @@ impl Syncer {
                 .strip_suffix(".json")
                 .and_then(|n| n.split_once('-'))
                 .and_then(|(s, h)| Some((s.parse::<u64>().ok()?, h.to_string())))
+                .filter(|(_, h)| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
             else {
+                // Not an event key of ours (`sync verify` reports it as extra).
                 continue;
             };
             if head.remote_seq.is_none_or(|r| seq >= r) {
