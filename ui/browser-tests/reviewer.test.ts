@@ -84,7 +84,7 @@ describe('reviewer screen', () => {
     await goTo(page, 'Reviewer', 'Review');
     expect(await page.getByTestId('verify-status').textContent()).toContain('Not verified');
     await page.getByRole('button', { name: 'Verify chain' }).click();
-    await expect.poll(() => page.getByTestId('verify-status').textContent()).toMatch(/Verified: \d+ events/);
+    await expect.poll(() => page.getByTestId('verify-status').textContent()).toMatch(/Verified at .+, up to event \d+: \d+ events/);
     await page.getByRole('button', { name: 'Export JSON lines' }).click();
     await expect.poll(() => page.getByText(/Exported \d+ events to .*\.jsonl/).count()).toBe(1);
     await page.getByRole('button', { name: 'Export OCSF' }).click();

@@ -57,7 +57,7 @@ describe('ReviewerScreen', () => {
     render(ReviewerScreen, { props: { backend, auth: await signedIn(backend) } });
     expect(screen.getByTestId('verify-status')).toHaveTextContent(s.notVerified);
     await fireEvent.click(screen.getByRole('button', { name: s.verify }));
-    expect(await screen.findByText(/Verified: \d+ events/)).toBeInTheDocument();
+    expect(await screen.findByText(/Verified at .+, up to event \d+: \d+ events/)).toBeInTheDocument();
     await fireEvent.click(screen.getByRole('button', { name: s.exportOcsf }));
     expect(await screen.findByText(/Exported \d+ events to/)).toBeInTheDocument();
   });

@@ -252,7 +252,8 @@ export const strings = {
     reviewed: (who: string, d: string) => `Reviewed by ${who}: ${d}`,
     verifyTitle: 'Evidence chain',
     verify: 'Verify chain',
-    verifiedOk: (n: number) => `Verified: ${n} events, chain and signatures intact`,
+    verifiedOk: (n: number, at: string) =>
+      `Verified at ${at}, up to event ${n}: ${n} events, chain and signatures intact`,
     verifiedBad: (p: string) => `VERIFICATION FAILED: ${p}`,
     notVerified: 'Not verified in this session yet',
     exportJsonl: 'Export JSON lines',
