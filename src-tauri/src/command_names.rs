@@ -4,7 +4,7 @@
 pub const COMMANDS: &[&str] = &[
     "app_info",
     "list_people",
-    "clock_health",
+    "kiosk_health",
     "policy_view",
     "demo_credentials",
     "start_stepup",

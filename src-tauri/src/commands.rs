@@ -43,8 +43,8 @@ pub fn list_people(st: St<'_>) -> Result<Vec<ipc::Person>, IpcError> {
 }
 
 #[tauri::command(async)]
-pub fn clock_health(st: St<'_>) -> Result<ipc::ClockHealth, IpcError> {
-    service::clock_health(&st)
+pub fn kiosk_health(st: St<'_>) -> Result<ipc::KioskHealth, IpcError> {
+    service::kiosk_health(&st)
 }
 
 #[tauri::command(async)]

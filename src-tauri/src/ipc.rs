@@ -34,15 +34,18 @@ pub struct AppInfo {
     pub data_dir_initialized: bool,
 }
 
-/// The kiosk's clock against its ledger (issue 13, item 7). When the clock
-/// is behind the newest event by more than the tolerance, the engine
-/// refuses every write (`clock.behind_ledger`) and records that it did;
-/// the window shows this on every screen so nobody is left guessing why
-/// step-ups fail.
+/// What stops the kiosk from recording, shown on every screen so nobody is
+/// left guessing why step-ups fail:
+/// - its clock behind the ledger (issue 13, item 7): when the clock is
+///   behind the newest event by more than the tolerance, the engine refuses
+///   every write (`clock.behind_ledger`) and records that it did;
+/// - its ledger rolled back or forked (issue 14, item 2): behind or off the
+///   local anchor, or an alarm raised by the bucket check (`anchor.*`):
+///   the engine signs nothing until an admin investigates and re-seeds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-#[ts(export_to = "ClockHealth.ts")]
-pub struct ClockHealth {
+#[ts(export_to = "KioskHealth.ts")]
+pub struct KioskHealth {
     /// The engine refuses to write now.
     pub writes_refused: bool,
     /// How far this clock is behind the newest ledger event (0 when not).
@@ -55,6 +58,17 @@ pub struct ClockHealth {
     /// The ledger sequence number of the newest recorded refusal.
     #[ts(type = "number | null")]
     pub last_refusal_seq: Option<u64>,
+    /// The anchor's problem (`anchor.*` code and message), if any.
+    pub anchor: Option<AnchorProblem>,
+}
+
+/// Why the local anchor refuses the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "AnchorProblem.ts")]
+pub struct AnchorProblem {
+    pub code: String,
+    pub message: String,
 }
 
 /// An error as the UI receives it from a command.
@@ -550,7 +564,8 @@ pub struct DemoCredential {
 pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> {
     let cfg = ts_rs::Config::new().with_out_dir(dir);
     AppInfo::export_all(&cfg)?;
-    ClockHealth::export_all(&cfg)?;
+    KioskHealth::export_all(&cfg)?;
+    AnchorProblem::export_all(&cfg)?;
     IpcError::export_all(&cfg)?;
     Person::export_all(&cfg)?;
     PolicyView::export_all(&cfg)?;

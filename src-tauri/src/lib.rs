@@ -65,7 +65,7 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::list_people,
-            commands::clock_health,
+            commands::kiosk_health,
             commands::policy_view,
             commands::demo_credentials,
             commands::start_stepup,

@@ -190,19 +190,43 @@ pub fn list_people(sh: &Shared) -> Res<Vec<ipc::Person>> {
     })
 }
 
-/// The clock against the ledger; reads only, so it answers while writes
-/// are refused.
-pub fn clock_health(sh: &Shared) -> Res<ipc::ClockHealth> {
-    sh.run(|e, _| {
+/// The clock against the ledger and the anchor's verdict; reads only, so it
+/// answers while writes are refused, and also when the engine refuses to
+/// open a rolled-back ledger (then the anchor's code is the answer).
+pub fn kiosk_health(sh: &Shared) -> Res<ipc::KioskHealth> {
+    let read = sh.run(|e, _| {
         let st = e.clock_status()?;
-        Ok(ipc::ClockHealth {
-            writes_refused: st.writes_refused,
+        let anchor = e.anchor_status().ok().and_then(|a| a.problem);
+        Ok((st, anchor))
+    });
+    match read {
+        Ok((st, anchor)) => Ok(ipc::KioskHealth {
+            writes_refused: st.writes_refused || anchor.is_some(),
             behind_ms: st.behind_ms,
             tolerance_ms: st.tolerance_ms,
-            code: st.code.map(str::to_owned),
+            code: st
+                .code
+                .map(str::to_owned)
+                .or_else(|| anchor.as_ref().map(|a| a.code.clone())),
             last_refusal_seq: st.last_refusal.map(|r| r.seq),
-        })
-    })
+            anchor: anchor.map(|a| ipc::AnchorProblem {
+                code: a.code,
+                message: a.message,
+            }),
+        }),
+        Err(e) if e.code.starts_with("anchor.") => Ok(ipc::KioskHealth {
+            writes_refused: true,
+            behind_ms: 0,
+            tolerance_ms: countersign_engine::CLOCK_TOLERANCE_MS,
+            code: Some(e.code.clone()),
+            last_refusal_seq: None,
+            anchor: Some(ipc::AnchorProblem {
+                code: e.code,
+                message: e.message,
+            }),
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 pub fn policy_view(sh: &Shared) -> Res<ipc::PolicyView> {

@@ -23,6 +23,11 @@ export const strings = {
     lastRefusal: (seq: number) => `Refusal recorded in the evidence log (event ${seq}).`,
   },
 
+  anchor: {
+    title: 'This kiosk’s evidence was rolled back or forked',
+    body: 'Its ledger is behind, or off, the record kept outside it or in the evidence bucket. Countersign signs nothing until an admin has investigated and re-seeded the anchor (countersign anchor status). Call IT.',
+  },
+
   nav: {
     label: 'Screens',
     operator: 'Operator',

@@ -4,7 +4,7 @@
 
 import { invoke, isTauri } from '@tauri-apps/api/core';
 import type { AppInfo } from '../bindings/AppInfo';
-import type { ClockHealth } from '../bindings/ClockHealth';
+import type { KioskHealth } from '../bindings/KioskHealth';
 import type { CaptureStatus } from '../bindings/CaptureStatus';
 import type { PreviewFrame } from '../bindings/PreviewFrame';
 import type { EnrollRequest } from '../bindings/EnrollRequest';
@@ -56,13 +56,13 @@ export interface SyncBackend {
 }
 
 /** The backend without the sync part and the clock (services/mock.ts implements it). */
-export type DemoBackend = Omit<Backend, keyof SyncBackend | 'clockHealth'>;
+export type DemoBackend = Omit<Backend, keyof SyncBackend | 'kioskHealth'>;
 
 /** Everything the screens may ask of the Rust side (one method per command). */
 export interface Backend extends SyncBackend {
   appInfo(): Promise<AppInfo>;
   /** The kiosk's clock against its ledger (writes refused when behind). */
-  clockHealth(): Promise<ClockHealth>;
+  kioskHealth(): Promise<KioskHealth>;
   listPeople(): Promise<Person[]>;
   policyView(): Promise<PolicyView>;
   demoCredentials(): Promise<DemoCredential[]>;
@@ -111,7 +111,7 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 
 export const tauriBackend: Backend = {
   appInfo: () => call('app_info'),
-  clockHealth: () => call('clock_health'),
+  kioskHealth: () => call('kiosk_health'),
   listPeople: () => call('list_people'),
   policyView: () => call('policy_view'),
   demoCredentials: () => call('demo_credentials'),
@@ -159,18 +159,19 @@ export const demoAppInfo: AppInfo = {
   dataDirInitialized: true,
 };
 
-export const healthyClock: ClockHealth = {
+export const healthyKiosk: KioskHealth = {
   writesRefused: false,
   behindMs: 0,
   toleranceMs: 5000,
   code: null,
   lastRefusalSeq: null,
+  anchor: null,
 };
 
 export interface MockOptions {
   appInfo?: Partial<AppInfo>;
   /** The clock the mock reports (default: healthy). */
-  clockHealth?: Partial<ClockHealth>;
+  kioskHealth?: Partial<KioskHealth>;
   /** When set, every call rejects with this error. */
   error?: IpcError;
   /** The mock's clock (tests move it); defaults to Date.now. */
@@ -219,7 +220,7 @@ export function createMockBackend(options: MockOptions = {}): Backend {
       production: options.production,
     }),
     ...createSyncMock({ now: options.now, ...options.sync }),
-    clockHealth: async () => ({ ...healthyClock, ...options.clockHealth }),
+    kioskHealth: async () => ({ ...healthyKiosk, ...options.kioskHealth }),
   });
   const fail = options.error;
   if (fail) {

@@ -1,18 +1,19 @@
-// The kiosk's clock against its ledger, asked of the Rust side on start and
-// then every `everyMs` (issue 13, item 7). The engine refuses every write
-// while the clock is behind the ledger; this store is how every screen
-// learns why, without guessing from a failed command.
+// What stops the kiosk from recording, asked of the Rust side on start and
+// then every `everyMs`: its clock behind the ledger (issue 13, item 7) or
+// its ledger rolled back or forked (the anchor, issue 14). The engine
+// refuses every write meanwhile; this store is how every screen learns why,
+// without guessing from a failed command.
 
-import type { ClockHealth } from '../bindings/ClockHealth';
+import type { KioskHealth } from '../bindings/KioskHealth';
 import type { Backend } from '../services/backend';
 
 export const CLOCK_CODE = 'clock.behind_ledger';
 
-export class ClockWatch {
-  health = $state<ClockHealth | null>(null);
-  readonly #backend: Pick<Backend, 'clockHealth'>;
+export class HealthWatch {
+  health = $state<KioskHealth | null>(null);
+  readonly #backend: Pick<Backend, 'kioskHealth'>;
 
-  constructor(backend: Pick<Backend, 'clockHealth'>) {
+  constructor(backend: Pick<Backend, 'kioskHealth'>) {
     this.#backend = backend;
   }
 
@@ -23,7 +24,7 @@ export class ClockWatch {
   /** Asks once. A failed ask keeps the last answer (the data dir may be closed). */
   async refresh(): Promise<void> {
     try {
-      this.health = await this.#backend.clockHealth();
+      this.health = await this.#backend.kioskHealth();
     } catch {
       // The start screen says what is wrong with the data dir.
     }

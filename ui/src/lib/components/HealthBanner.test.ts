@@ -2,20 +2,20 @@ import { render, screen } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import { strings } from '../i18n/strings';
 import { createMockBackend } from '../services/backend';
-import { ClockWatch, formatBehind } from '../state/health.svelte';
-import ClockBanner from './ClockBanner.svelte';
+import { HealthWatch, formatBehind } from '../state/health.svelte';
+import HealthBanner from './HealthBanner.svelte';
 
 async function watchWith(options: Parameters<typeof createMockBackend>[0]) {
-  const watch = new ClockWatch(createMockBackend(options));
+  const watch = new HealthWatch(createMockBackend(options));
   await watch.refresh();
-  render(ClockBanner, { props: { watch } });
+  render(HealthBanner, { props: { watch } });
   return watch;
 }
 
-describe('ClockBanner', () => {
+describe('HealthBanner', () => {
   it('says on screen that writes are refused while the clock is behind the ledger', async () => {
     await watchWith({
-      clockHealth: {
+      kioskHealth: {
         writesRefused: true,
         behindMs: 3_600_000,
         code: 'clock.behind_ledger',
@@ -27,6 +27,21 @@ describe('ClockBanner', () => {
     expect(alert).toHaveTextContent('1 h 0 min behind the last recorded event');
     expect(alert).toHaveTextContent('event 42');
     expect(alert).toHaveTextContent('clock.behind_ledger');
+  });
+
+  it('says the evidence was rolled back, with the anchor\'s code and heads', async () => {
+    await watchWith({
+      kioskHealth: {
+        writesRefused: true,
+        code: 'anchor.ledger_behind',
+        anchor: { code: 'anchor.ledger_behind', message: 'the ledger ends at seq 12, the anchor is at seq 33' },
+      },
+    });
+    const alert = screen.getByRole('alert');
+    expect(alert).toHaveTextContent(strings.anchor.title);
+    expect(alert).toHaveTextContent('seq 12');
+    expect(alert).toHaveTextContent('anchor.ledger_behind');
+    expect(screen.queryByTestId('clock-banner')).toBeNull();
   });
 
   it('shows nothing while the clock is right', async () => {
