@@ -28,6 +28,7 @@ mod finger;
 mod monotonic;
 mod overrides;
 mod people;
+mod private_files;
 mod requests;
 mod samples;
 mod stepup;

@@ -22,7 +22,7 @@ export const mockPolicy: PolicyView = {
   reviewDeadlineHours: 72,
   consecutiveFailureLimit: 5,
   throttleSeconds: 30,
-  faceThreshold: 0.363,
+  faceThreshold: 0.48,
   triggers: ['failure_limit', 'device_unavailable', 'capture_quality'],
   demo: true,
 };
