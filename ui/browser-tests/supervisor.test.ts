@@ -58,7 +58,7 @@ describe('supervisor screen', () => {
     // The five attempts, each with its score against the threshold.
     const attempts = context.getByRole('table').getByRole('row');
     expect(await attempts.count()).toBe(6);
-    expect(await attempts.nth(5).textContent()).toMatch(/No match.*0\.\d{3}.*0\.363/);
+    expect(await attempts.nth(5).textContent()).toMatch(/No match.*0\.\d{3}.*0\.480/);
     expect(await audit(page)).toEqual([]);
 
     // A wrong code: refused, with the stable code shown; the form stays.
