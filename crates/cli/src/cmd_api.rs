@@ -79,7 +79,7 @@ pub fn client(cli: &Cli, c: &ClientCmd) -> anyhow::Result<()> {
                     std::fs::read_to_string(f)
                         .with_context(|| format!("reading the public key {}", f.display()))?,
                 ),
-                None => NewClientCredential::Secret(crate::cmd_people::read_new_secret(&format!(
+                None => NewClientCredential::Secret(crate::util::read_new_secret(&format!(
                     "client {id}'s secret"
                 ))?),
             };

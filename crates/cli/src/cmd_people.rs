@@ -1,11 +1,10 @@
-use std::io::BufRead;
-
-use anyhow::{bail, Context};
+use anyhow::Context;
 use countersign_core::{Policy, Role};
 use countersign_engine::{AdminPass, Engine};
 
 use crate::args::{AdminArgs, Cli, PeopleCmd, PolicyCmd};
-use crate::util::{print_json, read_secret};
+
+use crate::util::{print_json, read_new_secret, read_secret};
 
 /// Signs the administrator of `a` in with two factors: the password from
 /// COUNTERSIGN_SECRET or the first line of stdin, the code from `--otp`.
@@ -13,27 +12,6 @@ use crate::util::{print_json, read_secret};
 pub fn admin_pass(e: &mut Engine, a: &AdminArgs, purpose: &str) -> anyhow::Result<AdminPass> {
     let secret = read_secret(&a.by)?;
     Ok(e.admin_sign_in(&a.by, &secret, &a.otp, purpose)?)
-}
-
-/// A second secret (a person's new password, a client's secret) for a
-/// command whose admin's password came first: COUNTERSIGN_NEW_SECRET, else
-/// the next line of stdin. Never from an argument.
-pub fn read_new_secret(what: &str) -> anyhow::Result<String> {
-    if let Ok(s) = std::env::var("COUNTERSIGN_NEW_SECRET") {
-        if !s.is_empty() {
-            return Ok(s);
-        }
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .with_context(|| format!("reading {what} from stdin"))?;
-    let s = line.trim_end_matches(['\r', '\n']).to_string();
-    if s.is_empty() {
-        bail!("no {what}: set COUNTERSIGN_NEW_SECRET or pass it on the line of stdin after the admin's password");
-    }
-    Ok(s)
 }
 
 fn roles(v: &[String]) -> anyhow::Result<Vec<Role>> {

@@ -10,7 +10,30 @@ use crate::args::FilterArgs;
 /// The memorised secret: from `COUNTERSIGN_SECRET`, else the first line of
 /// stdin. Never from an argument (arguments show in `ps`).
 pub fn read_secret(who: &str) -> anyhow::Result<String> {
-    if let Ok(s) = std::env::var("COUNTERSIGN_SECRET") {
+    secret_from(
+        "COUNTERSIGN_SECRET",
+        &format!("{who}'s secret"),
+        &format!(
+            "no secret for {who}: set COUNTERSIGN_SECRET or pass it on the first line of stdin"
+        ),
+    )
+}
+
+/// A second secret (a person's new password, a client's secret) for a
+/// command whose admin's password came first: COUNTERSIGN_NEW_SECRET, else
+/// the next line of stdin. Never from an argument.
+pub fn read_new_secret(what: &str) -> anyhow::Result<String> {
+    secret_from(
+        "COUNTERSIGN_NEW_SECRET",
+        what,
+        &format!("no {what}: set COUNTERSIGN_NEW_SECRET or pass it on the line of stdin after the admin's password"),
+    )
+}
+
+/// `var` when set and not empty, else the next line of stdin; `missing`
+/// when neither gives one.
+fn secret_from(var: &str, what: &str, missing: &str) -> anyhow::Result<String> {
+    if let Ok(s) = std::env::var(var) {
         if !s.is_empty() {
             return Ok(s);
         }
@@ -19,10 +42,10 @@ pub fn read_secret(who: &str) -> anyhow::Result<String> {
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .with_context(|| format!("reading {who}'s secret from stdin"))?;
+        .with_context(|| format!("reading {what} from stdin"))?;
     let s = line.trim_end_matches(['\r', '\n']).to_string();
     if s.is_empty() {
-        bail!("no secret for {who}: set COUNTERSIGN_SECRET or pass it on the first line of stdin");
+        bail!("{missing}");
     }
     Ok(s)
 }

@@ -87,6 +87,21 @@ fn creds(sh: &Shared, id: &str) -> (String, String) {
     (c.secret.clone(), c.otp.clone())
 }
 
+/// Rita signs in to the console as reviewer with the demo credentials.
+fn rita_signs_in(sh: &Shared) -> ConsoleSession {
+    let (secret, otp) = creds(sh, "rita");
+    console_sign_in(
+        sh,
+        ConsoleSignIn {
+            person: "rita".into(),
+            role: crate::ipc::ConsoleRole::Reviewer,
+            secret,
+            otp,
+        },
+    )
+    .unwrap()
+}
+
 fn stepup_to_fallback(fx: &Fx) -> StepupView {
     let v = request(fx, "ledger-app");
     assert_eq!(v.state, "requested");
@@ -334,17 +349,7 @@ fn full_journey_fallback_grant_expiry_review() {
     fx.clock.advance(60_000);
     // The reviewer signs in to the console, then reviews with two factors
     // (the demo credentials give the next step's code: this one is used).
-    let (secret, otp) = creds(&fx.sh, "rita");
-    console_sign_in(
-        &fx.sh,
-        ConsoleSignIn {
-            person: "rita".into(),
-            role: crate::ipc::ConsoleRole::Reviewer,
-            secret,
-            otp,
-        },
-    )
-    .unwrap();
+    rita_signs_in(&fx.sh);
     let (secret, otp) = creds(&fx.sh, "rita");
     let r = review_override(
         &fx.sh,
@@ -521,17 +526,7 @@ fn samples_open_for_the_deciding_supervisor_and_a_signed_in_reviewer() {
     let e = open_sample(&fx.sh, &sha, None).unwrap_err();
     assert_eq!(e.code, "console.no_session");
     fx.clock.advance(30_000); // a fresh TOTP step
-    let (secret, otp) = creds(&fx.sh, "rita");
-    let s = console_sign_in(
-        &fx.sh,
-        ConsoleSignIn {
-            person: "rita".into(),
-            role: crate::ipc::ConsoleRole::Reviewer,
-            secret,
-            otp,
-        },
-    )
-    .unwrap();
+    let s = rita_signs_in(&fx.sh);
     assert_eq!(s.person, "rita");
     assert_eq!(console_session(&fx.sh).unwrap(), Some(s.clone()));
     let attempts = events_of(&fx.sh, kinds::MATCH_ATTEMPT);
@@ -554,17 +549,7 @@ fn samples_open_for_the_deciding_supervisor_and_a_signed_in_reviewer() {
     let e = open_sample(&fx.sh, &sha, None).unwrap_err();
     assert_eq!(e.code, "console.no_session");
     fx.clock.advance(30_000);
-    let (secret, otp) = creds(&fx.sh, "rita");
-    console_sign_in(
-        &fx.sh,
-        ConsoleSignIn {
-            person: "rita".into(),
-            role: crate::ipc::ConsoleRole::Reviewer,
-            secret,
-            otp,
-        },
-    )
-    .unwrap();
+    rita_signs_in(&fx.sh);
     fx.clock.advance(countersign_engine::REVIEWER_PASS_MS);
     let e = open_sample(&fx.sh, &sha, None).unwrap_err();
     assert_eq!(e.code, "sample.pass_expired", "the sample pass expired");
