@@ -129,6 +129,17 @@ impl Keys {
         hex::encode(self.signing.verifying_key().as_bytes())
     }
 
+    /// A check value of the data key (HMAC-SHA256 under it of a fixed
+    /// label, hex): recorded in `keys.backed_up`, so a restore can tell a
+    /// backup's data key is this kiosk's without revealing anything of it.
+    pub fn data_key_check(&self) -> String {
+        use hmac::{Hmac, Mac};
+        let mut m = Hmac::<sha2::Sha256>::new_from_slice(&self.data_key)
+            .expect("HMAC takes any key length");
+        m.update(b"countersign-ledger/keys/data-key-check/v1");
+        hex::encode(m.finalize().into_bytes())
+    }
+
     /// The public key.
     pub fn verifying_key(&self) -> VerifyingKey {
         self.signing.verifying_key()

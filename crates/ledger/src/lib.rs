@@ -60,6 +60,7 @@ mod export;
 mod keys;
 mod people;
 mod records;
+mod restore;
 mod schema;
 mod sync_state;
 mod verify;
@@ -75,6 +76,7 @@ pub use events::{
 pub use export::{ocsf_record, OCSF_VERSION};
 pub use keys::{Keys, DATA_KEY_FILE, PUBLIC_KEY_FILE, SIGNING_KEY_FILE};
 pub use people::{People, PersonRecord};
+pub use restore::{RestoreRows, RestoreSummary};
 pub use schema::SCHEMA_VERSION;
 pub use sync_state::{RawEvent, SealedBlob, SyncBacklog, SyncKind, SyncStatusRow, SyncedObject};
 pub use verify::{Problem, ProblemKind, VerifyReport};

@@ -285,10 +285,10 @@ impl crate::Ledger {
         let mut fold = fold::PeopleFold::new();
         {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT seq, kind, body FROM events WHERE person = ?1 AND kind IN (?2, ?3, ?4, ?5, ?6, ?7) ORDER BY seq",
+                "SELECT seq, kind, body FROM events WHERE person = ?1 AND kind IN (?2, ?3, ?4, ?5, ?6, ?7, ?8) ORDER BY seq",
             )?;
             let k = fold::PEOPLE_KINDS;
-            let mut rows = stmt.query(params![id, k[0], k[1], k[2], k[3], k[4], k[5]])?;
+            let mut rows = stmt.query(params![id, k[0], k[1], k[2], k[3], k[4], k[5], k[6]])?;
             while let Some(r) = rows.next()? {
                 let seq: i64 = r.get(0)?;
                 let kind: String = r.get(1)?;

@@ -16,6 +16,8 @@
 //! - `person.credentials_set` / `person.credentials_attested`:
 //!   `credentials_digest` (see [`credentials_digest`]); failures back to 0
 //!   (attested: unchanged).
+//! - `person.credentials_cleared`: no credentials (a restore from the
+//!   bucket, which holds only their digest); failures and lock unchanged.
 //! - `person.unlocked`: unlocked, 0 failures.
 //! - `supervisor.auth`: success → 0 failures; failure → `failed` and
 //!   `locked` from the body (the state the engine stored).
@@ -39,11 +41,15 @@ pub const KIND_PERSON_ROLES_CHANGED: &str = "person.roles_changed";
 pub const KIND_PERSON_CREDENTIALS_SET: &str = "person.credentials_set";
 pub const KIND_PERSON_CREDENTIALS_ATTESTED: &str = "person.credentials_attested";
 pub const KIND_PERSON_UNLOCKED: &str = "person.unlocked";
+/// Credentials the kiosk no longer holds (a restore from the bucket: the
+/// chain keeps only their keyed digest), cleared with the reason.
+pub const KIND_PERSON_CREDENTIALS_CLEARED: &str = "person.credentials_cleared";
 pub const KIND_SUPERVISOR_AUTH: &str = "supervisor.auth";
 
 /// The event kinds that change a person's row.
-pub const PEOPLE_KINDS: [&str; 6] = [
+pub const PEOPLE_KINDS: [&str; 7] = [
     KIND_PERSON_ADDED,
+    KIND_PERSON_CREDENTIALS_CLEARED,
     KIND_PERSON_ROLES_CHANGED,
     KIND_PERSON_CREDENTIALS_SET,
     KIND_PERSON_CREDENTIALS_ATTESTED,
@@ -162,6 +168,7 @@ impl PeopleFold {
                     p.failed_auths = 0;
                 }
             }
+            KIND_PERSON_CREDENTIALS_CLEARED => p.credentials = CredentialState::None,
             KIND_PERSON_UNLOCKED => {
                 p.locked = false;
                 p.failed_auths = 0;
