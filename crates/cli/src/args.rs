@@ -84,6 +84,11 @@ pub enum Command {
     /// The local anchor of the chain (outside the data dir): status, and an admin's re-seed.
     #[command(subcommand)]
     Anchor(AnchorCmd),
+    /// The kiosk's keys: `keys backup DIR` writes them for a restore (an admin with two factors; recorded).
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Rebuild a kiosk whose disk died into a fresh data dir: evidence from the bucket, keys from their backup.
+    Restore(RestoreArgs),
     /// Copy this kiosk's evidence to write-once S3 storage (config: <data dir>/sync.toml).
     #[command(subcommand)]
     Sync(SyncCmd),
@@ -338,6 +343,39 @@ pub struct FilterArgs {
     /// Only overrides not yet reviewed.
     #[arg(long)]
     pub pending_review: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Write the kiosk key and the data key to DIR (new or empty; 0700, files 0600) for
+    /// `countersign restore`. Keep DIR offline, not on the kiosk.
+    Backup {
+        dir: PathBuf,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Restore from the write-once bucket (the only source there is).
+    #[arg(long, required = true)]
+    pub from_bucket: bool,
+    /// The key backup made by `countersign keys backup`.
+    #[arg(long)]
+    pub keys: PathBuf,
+    /// The bucket's sync config (as `sync` takes it); copied into the new data dir.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// An admin of this kiosk who gets new credentials: password from
+    /// COUNTERSIGN_SECRET or stdin, TOTP secret printed once. The bucket
+    /// holds no credentials, so everyone else's are cleared (recorded);
+    /// this admin re-issues them.
+    #[arg(long)]
+    pub admin: String,
+    /// Why (recorded in kiosk.restored).
+    #[arg(long, default_value = "")]
+    pub reason: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,7 +15,7 @@ use crate::args::{Cli, FleetCmd, SyncCmd};
 use crate::Coded;
 
 /// A sync error as `error[sync.*]`.
-fn coded(e: SyncError) -> anyhow::Error {
+pub(crate) fn coded(e: SyncError) -> anyhow::Error {
     Coded {
         code: e.code(),
         message: e.to_string(),
@@ -33,7 +33,7 @@ impl<T> Sx<T> for Result<T, SyncError> {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

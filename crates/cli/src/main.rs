@@ -45,6 +45,7 @@ mod cmd_finger;
 mod cmd_log;
 mod cmd_override;
 mod cmd_people;
+mod cmd_recovery;
 mod cmd_status;
 mod cmd_stepup;
 mod cmd_sync;
@@ -199,6 +200,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Review(a) => cmd_override::review(&cli, a),
         Command::Log(c) => cmd_log::run(&cli, c),
         Command::Anchor(c) => cmd_anchor::run(&cli, c),
+        Command::Keys(c) => cmd_recovery::keys(&cli, c),
+        Command::Restore(a) => cmd_recovery::restore(&cli, a),
         Command::Status => cmd_status::status(&cli),
         Command::Sync(c) => cmd_sync::sync(&cli, c),
         Command::Fleet(c) => cmd_sync::fleet(&cli, c),

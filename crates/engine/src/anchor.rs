@@ -50,23 +50,7 @@ pub fn state_dir() -> PathBuf {
 pub(crate) fn check_outside(data_root: &Path) -> Result<PathBuf, EngineError> {
     let root = state_dir();
     // Lexically, on absolute paths with the existing part canonicalised.
-    let abs = |p: &Path| -> PathBuf {
-        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        let mut base = p.clone();
-        let mut rest = Vec::new();
-        while !base.exists() {
-            match (base.file_name().map(|n| n.to_owned()), base.parent()) {
-                (Some(n), Some(parent)) => {
-                    rest.push(n);
-                    base = parent.to_path_buf();
-                }
-                _ => return p,
-            }
-        }
-        let mut out = std::fs::canonicalize(&base).unwrap_or(base);
-        out.extend(rest.into_iter().rev());
-        out
-    };
+    let abs = crate::recovery::resolved;
     if abs(&root).starts_with(abs(data_root)) {
         return Err(EngineError::Invalid(format!(
             "the state dir {} is inside the data dir {}: a restored copy of the data dir would carry its anchor back; choose another (--state-dir or {STATE_DIR_ENV})",

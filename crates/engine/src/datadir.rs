@@ -473,6 +473,25 @@ fn policy_event(src: &str, now: i64, why: &str, by: Option<&str>) -> countersign
     Ev::new(kinds::POLICY_LOADED, now, body).build()
 }
 
+/// The marker of a restored data dir (`recovery.rs`), from its
+/// `kiosk.initialized` event.
+pub(crate) fn write_marker_for(
+    dir: &Path,
+    kiosk_id: &str,
+    created_ms: i64,
+    demo: bool,
+) -> Result<(), EngineError> {
+    write_marker(
+        dir,
+        &Marker {
+            kiosk_id: kiosk_id.into(),
+            created_ms,
+            demo,
+            format: 1,
+        },
+    )
+}
+
 fn write_marker(dir: &Path, marker: &Marker) -> Result<(), EngineError> {
     let p = dir.join(MARKER);
     let text = serde_json::to_string_pretty(marker).expect("marker serialises");

@@ -38,6 +38,10 @@ pub enum EngineError {
     /// (`console.*`, see `Engine::console_check`).
     #[error("{message}")]
     Console { code: &'static str, message: String },
+    /// A key backup or a restore from the bucket was refused (`keys.*`,
+    /// `restore.*`, see `recovery.rs`).
+    #[error("{message}")]
+    Recovery { code: &'static str, message: String },
     /// Opening a sealed sample was refused (`sample.*`).
     #[error("{message}")]
     Sample { code: &'static str, message: String },
@@ -120,6 +124,7 @@ impl EngineError {
             EngineError::Biometric { code, .. } => code.clone(),
             EngineError::Sample { code, .. } => (*code).into(),
             EngineError::Console { code, .. } => (*code).into(),
+            EngineError::Recovery { code, .. } => (*code).into(),
             EngineError::ClientAuth => "client.auth_failed".into(),
             EngineError::ClientRateLimited { .. } => "client.rate_limited".into(),
             EngineError::UnknownPrincipal(_) => "principal.unknown".into(),

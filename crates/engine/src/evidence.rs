@@ -54,6 +54,12 @@ pub mod kinds {
     /// An admin re-seeded the local anchor (two factors), after it was
     /// missing, behind, on another chain, or an alarm was raised.
     pub const ANCHOR_RESEEDED: &str = "anchor.reseeded";
+    /// An admin wrote the kiosk's keys to a backup dir (two factors).
+    pub const KEYS_BACKED_UP: &str = "keys.backed_up";
+    /// The data dir was rebuilt from the bucket and a key backup.
+    pub const KIOSK_RESTORED: &str = "kiosk.restored";
+    /// Credentials the restored kiosk cannot bring back (see `people/fold.rs`).
+    pub const PERSON_CREDENTIALS_CLEARED: &str = "person.credentials_cleared";
 }
 
 /// Builder for one event.

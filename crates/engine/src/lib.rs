@@ -29,6 +29,7 @@ mod monotonic;
 mod overrides;
 mod people;
 mod private_files;
+pub mod recovery;
 mod requests;
 mod samples;
 mod stepup;

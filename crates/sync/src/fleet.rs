@@ -27,8 +27,8 @@ use crate::{Remote, SyncConfig, SyncError};
 /// A bucket opened for reading.
 #[derive(Debug, Clone)]
 pub struct Fleet {
-    remote: Remote,
-    prefix: String,
+    pub(crate) remote: Remote,
+    pub(crate) prefix: String,
 }
 
 /// One event as found in the bucket.

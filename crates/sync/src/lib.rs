@@ -23,6 +23,7 @@
 //! the product.
 
 pub mod config;
+pub mod download;
 pub mod fleet;
 pub mod fleet_view;
 pub mod layout;
@@ -33,6 +34,7 @@ pub mod uploader;
 pub mod verify;
 
 pub use config::{Credentials, SyncConfig};
+pub use download::KioskCopy;
 pub use fleet::{Fleet, FleetEvent, KioskReport};
 pub use fleet_view::{ExportFormat, FleetCursor, FleetPage, FleetPageRequest, FleetSnapshot};
 pub use remote::{Remote, Stored};

@@ -12,5 +12,6 @@ mod face;
 mod finger;
 mod flows;
 mod helpers;
+mod restore;
 mod sync;
 mod tamper;
