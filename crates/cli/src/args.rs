@@ -389,6 +389,10 @@ pub enum AnchorCmd {
         /// Why (recorded).
         #[arg(long, default_value = "")]
         reason: String,
+        /// With sync configured, re-seed without first checking that the
+        /// bucket is not ahead of or off the ledger (recorded).
+        #[arg(long)]
+        no_bucket_check: bool,
     },
 }
 

@@ -151,6 +151,21 @@ impl Engine {
         otp: &str,
         reason: &str,
     ) -> Result<AnchorStatus, EngineError> {
+        self.reseed_anchor_with(by, secret, otp, reason, serde_json::Value::Null)
+    }
+
+    /// [`Engine::reseed_anchor`], recording what the bucket said (the CLI
+    /// checks it first when sync is configured: a re-seed never accepts a
+    /// ledger behind or off the bucket's chain, unless the admin skipped
+    /// the check, which is recorded too).
+    pub fn reseed_anchor_with(
+        &mut self,
+        by: &str,
+        secret: &str,
+        otp: &str,
+        reason: &str,
+        bucket: serde_json::Value,
+    ) -> Result<AnchorStatus, EngineError> {
         let before = self.anchor_status()?;
         let Some(problem) = before.problem.clone() else {
             return Err(EngineError::Invalid(
@@ -175,6 +190,7 @@ impl Engine {
                         "ledger_head": before.ledger_head.as_ref().map(|h| json!({"seq": h.seq, "hash": h.hash_hex})),
                         "alarm": before.alarm,
                         "state_dir": before.state_dir,
+                        "bucket": bucket,
                     }),
                 )
                 .build(),

@@ -423,23 +423,58 @@ impl Syncer {
     /// admin re-seeds) and refuses the pass, so a fork is never uploaded.
     /// A ledger the local anchor already refuses is refused here too.
     pub async fn check_remote(&self) -> Result<RemoteHead, SyncError> {
-        let (local_seq, local_hash, after) = self
-            .with_ledger(|l| {
-                l.anchor_check()?;
-                let head = l.head()?;
-                let local_seq = head.as_ref().map_or(0, |h| h.seq);
-                let b = l.sync_backlog()?;
-                let after = b
-                    .oldest_pending_seq
-                    .map_or(local_seq, |s| s.saturating_sub(1));
-                Ok((local_seq, head.map(|h| h.hash_hex), after))
-            })
+        self.with_ledger(|l| l.anchor_check())
             .map_err(|e| match e {
                 SyncError::Ledger(countersign_ledger::LedgerError::Anchor { code, message }) => {
                     SyncError::Anchor { code, message }
                 }
                 e => e,
             })?;
+        let (head, disagreement) = self.compare_remote().await?;
+        let Some((code, message)) = disagreement else {
+            return Ok(head);
+        };
+        let detail = serde_json::to_value(&head).unwrap_or_default();
+        self.with_ledger(|l| {
+            if let Some(g) = l.anchor() {
+                g.raise(&countersign_ledger::Alarm {
+                    code: code.into(),
+                    message: message.clone(),
+                    detected_ms: now_ms(),
+                    detail,
+                })?;
+            }
+            Ok(())
+        })?;
+        Err(SyncError::Anchor { code, message })
+    }
+
+    /// Whether the bucket agrees with the local chain, whatever the local
+    /// anchor says, raising nothing: for an admin's re-seed, which must not
+    /// accept a ledger behind or off the bucket (`Err(SyncError::Anchor)`
+    /// with `anchor.remote_ahead` or `anchor.remote_fork` then).
+    pub async fn bucket_agrees(&self) -> Result<RemoteHead, SyncError> {
+        match self.compare_remote().await? {
+            (head, None) => Ok(head),
+            (_, Some((code, message))) => Err(SyncError::Anchor { code, message }),
+        }
+    }
+
+    /// The comparison behind [`Syncer::check_remote`]: the bucket's newest
+    /// events against the chain, and the disagreement, if any, as (code,
+    /// message).
+    async fn compare_remote(
+        &self,
+    ) -> Result<(RemoteHead, Option<(&'static str, String)>), SyncError> {
+        let (local_seq, local_hash, after) = self.with_ledger(|l| {
+            let head = l.head()?;
+            let local_seq = head.as_ref().map_or(0, |h| h.seq);
+            let b = l.sync_backlog()?;
+            let after = b
+                .oldest_pending_seq
+                .map_or(local_seq, |s| s.saturating_sub(1));
+            Ok((local_seq, head.map(|h| h.hash_hex), after))
+        })?;
         let prefix = format!("{}events/", self.layout.root);
         let offset = format!("{prefix}{after:012}");
         let listed = self.remote.list_after(&prefix, &offset).await?;
@@ -486,7 +521,7 @@ impl Syncer {
         let (code, detail) = match (fork, ahead) {
             (Some(d), _) => ("anchor.remote_fork", d),
             (None, true) => ("anchor.remote_ahead", String::new()),
-            (None, false) => return Ok(head),
+            (None, false) => return Ok((head, None)),
         };
         let what = if code == "anchor.remote_ahead" {
             "the bucket holds more of this kiosk's chain than its ledger"
@@ -500,19 +535,7 @@ impl Syncer {
             local_seq,
             local_hash.as_deref().map_or("-", short),
         );
-        let detail = serde_json::to_value(&head).unwrap_or_default();
-        self.with_ledger(|l| {
-            if let Some(g) = l.anchor() {
-                g.raise(&countersign_ledger::Alarm {
-                    code: code.into(),
-                    message: message.clone(),
-                    detected_ms: now_ms(),
-                    detail,
-                })?;
-            }
-            Ok(())
-        })?;
-        Err(SyncError::Anchor { code, message })
+        Ok((head, Some((code, message))))
     }
 
     async fn pass_inner(&self, rep: &mut PassReport) -> Result<(), SyncError> {

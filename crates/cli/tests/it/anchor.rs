@@ -399,7 +399,24 @@ fn a_restored_kiosk_checks_the_bucket_before_it_signs() {
     // After investigation an admin clears it; the next pass raises it again
     // while the bucket holds the other branch (restoring from the bucket is
     // item 3): the re-seed's own events are now a fork of it.
-    cs.admin_ok(&["anchor", "reseed", "--reason", "investigating"], &[]);
+    // A re-seed checks the bucket first and never accepts a ledger behind
+    // it (restoring from the bucket is the way back, see restore.rs).
+    let o = cs.admin_run(ADA, &["anchor", "reseed", "--reason", "investigating"], &[]);
+    let e = expect_error(&o, "anchor.remote_ahead", "a re-seed behind the bucket");
+    assert!(e.contains("restore --from-bucket"), "{e}");
+    assert!(!cs.events().iter().any(|e| e["kind"] == "anchor.reseeded"));
+    refused_and_nothing_signed(&cs, "anchor.remote_ahead");
+    // After investigation an admin may skip that check (recorded).
+    cs.admin_ok(
+        &[
+            "anchor",
+            "reseed",
+            "--reason",
+            "investigating",
+            "--no-bucket-check",
+        ],
+        &[],
+    );
     cs.fails(&["sync", "run", "--once"], "anchor.remote_fork");
     refused_and_nothing_signed(&cs, "anchor.remote_fork");
     assert_eq!(remote_events(&weed), synced);
@@ -409,6 +426,51 @@ fn a_restored_kiosk_checks_the_bucket_before_it_signs() {
         .find(|e| e["kind"] == "anchor.reseeded")
         .unwrap();
     assert_eq!(ev["body"]["alarm"]["code"], "anchor.remote_ahead");
+    assert_eq!(ev["body"]["bucket"]["checked"], false);
+}
+
+#[test]
+fn a_reseed_with_sync_configured_accepts_only_a_ledger_the_bucket_agrees_with() {
+    let cs = Cs::demo();
+    let weed = bucket(&cs);
+    cs.stepup_to_fallback("olga");
+    cs.ok(&["sync", "run", "--once"]);
+    let synced = remote_events(&weed);
+    let old = cs.root().join("old");
+    cp_a(&cs.data, &old);
+    cs.stepup_to_fallback("otto"); // never reaches the bucket
+
+    // The data dir rolled back to a copy the bucket agrees with: the lost
+    // events were never uploaded, so the bucket cannot bring them back.
+    std::fs::remove_dir_all(&cs.data).unwrap();
+    cp_a(&old, &cs.data);
+    refused_and_nothing_signed(&cs, "anchor.ledger_behind");
+    cs.admin_ok(
+        &[
+            "anchor",
+            "reseed",
+            "--reason",
+            "otto's step-up lost with the disk",
+        ],
+        &[],
+    );
+    let ev = cs
+        .events()
+        .into_iter()
+        .find(|e| e["kind"] == "anchor.reseeded")
+        .unwrap();
+    assert_eq!(ev["body"]["bucket"]["checked"], true);
+    assert_eq!(
+        ev["body"]["bucket"]["remote_seq"],
+        synced.last().unwrap().0,
+        "the bucket's head, checked: {ev}"
+    );
+    assert_eq!(ev["body"]["problem"]["code"], "anchor.ledger_behind");
+    cs.stepup_to_fallback("olga");
+    cs.ok(&["sync", "run", "--once"]);
+    let now = remote_events(&weed); // no fork
+    assert_eq!(&now[..synced.len()], &synced[..]);
+    cs.ok(&["sync", "verify"]);
 }
 
 #[test]

@@ -371,3 +371,63 @@ fn restore_refuses_a_used_dir_foreign_keys_and_a_broken_bucket() {
     assert!(e.contains(&format!("seq {last_seq}")), "{e}");
     assert!(!cs.data.exists(), "a refused restore leaves nothing behind");
 }
+
+fn cp_a(from: &Path, to: &Path) {
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn a_kiosk_rolled_back_with_its_state_dir_is_restored_from_the_bucket() {
+    let cs = Cs::demo();
+    let (weed, cfg) = bucket(&cs);
+    cs.stepup_to_fallback("olga");
+    let keys = cs.root().join("backup");
+    backup(&cs, &keys);
+    cs.ok(&["sync", "run", "--once"]);
+    let (old_data, old_state) = (cs.root().join("old-data"), cs.root().join("old-state"));
+    cp_a(&cs.data, &old_data);
+    cp_a(&cs.state, &old_state);
+    cs.stepup_to_fallback("otto");
+    cs.ok(&["sync", "run", "--once"]);
+    let synced = remote_events(&weed);
+
+    // The whole machine rolled back; the kiosk signs on the old chain until
+    // its sync pass meets the bucket and raises the alarm.
+    std::fs::remove_dir_all(&cs.data).unwrap();
+    std::fs::remove_dir_all(&cs.state).unwrap();
+    cp_a(&old_data, &cs.data);
+    cp_a(&old_state, &cs.state);
+    cs.stepup_to_fallback("olga");
+    cs.fails(&["sync", "run", "--once"], "anchor.remote_fork");
+    assert_eq!(remote_events(&weed), synced);
+
+    // What to do: keep the forked dir for the investigation, restore from
+    // the bucket. The restore records the alarm it answers and clears it.
+    std::fs::rename(&cs.data, cs.root().join("forked")).unwrap();
+    expect_ok(&restore(&cs, &keys, &cfg), "restore after a fork");
+    let ev = cs
+        .events()
+        .into_iter()
+        .find(|e| e["kind"] == "kiosk.restored")
+        .unwrap();
+    assert_eq!(ev["body"]["alarm"]["code"], "anchor.remote_fork", "{ev}");
+    assert_eq!(ev["body"]["restored_head"]["seq"], synced.last().unwrap().0);
+    assert!(
+        ev["body"]["previous_anchor"]["seq"].as_u64().is_some(),
+        "{ev}"
+    );
+    cs.verify_ok();
+    cs.ok(&["anchor", "status"]);
+    cs.stepup_to_fallback("olga");
+    cs.ok(&["sync", "run", "--once"]);
+    let now = remote_events(&weed);
+    assert_eq!(&now[..synced.len()], &synced[..]);
+    cs.ok(&["sync", "status"]);
+    fleet_clean(&cs, &cfg);
+}
