@@ -292,3 +292,7 @@ impl Ledger {
         Ok(summary)
     }
 }
+
+#[cfg(test)]
+#[path = "restore/tests.rs"]
+mod tests;
