@@ -8,18 +8,25 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
+
+use countersign_assertion::pin::KioskPin;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
 use countersign_engine::{AuthLimits, Engine, InitOptions, NewClientCredential, SystemClock};
 
-fn call(addr: SocketAddr, id: &str) -> (u16, f64) {
+fn call(addr: SocketAddr, pin: &KioskPin, id: &str) -> (u16, f64) {
     let auth = data_encoding::BASE64.encode(format!("{id}:not-the-secret-0000").as_bytes());
     let body = br#"{"scope":["payments.approve"],"nonce":"n"}"#;
     let t = Instant::now();
-    let mut s = TcpStream::connect(addr).unwrap();
+    let mut s = countersign_assertion::client::connect(
+        &addr.to_string(),
+        pin,
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
     write!(
         s,
         "POST /v1/stepup HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Basic {auth}\r\nContent-Length: {}\r\n\r\n",
@@ -27,8 +34,9 @@ fn call(addr: SocketAddr, id: &str) -> (u16, f64) {
     )
     .unwrap();
     s.write_all(body).unwrap();
+    s.flush().unwrap();
     let mut out = vec![];
-    s.read_to_end(&mut out).unwrap();
+    let _ = s.read_to_end(&mut out);
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     let status = String::from_utf8_lossy(&out[..12])
         .split(' ')
@@ -85,13 +93,14 @@ fn main() {
     };
     let server = countersign_api::Server::bind_with_limits(&data, 0, limits).unwrap();
     let addr = server.local_addr();
+    let pin = server.pin().clone();
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     let t = std::thread::spawn(move || server.serve_until(&s2));
     // Warm up (first engine open, page cache).
     for _ in 0..5 {
-        call(addr, "payments-app");
-        call(addr, "ghost-app");
+        call(addr, &pin, "payments-app");
+        call(addr, &pin, "ghost-app");
     }
     let (mut known, mut unknown) = (vec![], vec![]);
     for i in 0..n {
@@ -101,7 +110,7 @@ fn main() {
             ("ghost-app", "payments-app")
         };
         for id in [a, b] {
-            let (status, ms) = call(addr, id);
+            let (status, ms) = call(addr, &pin, id);
             assert_eq!(status, 401);
             if id == "payments-app" {
                 known.push(ms)

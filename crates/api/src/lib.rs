@@ -1,4 +1,5 @@
-//! The local step-up API: HTTP on 127.0.0.1 only, one relying application
+//! The local step-up API: HTTPS on 127.0.0.1 only (a self-signed
+//! certificate the relying applications pin, see [`tls`]), one relying application
 //! per registered client, authenticated by HTTP Basic (client id and
 //! secret) or by Ed25519 signed requests (see
 //! `countersign_assertion::signed_request`).
@@ -35,15 +36,17 @@
 
 mod reply;
 mod routes;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use countersign_assertion::pin::KioskPin;
 use countersign_assertion::signed_request::is_signed;
 use countersign_engine::{
     AuthLimits, ClientAuthGuard, ClientView, Clock, Engine, EngineError, SignedRequest, SystemClock,
@@ -60,6 +63,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub enum ApiError {
     #[error("cannot listen on 127.0.0.1:{port}: {message}")]
     Bind { port: u16, message: String },
+    #[error("the API's TLS: {0}")]
+    Tls(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -68,6 +73,7 @@ impl ApiError {
     pub fn code(&self) -> String {
         match self {
             ApiError::Bind { .. } => "api.bind".into(),
+            ApiError::Tls(_) => "api.tls".into(),
             ApiError::Engine(e) => e.code(),
         }
     }
@@ -76,6 +82,13 @@ impl ApiError {
 /// The running API.
 pub struct Server {
     http: tiny_http::Server,
+    /// The TLS listener's address.
+    addr: SocketAddr,
+    pin: KioskPin,
+    /// Set when the server is dropped: the TLS acceptor stops.
+    closed: Arc<AtomicBool>,
+    /// The private directory of the HTTP server's Unix socket.
+    _socket_dir: tempfile::TempDir,
     data_dir: PathBuf,
     tokens: Mutex<HashMap<String, String>>,
     guard: Arc<Mutex<ClientAuthGuard>>,
@@ -87,6 +100,14 @@ impl std::fmt::Debug for Server {
             .field("addr", &self.local_addr())
             .field("data_dir", &self.data_dir)
             .finish()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::SeqCst);
+        // Wakes the acceptor so it sees the flag.
+        let _ = std::net::TcpStream::connect(self.addr);
     }
 }
 
@@ -129,13 +150,36 @@ impl Server {
         let data_dir = data_dir.into();
         // Fail early on a data dir that cannot be opened.
         Engine::open(&data_dir)?;
+        let identity = tls::Identity::load_or_create(&data_dir)?;
+        let config = tls::server_config(&identity)?;
+        let pin = tls::pin(&data_dir)?;
         let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
-        let http = tiny_http::Server::http(addr).map_err(|e| ApiError::Bind {
+        let listener = TcpListener::bind(addr).map_err(|e| ApiError::Bind {
             port,
             message: e.to_string(),
         })?;
+        let addr = listener.local_addr().map_err(|e| ApiError::Bind {
+            port,
+            message: e.to_string(),
+        })?;
+        let socket_dir = tempfile::Builder::new()
+            .prefix("countersign-api-")
+            .tempdir()
+            .map_err(|e| ApiError::Tls(format!("a directory for the HTTP socket: {e}")))?;
+        let inner = socket_dir.path().join("http.sock");
+        let http = tiny_http::Server::http_unix(&inner)
+            .map_err(|e| ApiError::Tls(format!("the HTTP socket {}: {e}", inner.display())))?;
+        let closed = Arc::new(AtomicBool::new(false));
+        {
+            let closed = closed.clone();
+            std::thread::spawn(move || tls::accept_loop(listener, config, inner, closed));
+        }
         Ok(Server {
             http,
+            addr,
+            pin,
+            closed,
+            _socket_dir: socket_dir,
             data_dir,
             tokens: Mutex::new(HashMap::new()),
             guard: Arc::new(Mutex::new(ClientAuthGuard::new(limits))),
@@ -172,11 +216,15 @@ impl Server {
         }
     }
 
+    /// The TLS listener's address (127.0.0.1).
     pub fn local_addr(&self) -> SocketAddr {
-        self.http
-            .server_addr()
-            .to_ip()
-            .unwrap_or_else(|| SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)))
+        self.addr
+    }
+
+    /// What a relying application pins of this kiosk: its issuer, its key
+    /// and the SHA-256 of this server's TLS certificate.
+    pub fn pin(&self) -> &KioskPin {
+        &self.pin
     }
 
     /// Serves until `stop` is set (checked every 100 ms), writing the
@@ -243,10 +291,12 @@ impl Server {
         method: &str,
         body: &[u8],
     ) -> Result<ClientView, Reply> {
+        // Every connection comes through the TLS listener on 127.0.0.1
+        // (the HTTP server behind it sees a Unix socket).
         let source = req
             .remote_addr()
             .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
+            .unwrap_or_else(|| Ipv4Addr::LOCALHOST.to_string());
         let mut guard = self.lock_guard();
         let auth = Self::header(req, "Authorization").unwrap_or("").trim();
         if is_signed(auth) {

@@ -14,7 +14,7 @@ mod fuzzkit;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -32,6 +32,7 @@ fn set(s: &str) -> BTreeSet<String> {
 struct Api {
     _tmp: tempfile::TempDir,
     addr: SocketAddr,
+    pin: countersign_assertion::pin::KioskPin,
     stop: Arc<AtomicBool>,
     key: SigningKey,
     n: u64,
@@ -87,12 +88,14 @@ fn api() -> Api {
     drop(e);
     let server = countersign_api::Server::bind(&data, 0).unwrap();
     let addr = server.local_addr();
+    let pin = server.pin().clone();
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     std::thread::spawn(move || server.serve_until(&s2));
     Api {
         _tmp: tmp,
         addr,
+        pin,
         stop,
         key,
         n: 0,
@@ -116,13 +119,19 @@ impl Api {
             now,
             &format!("fuzz-nonce-{:016}", self.n),
         );
-        let mut s = TcpStream::connect(self.addr).ok()?;
+        let mut s = countersign_assertion::client::connect(
+            &self.addr.to_string(),
+            &self.pin,
+            std::time::Duration::from_secs(60),
+        )
+        .ok()?;
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         s.write_all(head.as_bytes()).ok()?;
         let _ = s.write_all(body);
+        let _ = s.flush();
         let mut out = vec![];
         let _ = s.read_to_end(&mut out);
         let end = out.windows(4).position(|w| w == b"\r\n\r\n")?;

@@ -1,6 +1,12 @@
 //! The kiosk's local step-up API as a relying application sees it: the
 //! wire types and a small HTTP/1.1 client for loopback addresses only
-//! (`http://127.0.0.1:PORT`; the API never listens elsewhere).
+//! (`https://127.0.0.1:PORT`; the API never listens elsewhere).
+//!
+//! Every connection is TLS to the pinned certificate of a [`KioskPin`]:
+//! the handshake completes, and the server proves it holds that
+//! certificate's key, before the first request byte (and so any client
+//! secret) is written. The JWKS the API serves is compared with the pinned
+//! key ([`ApiClient::jwks`]) and never trusted on its own.
 //!
 //! Endpoints (all JSON; every one but the JWKS is authenticated as a
 //! registered client: HTTP Basic with its id and secret, or a request signed
@@ -14,12 +20,14 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use data_encoding::BASE64;
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
+use crate::pin::KioskPin;
 use crate::signed_request::{new_nonce, sign_request};
 use crate::{AssertionError, Jwks, OverrideStatus, OverrideStatusSource};
 
@@ -101,6 +109,7 @@ enum Credential {
 #[derive(Clone)]
 pub struct ApiClient {
     host_port: String,
+    pin: KioskPin,
     client_id: String,
     credential: Credential,
     timeout: Duration,
@@ -123,31 +132,44 @@ impl std::fmt::Debug for ApiClient {
 }
 
 impl ApiClient {
-    /// `base` is `http://127.0.0.1:PORT` (or `localhost`, `[::1]`); the
-    /// client authenticates with HTTP Basic (id and secret).
-    pub fn new(base: &str, client_id: &str, secret: &str) -> Result<ApiClient, AssertionError> {
-        Self::build(base, client_id, Credential::Secret(secret.into()))
+    /// `base` is `https://127.0.0.1:PORT` (or `localhost`, `[::1]`), the
+    /// kiosk the one `pin` names; the client authenticates with HTTP Basic
+    /// (id and secret), sent only once the server proved it is that kiosk.
+    pub fn new(
+        base: &str,
+        pin: &KioskPin,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<ApiClient, AssertionError> {
+        Self::build(base, pin, client_id, Credential::Secret(secret.into()))
     }
 
     /// As [`ApiClient::new`], but every request is signed with the client's
     /// registered Ed25519 key (fresh timestamp and nonce each time).
     pub fn with_key(
         base: &str,
+        pin: &KioskPin,
         client_id: &str,
         key: SigningKey,
     ) -> Result<ApiClient, AssertionError> {
-        Self::build(base, client_id, Credential::Key(Box::new(key)))
+        Self::build(base, pin, client_id, Credential::Key(Box::new(key)))
     }
 
     fn build(
         base: &str,
+        pin: &KioskPin,
         client_id: &str,
         credential: Credential,
     ) -> Result<ApiClient, AssertionError> {
+        pin.validate()?;
         let rest = base
             .trim_end_matches('/')
-            .strip_prefix("http://")
-            .ok_or_else(|| AssertionError::Api(format!("{base}: only http:// on loopback")))?;
+            .strip_prefix("https://")
+            .ok_or_else(|| {
+                AssertionError::Api(format!(
+                    "{base}: the kiosk API is https:// on loopback (TLS to the pinned certificate)"
+                ))
+            })?;
         let host = rest
             .rsplit_once(':')
             .map(|(h, _)| h)
@@ -160,6 +182,7 @@ impl ApiClient {
         }
         Ok(ApiClient {
             host_port: rest.into(),
+            pin: pin.clone(),
             client_id: client_id.into(),
             credential,
             timeout: Duration::from_secs(10),
@@ -179,9 +202,9 @@ impl ApiClient {
         authenticate: bool,
     ) -> Result<(u16, Vec<u8>), AssertionError> {
         let err = |e: std::io::Error| AssertionError::Api(format!("{}: {e}", self.host_port));
-        let mut s = TcpStream::connect(&self.host_port).map_err(err)?;
-        s.set_read_timeout(Some(self.timeout)).map_err(err)?;
-        s.set_write_timeout(Some(self.timeout)).map_err(err)?;
+        // The handshake is complete, and the server proved it is the
+        // pinned kiosk, before anything below is written.
+        let mut s = connect(&self.host_port, &self.pin, self.timeout)?;
         let payload = body
             .map(|b| serde_json::to_vec(b).expect("serialisable"))
             .unwrap_or_default();
@@ -204,8 +227,14 @@ impl ApiClient {
         head.push_str("\r\n");
         s.write_all(head.as_bytes()).map_err(err)?;
         s.write_all(&payload).map_err(err)?;
+        s.flush().map_err(err)?;
         let mut raw = vec![];
-        s.read_to_end(&mut raw).map_err(err)?;
+        if let Err(e) = s.read_to_end(&mut raw) {
+            // A peer that closes without close_notify after a whole answer.
+            if raw.is_empty() {
+                return Err(err(e));
+            }
+        }
         parse_response(&raw)
     }
 
@@ -250,8 +279,17 @@ impl ApiClient {
             .map_err(|e| AssertionError::Api(format!("unexpected answer to {path}: {e}")))
     }
 
+    /// The key to verify assertions with: the pinned one, once the JWKS
+    /// the API serves was found to be exactly that key
+    /// ([`AssertionError::KeyMismatch`] otherwise).
     pub fn jwks(&self) -> Result<Jwks, AssertionError> {
-        self.json("GET", "/.well-known/jwks.json", None, false)
+        let served: Jwks = self.json("GET", "/.well-known/jwks.json", None, false)?;
+        self.pin.check_served(&served)
+    }
+
+    /// The pin this client trusts.
+    pub fn pin(&self) -> &KioskPin {
+        &self.pin
     }
 
     pub fn request_stepup(&self, req: &StepUpRequest) -> Result<StepUpTicket, AssertionError> {
@@ -292,6 +330,71 @@ impl OverrideStatusSource for ApiClient {
             ))),
         }
     }
+}
+
+/// A TLS connection to the pinned kiosk, handshake done.
+pub struct PinnedStream(rustls::StreamOwned<rustls::ClientConnection, TcpStream>);
+
+impl std::fmt::Debug for PinnedStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PinnedStream")
+    }
+}
+
+impl Read for PinnedStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for PinnedStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Connects to `host_port` and completes a TLS handshake that accepts only
+/// the pinned certificate, with the server proving it holds its key. No
+/// application byte is written before this returns `Ok`; a server with
+/// another certificate is [`AssertionError::NotPinnedKiosk`].
+pub fn connect(
+    host_port: &str,
+    pin: &KioskPin,
+    timeout: Duration,
+) -> Result<PinnedStream, AssertionError> {
+    let err = |e: std::io::Error| AssertionError::Api(format!("{host_port}: {e}"));
+    let mut tcp = TcpStream::connect(host_port).map_err(err)?;
+    tcp.set_read_timeout(Some(timeout)).map_err(err)?;
+    tcp.set_write_timeout(Some(timeout)).map_err(err)?;
+    let (config, verifier) = pin.tls_config();
+    let name = rustls::pki_types::ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
+    let mut conn = rustls::ClientConnection::new(Arc::clone(&config), name)
+        .map_err(|e| AssertionError::Api(format!("{host_port}: TLS: {e}")))?;
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut tcp) {
+            let seen = verifier
+                .seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            return Err(match seen {
+                Some(presented) if presented != pin.tls_cert_sha256 => {
+                    AssertionError::NotPinnedKiosk {
+                        address: host_port.into(),
+                        presented,
+                        pinned: pin.tls_cert_sha256.clone(),
+                    }
+                }
+                _ => AssertionError::Api(format!(
+                    "{host_port}: TLS handshake with the pinned kiosk failed ({e}); nothing was sent"
+                )),
+            });
+        }
+    }
+    Ok(PinnedStream(rustls::StreamOwned::new(conn, tcp)))
 }
 
 fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), AssertionError> {
@@ -354,18 +457,45 @@ fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), AssertionError> {
 mod tests {
     use super::*;
 
+    fn pin() -> KioskPin {
+        let vk = SigningKey::from_bytes(&[3u8; 32]).verifying_key();
+        KioskPin::new("urn:countersign:kiosk:k", &vk, b"a certificate")
+    }
+
     #[test]
-    fn only_loopback_bases() {
-        assert!(ApiClient::new("http://127.0.0.1:8080", "a", "b").is_ok());
-        assert!(ApiClient::new("http://localhost:1", "a", "b").is_ok());
-        assert!(ApiClient::new("http://[::1]:1", "a", "b").is_ok());
-        assert!(ApiClient::new("http://10.0.0.1:1", "a", "b").is_err());
-        assert!(ApiClient::new("https://127.0.0.1:1", "a", "b").is_err());
+    fn only_pinned_tls_to_loopback() {
+        let p = pin();
+        assert!(ApiClient::new("https://127.0.0.1:8080", &p, "a", "b").is_ok());
+        assert!(ApiClient::new("https://localhost:1", &p, "a", "b").is_ok());
+        assert!(ApiClient::new("https://[::1]:1", &p, "a", "b").is_ok());
+        assert!(ApiClient::new("https://10.0.0.1:1", &p, "a", "b").is_err());
+        // Plain HTTP would send the secret to whoever answers.
+        assert!(ApiClient::new("http://127.0.0.1:1", &p, "a", "b").is_err());
+        let mut broken = p.clone();
+        broken.key_thumbprint = "x".repeat(43);
+        let e = ApiClient::new("https://127.0.0.1:1", &broken, "a", "b").unwrap_err();
+        assert_eq!(e.code(), "kiosk.pin_invalid");
         assert!(!format!(
             "{:?}",
-            ApiClient::new("http://127.0.0.1:1", "a", "s3cret").unwrap()
+            ApiClient::new("https://127.0.0.1:1", &p, "a", "s3cret").unwrap()
         )
         .contains("s3cret"));
+    }
+
+    #[test]
+    fn a_served_key_other_than_the_pin_is_refused() {
+        let p = pin();
+        assert_eq!(p.check_served(&p.jwks()).unwrap(), p.jwks());
+        let other = Jwks::for_key(&SigningKey::from_bytes(&[4u8; 32]).verifying_key());
+        let e = p.check_served(&other).unwrap_err();
+        assert_eq!(e.code(), "kiosk.key_mismatch");
+        // The pinned key plus another is not the pinned key either.
+        let mut both = p.jwks();
+        both.keys.extend(other.keys);
+        assert_eq!(
+            p.check_served(&both).unwrap_err().code(),
+            "kiosk.key_mismatch"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! stable [`AssertionError::code`].
 
 pub mod client;
+pub mod pin;
 mod replay;
 pub mod signed_request;
 
@@ -93,6 +94,16 @@ pub enum AssertionError {
     ReplayStore(String),
     #[error("kiosk API: {0}")]
     Api(String),
+    #[error("{address} is not the pinned kiosk: its TLS certificate has SHA-256 {presented}, the pin says {pinned}; nothing was sent to it")]
+    NotPinnedKiosk {
+        address: String,
+        presented: String,
+        pinned: String,
+    },
+    #[error("the kiosk API serves key(s) [{served}], not the pinned key {pinned}; nothing it signs is trusted")]
+    KeyMismatch { pinned: String, served: String },
+    #[error("kiosk pin: {0}")]
+    PinInvalid(String),
     #[error("malformed signed-request authorization: {0}")]
     RequestMalformed(String),
     #[error("the request signature does not verify under the registered key")]
@@ -134,6 +145,9 @@ impl AssertionError {
             Replayed(_) => "assertion.replayed",
             ReplayStore(_) => "assertion.replay_store",
             Api(_) => "api.error",
+            NotPinnedKiosk { .. } => "kiosk.not_pinned",
+            KeyMismatch { .. } => "kiosk.key_mismatch",
+            PinInvalid(_) => "kiosk.pin_invalid",
             RequestMalformed(_) => "signed_request.malformed",
             RequestBadSignature => "signed_request.bad_signature",
             RequestClockSkew { .. } => "signed_request.clock_skew",

@@ -432,7 +432,14 @@ pub enum LogCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum ApiCmd {
-    /// Serve the step-up API on 127.0.0.1 (never another interface).
+    /// Print the kiosk pin (issuer, key thumbprint, TLS certificate
+    /// SHA-256) a relying application needs, and write it to a file.
+    Pin {
+        /// Where to write the pin (JSON).
+        #[arg(long, value_name = "FILE", default_value = "kiosk-pin.json")]
+        out: PathBuf,
+    },
+    /// Serve the step-up API over TLS on 127.0.0.1 (never another interface).
     Serve {
         /// Port; 0 picks a free one.
         #[arg(long, default_value_t = 7468)]
@@ -459,6 +466,10 @@ pub enum ClientCmd {
         /// 64 hex characters or a PEM PUBLIC KEY. The app then signs each request.
         #[arg(long, value_name = "FILE")]
         public_key: Option<PathBuf>,
+        /// Where to write the kiosk pin for the application's configuration
+        /// (default: kiosk-pin-ID.json in the current directory).
+        #[arg(long, value_name = "FILE")]
+        pin_out: Option<PathBuf>,
         #[command(flatten)]
         admin: AdminArgs,
     },
@@ -488,11 +499,16 @@ pub enum AssertionCmd {
         /// Accepted acr values (default: both Countersign values).
         #[arg(long = "acr", value_delimiter = ',')]
         acr: Vec<String>,
-        /// The kiosk API (http://127.0.0.1:PORT) for JWKS and override status;
-        /// default: read both from the data dir. The client secret comes from
-        /// COUNTERSIGN_CLIENT_SECRET.
-        #[arg(long)]
+        /// The kiosk API (https://127.0.0.1:PORT) for override status, with
+        /// --kiosk-pin; default: read the key and the status from the data
+        /// dir. The client secret comes from COUNTERSIGN_CLIENT_SECRET and is
+        /// sent only to the pinned kiosk.
+        #[arg(long, requires = "kiosk_pin")]
         api: Option<String>,
+        /// The kiosk pin file (from `client add` or `api pin`): the only key
+        /// the assertion is verified with, and the API's TLS certificate.
+        #[arg(long, value_name = "FILE")]
+        kiosk_pin: Option<PathBuf>,
         /// Remember used jti values in this file (single use across runs).
         /// Without it (or --no-replay-check) no token is called valid.
         #[arg(long)]

@@ -6,6 +6,7 @@ use std::io::Read;
 
 use anyhow::Context;
 use countersign_assertion::client::ApiClient;
+use countersign_assertion::pin::KioskPin;
 use countersign_assertion::{
     AssertionError, Expectations, FileReplayStore, OverrideStatus, OverrideStatusSource,
     ReplayStore,
@@ -17,8 +18,50 @@ use countersign_engine::{Clock, Engine, NewClientCredential, SystemClock};
 use crate::args::{ApiCmd, AssertionCmd, BreakglassCmd, Cli, ClientCmd, PrincipalCmd};
 use crate::util::{fmt_time, parse_duration, print_json, read_secret};
 
+/// The kiosk pin of this data dir (the API's certificate made if missing).
+fn kiosk_pin(cli: &Cli) -> anyhow::Result<KioskPin> {
+    countersign_api::tls::pin(&cli.data_dir).map_err(|e| match e {
+        countersign_api::ApiError::Engine(e) => e.into(),
+        other => crate::Coded {
+            code: "api.tls",
+            message: other.to_string(),
+        }
+        .into(),
+    })
+}
+
+/// Writes the pin to `path` and says what it holds.
+fn write_pin(pin: &KioskPin, path: &std::path::Path, human: bool) -> anyhow::Result<()> {
+    let mut json = serde_json::to_vec_pretty(pin)?;
+    json.push(b'\n');
+    countersign_assertion::write_atomic(path, &json)
+        .with_context(|| format!("writing the kiosk pin {}", path.display()))?;
+    if human {
+        println!("kiosk issuer: {}", pin.issuer);
+        println!(
+            "kiosk key (RFC 7638 JWK thumbprint): {}",
+            pin.key_thumbprint
+        );
+        println!("API TLS certificate SHA-256: {}", pin.tls_cert_sha256);
+        println!(
+            "kiosk pin written to {}: point the relying application at it (relying-app --kiosk-pin, countersign assertion verify --kiosk-pin)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn api(cli: &Cli, c: &ApiCmd) -> anyhow::Result<()> {
     match c {
+        ApiCmd::Pin { out } => {
+            crate::open(cli)?;
+            let pin = kiosk_pin(cli)?;
+            write_pin(&pin, out, !cli.json)?;
+            if cli.json {
+                return print_json(&pin);
+            }
+            Ok(())
+        }
         ApiCmd::Serve { port, port_file } => {
             crate::open(cli)?;
             let server = countersign_api::Server::bind(&cli.data_dir, *port)
@@ -28,7 +71,10 @@ pub fn api(cli: &Cli, c: &ApiCmd) -> anyhow::Result<()> {
                 countersign_assertion::write_atomic(p, addr.port().to_string().as_bytes())
                     .with_context(|| format!("writing {}", p.display()))?;
             }
-            println!("countersign API listening on http://{addr}");
+            println!(
+                "countersign API listening on https://{addr} (TLS certificate SHA-256 {}; relying applications pin it: countersign api pin)",
+                server.pin().tls_cert_sha256
+            );
             use std::io::Write;
             let _ = std::io::stdout().flush();
             // SIGTERM or Ctrl-C stops the server after the request in hand,
@@ -71,6 +117,7 @@ pub fn client(cli: &Cli, c: &ClientCmd) -> anyhow::Result<()> {
             name,
             scope,
             public_key,
+            pin_out,
             admin,
         } => {
             let pass = crate::cmd_people::admin_pass(&mut e, admin, &format!("client add {id}"))?;
@@ -84,8 +131,17 @@ pub fn client(cli: &Cli, c: &ClientCmd) -> anyhow::Result<()> {
                 ))?),
             };
             let v = e.add_client(&pass, id, name, scope.iter().cloned().collect(), cred)?;
+            drop(e);
+            let pin = kiosk_pin(cli)?;
+            let pin_path = pin_out
+                .clone()
+                .unwrap_or_else(|| format!("kiosk-pin-{id}.json").into());
             if cli.json {
-                return print_json(&v);
+                write_pin(&pin, &pin_path, false)?;
+                let mut out = serde_json::to_value(&v)?;
+                out["kiosk_pin"] = serde_json::to_value(&pin)?;
+                out["kiosk_pin_file"] = pin_path.display().to_string().into();
+                return print_json(&out);
             }
             println!(
                 "client {} ({}) may ask for {} ({})",
@@ -94,6 +150,7 @@ pub fn client(cli: &Cli, c: &ClientCmd) -> anyhow::Result<()> {
                 v.scopes.iter().cloned().collect::<Vec<_>>().join(","),
                 v.auth_method
             );
+            write_pin(&pin, &pin_path, true)?;
             Ok(())
         }
         ClientCmd::List => {
@@ -165,6 +222,7 @@ pub fn assertion(cli: &Cli, c: &AssertionCmd) -> anyhow::Result<()> {
         max_age,
         acr,
         api,
+        kiosk_pin: pin_file,
         replay_store,
         no_replay_check,
         accept_demo,
@@ -184,23 +242,48 @@ pub fn assertion(cli: &Cli, c: &AssertionCmd) -> anyhow::Result<()> {
     x.accept_demo = *accept_demo;
     // Everything but single use first, so a bad token says what is wrong
     // with it whatever the replay options.
-    let checked = match api {
-        Some(url) => {
+    let refused = |err: AssertionError| crate::Coded {
+        code: err.code(),
+        message: format!("refused: {err}"),
+    };
+    let checked = match (api, pin_file) {
+        (Some(url), Some(pin_file)) => {
+            // Only the pinned key, only the pinned kiosk: the secret is sent
+            // once the TLS handshake proved the server holds the pinned
+            // certificate's key, and the key it serves must be the pinned one.
+            let pin = KioskPin::load(pin_file).map_err(refused)?;
+            x.issuer = Some(pin.issuer.clone());
             let secret = std::env::var("COUNTERSIGN_CLIENT_SECRET").unwrap_or_default();
-            let client = ApiClient::new(url, audience, &secret)?;
-            let jwks = client.jwks()?;
+            let client = ApiClient::new(url, &pin, audience, &secret).map_err(refused)?;
+            let jwks = client.jwks().map_err(refused)?;
             countersign_assertion::check(&token, &jwks, &x, Some(&client))
         }
-        None => {
+        (None, Some(pin_file)) => {
+            let pin = KioskPin::load(pin_file).map_err(refused)?;
+            let e = crate::open(cli)?;
+            if e.issuer() != pin.issuer || e.jwks() != pin.jwks() {
+                return Err(refused(AssertionError::KeyMismatch {
+                    pinned: pin.key_thumbprint.clone(),
+                    served: e
+                        .jwks()
+                        .keys
+                        .iter()
+                        .map(|k| k.kid.clone())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                })
+                .into());
+            }
+            x.issuer = Some(pin.issuer.clone());
+            countersign_assertion::check(&token, &pin.jwks(), &x, Some(&LocalStatus(&e)))
+        }
+        (Some(_), None) => unreachable!("clap requires --kiosk-pin with --api"),
+        (None, None) => {
             let e = crate::open(cli)?;
             x.issuer = Some(e.issuer());
             let jwks = e.jwks();
             countersign_assertion::check(&token, &jwks, &x, Some(&LocalStatus(&e)))
         }
-    };
-    let refused = |err: AssertionError| crate::Coded {
-        code: err.code(),
-        message: format!("refused: {err}"),
     };
     let claims = checked.map_err(refused)?;
     // Single use: a token is only valid once, and only a replay store can

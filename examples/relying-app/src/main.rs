@@ -8,6 +8,12 @@
 //! relying-app wait                   # polls, verifies the assertion, keeps it
 //! relying-app approve --amount 100   # approved while the assertion is fresh
 //! ```
+//! The app trusts one kiosk: the pin file `countersign client add` wrote
+//! (`--kiosk-pin`, `RELYING_APP_KIOSK_PIN`). It talks to the API only over
+//! TLS to the pinned certificate, so its secret never reaches a stand-in
+//! on the kiosk's port, and it verifies assertions with the pinned key
+//! only: the key the API serves must be that one, or nothing is accepted.
+//!
 //! The app authenticates to the kiosk API with its client secret
 //! (`RELYING_APP_SECRET`) or, with `--key FILE` (`RELYING_APP_KEY`), by
 //! signing every request with its Ed25519 key (`relying-app keygen` makes
@@ -30,6 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use countersign_assertion::client::{ApiClient, BreakGlassRequest, StepUpRequest};
+use countersign_assertion::pin::KioskPin;
 use countersign_assertion::signed_request::{parse_signing_key, public_key_hex, signing_key_hex};
 use countersign_assertion::{check, verify, Expectations, FileReplayStore, SigningKey};
 use serde::{Deserialize, Serialize};
@@ -44,8 +51,16 @@ const EXIT_STEP_UP_REQUIRED: u8 = 3;
 )]
 struct Cli {
     /// The kiosk API.
-    #[arg(long, env = "RELYING_APP_API", default_value = "http://127.0.0.1:7468")]
+    #[arg(
+        long,
+        env = "RELYING_APP_API",
+        default_value = "https://127.0.0.1:7468"
+    )]
     api: String,
+    /// The kiosk pin (written by `countersign client add` or `countersign
+    /// api pin`): the kiosk's issuer, key and TLS certificate.
+    #[arg(long, env = "RELYING_APP_KIOSK_PIN", value_name = "FILE")]
+    kiosk_pin: Option<PathBuf>,
     /// This application's registered client id.
     #[arg(long, env = "RELYING_APP_CLIENT_ID", default_value = "payments-app")]
     client_id: String,
@@ -139,22 +154,40 @@ fn save(dir: &Path, s: &State) -> anyhow::Result<()> {
         .context("saving state")
 }
 
+fn pin(cli: &Cli) -> anyhow::Result<KioskPin> {
+    let f = cli.kiosk_pin.as_ref().context(
+        "set --kiosk-pin FILE (RELYING_APP_KIOSK_PIN): the pin `countersign client add` wrote",
+    )?;
+    KioskPin::load(f).map_err(|e| anyhow::anyhow!("refused[{}]: {e}", e.code()))
+}
+
 fn client(cli: &Cli) -> anyhow::Result<ApiClient> {
+    let pin = pin(cli)?;
+    let coded =
+        |e: countersign_assertion::AssertionError| anyhow::anyhow!("refused[{}]: {e}", e.code());
     if let Some(f) = &cli.key {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        return Ok(ApiClient::with_key(
-            &cli.api,
-            &cli.client_id,
-            parse_signing_key(&text)?,
-        )?);
+        return ApiClient::with_key(&cli.api, &pin, &cli.client_id, parse_signing_key(&text)?)
+            .map_err(coded);
     }
     let secret = std::env::var("RELYING_APP_SECRET").context("set RELYING_APP_SECRET")?;
-    Ok(ApiClient::new(&cli.api, &cli.client_id, &secret)?)
+    ApiClient::new(&cli.api, &pin, &cli.client_id, &secret).map_err(coded)
+}
+
+/// Any refusal by the client with its stable code.
+fn coded<T>(r: Result<T, countersign_assertion::AssertionError>) -> anyhow::Result<T> {
+    r.map_err(|e| anyhow::anyhow!("refused[{}]: {e}", e.code()))
 }
 
 fn expectations(cli: &Cli, nonce: Option<String>) -> Expectations {
     let mut x = Expectations::new(&cli.client_id, now_s());
+    // Only the pinned kiosk's issuer.
+    x.issuer = cli
+        .kiosk_pin
+        .as_ref()
+        .and_then(|f| KioskPin::load(f).ok())
+        .map(|p| p.issuer);
     x.nonce = nonce;
     x.required_scope = Some(cli.scope.clone());
     x.max_age_s = Some(cli.max_age);
@@ -167,12 +200,12 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     match &cli.cmd {
         Cmd::Request { acr } => {
             let nonce = hex::encode(rand::random::<[u8; 16]>());
-            let t = client(cli)?.request_stepup(&StepUpRequest {
+            let t = coded(client(cli)?.request_stepup(&StepUpRequest {
                 scope: vec![cli.scope.clone()],
                 acr_values: acr.clone(),
                 max_age: Some(cli.max_age),
                 nonce: nonce.clone(),
-            })?;
+            }))?;
             st.request_id = Some(t.request_id.clone());
             st.breakglass = false;
             st.nonce = Some(nonce);
@@ -187,14 +220,14 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             duration_s,
         } => {
             let nonce = hex::encode(rand::random::<[u8; 16]>());
-            let t = client(cli)?.request_breakglass(&BreakGlassRequest {
+            let t = coded(client(cli)?.request_breakglass(&BreakGlassRequest {
                 principal: principal.clone(),
                 trigger: trigger.clone(),
                 scope: vec![cli.scope.clone()],
                 detail: detail.clone(),
                 duration_s: *duration_s,
                 nonce: nonce.clone(),
-            })?;
+            }))?;
             st.request_id = Some(t.request_id.clone());
             st.breakglass = true;
             st.nonce = Some(nonce);
@@ -223,15 +256,16 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             let c = client(cli)?;
             let deadline = Instant::now() + Duration::from_secs(*timeout_s);
             loop {
-                let s = if st.breakglass {
-                    c.breakglass_status(&id)?
+                let s = coded(if st.breakglass {
+                    c.breakglass_status(&id)
                 } else {
-                    c.stepup_status(&id)?
-                };
+                    c.stepup_status(&id)
+                })?;
                 match s.status.as_str() {
                     "complete" => {
                         let token = s.assertion.context("complete without an assertion")?;
-                        let jwks = c.jwks()?;
+                        // The pinned key, once the served one is found to be it.
+                        let jwks = coded(c.jwks())?;
                         let mut replay = FileReplayStore::new(cli.state_dir.join("used-jti.json"));
                         let claims = verify(
                             &token,
@@ -272,7 +306,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                 return Ok(EXIT_STEP_UP_REQUIRED);
             };
             let c = client(cli)?;
-            let jwks = c.jwks()?;
+            // Not the pinned kiosk, or not its key: an error, nothing approved.
+            let jwks = coded(c.jwks())?;
             // Already accepted once (single use was checked then); every
             // action re-checks freshness, scope and the override's status.
             match check(

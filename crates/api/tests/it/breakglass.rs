@@ -11,8 +11,8 @@ use crate::{assert_refused, factors, grant_breakglass, key, kiosk, now_s, pay, r
 #[test]
 fn breakglass_over_the_api_with_signed_requests() {
     let k = kiosk();
-    let base = format!("http://{}", k.addr);
-    let c = ApiClient::with_key(&base, "batch-app", key()).unwrap();
+    let base = format!("https://{}", k.addr);
+    let c = ApiClient::with_key(&base, &k.pin, "batch-app", key()).unwrap();
     // The library signs every call; a step-up request works as with a secret.
     let t = c
         .request_stepup(&StepUpRequest {

@@ -6,14 +6,17 @@ mod auth;
 mod breakglass;
 mod requests;
 
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 
+use countersign_assertion::pin::KioskPin;
 use countersign_assertion::signed_request::public_key_hex;
 use countersign_assertion::SigningKey;
 use countersign_core::auth::totp;
@@ -29,6 +32,8 @@ pub struct Kiosk {
     _tmp: tempfile::TempDir,
     pub data: PathBuf,
     pub addr: SocketAddr,
+    /// What a relying application pins of this kiosk.
+    pub pin: KioskPin,
     /// The server's failed-authentication memory (argon2 check count).
     pub guard: Arc<std::sync::Mutex<countersign_engine::ClientAuthGuard>>,
     stop: Arc<AtomicBool>,
@@ -106,6 +111,8 @@ pub fn kiosk() -> Kiosk {
     .unwrap();
     let server = countersign_api::Server::bind(&data, 0).unwrap();
     let addr = server.local_addr();
+    let pin = server.pin().clone();
+    PINS.lock().unwrap().insert(addr, pin.clone());
     let guard = server.auth_guard();
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
@@ -114,6 +121,7 @@ pub fn kiosk() -> Kiosk {
         _tmp: tmp,
         data,
         addr,
+        pin,
         guard,
         stop,
         thread: Some(thread),
@@ -140,9 +148,19 @@ impl Resp {
     }
 }
 
-/// One raw HTTP/1.1 exchange, so the tests control every byte.
+/// The pin of each server these tests started, by address.
+static PINS: Mutex<BTreeMap<SocketAddr, KioskPin>> = Mutex::new(BTreeMap::new());
+
+/// One raw HTTP/1.1 exchange over TLS to the pinned server at `addr`, so
+/// the tests control every byte of the request.
 pub fn raw(addr: SocketAddr, method: &str, path: &str, auth: Option<&str>, body: &[u8]) -> Resp {
-    let mut s = TcpStream::connect(addr).unwrap();
+    let pin = PINS.lock().unwrap()[&addr].clone();
+    let mut s = countersign_assertion::client::connect(
+        &addr.to_string(),
+        &pin,
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -153,8 +171,9 @@ pub fn raw(addr: SocketAddr, method: &str, path: &str, auth: Option<&str>, body:
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).unwrap();
     let _ = s.write_all(body);
+    let _ = s.flush();
     let mut out = vec![];
-    s.read_to_end(&mut out).unwrap();
+    let _ = s.read_to_end(&mut out);
     let end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&out[..end]).to_string();
     let mut lines = head.split("\r\n");

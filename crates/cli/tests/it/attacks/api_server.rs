@@ -1,11 +1,14 @@
 //! Support for the attacks on the local API: `countersign api serve` as a
 //! real process (optionally under a given umask), and raw HTTP/1.1
-//! exchanges so a test controls every byte.
+//! exchanges over TLS to the pinned server, so a test controls every byte
+//! of the request.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -85,6 +88,16 @@ impl ApiProc {
             .parse()
             .unwrap();
         p.addr = SocketAddr::from(([127, 0, 0, 1], port));
+        // The pin, as a relying application gets it.
+        let pin_file = cs.root().join(format!("kiosk-pin-{port}.json"));
+        crate::helpers::expect_ok(
+            &cs.run(&["api", "pin", "--out", pin_file.to_str().unwrap()]),
+            "api pin",
+        );
+        PINS.lock().unwrap().insert(
+            p.addr,
+            countersign_assertion::pin::KioskPin::load(&pin_file).unwrap(),
+        );
         p
     }
 
@@ -131,8 +144,12 @@ impl Resp {
     }
 }
 
-/// One raw HTTP/1.1 exchange. `None` when the server closed the connection
-/// without an answer (it died).
+/// The pin of each server these tests started, by address.
+static PINS: Mutex<BTreeMap<SocketAddr, countersign_assertion::pin::KioskPin>> =
+    Mutex::new(BTreeMap::new());
+
+/// One raw HTTP/1.1 exchange over TLS to the pinned server at `addr`.
+/// `None` when the server closed the connection without an answer (it died).
 pub fn try_raw(
     addr: SocketAddr,
     method: &str,
@@ -140,8 +157,10 @@ pub fn try_raw(
     auth: Option<&str>,
     body: &[u8],
 ) -> Option<Resp> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let pin = PINS.lock().unwrap().get(&addr).cloned()?;
+    let mut s =
+        countersign_assertion::client::connect(&addr.to_string(), &pin, Duration::from_secs(60))
+            .ok()?;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -152,6 +171,7 @@ pub fn try_raw(
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).ok()?;
     let _ = s.write_all(body);
+    let _ = s.flush();
     let mut out = vec![];
     let _ = s.read_to_end(&mut out);
     let end = out.windows(4).position(|w| w == b"\r\n\r\n")?;

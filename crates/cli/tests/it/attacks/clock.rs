@@ -8,6 +8,7 @@
 //! turn the supervisor's later real codes into "replays" until lockout.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -171,6 +172,7 @@ fn a_clock_set_back_cannot_write_and_the_refusal_is_recorded_and_shown() {
 struct Api {
     child: Child,
     port: u16,
+    cert: PathBuf,
 }
 
 impl Api {
@@ -209,14 +211,22 @@ impl Api {
             assert!(Instant::now() < deadline, "the API server never listened");
             std::thread::sleep(Duration::from_millis(50));
         };
-        Api { child, port }
+        Api {
+            child,
+            port,
+            cert: cs.data.join("api-tls.pem"),
+        }
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&str>) -> Value {
         let mut c = Command::new("curl");
-        c.args(["-s", "-X", method, "-u"])
+        // TLS to the kiosk's own certificate (the file also holds its key,
+        // which curl ignores here).
+        c.args(["-s", "--cacert"])
+            .arg(&self.cert)
+            .args(["-X", method, "-u"])
             .arg(format!("payments-app:{CLIENT_SECRET}"))
-            .arg(format!("http://127.0.0.1:{}{path}", self.port));
+            .arg(format!("https://127.0.0.1:{}{path}", self.port));
         if let Some(b) = body {
             c.args(["-H", "Content-Type: application/json", "-d", b]);
         }

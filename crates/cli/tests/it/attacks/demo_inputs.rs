@@ -79,6 +79,8 @@ fn add_client_by(cs: &Cs, admin: Person) {
 pub struct Api {
     child: Child,
     pub url: String,
+    /// The pin `countersign api pin` wrote for this kiosk.
+    pub pin: countersign_assertion::pin::KioskPin,
 }
 
 impl Drop for Api {
@@ -101,9 +103,15 @@ pub fn serve(cs: &Cs) -> Api {
         .stderr(Stdio::null())
         .spawn()
         .expect("starting the API server");
+    let pin_file = cs.root().join("kiosk-pin.json");
+    expect_ok(
+        &cs.run(&["api", "pin", "--out", pin_file.to_str().unwrap()]),
+        "api pin",
+    );
     let mut api = Api {
         child,
         url: String::new(),
+        pin: countersign_assertion::pin::KioskPin::load(&pin_file).unwrap(),
     };
     let start = Instant::now();
     while !port_file.exists() {
@@ -114,12 +122,12 @@ pub fn serve(cs: &Cs) -> Api {
         std::thread::sleep(Duration::from_millis(50));
     }
     let port = std::fs::read_to_string(&port_file).unwrap();
-    api.url = format!("http://127.0.0.1:{}", port.trim());
+    api.url = format!("https://127.0.0.1:{}", port.trim());
     api
 }
 
 fn client(api: &Api) -> ApiClient {
-    ApiClient::new(&api.url, CLIENT, CLIENT_SECRET).unwrap()
+    ApiClient::new(&api.url, &api.pin, CLIENT, CLIENT_SECRET).unwrap()
 }
 
 fn request(c: &ApiClient) -> String {

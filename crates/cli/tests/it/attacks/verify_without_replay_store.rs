@@ -18,7 +18,7 @@ use crate::helpers::{expect_error, expect_ok, stdout, Cs, SCOPE};
 fn token(cs: &Cs) -> String {
     add_client(cs);
     let api = serve(cs);
-    let c = ApiClient::new(&api.url, CLIENT, CLIENT_SECRET).unwrap();
+    let c = ApiClient::new(&api.url, &api.pin, CLIENT, CLIENT_SECRET).unwrap();
     let id = c
         .request_stepup(&StepUpRequest {
             scope: vec![SCOPE.into()],
