@@ -158,21 +158,19 @@ fn pin(cli: &Cli) -> anyhow::Result<KioskPin> {
     let f = cli.kiosk_pin.as_ref().context(
         "set --kiosk-pin FILE (RELYING_APP_KIOSK_PIN): the pin `countersign client add` wrote",
     )?;
-    KioskPin::load(f).map_err(|e| anyhow::anyhow!("refused[{}]: {e}", e.code()))
+    coded(KioskPin::load(f))
 }
 
 fn client(cli: &Cli) -> anyhow::Result<ApiClient> {
     let pin = pin(cli)?;
-    let coded =
-        |e: countersign_assertion::AssertionError| anyhow::anyhow!("refused[{}]: {e}", e.code());
     if let Some(f) = &cli.key {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        return ApiClient::with_key(&cli.api, &pin, &cli.client_id, parse_signing_key(&text)?)
-            .map_err(coded);
+        let key = parse_signing_key(&text)?;
+        return coded(ApiClient::with_key(&cli.api, &pin, &cli.client_id, key));
     }
     let secret = std::env::var("RELYING_APP_SECRET").context("set RELYING_APP_SECRET")?;
-    ApiClient::new(&cli.api, &pin, &cli.client_id, &secret).map_err(coded)
+    coded(ApiClient::new(&cli.api, &pin, &cli.client_id, &secret))
 }
 
 /// Any refusal by the client with its stable code.
@@ -180,14 +178,11 @@ fn coded<T>(r: Result<T, countersign_assertion::AssertionError>) -> anyhow::Resu
     r.map_err(|e| anyhow::anyhow!("refused[{}]: {e}", e.code()))
 }
 
-fn expectations(cli: &Cli, nonce: Option<String>) -> Expectations {
+/// What the assertion must be; the issuer is the pinned kiosk's (the
+/// client's pin, already loaded and validated).
+fn expectations(cli: &Cli, c: &ApiClient, nonce: Option<String>) -> Expectations {
     let mut x = Expectations::new(&cli.client_id, now_s());
-    // Only the pinned kiosk's issuer.
-    x.issuer = cli
-        .kiosk_pin
-        .as_ref()
-        .and_then(|f| KioskPin::load(f).ok())
-        .map(|p| p.issuer);
+    x.issuer = Some(c.pin().issuer.clone());
     x.nonce = nonce;
     x.required_scope = Some(cli.scope.clone());
     x.max_age_s = Some(cli.max_age);
@@ -270,7 +265,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                         let claims = verify(
                             &token,
                             &jwks,
-                            &expectations(cli, st.nonce.clone()),
+                            &expectations(cli, &c, st.nonce.clone()),
                             Some(&c),
                             &mut replay,
                         )
@@ -313,7 +308,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             match check(
                 &token,
                 &jwks,
-                &expectations(cli, st.nonce.clone()),
+                &expectations(cli, &c, st.nonce.clone()),
                 Some(&c),
             ) {
                 Ok(claims) => {

@@ -853,4 +853,26 @@ fn a_served_key_that_is_not_the_pinned_one_is_refused() {
         "{}",
         text(&o)
     );
+    // Verifying from the other kiosk's data dir with the first one's pin:
+    // the data dir's key is compared with the pin as well.
+    let token = standin::forged(&standin::standin_key(), "x", "n");
+    let o = other.cs(
+        &[
+            "assertion",
+            "verify",
+            &token,
+            "--audience",
+            "payments-app",
+            "--no-replay-check",
+            "--kiosk-pin",
+            k.pin().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("error[kiosk.key_mismatch]"),
+        "{}",
+        text(&o)
+    );
 }

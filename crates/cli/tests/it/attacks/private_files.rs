@@ -236,6 +236,8 @@ fn other_users_cannot_read_or_write_the_data_dir_whatever_the_umask() {
         expected.extend([
             "clients.json",
             "api-nonces.json",
+            // The API's TLS certificate and key (issue 14, item 1).
+            "api-tls.pem",
             "ledger.db-wal",
             "ledger.db-shm",
         ]);
