@@ -41,7 +41,9 @@ use crate::evidence::{kinds, Ev};
 use crate::{Clock, DataDir, Engine, EngineError, Provisioning};
 
 mod keys;
-pub use keys::{load_key_backup, KeyBackupManifest, KeyBackupReport, BACKUP_MANIFEST};
+pub use keys::{
+    load_key_backup, KeyBackupManifest, KeyBackupReport, API_TLS_FILE, BACKUP_MANIFEST,
+};
 
 pub(crate) fn err(code: &'static str, message: impl Into<String>) -> EngineError {
     EngineError::Recovery {
@@ -316,6 +318,13 @@ fn build(
         let p = backup.join(f);
         let bytes = std::fs::read(&p).map_err(EngineError::io("reading the key backup", &p))?;
         write_private(&dd.keys_dir().join(f), &bytes)?;
+    }
+    // The API's TLS identity, when the backup has it: the relying apps'
+    // pins stay valid.
+    let tls = backup.join(API_TLS_FILE);
+    if tls.exists() {
+        let bytes = std::fs::read(&tls).map_err(EngineError::io("reading the key backup", &tls))?;
+        write_private(&staging.join(API_TLS_FILE), &bytes)?;
     }
     create_private_file(&dd.ledger_path())?;
     let mut ledger = Ledger::open(&dd.ledger_path(), keys)?;

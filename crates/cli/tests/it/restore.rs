@@ -221,8 +221,17 @@ fn a_kiosk_whose_disk_died_is_restored_from_the_bucket_and_carries_on() {
     let code = cs.fresh_code(SAM);
     expect_ok(&cs.grant(&sid, SAM, &code, "5m"), "grant");
     cs.stepup_to_fallback("olga");
+    // The API has run once: relying apps hold a pin of its key and TLS
+    // certificate, which the backup carries so the pin survives a restore.
+    let pin = |name: &str| -> Value {
+        let p = cs.root().join(name);
+        cs.ok(&["api", "pin", "--out", p.to_str().unwrap()]);
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let pin_before = pin("pin-before.json");
     let keys = cs.root().join("backup");
     backup(&cs, &keys);
+    assert_eq!(mode(&keys.join("api-tls.pem")), 0o600);
     cs.ok(&["sync", "run", "--once"]);
     let before = cs.events();
     let head = before.len();
@@ -265,6 +274,12 @@ fn a_kiosk_whose_disk_died_is_restored_from_the_bucket_and_carries_on() {
     // The sealed samples came back and open under the restored data key:
     // `log verify` opened every blob; modes are private.
     assert_eq!(mode(&cs.data.join("keys/data.key")), 0o600);
+    assert_eq!(mode(&cs.data.join("api-tls.pem")), 0o600);
+    assert_eq!(
+        pin("pin-after.json"),
+        pin_before,
+        "the relying apps' pin holds"
+    );
     assert_eq!(mode(&cs.data), 0o700);
 
     // Credentials are not in the chain (only their keyed digest): the

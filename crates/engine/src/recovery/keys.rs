@@ -13,6 +13,10 @@ use crate::{AdminPass, Engine, EngineError};
 
 /// The manifest of a key backup.
 pub const BACKUP_MANIFEST: &str = "kiosk.json";
+/// The API's TLS identity (certificate and key, `countersign_api::tls`),
+/// in the data dir once the API has run. Backed up when present, so the
+/// relying apps' pin (its certificate digest) survives a restore.
+pub const API_TLS_FILE: &str = "api-tls.pem";
 const BACKUP_FORMAT: &str = "countersign.key-backup.v1";
 
 /// `<backup>/kiosk.json`: which kiosk the keys are for.
@@ -79,15 +83,16 @@ impl Engine {
         }
         let by = self.admin_act(pass)?;
         let keys = self.ledger.keys().clone();
-        let files: Vec<String> = [
-            SIGNING_KEY_FILE,
-            DATA_KEY_FILE,
-            PUBLIC_KEY_FILE,
-            BACKUP_MANIFEST,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let tls = self.dir.root().join(API_TLS_FILE).exists();
+        let mut files: Vec<String> = vec![
+            SIGNING_KEY_FILE.into(),
+            DATA_KEY_FILE.into(),
+            PUBLIC_KEY_FILE.into(),
+        ];
+        if tls {
+            files.push(API_TLS_FILE.into());
+        }
+        files.push(BACKUP_MANIFEST.into());
         let now = self.now();
         let manifest = KeyBackupManifest {
             format: BACKUP_FORMAT.into(),
@@ -120,6 +125,12 @@ impl Engine {
                 let p = src.join(f);
                 let bytes = std::fs::read(&p).map_err(EngineError::io("reading a key file", &p))?;
                 write_new(&dir.join(f), &bytes)?;
+            }
+            if tls {
+                let p = self.dir.root().join(API_TLS_FILE);
+                let bytes = std::fs::read(&p)
+                    .map_err(EngineError::io("reading the API's TLS identity", &p))?;
+                write_new(&dir.join(API_TLS_FILE), &bytes)?;
             }
             let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
             write_new(&dir.join(BACKUP_MANIFEST), text.as_bytes())
