@@ -350,6 +350,47 @@ fn restore_refuses_a_used_dir_foreign_keys_and_a_broken_bucket() {
     let o = restore(&cs, &mixed, &cfg);
     expect_error(&o, "restore.key_mismatch", "a data key from another kiosk");
     assert!(!cs.data.exists(), "a refused restore leaves nothing behind");
+    // A backup others can read is not trusted; an --admin who is not one is refused.
+    let loose = cs.root().join("loose");
+    copy_dir(&keys, &loose);
+    std::fs::set_permissions(
+        loose.join("data.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    expect_error(
+        &restore(&cs, &loose, &cfg),
+        "restore.keys_invalid",
+        "a 0644 data.key",
+    );
+    let o = cs.run_env(
+        &[
+            "restore",
+            "--from-bucket",
+            "--keys",
+            keys.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "--admin",
+            "sam",
+        ],
+        &[("COUNTERSIGN_SECRET", NEW_PASS)],
+    );
+    expect_error(&o, "restore.admin_invalid", "a supervisor as --admin");
+    assert!(!cs.data.exists(), "a refused restore leaves nothing behind");
+    assert_eq!(
+        std::fs::read_dir(cs.root())
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".restore-"))
+            .count(),
+        0,
+        "no staging dir left behind"
+    );
 
     // A gap, then a fork, put into the bucket behind the kiosk's back.
     let ev = remote_events(&weed);
