@@ -13,9 +13,14 @@
 //      closes; reviewer and admin commands called from the page without a
 //      session, then with the wrong role, are refused by the Rust side.
 //
+// At four kiosk sizes (1024x768, 1280x800, 1366x768, 1920x1080) the
+// primary actions (Start step-up, Verify me, Ask a supervisor, Grant
+// override) must be inside the viewport without scrolling: see layout().
+//
 // env: DRIVER (http://127.0.0.1:4444), APP (binary), SHOTS (screenshot dir).
 
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 
 const DRIVER = process.env.DRIVER ?? 'http://127.0.0.1:4444';
 const APP = process.env.APP;
@@ -29,6 +34,8 @@ async function wd(method, path, body) {
     method,
     headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
+  }).catch((e) => {
+    throw new Error(`${method} ${path}: ${e.message} (${e.cause?.message ?? 'no cause'})`);
   });
   const json = await res.json().catch(() => ({}));
   if (!res.ok) {
@@ -153,12 +160,96 @@ async function typeInto(xpath, value) {
   await wd('POST', s(`/element/${el}/value`), { text: value });
 }
 
+/**
+ * A screenshot of the app's window as the X server shows it (xdotool and
+ * ImageMagick's import). WebDriver's own screenshot can hang on an idle
+ * WebKitGTK page, so the journey does not use it.
+ */
 async function shot(name) {
   if (!SHOTS) return;
   await sleep(800);
-  const png = await wd('GET', s('/screenshot'));
   mkdirSync(SHOTS, { recursive: true });
-  writeFileSync(`${SHOTS}/${name}.png`, Buffer.from(png, 'base64'));
+  const ids = execFileSync('xdotool', ['search', '--onlyvisible', '--name', '^Countersign$'], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .filter(Boolean);
+  if (ids.length === 0) throw new Error('no visible Countersign window to take a screenshot of');
+  execFileSync('import', ['-window', ids[0], '-strip', `${SHOTS}/${name}.png`]);
+}
+
+/** The kiosk displays the layout is checked at (issue 15, item 5). */
+const SIZES = [
+  [1024, 768],
+  [1280, 800],
+  [1366, 768],
+  [1920, 1080],
+];
+
+async function exec(script, args = []) {
+  return wd('POST', s('/execute/sync'), { script, args });
+}
+
+/**
+ * Sizes the window so that its viewport (the page's innerWidth x
+ * innerHeight, what a full-screen kiosk shows) is exactly w x h: the
+ * window manager's frame is measured and added.
+ */
+async function viewport(w, h) {
+  for (let i = 0; i < 5; i++) {
+    const [iw, ih] = await exec('return [window.innerWidth, window.innerHeight];');
+    if (iw === w && ih === h) return;
+    const r = await wd('GET', s('/window/rect'));
+    await wd('POST', s('/window/rect'), { width: r.width + (w - iw), height: r.height + (h - ih) });
+    await sleep(400);
+  }
+  const [iw, ih] = await exec('return [window.innerWidth, window.innerHeight];');
+  throw new Error(`could not size the viewport to ${w}x${h}: it is ${iw}x${ih}`);
+}
+
+/**
+ * At each kiosk size: the primary action's rectangle lies inside the
+ * viewport with the page scrolled to the top (no scrolling needed), every
+ * visible control is at least 44 px in both directions, every select is
+ * drawn by CSS (not the GTK theme), and a screenshot
+ * goes to SHOTS as <name>-<w>x<h>.png.
+ */
+async function layout(name, primaryXpath) {
+  for (const [w, h] of SIZES) {
+    await viewport(w, h);
+    await sleep(300);
+    const el = await waitFor(primaryXpath);
+    const got = await exec(
+      `window.scrollTo(0, 0);
+       for (const e of document.querySelectorAll('*')) { if (e.scrollTop) e.scrollTop = 0; }
+       const r = arguments[0].getBoundingClientRect();
+       const small = [];
+       for (const c of document.querySelectorAll('button, select, textarea, input:not([type=checkbox]):not([type=radio]):not([type=hidden])')) {
+         const b = c.getBoundingClientRect();
+         if (b.width === 0 && b.height === 0) continue;
+         if (getComputedStyle(c).visibility === 'hidden') continue;
+         if (b.width < 44 || b.height < 44) small.push((c.textContent || c.getAttribute('aria-label') || c.tagName).trim().slice(0, 30) + ' ' + Math.round(b.width) + 'x' + Math.round(b.height));
+       }
+       // WebKitGTK paints a native select with the GTK theme (a blank light
+       // box under our colours): every select must be drawn by CSS.
+       const native = [];
+       for (const c of document.querySelectorAll('select')) {
+         const b = c.getBoundingClientRect();
+         if (b.width === 0 && b.height === 0) continue;
+         const st = getComputedStyle(c);
+         if ((st.appearance || st.webkitAppearance) !== 'none') native.push(c.dataset.testid || c.name || 'select');
+       }
+       return { top: r.top, left: r.left, bottom: r.bottom, right: r.right, vw: window.innerWidth, vh: window.innerHeight, small, native };`,
+      [{ [ELEMENT]: el }],
+    );
+    const inside = got.top >= 0 && got.left >= 0 && got.bottom <= got.vh && got.right <= got.vw;
+    const where = `${name} at ${w}x${h}: primary action at (${Math.round(got.left)},${Math.round(got.top)})-(${Math.round(got.right)},${Math.round(got.bottom)}) in ${got.vw}x${got.vh}`;
+    await shot(`${name}-${w}x${h}`);
+    if (!inside) throw new Error(`${where}: outside the viewport`);
+    if (got.native.length) throw new Error(`${name} at ${w}x${h}: selects drawn natively: ${got.native.join(', ')}`);
+    if (got.small.length) throw new Error(`${name} at ${w}x${h}: touch targets under 44 px: ${got.small.join('; ')}`);
+    console.log(`journey:   layout ${where}`);
+  }
+  await viewport(1280, 800);
 }
 
 async function tab(name) {
@@ -203,11 +294,15 @@ async function main() {
       return;
     }
 
+    step('layout: the start screen at four kiosk sizes');
+    await layout('start', button('Start step-up'));
+
     step('operator: a replayed genuine face passes');
     await startAndIdentify();
     const label = await waitFor(byTestId('replay-label'));
     if (!(await text(label)).includes('REPLAY')) throw new Error('the replay is not labelled');
     await waitFor(byTestId('preview'));
+    await layout('verify', byTestId('verify-me'));
     await shot('operator');
     await click(byTestId('verify-me'));
     const ok = await waitFor(`//*[@data-testid='result' and contains(., 'Verified')]`, 60_000);
@@ -233,6 +328,7 @@ async function main() {
       await waitFor(`//*[@data-testid='counts' and contains(., 'Failed matches in a row: ${i} of')]`, 60_000);
     }
     await waitFor(byTestId('fallback'));
+    await layout('fallback', button('Ask a supervisor'));
     await shot('fallback');
     await click(button('Ask a supervisor'));
 
@@ -253,6 +349,7 @@ async function main() {
     if (texts.length < 2) throw new Error(`expected ticket and control inputs, found ${texts.length}`);
     await wd('POST', s(`/element/${texts[0][ELEMENT]}/value`), { text: 'E2E-1' });
     await wd('POST', s(`/element/${texts[1][ELEMENT]}/value`), { text: 'payments held for call-back' });
+    await layout('grant', button('Grant override'));
     await click(button('Grant override'));
     const grant = await waitFor(`//*[@data-testid='grant' and contains(., 'Active')]`, 30_000);
     const countdown = await text(await waitFor(byTestId('countdown')));

@@ -7,7 +7,8 @@
 # the evidence of every step.
 #
 # APP, CLI override the binaries (default: $CARGO_TARGET_DIR/debug/...).
-# SHOTS=DIR keeps screenshots of each screen there (docs/screenshots).
+# SHOTS=DIR puts the screenshots of each screen there, at the four kiosk
+# sizes too (default: docs/screenshots, the ones README shows).
 # KEEP_TMP=1 keeps the temp dir (logs, data dir) and prints its path.
 set -euo pipefail
 # shellcheck source=scripts/env.sh
@@ -23,7 +24,7 @@ export WEBKIT_DISABLE_DMABUF_RENDERER="${WEBKIT_DISABLE_DMABUF_RENDERER:-1}"
 export LIBGL_ALWAYS_SOFTWARE="${LIBGL_ALWAYS_SOFTWARE:-1}"
 
 PATH="$HOME/.cargo/bin:$PATH"
-for tool in Xvfb openbox tauri-driver WebKitWebDriver node; do
+for tool in Xvfb openbox tauri-driver WebKitWebDriver node xdotool import; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found: run scripts/setup.sh"
 done
 [ -x "$APP" ] || die "app binary not found: $APP (cargo build -p countersign-app)"
@@ -60,7 +61,7 @@ data="$tmp/data"
 "$CLI" --data-dir "$data" init --demo --demo-faces "$ROOT/assets/demo/faces" --demo-fingers | sed 's/^/  /'
 
 section "e2e journey: Xvfb, openbox, tauri-driver"
-Xvfb -displayfd 5 -screen 0 1280x900x24 -nolisten tcp 5>"$tmp/display" >"$tmp/xvfb.log" 2>&1 &
+Xvfb -displayfd 5 -screen 0 1920x1200x24 -nolisten tcp 5>"$tmp/display" >"$tmp/xvfb.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   [ -s "$tmp/display" ] && break
@@ -75,7 +76,7 @@ COUNTERSIGN_DATA_DIR="$data" tauri-driver --port "$PORT" --native-port "$((PORT 
 pids+=($!)
 
 section "e2e journey: the journeys in the window"
-DRIVER="http://127.0.0.1:$PORT" APP="$APP" SHOTS="${SHOTS:-}" node "$(dirname "$0")/journey.mjs"
+DRIVER="http://127.0.0.1:$PORT" APP="$APP" SHOTS="${SHOTS:-$ROOT/docs/screenshots}" node "$(dirname "$0")/journey.mjs"
 
 section "e2e journey: the ledger holds the evidence"
 log() { "$CLI" --data-dir "$data" "$@"; }
