@@ -41,4 +41,11 @@ pub const COMMANDS: &[&str] = &[
     "fleet_open",
     "fleet_events",
     "fleet_export",
+    "add_person",
+    "set_roles",
+    "unlock_person",
+    "issue_credentials",
+    "policy_source",
+    "policy_diff",
+    "apply_policy",
 ];

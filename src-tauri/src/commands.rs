@@ -32,6 +32,7 @@ pub fn app_info_for(config: &Config) -> Result<AppInfo, IpcError> {
 // `async` runs them off the main thread, so a long ledger query or verify
 // never freezes the window.
 
+pub mod admin;
 pub mod samples;
 
 type St<'a> = tauri::State<'a, Shared>;

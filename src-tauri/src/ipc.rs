@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+mod admin;
+pub use admin::*;
 mod samples;
 pub use samples::{ConsoleRole, ConsoleSession, ConsoleSignIn, SampleImage, SampleRef};
 pub mod finger;
@@ -595,5 +597,6 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     SampleImage::export_all(&cfg)?;
     finger::export(&cfg)?;
     sync::export_bindings(&cfg)?;
+    admin::export_bindings(&cfg)?;
     Ok(())
 }

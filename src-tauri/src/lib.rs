@@ -102,6 +102,13 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
             commands::fleet_open,
             commands::fleet_events,
             commands::fleet_export,
+            commands::admin::add_person,
+            commands::admin::set_roles,
+            commands::admin::unlock_person,
+            commands::admin::issue_credentials,
+            commands::admin::policy_source,
+            commands::admin::policy_diff,
+            commands::admin::apply_policy,
         ])
         .setup(move |app| {
             spawn_expiry_timer(app.handle().clone());

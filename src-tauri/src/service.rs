@@ -518,6 +518,11 @@ use reviewer::{export_events_ungated, query_events_ungated, verify_ledger_ungate
 mod samples;
 mod views;
 pub use samples::{open_sample, open_session_sample};
+mod admin;
+pub use admin::{
+    add_person, apply_policy, issue_credentials, policy_diff, policy_source, set_roles,
+    unlock_person,
+};
 mod console;
 pub use console::{age_console_for_tests, console_session, console_sign_in, console_sign_out};
 use views::{override_view, stepup_view};

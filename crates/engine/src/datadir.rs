@@ -461,6 +461,40 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The source of the policy in force and its SHA-256: the last one
+    /// logged (`policy.loaded`), which is what [`policy_in_force`] runs on,
+    /// else the file. For the admin console's view and diff.
+    pub fn policy_source(&self) -> Result<(String, String), EngineError> {
+        let logged = self.ledger.latest(&Filter {
+            kinds: vec![kinds::POLICY_LOADED.into()],
+            ..Filter::default()
+        })?;
+        let src = match logged
+            .as_ref()
+            .and_then(|r| r.body.get("policy"))
+            .and_then(|v| v.as_str())
+        {
+            Some(s) => s.to_string(),
+            None => {
+                let path = self.dir.policy_path();
+                std::fs::read_to_string(&path)
+                    .map_err(EngineError::io("reading the policy", &path))?
+            }
+        };
+        let sha = policy_sha(&src);
+        Ok((src, sha))
+    }
+
+    /// The checks [`Engine::apply_policy`] makes before it writes anything
+    /// (parse, validation, a cited calibration report), without applying.
+    pub fn check_policy(&self, src: &str) -> Result<(), EngineError> {
+        let policy = Policy::from_toml(src)?;
+        crate::calibration::require_cited_report(Some(&self.ledger), &policy)?;
+        Ok(())
+    }
+}
+
 fn policy_sha(src: &str) -> String {
     hex::encode(Sha256::digest(src.as_bytes()))
 }
