@@ -382,6 +382,13 @@ async function main() {
     await waitFor(`//*[@role='status' and contains(., 'Reviewed by rita')]`, 30_000);
     await click(button('Verify chain'));
     await waitFor(`//*[@data-testid='verify-status' and contains(., 'chain and signatures intact')]`);
+    step('reviewer: the evidence log, filtered, an event in the detail pane');
+    await click(`//*[@role='tab' and normalize-space()='Evidence log']`);
+    await setValue(`//form[@aria-label='Filters']//select`, 'override.granted');
+    await click(button('Apply filters'));
+    await click(`//*[@data-testid='log-viewport']//*[@role='row'][1]`);
+    await waitFor(`//*[@data-testid='event-detail' and contains(., 'payments held for call-back')]`);
+    await shot('reviewer-log');
 
     await tab('Admin');
     await consoleSignIn('ada');

@@ -122,6 +122,11 @@ export async function goTo(page: Page, tab: 'Operator' | 'Supervisor' | 'Reviewe
   await page.getByRole('heading', { level: 2, name: heading }).waitFor();
 }
 
+/** Opens one of the reviewer console's views (its tab list). */
+export async function reviewerView(page: Page, view: 'Review queue' | 'Evidence log' | 'Fleet' | 'Overview and export') {
+  await page.getByRole('tablist', { name: 'Reviewer views' }).getByRole('tab', { name: new RegExp(`^${view}`) }).click();
+}
+
 /** Signs in to the console on the sign-in form of the screen shown now. */
 export async function signInToConsole(page: Page, tab: 'Reviewer' | 'Admin') {
   const form = page.getByTestId('console-signin');

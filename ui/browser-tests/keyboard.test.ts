@@ -108,10 +108,17 @@ describe('keyboard operation', () => {
     await tabTo(page, page.getByRole('button', { name: 'Record review' }), 5, 'Shift+Tab');
     await page.keyboard.press('Enter');
     await page.getByRole('status').filter({ hasText: 'Reviewed by rita: Unjustified' }).waitFor();
-    const row = page.getByRole('list', { name: 'Evidence log' }).getByRole('button').first();
-    await tabTo(page, row, 120);
+    // The reviewer's views are a tab list: the arrow keys move between them.
+    const queueTab = page.getByRole('tab', { name: /^Review queue/ });
+    await tabTo(page, queueTab, 60, 'Shift+Tab');
+    await page.keyboard.press('ArrowRight');
+    expect(await page.getByRole('tab', { name: 'Evidence log' }).getAttribute('aria-selected')).toBe('true');
+    const row = page.getByTestId('log-viewport').getByRole('row').first();
+    await tabTo(page, row, 40);
     await page.keyboard.press('Enter');
     await page.getByTestId('event-detail').waitFor();
+    await page.keyboard.press('ArrowDown');
+    expect(await page.getByTestId('log-viewport').getByRole('row').nth(1).getAttribute('aria-selected')).toBe('true');
     expect(errors).toEqual([]);
   });
 });

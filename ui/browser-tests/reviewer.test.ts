@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, goTo, harness, reachFallback, signInToConsole } from './harness';
+import { audit, goTo, harness, reachFallback, reviewerView, signInToConsole } from './harness';
 
 const h = harness();
 beforeAll(h.start);
@@ -52,16 +52,18 @@ describe('reviewer screen', () => {
     const { page, errors } = await h.open();
     await reachFallback(page);
     await goTo(page, 'Reviewer', 'Review');
+    await reviewerView(page, 'Evidence log');
     const log = page.getByRole('region', { name: 'Evidence log' });
+    const rows = log.getByTestId('log-viewport').getByRole('row');
     await expect.poll(() => log.getByText(/events loaded/).textContent()).toBe('200 events loaded');
     expect(await log.getByRole('alert').count()).toBe(0);
     // Newest first: rita's console sign-in, then the step-up's fallback.
-    expect(await log.getByRole('listitem').first().textContent()).toContain('supervisor.auth rita');
-    const newest = await log.getByRole('listitem').nth(1).textContent();
+    expect(await rows.first().textContent()).toContain('supervisor.auth rita');
+    const newest = await rows.nth(1).textContent();
     expect(newest).toContain('fallback.triggered');
     await log.getByLabel('Event kind').selectOption('stepup.requested');
     await log.getByRole('button', { name: 'Apply filters' }).click();
-    await log.getByRole('listitem').first().getByRole('button').click();
+    await rows.first().click();
     expect(await log.getByTestId('event-detail').textContent()).toContain('payments.approve');
     expect(errors).toEqual([]);
   });
@@ -69,6 +71,7 @@ describe('reviewer screen', () => {
   it('has a dashboard whose charts say their numbers in words', async () => {
     const { page, errors } = await h.open();
     await goTo(page, 'Reviewer', 'Review');
+    await reviewerView(page, 'Overview and export');
     const dash = page.getByTestId('dashboard');
     await expect.poll(() => dash.textContent()).toContain('2 overrides: 0 reviewed, 2 waiting for review');
     const byTrigger = dash.getByRole('img', { name: /^By trigger:/ });
@@ -85,6 +88,7 @@ describe('reviewer screen', () => {
     expect(await page.getByTestId('verify-status').textContent()).toContain('Not verified');
     await page.getByRole('button', { name: 'Verify chain' }).click();
     await expect.poll(() => page.getByTestId('verify-status').textContent()).toMatch(/Verified at .+, up to event \d+: \d+ events/);
+    await reviewerView(page, 'Overview and export');
     await page.getByRole('button', { name: 'Export JSON lines' }).click();
     await expect.poll(() => page.getByText(/Exported \d+ events to .*\.jsonl/).count()).toBe(1);
     await page.getByRole('button', { name: 'Export OCSF' }).click();
@@ -98,9 +102,10 @@ describe('reviewer screen', () => {
     // quick first paint, then pages of 1,000.
     const { page, errors } = await h.open('mockEvents=2500');
     await goTo(page, 'Reviewer', 'Review');
+    await reviewerView(page, 'Evidence log');
     const log = page.getByRole('region', { name: 'Evidence log' });
-    const list = log.getByRole('list', { name: 'Evidence log' });
-    const rows = list.getByRole('listitem');
+    const list = log.getByTestId('log-viewport');
+    const rows = list.getByRole('row');
     const loaded = () => log.getByText(/events loaded/).textContent();
     await expect.poll(loaded).toBe('200 events loaded');
     // Virtualised: a screenful of rows in the DOM, not 200.
@@ -125,7 +130,11 @@ describe('reviewer screen', () => {
     await log.getByLabel('Event kind').selectOption('match.attempt');
     await log.getByLabel('Person').fill('olga');
     await log.getByRole('button', { name: 'Apply filters' }).click();
-    // Olga's match attempts: every tenth seeded event.
+    // Olga's match attempts: every tenth seeded event. A new filter starts
+    // at the top of the table with a first page.
+    await expect.poll(loaded).toBe('200 events loaded');
+    expect(await list.evaluate((el) => el.scrollTop)).toBe(0);
+    await log.getByRole('button', { name: 'Load more' }).click();
     await expect.poll(loaded).toBe('250 events loaded · End of log');
     for (const text of await rows.allTextContents()) expect(text).toMatch(/match\.attempt.*olga/);
 
@@ -145,11 +154,15 @@ describe('reviewer screen', () => {
     // Detail.
     await log.getByLabel('Case or session id').fill('');
     await log.getByRole('button', { name: 'Apply filters' }).click();
-    await rows.nth(2).getByRole('button').click();
+    await rows.nth(2).click();
     const detail = log.getByTestId('event-detail');
     await detail.waitFor();
     expect(await detail.getByRole('heading').textContent()).toMatch(/^Event \d+$/);
-    expect(await rows.nth(2).getByRole('button').getAttribute('aria-pressed')).toBe('true');
+    expect(await rows.nth(2).getAttribute('aria-selected')).toBe('true');
+    // The keyboard moves the selection, and the detail follows.
+    await page.keyboard.press('ArrowDown');
+    expect(await rows.nth(3).getAttribute('aria-selected')).toBe('true');
+    expect(await detail.getByRole('heading').textContent()).toBe(`Event ${(await rows.nth(3).getByRole('gridcell').first().textContent())?.replace(/\D/g, '')}`);
     expect(await audit(page)).toEqual([]);
     expect(errors).toEqual([]);
   });
@@ -163,10 +176,11 @@ describe('reviewer screen', () => {
     await signInToConsole(page, 'Reviewer');
     await page.getByRole('heading', { level: 2, name: 'Review' }).waitFor();
 
+    await reviewerView(page, 'Evidence log');
     const log = page.getByRole('region', { name: 'Evidence log' });
     await log.getByLabel('Event kind').selectOption('match.attempt');
     await log.getByRole('button', { name: 'Apply filters' }).click();
-    await log.getByRole('listitem').first().getByRole('button').click();
+    await log.getByTestId('log-viewport').getByRole('row').first().click();
     const detail = log.getByTestId('event-detail');
     await detail.getByRole('button', { name: 'Show sample (face.sample)' }).click();
     const img = detail.getByTestId('sample-image');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, goTo, harness } from './harness';
+import { audit, goTo, harness, reviewerView } from './harness';
 
 const h = harness();
 beforeAll(h.start);
@@ -46,6 +46,7 @@ describe('reviewer: fleet view', () => {
   it('reads the bucket, lists kiosks verified, browses and exports across kiosks by keyboard', async () => {
     const { page, errors } = await h.open();
     await goTo(page, 'Reviewer', 'Review');
+    await reviewerView(page, 'Fleet');
     const fleet = page.getByTestId('fleet');
     const open = fleet.getByRole('button', { name: 'Read and verify the bucket' });
     await open.focus();
@@ -85,6 +86,7 @@ describe('reviewer: fleet view', () => {
   it('reports a kiosk whose evidence fails verification', async () => {
     const { page, errors } = await h.open('mockFleet=tampered');
     await goTo(page, 'Reviewer', 'Review');
+    await reviewerView(page, 'Fleet');
     const fleet = page.getByTestId('fleet');
     await fleet.getByRole('button', { name: 'Read and verify the bucket' }).click();
     await expect.poll(() => fleet.getByRole('alert').textContent()).toContain('VERIFICATION FAILED for 1 kiosk(s)');
@@ -97,6 +99,7 @@ describe('reviewer: fleet view', () => {
   it('says where the fleet config goes when there is none', async () => {
     const { page, errors } = await h.open('mockFleet=unconfigured');
     await goTo(page, 'Reviewer', 'Review');
+    await reviewerView(page, 'Fleet');
     await expect.poll(() => page.getByTestId('fleet').textContent()).toContain('No fleet config: put the bucket and read-only keys in');
     expect(await audit(page)).toEqual([]);
     expect(errors).toEqual([]);

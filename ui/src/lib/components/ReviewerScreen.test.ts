@@ -58,7 +58,25 @@ describe('ReviewerScreen', () => {
     expect(screen.getByTestId('verify-status')).toHaveTextContent(s.notVerified);
     await fireEvent.click(screen.getByRole('button', { name: s.verify }));
     expect(await screen.findByText(/Verified at .+, up to event \d+: \d+ events/)).toBeInTheDocument();
+    await fireEvent.click(screen.getByRole('tab', { name: s.views.overview }));
     await fireEvent.click(screen.getByRole('button', { name: s.exportOcsf }));
     expect(await screen.findByText(/Exported \d+ events to/)).toBeInTheDocument();
+  });
+
+  it('switches views from the tab list with the arrow keys', async () => {
+    const backend = createMockBackend({ seed: true });
+    render(ReviewerScreen, { props: { backend, auth: await signedIn(backend) } });
+    const queue = screen.getByRole('tab', { name: new RegExp(`^${s.views.queue}`) });
+    expect(queue).toHaveAttribute('aria-selected', 'true');
+    expect(await screen.findByTestId('cases')).toBeInTheDocument();
+    await fireEvent.keyDown(queue, { key: 'ArrowRight' });
+    const log = screen.getByRole('tab', { name: s.views.log });
+    expect(log).toHaveAttribute('aria-selected', 'true');
+    expect(document.activeElement).toBe(log);
+    expect(await screen.findByRole('grid', { name: strings.log.title })).toBeInTheDocument();
+    expect(screen.queryByTestId('cases')).toBeNull();
+    await fireEvent.keyDown(log, { key: 'End' });
+    expect(screen.getByRole('tab', { name: s.views.overview })).toHaveAttribute('aria-selected', 'true');
+    expect(await screen.findByTestId('dashboard')).toBeInTheDocument();
   });
 });

@@ -19,8 +19,8 @@ async function openAttemptEvent() {
   await fireEvent.change(screen.getByLabelText(strings.log.kind), { target: { value: 'match.attempt' } });
   await fireEvent.click(screen.getByRole('button', { name: strings.log.apply }));
   await screen.findByText(new RegExp(strings.log.rows(100)));
-  const rows = within(screen.getByTestId('log-viewport')).getAllByRole('listitem');
-  await fireEvent.click(within(rows[0]!).getByRole('button'));
+  const rows = within(screen.getByTestId('log-viewport')).getAllByRole('row');
+  await fireEvent.click(rows[0]!);
   return screen.findByTestId('event-detail');
 }
 
@@ -29,6 +29,7 @@ describe('sealed samples', () => {
     const backend = createMockBackend({ seed: true });
     const auth = new ConsoleAuth(backend);
     render(ReviewerScreen, { props: { backend, auth, demo: true } });
+    await fireEvent.click(screen.getByRole('tab', { name: strings.reviewer.views.log }));
     let detail = await openAttemptEvent();
     expect(within(detail).getByTestId('samples')).toHaveTextContent(s.count(1));
     expect(within(detail).getByTestId('samples-locked')).toHaveTextContent(s.needSignIn);

@@ -17,3 +17,30 @@ export const EVENT_KINDS = [
   'override.reconciled',
   'sample.viewed',
 ] as const;
+
+/**
+ * The outcomes the engine indexes events by (`Ev::outcome` in
+ * crates/engine/src/evidence.rs), offered as suggestions: the filter takes
+ * any text, so a value added in the engine can be searched before it is
+ * listed here.
+ */
+export const EVENT_OUTCOMES = [
+  'matched',
+  'no_match',
+  'quality_failed',
+  'unavailable',
+  'disabled',
+  'fallback_offered',
+  'success',
+  'failed',
+  'refused',
+  'denied',
+  'cancelled',
+  'requested',
+  'granted',
+  'issued',
+  'signed_in',
+  'enrolled',
+  'added',
+  'suppressed',
+];

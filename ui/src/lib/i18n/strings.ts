@@ -264,6 +264,11 @@ export const strings = {
     exportJsonl: 'Export JSON lines',
     exportOcsf: 'Export OCSF',
     exported: (n: number, path: string) => `Exported ${n} events to ${path}`,
+    exportTitle: 'Export the evidence',
+    viewsLabel: 'Reviewer views',
+    views: { queue: 'Review queue', log: 'Evidence log', fleet: 'Fleet', overview: 'Overview and export' },
+    overdueCount: (n: number) => `${n} overdue`,
+    pickCase: 'Open a case from the queue to see its facts and record a review.',
   },
 
   log: {
@@ -281,7 +286,16 @@ export const strings = {
     seq: 'Seq',
     time: 'Time',
     detailTitle: (seq: number) => `Event ${seq}`,
+    detailNone: 'No event chosen',
+    detailHint: 'Choose a row (click, or the arrow keys in the table) to see its evidence here.',
     none: 'No events match.',
+    filtersTitle: 'Filters',
+    supervisor: 'Supervisor',
+    trigger: 'Trigger',
+    anyTrigger: 'Any trigger',
+    from: 'From (local time)',
+    to: 'Until (local time)',
+    reset: 'Clear filters',
   },
 
   console: {
