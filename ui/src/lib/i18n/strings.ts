@@ -25,7 +25,7 @@ export const strings = {
 
   anchor: {
     title: 'This kiosk’s evidence was rolled back or forked',
-    body: 'Its ledger is behind, or off, the record kept outside it or in the evidence bucket. Countersign signs nothing until an admin has investigated and re-seeded the anchor (countersign anchor status). Call IT.',
+    body: 'Its ledger is behind, or off, the record kept outside it or in the evidence bucket. Countersign signs nothing until an admin has investigated and restored the kiosk from the evidence bucket or re-seeded the anchor (countersign anchor status). Call IT.',
   },
 
   nav: {
