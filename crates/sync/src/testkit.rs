@@ -391,6 +391,10 @@ pub enum Fault {
     Status503(u64),
     /// Delay every answer by this many ms.
     Slow(u64),
+    /// Delay only the answers to writes (PUT, POST) by this many ms: the
+    /// server stores the object, the client has given up, while reads (the
+    /// kiosk's check of the bucket's head before each pass) stay quick.
+    SlowWrites(u64),
 }
 
 #[derive(Debug)]
@@ -477,6 +481,7 @@ async fn conn(
     let mut sbuf = vec![0u8; 64 * 1024];
     let mut at_start = true;
     let mut cur = ReqFault::None;
+    let mut is_write = false;
     loop {
         tokio::select! {
             n = cr.read(&mut cbuf) => {
@@ -484,6 +489,7 @@ async fn conn(
                 if n == 0 { return Ok(()); }
                 if at_start {
                     at_start = false;
+                    is_write = cbuf[..n].starts_with(b"PUT ") || cbuf[..n].starts_with(b"POST ");
                     let k = sh.requests.fetch_add(1, Ordering::Relaxed) + 1;
                     let f = *sh.fault.lock().unwrap();
                     cur = ReqFault::None;
@@ -514,8 +520,12 @@ async fn conn(
                     return Ok(()); // the server did it; the client never hears
                 }
                 let f = *sh.fault.lock().unwrap();
-                if let Fault::Slow(ms) = f {
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                match f {
+                    Fault::Slow(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                    Fault::SlowWrites(ms) if is_write => {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                    }
+                    _ => {}
                 }
                 at_start = true;
                 cw.write_all(&sbuf[..n]).await?;

@@ -124,9 +124,12 @@ async fn slow_responses_past_the_timeout() {
     let tmp = tempfile::tempdir().unwrap();
     let weed = Weed::start(tmp.path());
     weed.create_locked_bucket("evidence", 1);
-    // Answers arrive after the 1 s request timeout: the server did the
-    // work, the client gave up; retries must find their own objects.
-    let proxy = FaultProxy::start(weed.port, Fault::Slow(1500)).await;
+    // Answers to uploads arrive after the 1 s request timeout: the server
+    // did the work, the client gave up; retries must find their own
+    // objects. Reads stay quick: every pass first reads the bucket's head
+    // (the rollback check), and a slow read would end the pass before any
+    // upload, leaving nothing to find.
+    let proxy = FaultProxy::start(weed.port, Fault::SlowWrites(1500)).await;
     let k = Kiosk::new("kiosk-slow");
     fill(&mut k.ledger(), 60, "olga");
     let s = k.syncer(&proxy.endpoint(), "evidence", |c| {
