@@ -43,7 +43,7 @@ describe('admin: capture device and enrollment', () => {
     await form.getByLabel('Password').fill('sam-demo-pass');
     await form.getByLabel('Authenticator code').fill('000000');
     await form.getByRole('button', { name: 'Enroll from the camera' }).click();
-    await expect.poll(() => form.getByRole('alert').textContent()).toContain('auth.failed');
+    await expect.poll(() => form.getByRole('alert').textContent()).toContain('auth.auth_failed');
     await form.getByRole('button', { name: 'Fill demo credentials' }).click();
     await expect.poll(() => form.getByLabel('Password').inputValue()).toBe('sam-demo-pass');
     await form.getByRole('button', { name: 'Enroll from the camera' }).click();

@@ -24,7 +24,7 @@ describe('reviewer screen', () => {
     await detail.getByRole('button', { name: 'Fill demo credentials' }).click();
     await expect.poll(() => detail.getByLabel('Password').inputValue()).toBe('rita-demo-pass');
     await detail.getByRole('button', { name: 'Record review' }).click();
-    await expect.poll(() => detail.getByRole('alert').textContent()).toContain('refused.review_too_early');
+    await expect.poll(() => detail.getByRole('alert').textContent()).toContain('refused.invalid_transition');
 
     await cases.nth(0).click();
     expect(await cases.nth(0).getAttribute('aria-pressed')).toBe('true');

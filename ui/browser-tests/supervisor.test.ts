@@ -63,7 +63,7 @@ describe('supervisor screen', () => {
 
     // A wrong code: refused, with the stable code shown; the form stays.
     await signIn(page, '000000');
-    expect(await page.getByRole('alert').filter({ hasText: 'auth.failed' }).isVisible()).toBe(true);
+    expect(await page.getByRole('alert').filter({ hasText: 'auth.auth_failed' }).isVisible()).toBe(true);
     await signIn(page);
     expect(await page.getByText('Signed in as sam').isVisible()).toBe(true);
     // The attempts' captured frames, for the supervisor to judge (each look is logged).

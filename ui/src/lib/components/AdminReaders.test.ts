@@ -38,7 +38,7 @@ describe('Admin: fingerprint reader and finger enrollment', () => {
     await fireEvent.input(q.getByLabelText(strings.supervisor.password), { target: { value: 'sam-demo-pass' } });
     await fireEvent.input(q.getByLabelText(strings.supervisor.otp), { target: { value: '000000' } });
     await fireEvent.click(q.getByRole('button', { name: f.enroll }));
-    expect(await q.findByRole('alert')).toHaveTextContent('auth.failed');
+    expect(await q.findByRole('alert')).toHaveTextContent('auth.auth_failed');
     await fireEvent.click(q.getByRole('button', { name: strings.supervisor.fillDemo }));
     await q.findByDisplayValue('111111');
     await fireEvent.click(q.getByRole('button', { name: f.enroll }));

@@ -47,9 +47,9 @@ describe('ReviewerScreen', () => {
     await fireEvent.click(within(detail).getByRole('button', { name: strings.supervisor.fillDemo }));
     await new Promise((r) => setTimeout(r, 0));
     await fireEvent.submit(screen.getByTestId('review-form'));
-    expect(await within(detail).findByRole('alert')).toHaveTextContent('refused.review_too_early');
+    expect(await within(detail).findByRole('alert')).toHaveTextContent('refused.invalid_transition');
     await new Promise((r) => setTimeout(r, 0));
-    expect(within(detail).getByRole('alert')).toHaveTextContent('refused.review_too_early');
+    expect(within(detail).getByRole('alert')).toHaveTextContent('refused.invalid_transition');
   });
 
   it('verifies the chain and exports', async () => {

@@ -60,7 +60,7 @@ describe('sealed samples', () => {
     await fireEvent.input(within(signin).getByLabelText(strings.supervisor.password), { target: { value: 'nope' } });
     await fireEvent.input(within(signin).getByLabelText(strings.supervisor.otp), { target: { value: '000000' } });
     await fireEvent.click(within(signin).getByRole('button', { name: strings.console.signIn }));
-    expect(await within(signin).findByRole('alert')).toHaveTextContent('auth.failed');
+    expect(await within(signin).findByRole('alert')).toHaveTextContent('auth.auth_failed');
     expect(auth.session).toBeNull();
     await expect(backend.openSample('0'.repeat(64), null)).rejects.toMatchObject({ code: 'console.no_session' });
   });

@@ -176,7 +176,7 @@ export function createDemoBackend(options: DemoOptions = {}): DemoBackend {
     if (!ok) {
       person.failedAuths += 1;
       if (person.failedAuths >= 10) person.locked = true;
-      fail(person.locked ? 'auth.locked' : 'auth.failed', 'authentication failed');
+      fail(person.locked ? 'auth.locked' : 'auth.auth_failed', 'authentication failed');
     }
     person.failedAuths = 0;
   }
@@ -473,7 +473,7 @@ export function createDemoBackend(options: DemoOptions = {}): DemoBackend {
         refuse(s, 'invalid_transition', `no fallback offered (state ${s.view.state})`);
       }
       check2fa(login.supervisor, 'supervisor', login.secret, login.otp);
-      if (login.supervisor === s.view.operator) refuse(s, 'self_approval', 'a supervisor cannot approve their own step-up');
+      if (login.supervisor === s.view.operator) refuse(s, 'self_dealing', 'a supervisor cannot approve their own step-up');
       s.view.state = 'supervisor_authenticated';
       s.view.supervisor = login.supervisor;
       s.supervisorOk = true;
@@ -489,7 +489,7 @@ export function createDemoBackend(options: DemoOptions = {}): DemoBackend {
       if (minutes > mockPolicy.maxDurationMinutes) {
         refuse(s, 'over_cap', `${minutes} min is over the policy cap of ${mockPolicy.maxDurationMinutes} min`);
       }
-      if (minutes <= 0) refuse(s, 'invalid_duration', 'the duration must be positive');
+      if (minutes <= 0) refuse(s, 'no_expiry', 'the duration must be positive');
       if (g.scope.length === 0 || g.scope.some((x) => !v.scope.includes(x))) {
         refuse(s, 'scope_not_requested', 'the scope must be a non-empty subset of the request');
       }
@@ -535,19 +535,25 @@ export function createDemoBackend(options: DemoOptions = {}): DemoBackend {
       const o = override(r.grantId);
       check2fa(r.by, r.role, r.secret, r.otp);
       if (!r.reason.trim()) fail('refused.missing_field', 'reason is required');
-      if (view(o).status !== 'active') fail('refused.already_ended', 'the override has already ended');
+      // The core's codes (crates/core/src/override_case.rs): a used grant
+      // may still be revoked; an expired or revoked one may not.
+      const st = view(o).status;
+      if (st === 'expired') fail('refused.expired', 'the override has already expired');
+      if (st === 'revoked') fail('refused.revoked', 'the override was already revoked');
       o.revokedAt = now();
       log('override.revoked', { caseId: o.id, person: o.operator, supervisor: r.by, outcome: 'revoked', body: { reason: r.reason } });
       return view(o);
     },
     async reviewOverride(r) {
       const o = override(r.grantId);
-      if (view(o).status === 'active') fail('refused.review_too_early', 'a live grant cannot be reviewed yet');
+      // In the core's order: separation of duties, once only, ended, notes
+      // unless justified.
       if (r.reviewer === o.operator || r.reviewer === o.supervisor) {
-        fail('refused.separation_of_duties', 'the reviewer must be neither the operator nor the supervisor');
+        fail('refused.self_dealing', 'the reviewer must be neither the operator nor the supervisor');
       }
-      if (!r.notes.trim()) fail('refused.missing_field', 'notes are required');
-      if (o.review) fail('refused.already_reviewed', 'already reviewed');
+      if (o.review) fail('refused.already_done', 'already reviewed');
+      if (view(o).status === 'active') fail('refused.invalid_transition', 'a live grant cannot be reviewed yet');
+      if (r.disposition !== 'justified' && !r.notes.trim()) fail('refused.missing_field', 'notes are required');
       check2fa(r.reviewer, 'reviewer', r.secret, r.otp);
       o.review = {
         reviewer: r.reviewer,
