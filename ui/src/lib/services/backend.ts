@@ -38,7 +38,16 @@ import type { FleetOverview } from '../bindings/FleetOverview';
 import type { FleetQuery } from '../bindings/FleetQuery';
 import type { FleetEventPage } from '../bindings/FleetEventPage';
 import type { FleetExportRequest } from '../bindings/FleetExportRequest';
+import type { AddPersonRequest } from '../bindings/AddPersonRequest';
+import type { SetRolesRequest } from '../bindings/SetRolesRequest';
+import type { UnlockRequest } from '../bindings/UnlockRequest';
+import type { IssueCredentialsRequest } from '../bindings/IssueCredentialsRequest';
+import type { IssuedCredentials } from '../bindings/IssuedCredentials';
+import type { PolicySource } from '../bindings/PolicySource';
+import type { PolicyDiff } from '../bindings/PolicyDiff';
+import type { ApplyPolicyRequest } from '../bindings/ApplyPolicyRequest';
 import { createSyncMock, type SyncMockOptions } from './mock-fleet';
+import { createAdminMock } from './mock-admin';
 import { createDemoBackend } from './mock';
 import { BackendError, toBackendError } from './errors';
 
@@ -55,11 +64,26 @@ export interface SyncBackend {
   fleetExport(request: FleetExportRequest): Promise<ExportResult>;
 }
 
-/** The backend without the sync part and the clock (services/mock.ts implements it). */
-export type DemoBackend = Omit<Backend, keyof SyncBackend | 'kioskHealth'>;
+/**
+ * The admin's acts (admin console session; each registry act carries the
+ * admin's two factors, checked by the engine). The TOTP secret comes back
+ * once, from `issueCredentials`.
+ */
+export interface AdminBackend {
+  addPerson(request: AddPersonRequest): Promise<Person>;
+  setRoles(request: SetRolesRequest): Promise<Person>;
+  unlockPerson(request: UnlockRequest): Promise<Person>;
+  issueCredentials(request: IssueCredentialsRequest): Promise<IssuedCredentials>;
+  policySource(): Promise<PolicySource>;
+  policyDiff(proposed: string): Promise<PolicyDiff>;
+  applyPolicy(request: ApplyPolicyRequest): Promise<PolicySource>;
+}
+
+/** The backend without the sync and admin parts and the clock (services/mock.ts implements it). */
+export type DemoBackend = Omit<Backend, keyof SyncBackend | keyof AdminBackend | 'kioskHealth'>;
 
 /** Everything the screens may ask of the Rust side (one method per command). */
-export interface Backend extends SyncBackend {
+export interface Backend extends SyncBackend, AdminBackend {
   appInfo(): Promise<AppInfo>;
   /** The kiosk's clock against its ledger (writes refused when behind). */
   kioskHealth(): Promise<KioskHealth>;
@@ -149,6 +173,13 @@ export const tauriBackend: Backend = {
   fleetOpen: () => call('fleet_open'),
   fleetEvents: (query) => call('fleet_events', { query }),
   fleetExport: (request) => call('fleet_export', { request }),
+  addPerson: (request) => call('add_person', { request }),
+  setRoles: (request) => call('set_roles', { request }),
+  unlockPerson: (request) => call('unlock_person', { request }),
+  issueCredentials: (request) => call('issue_credentials', { request }),
+  policySource: () => call('policy_source'),
+  policyDiff: (proposed) => call('policy_diff', { proposed }),
+  applyPolicy: (request) => call('apply_policy', { request }),
 };
 
 export const demoAppInfo: AppInfo = {
@@ -220,6 +251,7 @@ export function createMockBackend(options: MockOptions = {}): Backend {
       production: options.production,
     }),
     ...createSyncMock({ now: options.now, ...options.sync }),
+    ...createAdminMock(),
     kioskHealth: async () => ({ ...healthyKiosk, ...options.kioskHealth }),
   });
   const fail = options.error;
