@@ -48,4 +48,8 @@ pub const COMMANDS: &[&str] = &[
     "policy_source",
     "policy_diff",
     "apply_policy",
+    "list_clients",
+    "add_client",
+    "list_principals",
+    "add_principal",
 ];

@@ -109,6 +109,10 @@ fn build_and_run(config: Config) -> tauri::Result<()> {
             commands::admin::policy_source,
             commands::admin::policy_diff,
             commands::admin::apply_policy,
+            commands::admin::list_clients,
+            commands::admin::add_client,
+            commands::admin::list_principals,
+            commands::admin::add_principal,
         ])
         .setup(move |app| {
             spawn_expiry_timer(app.handle().clone());

@@ -523,6 +523,8 @@ pub use admin::{
     add_person, apply_policy, issue_credentials, policy_diff, policy_source, set_roles,
     unlock_person,
 };
+mod registry;
+pub use registry::{add_client, add_principal, list_clients, list_principals};
 mod console;
 pub use console::{age_console_for_tests, console_session, console_sign_in, console_sign_out};
 use views::{override_view, stepup_view};

@@ -7,8 +7,8 @@
 //! fresh TOTP step, as the engine refuses a replayed one).
 
 use countersign_app::ipc::{
-    AddPersonRequest, AdminAuth, ApplyPolicyRequest, ConsoleRole, ConsoleSignIn,
-    IssueCredentialsRequest, SetRolesRequest, UnlockRequest,
+    AddClientRequest, AddPersonRequest, AddPrincipalRequest, AdminAuth, ApplyPolicyRequest,
+    ConsoleRole, ConsoleSignIn, IssueCredentialsRequest, SetRolesRequest, UnlockRequest,
 };
 use countersign_app::service::{self, Shared};
 use countersign_engine::{
@@ -142,6 +142,31 @@ fn bad_auth() -> AdminAuth {
     }
 }
 
+const CLIENT_SECRET: &str = "the payroll app's long secret";
+
+fn client_req(auth: AdminAuth) -> AddClientRequest {
+    AddClientRequest {
+        auth,
+        id: "payroll".into(),
+        name: "Payroll".into(),
+        scopes: vec!["payments.approve".into()],
+        secret: Some(CLIENT_SECRET.into()),
+        public_key: None,
+    }
+}
+
+fn principal_req(auth: AdminAuth) -> AddPrincipalRequest {
+    AddPrincipalRequest {
+        auth,
+        id: "nightly-batch".into(),
+        kind: "service_account".into(),
+        owner: "sam".into(),
+        scopes: vec!["payments.approve".into()],
+        clients: vec!["payroll".into()],
+        description: "the nightly payment batch".into(),
+    }
+}
+
 /// Every admin act, with `auth`; their command names.
 fn every_act(k: &Kiosk, auth: AdminAuth) -> Vec<(&'static str, Result<(), String>)> {
     let c = |r: Result<(), countersign_app::ipc::IpcError>| r.map_err(|e| e.code);
@@ -192,11 +217,24 @@ fn every_act(k: &Kiosk, auth: AdminAuth) -> Vec<(&'static str, Result<(), String
             c(service::apply_policy(
                 &k.sh,
                 ApplyPolicyRequest {
-                    auth,
+                    auth: auth.clone(),
                     toml: String::new(),
                 },
             )
             .map(drop)),
+        ),
+        ("list_clients", c(service::list_clients(&k.sh).map(drop))),
+        (
+            "add_client",
+            c(service::add_client(&k.sh, client_req(auth.clone())).map(drop)),
+        ),
+        (
+            "list_principals",
+            c(service::list_principals(&k.sh).map(drop)),
+        ),
+        (
+            "add_principal",
+            c(service::add_principal(&k.sh, principal_req(auth)).map(drop)),
         ),
     ]
 }
@@ -460,5 +498,59 @@ fn the_policy_is_viewed_diffed_and_applied_by_the_admin() {
     assert_eq!(
         service::policy_source(&k.sh).unwrap().sha256,
         applied.sha256
+    );
+}
+
+#[test]
+fn clients_and_principals_are_registered_by_the_admin_with_the_kiosk_pin() {
+    let k = kiosk();
+    k.sign_in("ada", ConsoleRole::Admin);
+    // Wrong factors: nothing registered.
+    let e = service::add_client(&k.sh, client_req(bad_auth())).unwrap_err();
+    assert!(e.code.starts_with("auth."), "{}", e.code);
+    assert!(service::list_clients(&k.sh).unwrap().is_empty());
+    // Neither a secret nor a key: the app's own check of its request shape.
+    let mut neither = client_req(k.auth("ada"));
+    neither.secret = None;
+    assert_eq!(
+        service::add_client(&k.sh, neither).unwrap_err().code,
+        "input.invalid"
+    );
+    // A scope the policy lacks: the engine's refusal.
+    let mut bad_scope = client_req(k.auth("ada"));
+    bad_scope.scopes = vec!["nope.scope".into()];
+    assert!(service::add_client(&k.sh, bad_scope).is_err());
+
+    let added = service::add_client(&k.sh, client_req(k.auth("ada"))).unwrap();
+    assert_eq!(added.client.id, "payroll");
+    assert_eq!(added.client.auth_method, "client_secret_basic");
+    let pin: serde_json::Value = serde_json::from_str(&added.pin_json).unwrap();
+    assert!(pin["key_thumbprint"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
+    assert_eq!(pin["tls_cert_sha256"].as_str().map(str::len), Some(64));
+    assert!(k
+        .events(kinds::CLIENT_ADDED)
+        .iter()
+        .any(|b| b["client"]["id"] == "payroll" && b["by"] == "ada"));
+    assert!(!k.all_bodies().contains(CLIENT_SECRET));
+    assert!(!format!("{:?}", client_req(bad_auth())).contains(CLIENT_SECRET));
+    assert_eq!(service::list_clients(&k.sh).unwrap().len(), 1);
+
+    let p = service::add_principal(&k.sh, principal_req(k.auth("ada"))).unwrap();
+    assert_eq!(p.kind, "service_account");
+    assert_eq!(p.clients, vec!["payroll".to_string()]);
+    assert!(k
+        .events(kinds::PRINCIPAL_ADDED)
+        .iter()
+        .any(|b| b["principal"]["id"] == "nightly-batch" && b["by"] == "ada"));
+    assert_eq!(service::list_principals(&k.sh).unwrap().len(), 1);
+    // An unknown kind is the engine's (core's) refusal.
+    let mut human = principal_req(k.auth("ada"));
+    human.id = "someone".into();
+    human.kind = "human".into();
+    assert_eq!(
+        service::add_principal(&k.sh, human).unwrap_err().code,
+        "input.invalid"
     );
 }

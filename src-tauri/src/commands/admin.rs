@@ -44,3 +44,29 @@ pub fn apply_policy(
 ) -> Result<ipc::PolicySource, IpcError> {
     service::apply_policy(&st, request)
 }
+
+#[tauri::command(async)]
+pub fn list_clients(st: St<'_>) -> Result<Vec<ipc::ClientInfo>, IpcError> {
+    service::list_clients(&st)
+}
+
+#[tauri::command(async)]
+pub fn add_client(
+    st: St<'_>,
+    request: ipc::AddClientRequest,
+) -> Result<ipc::ClientAdded, IpcError> {
+    service::add_client(&st, request)
+}
+
+#[tauri::command(async)]
+pub fn list_principals(st: St<'_>) -> Result<Vec<ipc::PrincipalInfo>, IpcError> {
+    service::list_principals(&st)
+}
+
+#[tauri::command(async)]
+pub fn add_principal(
+    st: St<'_>,
+    request: ipc::AddPrincipalRequest,
+) -> Result<ipc::PrincipalInfo, IpcError> {
+    service::add_principal(&st, request)
+}

@@ -122,6 +122,81 @@ pub struct ApplyPolicyRequest {
     pub toml: String,
 }
 
+/// A registered relying application, as shown (never its credential).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "ClientInfo.ts")]
+pub struct ClientInfo {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    /// How it authenticates (the engine's name, e.g. `client_secret_basic`).
+    pub auth_method: String,
+    #[ts(type = "number")]
+    pub created_ms: i64,
+}
+
+/// Registers a relying application: a shared secret (at least 16
+/// characters) or an Ed25519 public key (64 hex characters or a PEM), one
+/// of the two.
+#[derive(Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "AddClientRequest.ts")]
+pub struct AddClientRequest {
+    pub auth: AdminAuth,
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub secret: Option<String>,
+    pub public_key: Option<String>,
+}
+
+impl std::fmt::Debug for AddClientRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AddClientRequest {{ id: {:?}, .. }}", self.id)
+    }
+}
+
+/// A client registered, and the kiosk pin its relying application needs
+/// (issuer, key, TLS certificate hash: public), as the JSON that
+/// `countersign client add` writes to `kiosk-pin-<id>.json`: the admin
+/// copies it to the relying application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "ClientAdded.ts")]
+pub struct ClientAdded {
+    pub client: ClientInfo,
+    pub pin_json: String,
+}
+
+/// A service account, API key or agent that may be granted break-glass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "PrincipalInfo.ts")]
+pub struct PrincipalInfo {
+    pub id: String,
+    /// `service_account`, `api_key`, `agent`.
+    pub kind: String,
+    pub owner: String,
+    pub scopes: Vec<String>,
+    pub clients: Vec<String>,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "AddPrincipalRequest.ts")]
+pub struct AddPrincipalRequest {
+    pub auth: AdminAuth,
+    pub id: String,
+    /// `service_account`, `api_key`, `agent`.
+    pub kind: String,
+    pub owner: String,
+    pub scopes: Vec<String>,
+    pub clients: Vec<String>,
+    pub description: String,
+}
+
 pub(crate) fn export_bindings(cfg: &ts_rs::Config) -> Result<(), ts_rs::ExportError> {
     AdminAuth::export_all(cfg)?;
     AddPersonRequest::export_all(cfg)?;
@@ -133,5 +208,10 @@ pub(crate) fn export_bindings(cfg: &ts_rs::Config) -> Result<(), ts_rs::ExportEr
     DiffLine::export_all(cfg)?;
     PolicyDiff::export_all(cfg)?;
     ApplyPolicyRequest::export_all(cfg)?;
+    ClientInfo::export_all(cfg)?;
+    AddClientRequest::export_all(cfg)?;
+    ClientAdded::export_all(cfg)?;
+    PrincipalInfo::export_all(cfg)?;
+    AddPrincipalRequest::export_all(cfg)?;
     Ok(())
 }

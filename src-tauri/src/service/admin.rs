@@ -14,7 +14,7 @@ use super::*;
 use countersign_engine::AdminPass;
 
 /// Runs `f` as the console's admin, with the admin's factors for this act.
-fn admin_act<T>(
+pub(super) fn admin_act<T>(
     sh: &Shared,
     command: &str,
     auth: &ipc::AdminAuth,

@@ -46,6 +46,11 @@ import type { IssuedCredentials } from '../bindings/IssuedCredentials';
 import type { PolicySource } from '../bindings/PolicySource';
 import type { PolicyDiff } from '../bindings/PolicyDiff';
 import type { ApplyPolicyRequest } from '../bindings/ApplyPolicyRequest';
+import type { AddClientRequest } from '../bindings/AddClientRequest';
+import type { AddPrincipalRequest } from '../bindings/AddPrincipalRequest';
+import type { ClientAdded } from '../bindings/ClientAdded';
+import type { ClientInfo } from '../bindings/ClientInfo';
+import type { PrincipalInfo } from '../bindings/PrincipalInfo';
 import { createSyncMock, type SyncMockOptions } from './mock-fleet';
 import { createAdminMock } from './mock-admin';
 import { createDemoBackend } from './mock';
@@ -77,6 +82,11 @@ export interface AdminBackend {
   policySource(): Promise<PolicySource>;
   policyDiff(proposed: string): Promise<PolicyDiff>;
   applyPolicy(request: ApplyPolicyRequest): Promise<PolicySource>;
+  listClients(): Promise<ClientInfo[]>;
+  /** Registers a relying application; answers with the kiosk pin it needs. */
+  addClient(request: AddClientRequest): Promise<ClientAdded>;
+  listPrincipals(): Promise<PrincipalInfo[]>;
+  addPrincipal(request: AddPrincipalRequest): Promise<PrincipalInfo>;
 }
 
 /** The backend without the sync and admin parts and the clock (services/mock.ts implements it). */
@@ -180,6 +190,10 @@ export const tauriBackend: Backend = {
   policySource: () => call('policy_source'),
   policyDiff: (proposed) => call('policy_diff', { proposed }),
   applyPolicy: (request) => call('apply_policy', { request }),
+  listClients: () => call('list_clients'),
+  addClient: (request) => call('add_client', { request }),
+  listPrincipals: () => call('list_principals'),
+  addPrincipal: (request) => call('add_principal', { request }),
 };
 
 export const demoAppInfo: AppInfo = {

@@ -7,7 +7,9 @@
 
 import type { AdminBackend } from './backend';
 import type { DiffLine } from '../bindings/DiffLine';
+import type { ClientInfo } from '../bindings/ClientInfo';
 import type { Person } from '../bindings/Person';
+import type { PrincipalInfo } from '../bindings/PrincipalInfo';
 
 /** A fixed demo secret; the real one is 20 random bytes from the engine. */
 export const MOCK_TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
@@ -43,6 +45,8 @@ function naiveDiff(a: string, b: string): DiffLine[] {
 
 export function createAdminMock(): AdminBackend {
   let policy = MOCK_POLICY_TOML;
+  const clients: ClientInfo[] = [];
+  const principals: PrincipalInfo[] = [];
   return {
     async addPerson(r) {
       return person(r.id, r.displayName, r.roles);
@@ -71,6 +75,36 @@ export function createAdminMock(): AdminBackend {
     async applyPolicy(r) {
       policy = r.toml;
       return { toml: policy, sha256: 'b'.repeat(64) };
+    },
+    async listClients() {
+      return structuredClone(clients);
+    },
+    async addClient(r) {
+      const client: ClientInfo = {
+        id: r.id,
+        name: r.name,
+        scopes: r.scopes,
+        authMethod: r.secret ? 'client_secret_basic' : 'signed_request',
+        createdMs: 0,
+      };
+      clients.push(client);
+      const pinJson = JSON.stringify({ issuer: 'urn:countersign:kiosk:mock', key_thumbprint: 'mock', tls_cert_sha256: 'c'.repeat(64) }, null, 2);
+      return { client, pinJson };
+    },
+    async listPrincipals() {
+      return structuredClone(principals);
+    },
+    async addPrincipal(r) {
+      const p: PrincipalInfo = {
+        id: r.id,
+        kind: r.kind,
+        owner: r.owner,
+        scopes: r.scopes,
+        clients: r.clients,
+        description: r.description,
+      };
+      principals.push(p);
+      return p;
     },
   };
 }
