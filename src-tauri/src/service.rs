@@ -282,14 +282,14 @@ pub fn demo_credentials(sh: &Shared) -> Res<Vec<ipc::DemoCredential>> {
             continue;
         };
         // A code of a step this person already used would be refused as a
-        // replay: hand out the next step's (within the policy's skew).
+        // replay: hand out this step's, else the next one's, else the
+        // previous one's (all within the policy's one step of skew), so an
+        // admin can sign in and make two changes within one step.
         let used = sh.run(|e, _| e.recent_totp_steps(p.id))?;
-        let step = (now_s / 30) as u64;
-        let at = if used.contains(&step) {
-            now_s + 30
-        } else {
-            now_s
-        };
+        let at = [now_s, now_s + 30, now_s - 30]
+            .into_iter()
+            .find(|t| !used.contains(&((t / 30) as u64)))
+            .unwrap_or(now_s + 30);
         out.push(ipc::DemoCredential {
             id: p.id.into(),
             secret: secret.into(),
