@@ -7,11 +7,16 @@
 //   2. operator: otto's finger on libfprint's virtual reader passes (the
 //      reader runs in the app's helper process, labelled VIRTUAL);
 //   3. operator: an impostor fails five times -> the fallback is offered;
-//   4. supervisor: two factors, a 1-minute override with reason and control;
-//   5. the grant expires by itself (the core's clock, shown by the UI);
-//   6. reviewer: a console sign-in (two factors), disposition, the case
-//      closes; reviewer and admin commands called from the page without a
-//      session, then with the wrong role, are refused by the Rust side.
+//   4. supervisor: a wrong factor is refused (auth.auth_failed), then two
+//      factors, a 1-minute override with reason and control;
+//   5. reviewer: a console sign-in (two factors); the live grant cannot be
+//      reviewed yet (refused.invalid_transition); reviewer and admin
+//      commands called from the page without a session, then with the
+//      wrong role, are refused by the Rust side;
+//   6. the grant expires by itself (the core's clock, shown by the UI);
+//   7. reviewer: disposition with two factors, the case closes.
+// The refusals are the engine's own (issue 15 item 6: no rule is the
+// mock's here).
 //
 // At four kiosk sizes (1024x768, 1280x800, 1366x768, 1920x1080) the
 // primary actions (Start step-up, Verify me, Ask a supervisor, Grant
@@ -313,10 +318,24 @@ async function main() {
     await startAndIdentify('Otto Operator');
     const virt = await waitFor(byTestId('virtual-label'), 30_000);
     if (!(await text(virt)).includes('VIRTUAL')) throw new Error('the virtual reader is not labelled');
+    // The prompt says "Place your finger" for the virtual reader's 1.2 s
+    // before it "places" it: too short to catch reliably by polling over
+    // WebDriver on a loaded machine, so the page records every phase text.
+    await exec(
+      `window.__phases = [];
+       window.__phaseObs = new MutationObserver(() => {
+         const e = document.querySelector('[data-testid="finger-phase"]');
+         if (e) window.__phases.push(e.textContent.trim());
+       });
+       window.__phaseObs.observe(document.body, { subtree: true, childList: true, characterData: true });`,
+    );
     await click(byTestId('verify-finger'));
-    await waitFor(`//*[@data-testid='finger-phase' and contains(., 'Place your finger')]`, 30_000);
-    await shot('finger');
     const fok = await waitFor(`//*[@data-testid='result' and contains(., 'Verified')]`, 60_000);
+    const phases = await exec('window.__phaseObs.disconnect(); return [...new Set(window.__phases)];');
+    if (!phases.some((p) => p.includes('Place your finger'))) {
+      throw new Error(`the prompt never said "Place your finger": ${JSON.stringify(phases)}`);
+    }
+    await shot('finger');
     console.log(`journey:   ${(await text(fok)).replace(/\s+/g, ' ')}`);
     await click(button('New request'));
 
@@ -336,6 +355,12 @@ async function main() {
     await waitFor(byTestId('auth-form'));
     await click(button('Fill demo credentials'));
     await shot('supervisor');
+    // One wrong factor first: the engine's refusal, its code on screen.
+    await typeInto(`//*[@data-testid='auth-form']//input[@autocomplete='one-time-code']`, '000000');
+    await click(button('Sign in'));
+    await waitFor(`//*[@role='alert' and contains(., 'auth.auth_failed')]`);
+    console.log('journey:   a wrong code -> auth.auth_failed');
+    await click(button('Fill demo credentials'));
     await click(button('Sign in'));
     await waitFor(byTestId('grant-form'));
     await typeInto(`//*[@data-testid='grant-form']//input[@type='number']`, '1');
@@ -358,20 +383,32 @@ async function main() {
     await shot('grant');
     void grant;
 
-    step('the grant expires by itself');
-    await waitFor(`//*[@data-testid='grant' and contains(., 'Expired')]`, 120_000);
-
     step('console: reviewer and admin commands are refused without a session');
     await expectRefused('query_events', EVENTS, 'console.no_session');
     await expectRefused('sync_status', {}, 'console.no_session');
 
-    step('reviewer: console sign-in, two factors, disposition, the case closes');
+    step('reviewer: console sign-in; a grant still in force cannot be reviewed');
     await tab('Reviewer');
     await waitFor(byTestId('console-signin'));
     await shot('console-signin');
     await consoleSignIn('rita');
     step('console: an admin command with a reviewer session is refused');
     await expectRefused('sync_status', {}, 'console.wrong_role');
+    // Still in force: the one-minute grant has not run out yet.
+    await click(`//*[@data-testid='cases']//button[contains(., 'Still in force')]`, 30_000);
+    await waitFor(byTestId('review-form'));
+    await typeInto(`//*[@data-testid='review-form']//textarea`, 'e2e: too early');
+    await click(`//*[@data-testid='review-form']//button[normalize-space()='Fill demo credentials']`);
+    await click(button('Record review'));
+    await waitFor(`//*[@data-testid='case-detail']//*[@role='alert' and contains(., 'refused.invalid_transition')]`, 30_000);
+    console.log('journey:   review of a live grant -> refused.invalid_transition');
+
+    step('the grant expires by itself');
+    await tab('Supervisor');
+    await waitFor(`//*[@data-testid='grant' and contains(., 'Expired')]`, 120_000);
+
+    step('reviewer: disposition with two factors, the case closes');
+    await tab('Reviewer');
     await click(`//*[@data-testid='cases']//button`, 30_000);
     await waitFor(byTestId('review-form'));
     await click(`//*[@data-testid='review-form']//input[@value='justified']`);
