@@ -14,7 +14,9 @@
 //      commands called from the page without a session, then with the
 //      wrong role, are refused by the Rust side;
 //   6. the grant expires by itself (the core's clock, shown by the UI);
-//   7. reviewer: disposition with two factors, the case closes.
+//   7. reviewer: disposition with two factors, the case closes;
+//   8. admin: a person added and their credentials issued (the TOTP secret
+//      shown once with its QR code), each act with the admin's two factors.
 // The refusals are the engine's own (issue 15 item 6: no rule is the
 // mock's here).
 //
@@ -432,6 +434,28 @@ async function main() {
     step('console: a reviewer command with an admin session is refused');
     await expectRefused('query_events', EVENTS, 'console.wrong_role');
     await shot('admin');
+    step('admin: add a person, then issue their credentials (each act with fresh factors)');
+    const add = byTestId('add-person');
+    await typeInto(`${add}//label[contains(., 'Id (')]//input`, 'erin');
+    await typeInto(`${add}//label[contains(., 'Display name')]//input`, 'Erin Example');
+    await click(`${add}//button[normalize-space()='Fill demo factors']`);
+    await until('the demo factors', async () => {
+      const el = await find(`${add}//input[@type='password']`);
+      return el && (await wd('GET', s(`/element/${el}/property/value`)));
+    });
+    await click(`${add}//button[normalize-space()='Add person']`);
+    await waitFor(`${add}//*[@role='status' and contains(., 'erin added')]`, 30_000);
+    await click(`//button[@aria-label='Manage erin']`);
+    const edit = byTestId('person-edit');
+    await click(`${edit}//button[normalize-space()='Fill demo factors']`);
+    await until('the demo factors', async () => {
+      const el = await find(`${edit}//label[contains(., 'Authenticator code')]//input`);
+      return el && (await wd('GET', s(`/element/${el}/property/value`)));
+    });
+    await typeInto(`${edit}//label[contains(., 'New password')]//input`, 'erin-e2e-password');
+    await click(`${edit}//button[normalize-space()='Issue password and authenticator']`);
+    await waitFor(`${byTestId('issued')}//img[starts-with(@src, 'data:image/svg+xml')]`, 30_000);
+    await click(button('Done: hide the secret'));
     console.log('journey: PASS');
   } finally {
     await wd('DELETE', s('')).catch(() => {});

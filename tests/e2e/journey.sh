@@ -106,6 +106,12 @@ for code in console.no_session console.wrong_role; do
   [ "$n" -ge 2 ] || fail "expected at least 2 console.refused events with $code, found $n"
   echo "  console.refused $code: $n"
 done
+# The admin's acts in the window: signed by ada, the secret in no event.
+printf '%s\n' "$events" | grep '"kind":"person.added"' | grep '"id":"erin"' | grep '"by":"ada"' >/dev/null \
+  || fail "no person.added event for erin by ada"
+printf '%s\n' "$events" | grep '"kind":"person.credentials_set"' | grep '"id":"erin"' | grep '"by":"ada"' >/dev/null \
+  || fail "no person.credentials_set event for erin by ada"
+echo "  admin acts: person.added, person.credentials_set (erin, by ada)"
 printf '%s\n' "$events" | grep '"kind":"match.attempt"' | grep '"replay":true' >/dev/null \
   || fail "the attempts' evidence does not say the frames were a replay"
 printf '%s\n' "$events" | grep '"kind":"match.attempt"' | grep '"amr":\["fpt"\]' | grep '"driver":"virtual_image"' >/dev/null \
