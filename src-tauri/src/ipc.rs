@@ -590,11 +590,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     ExportRequest::export_all(&cfg)?;
     ExportResult::export_all(&cfg)?;
     DemoCredential::export_all(&cfg)?;
-    ConsoleRole::export_all(&cfg)?;
-    ConsoleSignIn::export_all(&cfg)?;
-    ConsoleSession::export_all(&cfg)?;
-    SampleRef::export_all(&cfg)?;
-    SampleImage::export_all(&cfg)?;
+    samples::export_bindings(&cfg)?;
     finger::export(&cfg)?;
     sync::export_bindings(&cfg)?;
     admin::export_bindings(&cfg)?;

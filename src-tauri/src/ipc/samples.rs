@@ -92,3 +92,13 @@ impl From<countersign_engine::Sample> for SampleImage {
         }
     }
 }
+
+/// Writes the bindings of this module's types.
+pub(crate) fn export_bindings(cfg: &ts_rs::Config) -> Result<(), ts_rs::ExportError> {
+    ConsoleRole::export_all(cfg)?;
+    ConsoleSignIn::export_all(cfg)?;
+    ConsoleSession::export_all(cfg)?;
+    SampleRef::export_all(cfg)?;
+    SampleImage::export_all(cfg)?;
+    Ok(())
+}
