@@ -154,11 +154,24 @@ pub fn apply_policy(sh: &Shared, r: ipc::ApplyPolicyRequest) -> Res<ipc::PolicyS
     })
 }
 
-/// A longest-common-subsequence line diff (display only).
+/// Largest line table [`line_diff`] builds (4 bytes a cell, 16 MB).
+const MAX_DIFF_CELLS: usize = 4_000_000;
+
+/// A longest-common-subsequence line diff (display only). Past
+/// [`MAX_DIFF_CELLS`] (policies of thousands of lines) it shows every old
+/// line removed and every new line added rather than allocate more.
 pub(crate) fn line_diff(a: &str, b: &str) -> Vec<ipc::DiffLine> {
     let a: Vec<&str> = a.lines().collect();
     let b: Vec<&str> = b.lines().collect();
     let (n, m) = (a.len(), b.len());
+    let line = |op: &str, t: &str| ipc::DiffLine {
+        op: op.into(),
+        text: t.into(),
+    };
+    if (n + 1).saturating_mul(m + 1) > MAX_DIFF_CELLS {
+        let removed = a.iter().map(|t| line("removed", t));
+        return removed.chain(b.iter().map(|t| line("added", t))).collect();
+    }
     let mut lcs = vec![vec![0u32; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
@@ -169,23 +182,56 @@ pub(crate) fn line_diff(a: &str, b: &str) -> Vec<ipc::DiffLine> {
             };
         }
     }
-    let line = |op: &str, t: &str| ipc::DiffLine {
-        op: op.into(),
-        text: t.into(),
-    };
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
     while i < n || j < m {
         if i < n && j < m && a[i] == b[j] {
             out.push(line("same", a[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push(line("added", b[j]));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
             out.push(line("removed", a[i]));
             i += 1;
+        } else {
+            out.push(line("added", b[j]));
+            j += 1;
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_diff;
+
+    fn ops(a: &str, b: &str) -> Vec<(String, String)> {
+        line_diff(a, b)
+            .into_iter()
+            .map(|l| (l.op, l.text))
+            .collect()
+    }
+
+    #[test]
+    fn a_changed_line_is_removed_then_added_between_the_same_lines() {
+        let d = ops("a\nb = 1\nc", "a\nb = 2\nc");
+        let want = [
+            ("same", "a"),
+            ("removed", "b = 1"),
+            ("added", "b = 2"),
+            ("same", "c"),
+        ];
+        let want: Vec<_> = want
+            .iter()
+            .map(|(o, t)| (o.to_string(), t.to_string()))
+            .collect();
+        assert_eq!(d, want);
+    }
+
+    #[test]
+    fn a_huge_proposal_is_shown_whole_without_the_line_table() {
+        let big: String = (0..3000).map(|i| format!("# line {i}\n")).collect();
+        let d = line_diff(&big, &format!("{big}x = 1\n"));
+        assert_eq!(d.len(), 3000 + 3001);
+        assert!(d[..3000].iter().all(|l| l.op == "removed"));
+        assert!(d[3000..].iter().all(|l| l.op == "added"));
+    }
 }
