@@ -70,27 +70,52 @@ pub struct ModelId {
 /// 2. beside an installed binary: `<exe dir>/models`, then
 ///    `<exe dir>/../share/countersign/models` (a folder holding the detector);
 /// 3. `assets/models` of the source tree this crate was built from (where
-///    scripts/setup.sh puts them; what `cargo run` and the tests use).
+///    scripts/setup.sh puts them; what `cargo run` and the tests use), if
+///    it holds the detector;
+/// 4. `assets/models` in the current directory or the nearest parent that
+///    has one holding the detector: a build reused from another checkout
+///    (CI clones beside the same target dir) bakes in a source tree that
+///    may be gone, while the tests run inside this checkout;
+/// 5. else the source tree of 3, for the error to name.
 ///
 /// A missing folder is not decided here: loading says which file is missing.
 pub fn default_models_dir() -> PathBuf {
     models_dir_from(
         std::env::var_os("COUNTERSIGN_MODELS").map(PathBuf::from),
         std::env::current_exe().ok(),
+        std::env::current_dir().ok(),
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/models"),
     )
 }
 
-fn models_dir_from(env: Option<PathBuf>, exe: Option<PathBuf>, source_tree: PathBuf) -> PathBuf {
+fn models_dir_from(
+    env: Option<PathBuf>,
+    exe: Option<PathBuf>,
+    cwd: Option<PathBuf>,
+    source_tree: PathBuf,
+) -> PathBuf {
     if let Some(d) = env.filter(|d| !d.as_os_str().is_empty()) {
         return d;
     }
+    let holds = |d: &Path| d.join(DETECTOR_FILE).is_file();
     if let Some(bin) = exe.as_deref().and_then(Path::parent) {
         for d in [bin.join("models"), bin.join("../share/countersign/models")] {
-            if d.join(DETECTOR_FILE).is_file() {
+            if holds(&d) {
                 return d;
             }
         }
+    }
+    if holds(&source_tree) {
+        return source_tree;
+    }
+    if let Some(found) = cwd
+        .as_deref()
+        .into_iter()
+        .flat_map(Path::ancestors)
+        .map(|a| a.join("assets/models"))
+        .find(|d| holds(d))
+    {
+        return found;
     }
     source_tree
 }
@@ -460,27 +485,55 @@ mod dir_tests {
         let src = PathBuf::from("/src/assets/models");
         let env = Some(PathBuf::from("/opt/models"));
         assert_eq!(
-            models_dir_from(env, exe.clone(), src.clone()),
+            models_dir_from(env, exe.clone(), None, src.clone()),
             PathBuf::from("/opt/models")
         );
         // An empty variable counts as unset.
         assert_eq!(
-            models_dir_from(Some(PathBuf::new()), exe.clone(), src.clone()),
+            models_dir_from(Some(PathBuf::new()), exe.clone(), None, src.clone()),
             src
         );
         // Nothing installed beside the binary: the source tree.
-        assert_eq!(models_dir_from(None, exe.clone(), src.clone()), src);
+        assert_eq!(models_dir_from(None, exe.clone(), None, src.clone()), src);
         // An installed layout: <prefix>/bin and <prefix>/share/countersign/models.
         let share = tmp.path().join("share/countersign/models");
         std::fs::create_dir_all(&share).unwrap();
         std::fs::write(share.join(DETECTOR_FILE), b"x").unwrap();
         assert_eq!(
-            models_dir_from(None, exe.clone(), src.clone()),
+            models_dir_from(None, exe.clone(), None, src.clone()),
             bin.join("../share/countersign/models")
         );
         // A models folder right beside the binary wins over share/.
         std::fs::create_dir_all(bin.join("models")).unwrap();
         std::fs::write(bin.join("models").join(DETECTOR_FILE), b"x").unwrap();
-        assert_eq!(models_dir_from(None, exe, src), bin.join("models"));
+        assert_eq!(models_dir_from(None, exe, None, src), bin.join("models"));
+    }
+
+    /// A build reused from another checkout names a source tree that is gone
+    /// (the CI clone): the checkout the process runs in is searched upwards.
+    #[test]
+    fn a_gone_source_tree_falls_back_to_the_checkout_around_the_current_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let checkout = tmp.path().join("checkout");
+        let models = checkout.join("assets/models");
+        std::fs::create_dir_all(&models).unwrap();
+        std::fs::write(models.join(DETECTOR_FILE), b"x").unwrap();
+        let cwd = checkout.join("crates/matcher");
+        std::fs::create_dir_all(&cwd).unwrap();
+        let gone = tmp.path().join("gone/assets/models");
+        assert_eq!(
+            models_dir_from(None, None, Some(cwd.clone()), gone.clone()),
+            models
+        );
+        // A source tree that holds the models still comes first.
+        let other = tmp.path().join("other/assets/models");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(other.join(DETECTOR_FILE), b"x").unwrap();
+        assert_eq!(models_dir_from(None, None, Some(cwd), other.clone()), other);
+        // Nowhere: the source tree, for the error to name.
+        assert_eq!(
+            models_dir_from(None, None, Some(tmp.path().to_path_buf()), gone.clone()),
+            gone
+        );
     }
 }
