@@ -6,49 +6,8 @@ use super::*;
 #[test]
 fn relying_app_through_failure_override_and_expiry() {
     let tmp = tempfile::tempdir().unwrap();
-    let k = Kiosk {
-        data: tmp.path().join("kiosk"),
-    };
-    let o = k.cs(&["init", "--demo"], None);
-    assert!(o.status.success(), "{}", text(&o));
-    let o = k.admin(
-        &[
-            "client",
-            "add",
-            "payments-app",
-            "--name",
-            "Payments",
-            "--scope",
-            "payments.approve",
-        ],
-        Some(APP_SECRET),
-        -1,
-    );
-    assert!(o.status.success(), "{}", text(&o));
-
-    let port_file = tmp.path().join("port");
-    let child = Command::new(countersign())
-        .arg("--data-dir")
-        .arg(&k.data)
-        .arg("--state-dir")
-        .arg(k.data.parent().unwrap().join("state"))
-        .args(["api", "serve", "--port", "0", "--port-file"])
-        .arg(&port_file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Server(child);
-    let start = Instant::now();
-    while !port_file.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "API did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let port = std::fs::read_to_string(&port_file).unwrap();
-    let api = format!("https://127.0.0.1:{}", port.trim());
+    let k = Kiosk::demo_with_payments_app(tmp.path());
+    let (_server, api) = serve(&k, tmp.path());
     let state = tmp.path().join("app");
 
     // No assertion: refused.
@@ -212,51 +171,8 @@ fn relying_app_through_failure_override_and_expiry() {
 #[test]
 fn revoked_override_is_refused_by_the_relying_app() {
     let tmp = tempfile::tempdir().unwrap();
-    let k = Kiosk {
-        data: tmp.path().join("kiosk"),
-    };
-    assert!(k.cs(&["init", "--demo"], None).status.success());
-    assert!(k
-        .admin(
-            &[
-                "client",
-                "add",
-                "payments-app",
-                "--name",
-                "Payments",
-                "--scope",
-                "payments.approve"
-            ],
-            Some(APP_SECRET),
-            -1,
-        )
-        .status
-        .success());
-    let port_file = tmp.path().join("port");
-    let child = Command::new(countersign())
-        .arg("--data-dir")
-        .arg(&k.data)
-        .arg("--state-dir")
-        .arg(k.data.parent().unwrap().join("state"))
-        .args(["api", "serve", "--port", "0", "--port-file"])
-        .arg(&port_file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Server(child);
-    let start = Instant::now();
-    while !port_file.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "API did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let api = format!(
-        "https://127.0.0.1:{}",
-        std::fs::read_to_string(&port_file).unwrap().trim()
-    );
+    let k = Kiosk::demo_with_payments_app(tmp.path());
+    let (_server, api) = serve(&k, tmp.path());
     let state = tmp.path().join("app");
     let (_, out) = app(&api, &state, &["request"]);
     let id = out.trim().rsplit(' ').next().unwrap().to_string();

@@ -47,6 +47,31 @@ struct Kiosk {
 }
 
 impl Kiosk {
+    /// A demo kiosk at `root/kiosk` with the payments app registered (its
+    /// pin written beside the state dir).
+    fn demo_with_payments_app(root: &Path) -> Kiosk {
+        let k = Kiosk {
+            data: root.join("kiosk"),
+        };
+        let o = k.cs(&["init", "--demo"], None);
+        assert!(o.status.success(), "{}", text(&o));
+        let o = k.admin(
+            &[
+                "client",
+                "add",
+                "payments-app",
+                "--name",
+                "Payments",
+                "--scope",
+                "payments.approve",
+            ],
+            Some(APP_SECRET),
+            -1,
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        k
+    }
+
     fn cs(&self, args: &[&str], secret: Option<&str>) -> Output {
         let mut c = Command::new(countersign());
         c.arg("--data-dir")

@@ -16,6 +16,7 @@ fn a_stand_in_on_the_kiosk_port_gets_no_secret_and_no_payment() {
         data: tmp.path().join("kiosk"),
     };
     assert!(k.cs(&["init", "--demo"], None).status.success());
+    // Registering prints the pin and writes it.
     let o = k.admin(
         &[
             "client",
@@ -30,7 +31,6 @@ fn a_stand_in_on_the_kiosk_port_gets_no_secret_and_no_payment() {
         -1,
     );
     assert!(o.status.success(), "{}", text(&o));
-    // Registering printed and wrote the pin.
     let pin: serde_json::Value = serde_json::from_slice(&std::fs::read(k.pin()).unwrap()).unwrap();
     let issuer = pin["issuer"].as_str().unwrap().to_string();
     for field in ["issuer", "key_thumbprint", "tls_cert_sha256"] {
@@ -128,32 +128,9 @@ fn a_stand_in_on_the_kiosk_port_gets_no_secret_and_no_payment() {
 #[test]
 fn a_served_key_that_is_not_the_pinned_one_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let k = Kiosk {
-        data: tmp.path().join("kiosk"),
-    };
-    assert!(k.cs(&["init", "--demo"], None).status.success());
-    let add = |k: &Kiosk| {
-        k.admin(
-            &[
-                "client",
-                "add",
-                "payments-app",
-                "--name",
-                "Payments",
-                "--scope",
-                "payments.approve",
-            ],
-            Some(APP_SECRET),
-            -1,
-        )
-    };
-    assert!(add(&k).status.success());
+    let k = Kiosk::demo_with_payments_app(tmp.path());
     let other_root = tmp.path().join("other");
-    let other = Kiosk {
-        data: other_root.join("kiosk"),
-    };
-    assert!(other.cs(&["init", "--demo"], None).status.success());
-    assert!(add(&other).status.success());
+    let other = Kiosk::demo_with_payments_app(&other_root);
     std::fs::copy(k.data.join("api-tls.pem"), other.data.join("api-tls.pem")).unwrap();
     let (_server, api) = serve(&other, &other_root);
     let state = tmp.path().join("app");
