@@ -12,12 +12,6 @@ use countersign_engine::ConsoleRole;
 /// presence means the data directory has been initialised.
 pub const KIOSK_KEY: &str = "keys/kiosk.pub";
 
-/// Basic facts for the start screen.
-#[tauri::command]
-pub fn app_info(config: tauri::State<'_, Config>) -> Result<AppInfo, IpcError> {
-    app_info_for(&config)
-}
-
 pub fn app_info_for(config: &Config) -> Result<AppInfo, IpcError> {
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -28,205 +22,98 @@ pub fn app_info_for(config: &Config) -> Result<AppInfo, IpcError> {
     })
 }
 
-// Domain commands: one line each over `service` (which holds the engine).
-// `async` runs them off the main thread, so a long ledger query or verify
-// never freezes the window.
+mod client_ts;
 
-pub mod admin;
-pub mod samples;
+pub use client_ts::{client_ts, CLIENT_PATH};
 
+// The app state a command may take, by the short names table.rs uses.
 type St<'a> = tauri::State<'a, Shared>;
 type Cap<'a> = tauri::State<'a, crate::capture::Capture>;
-
-#[tauri::command(async)]
-pub fn list_people(st: St<'_>) -> Result<Vec<ipc::Person>, IpcError> {
-    service::list_people(&st)
-}
-
-#[tauri::command(async)]
-pub fn kiosk_health(st: St<'_>) -> Result<ipc::KioskHealth, IpcError> {
-    service::kiosk_health(&st)
-}
-
-#[tauri::command(async)]
-pub fn policy_view(st: St<'_>) -> Result<ipc::PolicyView, IpcError> {
-    service::policy_view(&st)
-}
-
-#[tauri::command(async)]
-pub fn demo_credentials(st: St<'_>) -> Result<Vec<ipc::DemoCredential>, IpcError> {
-    service::demo_credentials(&st)
-}
-
-#[tauri::command(async)]
-pub fn start_stepup(
-    st: St<'_>,
-    request: ipc::StartStepupRequest,
-) -> Result<ipc::StepupView, IpcError> {
-    service::start_stepup(&st, request)
-}
-
-#[tauri::command(async)]
-pub fn stepup_status(st: St<'_>, session_id: String) -> Result<ipc::StepupView, IpcError> {
-    service::stepup_status(&st, &session_id)
-}
-
-#[tauri::command(async)]
-pub fn identify(
-    st: St<'_>,
-    session_id: String,
-    operator: String,
-) -> Result<ipc::StepupView, IpcError> {
-    service::identify(&st, &session_id, &operator)
-}
-
-#[tauri::command(async)]
-pub fn verify_me(
-    st: St<'_>,
-    cap: Cap<'_>,
-    session_id: String,
-) -> Result<ipc::StepupView, IpcError> {
-    service::verify_me(&st, &cap, &session_id)
-}
-
-#[tauri::command(async)]
-pub fn capture_status(cap: Cap<'_>) -> Result<ipc::CaptureStatus, IpcError> {
-    cap.status()
-}
-
-#[tauri::command(async)]
-pub fn set_replay_scene(cap: Cap<'_>, scene: String) -> Result<ipc::CaptureStatus, IpcError> {
-    cap.set_scene(&scene)
-}
-
-#[tauri::command(async)]
-pub fn open_requests(st: St<'_>) -> Result<Vec<ipc::OpenRequestView>, IpcError> {
-    service::open_requests(&st)
-}
-
-#[tauri::command(async)]
-pub fn take_request(st: St<'_>, request_id: String) -> Result<ipc::StepupView, IpcError> {
-    service::take_request(&st, &request_id)
-}
-
-#[tauri::command(async)]
-pub fn enroll_face(
-    st: St<'_>,
-    cap: Cap<'_>,
-    request: ipc::EnrollRequest,
-) -> Result<ipc::EnrollResult, IpcError> {
-    service::enroll_face(&st, &cap, request)
-}
-
-#[tauri::command(async)]
-pub fn preview_frame(cap: Cap<'_>) -> Result<ipc::PreviewFrame, IpcError> {
-    cap.preview()
-}
-
-#[tauri::command(async)]
-pub fn cancel_stepup(
-    st: St<'_>,
-    session_id: String,
-    reason: String,
-) -> Result<ipc::StepupView, IpcError> {
-    service::cancel_stepup(&st, &session_id, &reason)
-}
-
-#[tauri::command(async)]
-pub fn supervisor_login(
-    st: St<'_>,
-    login: ipc::SupervisorLogin,
-) -> Result<ipc::StepupView, IpcError> {
-    service::supervisor_login(&st, login)
-}
-
-#[tauri::command(async)]
-pub fn grant_override(st: St<'_>, grant: ipc::GrantInput) -> Result<ipc::OverrideView, IpcError> {
-    service::grant_override(&st, grant)
-}
-
-#[tauri::command(async)]
-pub fn list_overrides(
-    st: St<'_>,
-    query: ipc::OverrideQuery,
-) -> Result<Vec<ipc::OverrideView>, IpcError> {
-    service::list_overrides(&st, query)
-}
-
-#[tauri::command(async)]
-pub fn revoke_override(
-    st: St<'_>,
-    revoke: ipc::RevokeInput,
-) -> Result<ipc::OverrideView, IpcError> {
-    service::revoke_override(&st, revoke)
-}
-
-#[tauri::command(async)]
-pub fn review_override(
-    st: St<'_>,
-    review: ipc::ReviewSubmission,
-) -> Result<ipc::OverrideView, IpcError> {
-    service::review_override(&st, review)
-}
-
-#[tauri::command(async)]
-pub fn query_events(st: St<'_>, query: ipc::EventQuery) -> Result<ipc::EventPage, IpcError> {
-    service::query_events(&st, query)
-}
-
-#[tauri::command(async)]
-pub fn verify_ledger(st: St<'_>) -> Result<ipc::VerifyStatus, IpcError> {
-    service::verify_ledger(&st)
-}
-
-#[tauri::command(async)]
-pub fn export_events(
-    st: St<'_>,
-    request: ipc::ExportRequest,
-) -> Result<ipc::ExportResult, IpcError> {
-    service::export_events(&st, request)
-}
-
 type Fp<'a> = tauri::State<'a, crate::finger::Fingers>;
+type SyncW<'a> = tauri::State<'a, service::SyncWorker>;
+type Fleet<'a> = tauri::State<'a, service::FleetState>;
+type Cfg<'a> = tauri::State<'a, Config>;
 
-#[tauri::command(async)]
-pub fn finger_status(st: St<'_>, fp: Fp<'_>) -> Result<ipc::FingerStatus, IpcError> {
-    service::finger_status(&st, &fp)
+/// One IPC command as the TypeScript client sees it (from table.rs).
+#[derive(Debug, Clone)]
+pub struct Signature {
+    pub name: &'static str,
+    /// The doc comment's lines.
+    pub docs: Vec<&'static str>,
+    /// Each IPC argument: its Rust name and its Rust type (for ts-rs).
+    pub args: Vec<(&'static str, TsType)>,
+    pub ret: TsType,
 }
 
-#[tauri::command(async)]
-pub fn set_finger_scene(
-    st: St<'_>,
-    fp: Fp<'_>,
-    scene: String,
-) -> Result<ipc::FingerStatus, IpcError> {
-    service::set_finger_scene(&st, &fp, &scene)
+/// A Rust type's TypeScript name and the bindings it needs imported.
+#[derive(Debug, Clone)]
+pub struct TsType {
+    pub ts: String,
+    /// (type name, file under ui/src/lib/bindings/)
+    pub imports: Vec<(String, String)>,
 }
 
-#[tauri::command(async)]
-pub fn finger_progress(fp: Fp<'_>) -> Result<ipc::FingerProgress, IpcError> {
-    fp.progress()
+impl TsType {
+    fn of<T: ts_rs::TS + 'static + ?Sized>() -> TsType {
+        let cfg = client_ts::ts_config();
+        let mut imports = Vec::new();
+        if let Some(path) = T::output_path() {
+            imports.push((T::ident(&cfg), path.display().to_string()));
+        }
+        // `Vec<T>` / `Option<T>`: the types inside.
+        struct Generics<'a>(&'a ts_rs::Config, &'a mut Vec<(String, String)>);
+        impl ts_rs::TypeVisitor for Generics<'_> {
+            fn visit<U: ts_rs::TS + 'static + ?Sized>(&mut self) {
+                if let Some(path) = U::output_path() {
+                    self.1.push((U::ident(self.0), path.display().to_string()));
+                }
+            }
+        }
+        T::visit_generics(&mut Generics(&cfg, &mut imports));
+        TsType {
+            ts: T::name(&cfg),
+            imports,
+        }
+    }
 }
 
-#[tauri::command(async)]
-pub fn verify_finger(
-    st: St<'_>,
-    fp: Fp<'_>,
-    session_id: String,
-) -> Result<ipc::StepupView, IpcError> {
-    service::verify_finger(&st, &fp, &session_id)
+/// Declares every command (see table.rs): the functions, the name list,
+/// the handler and the signatures the TypeScript client is made from.
+macro_rules! commands {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident [$($s:ident : $sty:ident),*] ($($a:ident : $aty:ty),*) -> $ret:ty => $body:expr;
+    )*) => {
+        $(
+            $(#[doc = $doc])*
+            #[tauri::command(async)]
+            pub fn $name($($s: $sty<'_>,)* $($a: $aty),*) -> Result<$ret, IpcError> {
+                $body
+            }
+        )*
+
+        /// Every command the webview may call, in table.rs's order.
+        pub const COMMANDS: &[&str] = &[$(stringify!($name)),*];
+
+        /// The invoke handler over every command (the app and the test bridge).
+        pub fn handler<R: tauri::Runtime>(
+        ) -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$($name),*]
+        }
+
+        /// Each command's IPC signature, for the TypeScript client.
+        pub fn signatures() -> Vec<Signature> {
+            vec![$(Signature {
+                name: stringify!($name),
+                docs: vec![$($doc),*],
+                args: vec![$((stringify!($a), TsType::of::<$aty>())),*],
+                ret: TsType::of::<$ret>(),
+            }),*]
+        }
+    };
 }
 
-#[tauri::command(async)]
-pub fn enroll_finger(
-    st: St<'_>,
-    fp: Fp<'_>,
-    request: ipc::FingerEnrollRequest,
-) -> Result<ipc::FingerEnrollResult, IpcError> {
-    service::enroll_finger(&st, &fp, request)
-}
-
-include!("command_names.rs");
+include!("commands/table.rs");
 
 fn is_initialized(data_dir: &Path) -> Result<bool, IpcError> {
     let key = data_dir.join(KIOSK_KEY);
@@ -238,49 +125,6 @@ fn is_initialized(data_dir: &Path) -> Result<bool, IpcError> {
             format!("cannot read {}: {e}", key.display()),
         )),
     }
-}
-
-// Evidence sync (Admin) and the fleet view (Reviewer): service/sync.rs and
-// service/fleet.rs.
-
-type Sync<'a> = tauri::State<'a, service::SyncWorker>;
-type Fleet<'a> = tauri::State<'a, service::FleetState>;
-
-#[tauri::command(async)]
-pub fn sync_status(st: St<'_>, w: Sync<'_>) -> Result<ipc::SyncStatusView, IpcError> {
-    service::sync_status(&st, &w)
-}
-
-#[tauri::command(async)]
-pub fn fleet_overview(st: St<'_>, f: Fleet<'_>) -> Result<ipc::FleetOverview, IpcError> {
-    st.require(ConsoleRole::Reviewer, "fleet_overview")?;
-    service::fleet_overview(&f)
-}
-
-#[tauri::command(async)]
-pub fn fleet_open(st: St<'_>, f: Fleet<'_>) -> Result<ipc::FleetOverview, IpcError> {
-    st.require(ConsoleRole::Reviewer, "fleet_open")?;
-    service::fleet_open(&f)
-}
-
-#[tauri::command(async)]
-pub fn fleet_events(
-    st: St<'_>,
-    f: Fleet<'_>,
-    query: ipc::FleetQuery,
-) -> Result<ipc::FleetEventPage, IpcError> {
-    st.require(ConsoleRole::Reviewer, "fleet_events")?;
-    service::fleet_events(&f, query)
-}
-
-#[tauri::command(async)]
-pub fn fleet_export(
-    st: St<'_>,
-    f: Fleet<'_>,
-    request: ipc::FleetExportRequest,
-) -> Result<ipc::ExportResult, IpcError> {
-    st.require(ConsoleRole::Reviewer, "fleet_export")?;
-    service::fleet_export(&f, request)
 }
 
 #[cfg(test)]
@@ -351,13 +195,14 @@ mod tests {
 }
 
 #[cfg(test)]
-mod command_list_tests {
+mod table_tests {
     use super::COMMANDS;
 
-    /// The capability must grant exactly the commands build.rs makes
-    /// permissions for (both take them from command_names.rs).
+    /// The capability grants exactly the table's commands, in its order
+    /// (build.rs writes it from table.rs; this fails if it was edited by
+    /// hand or build.rs stopped reading the table).
     #[test]
-    fn build_rs_and_capability_list_every_command() {
+    fn the_capability_grants_every_command_of_the_table() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let build = std::fs::read_to_string(root.join("build.rs")).unwrap();
         let cap = std::fs::read_to_string(root.join("capabilities/default.json")).unwrap();
@@ -374,8 +219,24 @@ mod command_list_tests {
             .collect();
         assert_eq!(perms, expected);
         assert!(
-            build.contains("include!(\"src/command_names.rs\")"),
-            "build.rs must take its list from src/command_names.rs"
+            build.contains("include!(\"src/commands/table.rs\")"),
+            "build.rs must take its list from src/commands/table.rs"
         );
+    }
+
+    /// Names are unique and snake case (they become permission ids and TS
+    /// method names).
+    #[test]
+    fn command_names_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for c in COMMANDS {
+            assert!(seen.insert(c), "{c} is declared twice");
+            assert!(
+                c.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '_' || ch.is_ascii_digit()),
+                "{c}"
+            );
+        }
+        assert_eq!(super::signatures().len(), COMMANDS.len());
     }
 }
