@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, then runs every check and test:
-#   UI    svelte-check, eslint, vitest, production build, browser tests
+#   UI    svelte-check, eslint, vitest, production build, browser tests (against
+#         the real service through src-tauri/examples/ipc_bridge.rs)
 #   Rust  rustfmt, clippy (warnings are errors), cargo test (whole workspace)
 #   e2e   the real window under Xvfb (tests/e2e/window-smoke.sh) and the
 #         operator / supervisor / reviewer journeys driven through
@@ -29,7 +30,11 @@ npm test
 # Before any cargo command: the app crate embeds ui/dist.
 section "ui: production build"
 npm run build
-section "ui: browser tests (playwright-core + chromium, axe-core)"
+# The browser journeys run against the real service: the test bridge
+# (src-tauri/examples/ipc_bridge.rs) and the CLI that makes its demo data dir.
+section "ui: the browser tests' bridge to the real service (cargo build)"
+(cd "$REPO" && cargo build --workspace --example ipc_bridge --bin countersign --locked)
+section "ui: browser tests (playwright-core + chromium, axe-core, the real service)"
 npm run test:browser
 
 cd "$REPO"

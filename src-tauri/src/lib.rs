@@ -50,65 +50,78 @@ pub fn run() -> i32 {
 fn build_and_run(config: Config) -> tauri::Result<()> {
     let kiosk = config.kiosk;
     let data_dir = config.data_dir.clone();
-    tauri::Builder::default()
-        .manage(service::Shared::new(config.data_dir.clone()).kiosk_mode(config.kiosk))
-        .manage(capture::Capture::from_env(&config.data_dir, |k| {
-            std::env::var(k).ok()
-        }))
-        .manage(finger::Fingers::from_env(&config.data_dir, |k| {
-            std::env::var(k).ok()
-        }))
-        .manage(service::FleetState::from_env(&config.data_dir, |k| {
-            std::env::var(k).ok()
-        }))
+    let shared = service::Shared::new(config.data_dir.clone()).kiosk_mode(config.kiosk);
+    with_app_state(tauri::Builder::default(), shared, config, |k| {
+        std::env::var(k).ok()
+    })
+    .setup(move |app| {
+        spawn_expiry_timer(app.handle().clone());
+        spawn_request_watcher(app.handle().clone());
+        tauri::Manager::manage(app, start_sync(app.handle().clone(), data_dir.clone()));
+        let mut window = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::default())
+            .title(WINDOW_TITLE)
+            .inner_size(1024.0, 768.0)
+            .min_inner_size(480.0, 360.0);
+        if kiosk {
+            window = window
+                .fullscreen(true)
+                .decorations(false)
+                .always_on_top(true)
+                .resizable(false)
+                .maximizable(false)
+                .minimizable(false)
+                // Only hides the close button; closing is refused below.
+                .closable(false);
+        }
+        window.build()?;
+        Ok(())
+    })
+    .on_window_event(move |_window, event| {
+        if let WindowEvent::CloseRequested { api, .. } = event {
+            if kiosk {
+                api.prevent_close();
+            }
+        }
+    })
+    .build(tauri::generate_context!())?
+    .run(|app, event| {
+        if let tauri::RunEvent::Exit = event {
+            // Let the uploader finish (or drop) its pass before exiting.
+            use tauri::Manager;
+            if let Some(w) = app.try_state::<service::SyncWorker>() {
+                w.stop();
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The app's state and every command on `builder`: the window's (with
+/// `tauri::Builder::default()`) and the UI tests' bridge to the real
+/// service (examples/ipc_bridge.rs, over Tauri's mock runtime). `env` is
+/// where the capture, the reader and the fleet view read their settings.
+pub fn with_app_state<R: tauri::Runtime>(
+    builder: tauri::Builder<R>,
+    shared: service::Shared,
+    config: Config,
+    env: impl Fn(&str) -> Option<String>,
+) -> tauri::Builder<R> {
+    builder
+        .manage(shared)
+        .manage(capture::Capture::from_env(&config.data_dir, &env))
+        .manage(finger::Fingers::from_env(&config.data_dir, &env))
+        .manage(service::FleetState::from_env(&config.data_dir, &env))
         .manage(config)
         .invoke_handler(commands::handler())
-        .setup(move |app| {
-            spawn_expiry_timer(app.handle().clone());
-            spawn_request_watcher(app.handle().clone());
-            tauri::Manager::manage(app, start_sync(app.handle().clone(), data_dir.clone()));
-            let mut window = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::default())
-                .title(WINDOW_TITLE)
-                .inner_size(1024.0, 768.0)
-                .min_inner_size(480.0, 360.0);
-            if kiosk {
-                window = window
-                    .fullscreen(true)
-                    .decorations(false)
-                    .always_on_top(true)
-                    .resizable(false)
-                    .maximizable(false)
-                    .minimizable(false)
-                    // Only hides the close button; closing is refused below.
-                    .closable(false);
-            }
-            window.build()?;
-            Ok(())
-        })
-        .on_window_event(move |_window, event| {
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                if kiosk {
-                    api.prevent_close();
-                }
-            }
-        })
-        .build(tauri::generate_context!())?
-        .run(|app, event| {
-            if let tauri::RunEvent::Exit = event {
-                // Let the uploader finish (or drop) its pass before exiting.
-                use tauri::Manager;
-                if let Some(w) = app.try_state::<service::SyncWorker>() {
-                    w.stop();
-                }
-            }
-        });
-    Ok(())
 }
 
 /// The background evidence uploader (service/sync.rs): runs while the app
 /// does when `<data dir>/sync.toml` exists, so a kiosk that was offline
 /// catches up by itself.
-fn start_sync(app: tauri::AppHandle, data_dir: std::path::PathBuf) -> service::SyncWorker {
+pub fn start_sync<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    data_dir: std::path::PathBuf,
+) -> service::SyncWorker {
     use tauri::Manager;
     service::SyncWorker::start(
         data_dir,

@@ -55,7 +55,7 @@ describe('admin: capture device and enrollment', () => {
 
 describe('start screen', () => {
   it('says what is missing when the data dir is not initialised', async () => {
-    const { page, errors } = await h.open('mockUninitialised=1');
+    const { page, errors } = await h.open('', { uninitialised: true });
     await page.getByRole('heading', { level: 1, name: 'Countersign' }).waitFor();
     expect(await page.getByTestId('data-dir').textContent()).toContain('Not initialised');
     expect(await page.getByRole('navigation').count()).toBe(0);

@@ -1,11 +1,20 @@
 // Browser tests: the production build (ui/dist) served by a tiny static
 // server, driven by playwright-core in Debian's chromium (/usr/bin/chromium,
-// installed by scripts/setup.sh; nothing is downloaded). Outside Tauri the
-// app picks the in-memory mock backend (services/mock.ts), so IPC is mocked
-// without touching the bundle; `?mockEvents=N` seeds the log.
+// installed by scripts/setup.sh; nothing is downloaded).
+//
+// The journeys run against the real Rust service: the test bridge
+// (src-tauri/examples/ipc_bridge.rs: the app's own commands and capability
+// on Tauri's mock runtime, over a fresh copy of a real `init --demo` data
+// dir for every page) answers `/__bridge/ipc/<command>`, and the page's
+// `window.__TAURI_INTERNALS__.invoke` is pointed at it, so the UI takes
+// its Tauri path (`tauriBackend`) and every rule and code is the engine's.
+// A page opened with `{ fixture: true }` gets the in-memory fixture backend
+// instead (services/mock*.ts), for states the bridge cannot make (a huge
+// seeded log, a sync server's alerts); `?mockEvents=N` seeds its log.
 
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -38,13 +47,26 @@ const TYPES: Record<string, string> = {
 };
 
 /** Serves ui/dist on 127.0.0.1 (a free port); unknown paths get index.html. */
-export async function serveDist(): Promise<{ url: string; close: () => Promise<void> }> {
+export async function serveDist(bridge?: string): Promise<{ url: string; close: () => Promise<void> }> {
   try {
     await stat(join(DIST, 'index.html'));
   } catch {
     throw new Error(`${DIST}/index.html is missing: run \`npm run build\` first`);
   }
   const server: Server = createServer((req, res) => {
+    if (bridge && req.url?.startsWith('/__bridge/')) {
+      // Same origin for the page: forwarded to the bridge as is.
+      const fwd = httpRequest(bridge + req.url.slice('/__bridge'.length), { method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      fwd.on('error', (e) => {
+        res.writeHead(502);
+        res.end(String(e));
+      });
+      req.pipe(fwd);
+      return;
+    }
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const file = normalize(join(DIST, path === '/' ? 'index.html' : path));
     const safe = file.startsWith(DIST) ? file : join(DIST, 'index.html');
@@ -76,28 +98,120 @@ export async function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
 }
 
-/** One server and one browser for a test file. */
+const REPO = resolve(UI_DIR, '..');
+const TARGET = process.env.CARGO_TARGET_DIR ?? join(REPO, 'target');
+/** The test bridge and the CLI it makes its demo data dir with (built by scripts/test.sh). */
+export const BRIDGE = process.env.COUNTERSIGN_IPC_BRIDGE ?? join(TARGET, 'debug/examples/ipc_bridge');
+export const CLI = process.env.COUNTERSIGN_CLI ?? join(TARGET, 'debug/countersign');
+
+/** Starts the bridge (it prints its address once its demo template exists). */
+async function startBridge(): Promise<{ url: string; child: ChildProcess }> {
+  for (const f of [BRIDGE, CLI]) {
+    try {
+      await stat(f);
+    } catch {
+      throw new Error(`${f} is missing: run \`cargo build --workspace --example ipc_bridge --bin countersign\``);
+    }
+  }
+  const child = spawn(BRIDGE, ['--cli', CLI, '--faces', join(REPO, 'assets/demo/faces')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((ok, fail) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening (http:\/\/\S+)/.exec(out);
+      if (m?.[1]) ok(m[1]);
+    });
+    child.on('exit', (code) => fail(new Error(`ipc_bridge exited (${code}) before listening`)));
+  });
+  return { url, child };
+}
+
+async function post(url: string, body: unknown = {}): Promise<unknown> {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await r.text();
+  const value: unknown = text ? JSON.parse(text) : null;
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${text}`);
+  return value;
+}
+
+/** What the page runs first: Tauri's IPC entry point, answered by the bridge. */
+const TAURI_SHIM = `
+  globalThis.isTauri = true;
+  window.__TAURI_INTERNALS__ = {
+    metadata: { currentWindow: { label: 'main' }, currentWebview: { windowLabel: 'main', label: 'main' } },
+    transformCallback: () => 0,
+    async invoke(cmd, args) {
+      const r = await fetch('/__bridge/ipc/' + cmd, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(args ?? {}),
+      });
+      const answer = await r.json();
+      if (!answer.ok) throw answer.error;
+      return answer.value;
+    },
+  };
+`;
+
+export interface OpenOptions {
+  /** Installs Playwright's fake clock (at the real time); move it with `h.advance`. */
+  clock?: boolean;
+  /** The in-memory fixture backend instead of the real service. */
+  fixture?: boolean;
+  /** The real service with its camera unplugged (no replay scenes). */
+  unplugged?: boolean;
+  /** The real service over an empty data dir (`countersign init` not run). */
+  uninitialised?: boolean;
+}
+
+/** One server, one bridge and one browser for a test file. */
 export function harness() {
   let server: Awaited<ReturnType<typeof serveDist>> | null = null;
   let browser: Browser | null = null;
+  let bridge: Awaited<ReturnType<typeof startBridge>> | null = null;
   const contexts: BrowserContext[] = [];
-  return {
+  const h = {
     async start() {
-      server = await serveDist();
+      bridge = await startBridge();
+      server = await serveDist(bridge.url);
       browser = await launch();
     },
     async stop() {
       for (const c of contexts.splice(0)) await c.close().catch(() => {});
       await browser?.close();
       await server?.close();
+      bridge?.child.stdin?.end();
+    },
+    /** Calls a command of the real service directly (setting up a case). */
+    async call<T>(command: string, args: Record<string, unknown> = {}): Promise<T> {
+      if (!bridge) throw new Error('harness not started');
+      const answer = (await post(`${bridge.url}/ipc/${command}`, args)) as { ok: boolean; value?: T; error?: unknown };
+      if (!answer.ok) throw new Error(`${command}: ${JSON.stringify(answer.error)}`);
+      return answer.value as T;
+    },
+    /** A demo person's factors now (the real TOTP code, from `demo_credentials`). */
+    async factors(id: string): Promise<{ secret: string; otp: string }> {
+      const all = await h.call<{ id: string; secret: string; otp: string }[]>('demo_credentials');
+      const one = all.find((c) => c.id === id);
+      if (!one) throw new Error(`no demo credentials for ${id}`);
+      return one;
+    },
+    /** Moves the page's fake clock and the engine's clock forward together. */
+    async advance(page: Page, time: string) {
+      const [m = 0, s = 0] = time.split(':').map(Number);
+      await post(`${bridge!.url}/clock/advance`, { ms: (m * 60 + s) * 1000 });
+      await page.clock.fastForward(time);
     },
     /**
-     * A fresh page (its own context, so its own mock backend) with the app
-     * loaded. `clock` installs Playwright's fake clock first (countdowns,
-     * expiry). Page errors and console errors are collected in `errors`.
+     * A fresh page (its own context and its own fresh demo data dir behind
+     * the bridge) with the app loaded. `clock` installs Playwright's fake
+     * clock first (countdowns, expiry). Page errors and console errors are
+     * collected in `errors`.
      */
-    async open(query = '', opts: { clock?: boolean } = {}): Promise<{ page: Page; errors: string[] }> {
-      if (!browser || !server) throw new Error('harness not started');
+    async open(query = '', opts: OpenOptions = {}): Promise<{ page: Page; errors: string[] }> {
+      if (!browser || !server || !bridge) throw new Error('harness not started');
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
       contexts.push(context);
       const page = await context.newPage();
@@ -106,11 +220,18 @@ export function harness() {
       page.on('console', (m) => {
         if (m.type() === 'error') errors.push(`console: ${m.text()}`);
       });
-      if (opts.clock) await page.clock.install({ time: new Date('2026-03-02T09:00:00Z') });
+      if (opts.fixture) {
+        if (opts.clock) await page.clock.install({ time: new Date('2026-03-02T09:00:00Z') });
+      } else {
+        await post(`${bridge.url}/reset`, { unplugged: opts.unplugged ?? false, uninitialised: opts.uninitialised ?? false });
+        await page.addInitScript(TAURI_SHIM);
+        if (opts.clock) await page.clock.install();
+      }
       await page.goto(server.url + (query ? `?${query}` : ''));
       return { page, errors };
     },
   };
+  return h;
 }
 
 /** Clicks a top-level screen in the navigation and waits for its heading;
@@ -127,14 +248,34 @@ export async function reviewerView(page: Page, view: 'Review queue' | 'Evidence 
   await page.getByRole('tablist', { name: 'Reviewer views' }).getByRole('tab', { name: new RegExp(`^${view}`) }).click();
 }
 
+/** The fixture backend's fixed demo codes (services/mock.ts). */
+const FIXTURE_OTP: Record<string, string> = { sam: '111111', sue: '222222', rita: '333333', ada: '444444' };
+
+/**
+ * A demo person's factors for the page's backend: with the real service,
+ * its `demo_credentials` (the current TOTP code of the demo secret, one not
+ * used yet); with the fixture backend, its fixed codes.
+ */
+export async function demoFactors(page: Page, id: string): Promise<{ secret: string; otp: string }> {
+  const real = await page.evaluate(async (id) => {
+    const ipc = (window as unknown as { __TAURI_INTERNALS__?: { invoke: (c: string) => Promise<unknown> } })
+      .__TAURI_INTERNALS__;
+    if (!ipc) return null;
+    const all = (await ipc.invoke('demo_credentials')) as { id: string; secret: string; otp: string }[];
+    return all.find((c) => c.id === id) ?? null;
+  }, id);
+  return real ?? { secret: `${id}-demo-pass`, otp: FIXTURE_OTP[id] ?? '000000' };
+}
+
 /** Signs in to the console on the sign-in form of the screen shown now. */
 export async function signInToConsole(page: Page, tab: 'Reviewer' | 'Admin') {
   const form = page.getByTestId('console-signin');
   await form.getByRole('heading', { level: 2, name: `${tab} sign-in` }).waitFor();
   const who = tab === 'Reviewer' ? 'rita' : 'ada';
+  const { secret, otp } = await demoFactors(page, who);
   await form.getByLabel('Your id').fill(who);
-  await form.getByLabel('Password').fill(`${who}-demo-pass`);
-  await form.getByLabel('Authenticator code').fill(who === 'rita' ? '333333' : '444444');
+  await form.getByLabel('Password').fill(secret);
+  await form.getByLabel('Authenticator code').fill(otp);
   await form.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByTestId('console-signed-in').waitFor();
 }

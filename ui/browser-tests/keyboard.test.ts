@@ -1,6 +1,6 @@
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { harness, reachFallback, signInToConsole } from './harness';
+import { demoFactors, harness, reachFallback, signInToConsole } from './harness';
 
 const h = harness();
 beforeAll(h.start);
@@ -69,9 +69,10 @@ describe('keyboard operation', () => {
     await tabTo(page, auth.getByLabel('Supervisor'));
     await page.keyboard.type('Sam');
     await page.keyboard.press('Tab');
-    await page.keyboard.type('sam-demo-pass');
+    const sam = await demoFactors(page, 'sam');
+    await page.keyboard.type(sam.secret);
     await page.keyboard.press('Tab');
-    await page.keyboard.type('111111');
+    await page.keyboard.type(sam.otp);
     await page.keyboard.press('Enter'); // submits the form
     const grant = page.getByTestId('grant-form');
     await grant.waitFor();
@@ -87,7 +88,7 @@ describe('keyboard operation', () => {
   });
 
   it('reviews a case and opens an evidence row from the keyboard', async () => {
-    const { page, errors } = await h.open();
+    const { page, errors } = await h.open('', { fixture: true });
     await tabTo(page, nav(page, 'Reviewer'));
     await page.keyboard.press('Enter');
     await signInToConsole(page, 'Reviewer');

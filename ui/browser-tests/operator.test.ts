@@ -8,7 +8,7 @@ afterAll(h.stop);
 
 /**
  * Makes the next attempts fail to match: the replay camera shows someone
- * else (the mock's scenes are the demo data dir's).
+ * else (the demo data dir's `impostor` scene, through the real matcher).
  */
 async function nextAttemptsFail(page: Page) {
   await page.getByRole('combobox', { name: 'Replay scene' }).selectOption('impostor');
@@ -89,9 +89,13 @@ describe('operator screen', () => {
     await expect.poll(() => wait.textContent()).toMatch(/Wait (30|2\d) s before the next attempt/);
     expect(await verifyMe(page).isDisabled()).toBe(true);
     expect(await audit(page)).toEqual([]);
-    await page.clock.fastForward('00:31');
+    // Before the wait is over the engine refuses the attempt, whatever the screen shows.
+    await h.advance(page, '00:31');
     await expect.poll(() => verifyMe(page).isEnabled()).toBe(true);
     expect(await page.getByRole('timer').count()).toBe(0);
+    // After it, the engine takes the next attempt (the sixth failure).
+    await verifyMe(page).click();
+    await expect.poll(() => page.getByTestId('counts').textContent()).toContain('Attempts in this step-up: 6');
 
     // The offer leads to the supervisor's screen.
     await offer.getByRole('button', { name: 'Ask a supervisor' }).click();
@@ -139,7 +143,7 @@ describe('operator screen', () => {
   });
 
   it('with the camera unplugged, says so before the attempt and offers the fallback at once', async () => {
-    const { page, errors } = await h.open('mockScene=unplugged');
+    const { page, errors } = await h.open('', { unplugged: true });
     await request(page);
     await expect.poll(() => page.getByTestId('hint').textContent()).toContain('Camera unavailable');
     expect(await audit(page)).toEqual([]);

@@ -8,7 +8,7 @@ afterAll(h.stop);
 /** The mock's seed: 500 events, one override overdue for review, one live. */
 describe('reviewer screen', () => {
   it('lists overdue reviews first and records a disposition with notes', async () => {
-    const { page, errors } = await h.open();
+    const { page, errors } = await h.open('', { fixture: true });
     await goTo(page, 'Reviewer', 'Review');
     const cases = page.getByTestId('cases').getByRole('button');
     await expect.poll(() => cases.count()).toBe(2);
@@ -49,7 +49,7 @@ describe('reviewer screen', () => {
   });
 
   it('shows the evidence of a step-up just run at this kiosk', async () => {
-    const { page, errors } = await h.open();
+    const { page, errors } = await h.open('', { fixture: true });
     await reachFallback(page);
     await goTo(page, 'Reviewer', 'Review');
     await reviewerView(page, 'Evidence log');
@@ -69,7 +69,7 @@ describe('reviewer screen', () => {
   });
 
   it('has a dashboard whose charts say their numbers in words', async () => {
-    const { page, errors } = await h.open();
+    const { page, errors } = await h.open('', { fixture: true });
     await goTo(page, 'Reviewer', 'Review');
     await reviewerView(page, 'Overview and export');
     const dash = page.getByTestId('dashboard');
@@ -83,7 +83,7 @@ describe('reviewer screen', () => {
   });
 
   it('verifies the chain and exports the log', async () => {
-    const { page, errors } = await h.open();
+    const { page, errors } = await h.open('', { fixture: true });
     await goTo(page, 'Reviewer', 'Review');
     expect(await page.getByTestId('verify-status').textContent()).toContain('Not verified');
     await page.getByRole('button', { name: 'Verify chain' }).click();
@@ -100,7 +100,7 @@ describe('reviewer screen', () => {
     // 2,500 history events (and the two grants, and rita's console
     // sign-in): a small first page for a
     // quick first paint, then pages of 1,000.
-    const { page, errors } = await h.open('mockEvents=2500');
+    const { page, errors } = await h.open('mockEvents=2500', { fixture: true });
     await goTo(page, 'Reviewer', 'Review');
     await reviewerView(page, 'Evidence log');
     const log = page.getByRole('region', { name: 'Evidence log' });
@@ -168,7 +168,7 @@ describe('reviewer screen', () => {
   });
 
   it('opens the log and sealed samples only after a two-factor console sign-in', async () => {
-    const { page, errors } = await h.open();
+    const { page, errors } = await h.open('', { fixture: true });
     await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: 'Reviewer' }).click();
     await page.getByTestId('console-signin').waitFor();
     expect(await page.getByRole('region', { name: 'Evidence log' }).count()).toBe(0);

@@ -1,19 +1,20 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, goTo, harness, reachFallback } from './harness';
+import { audit, demoFactors, goTo, harness, reachFallback } from './harness';
 
 const h = harness();
 beforeAll(h.start);
 afterAll(h.stop);
 
-/** The mock's demo factors (services/mock.ts `mockCredentials`). */
-const SAM = { label: 'Sam Supervisor (sam)', secret: 'sam-demo-pass', otp: '111111' };
+const SAM = 'Sam Supervisor (sam)';
 
-async function signIn(page: Page, otp = SAM.otp) {
+/** Signs sam in with the demo's published factors (the current real code unless `otp`). */
+async function signIn(page: Page, otp?: string) {
+  const sam = await demoFactors(page, 'sam');
   const form = page.getByTestId('auth-form');
-  await form.getByLabel('Supervisor').selectOption({ label: SAM.label });
-  await form.getByLabel('Password').fill(SAM.secret);
-  await form.getByLabel('Authenticator code').fill(otp);
+  await form.getByLabel('Supervisor').selectOption({ label: SAM });
+  await form.getByLabel('Password').fill(sam.secret);
+  await form.getByLabel('Authenticator code').fill(otp ?? sam.otp);
   await form.getByRole('button', { name: 'Sign in' }).click();
 }
 
@@ -63,9 +64,9 @@ describe('supervisor screen', () => {
 
     // A wrong code: refused, with the stable code shown; the form stays.
     await signIn(page, '000000');
-    expect(await page.getByRole('alert').filter({ hasText: 'auth.auth_failed' }).isVisible()).toBe(true);
+    await page.getByRole('alert').filter({ hasText: 'auth.auth_failed' }).waitFor();
     await signIn(page);
-    expect(await page.getByText('Signed in as sam').isVisible()).toBe(true);
+    await page.getByText('Signed in as sam').waitFor();
     // The attempts' captured frames, for the supervisor to judge (each look is logged).
     await context.getByRole('button', { name: 'Show sample (attempt 1)' }).click();
     const frame = context.getByTestId('sample-image');
@@ -93,7 +94,7 @@ describe('supervisor screen', () => {
     expect(await grant.getByText('Status: Active').isVisible()).toBe(true);
     // The fake clock runs in real time: a loaded machine may show a second less.
     await expect.poll(() => page.getByTestId('countdown').textContent()).toMatch(/^(20:00|19:[45]\d)$/);
-    await page.clock.fastForward('05:00');
+    await h.advance(page, '05:00');
     await expect.poll(() => page.getByTestId('countdown').textContent()).toMatch(/^1[345]:\d\d$/);
     expect(await audit(page)).toEqual([]);
 
@@ -103,8 +104,9 @@ describe('supervisor screen', () => {
     await goTo(page, 'Supervisor', 'Supervisor override');
 
     await grant.getByLabel('Why revoke').fill('Operator left the desk');
-    await grant.getByLabel('Password').fill(SAM.secret);
-    await grant.getByLabel('Authenticator code').fill(SAM.otp);
+    const sam = await demoFactors(page, 'sam');
+    await grant.getByLabel('Password').fill(sam.secret);
+    await grant.getByLabel('Authenticator code').fill(sam.otp);
     await grant.getByRole('button', { name: 'Revoke override' }).click();
     await expect.poll(() => grant.getByText('Status: Revoked').isVisible()).toBe(true);
     expect(await page.getByTestId('countdown').count()).toBe(0);
@@ -117,7 +119,7 @@ describe('supervisor screen', () => {
     const form = await fillGrant(page, 1);
     await form.getByRole('button', { name: 'Grant override' }).click();
     await expect.poll(() => page.getByTestId('countdown').textContent()).toMatch(/^(01:00|00:[45]\d)$/);
-    await page.clock.fastForward('01:01');
+    await h.advance(page, '01:01');
     await expect.poll(() => page.getByTestId('grant').getByText('Status: Expired').isVisible()).toBe(true);
     expect(await page.getByText('Ended').isVisible()).toBe(true);
     expect(errors).toEqual([]);

@@ -8,7 +8,7 @@ afterAll(h.stop);
 /** The Admin screen's sync panel with the mock backend (services/mock-fleet.ts). */
 describe('admin: evidence sync status', () => {
   it('shows the queue and the last upload within the limit', async () => {
-    const { page, errors } = await h.open();
+    const { page, errors } = await h.open('', { fixture: true });
     await goTo(page, 'Admin', 'People and policy');
     const panel = page.getByTestId('sync-status');
     await expect.poll(() => panel.getByTestId('sync-summary').textContent()).toContain('Uploading: 4 objects queued');
@@ -22,7 +22,7 @@ describe('admin: evidence sync status', () => {
   });
 
   it('says the alert in words past the policy limit', async () => {
-    const { page, errors } = await h.open('mockSync=alert');
+    const { page, errors } = await h.open('mockSync=alert', { fixture: true });
     await goTo(page, 'Admin', 'People and policy');
     const alert = page.getByTestId('sync-status').getByRole('alert');
     await expect.poll(() => alert.textContent()).toMatch(/ALERT: the oldest evidence not uploaded is 2 h \d+ min old, past the policy's limit of 1 h 0 min/);
@@ -32,7 +32,7 @@ describe('admin: evidence sync status', () => {
   });
 
   it('says when the kiosk is not configured', async () => {
-    const { page, errors } = await h.open('mockSync=unconfigured');
+    const { page, errors } = await h.open('mockSync=unconfigured', { fixture: true });
     await goTo(page, 'Admin', 'People and policy');
     const panel = page.getByTestId('sync-status');
     await expect.poll(() => panel.getByTestId('sync-summary').textContent()).toContain('Not configured: no sync.toml');
@@ -44,7 +44,7 @@ describe('admin: evidence sync status', () => {
 
 describe('reviewer: fleet view', () => {
   it('reads the bucket, lists kiosks verified, browses and exports across kiosks by keyboard', async () => {
-    const { page, errors } = await h.open();
+    const { page, errors } = await h.open('', { fixture: true });
     await goTo(page, 'Reviewer', 'Review');
     await reviewerView(page, 'Fleet');
     const fleet = page.getByTestId('fleet');
@@ -84,7 +84,7 @@ describe('reviewer: fleet view', () => {
   });
 
   it('reports a kiosk whose evidence fails verification', async () => {
-    const { page, errors } = await h.open('mockFleet=tampered');
+    const { page, errors } = await h.open('mockFleet=tampered', { fixture: true });
     await goTo(page, 'Reviewer', 'Review');
     await reviewerView(page, 'Fleet');
     const fleet = page.getByTestId('fleet');
@@ -97,7 +97,7 @@ describe('reviewer: fleet view', () => {
   });
 
   it('says where the fleet config goes when there is none', async () => {
-    const { page, errors } = await h.open('mockFleet=unconfigured');
+    const { page, errors } = await h.open('mockFleet=unconfigured', { fixture: true });
     await goTo(page, 'Reviewer', 'Review');
     await reviewerView(page, 'Fleet');
     await expect.poll(() => page.getByTestId('fleet').textContent()).toContain('No fleet config: put the bucket and read-only keys in');
