@@ -166,6 +166,8 @@ export interface OpenOptions {
   uninitialised?: boolean;
 }
 
+export type Harness = ReturnType<typeof harness>;
+
 /** One server, one bridge and one browser for a test file. */
 export function harness() {
   let server: Awaited<ReturnType<typeof serveDist>> | null = null;
@@ -200,9 +202,10 @@ export function harness() {
     },
     /** Moves the page's fake clock and the engine's clock forward together. */
     async advance(page: Page, time: string) {
-      const [m = 0, s = 0] = time.split(':').map(Number);
-      await post(`${bridge!.url}/clock/advance`, { ms: (m * 60 + s) * 1000 });
-      await page.clock.fastForward(time);
+      // 'mm:ss' or 'hh:mm:ss', as Playwright's clock takes them.
+      const seconds = time.split(':').reduce((acc, part) => acc * 60 + Number(part), 0);
+      await post(`${bridge!.url}/clock/advance`, { ms: seconds * 1000 });
+      await page.clock.fastForward(seconds * 1000);
     },
     /**
      * A fresh page (its own context and its own fresh demo data dir behind
@@ -232,6 +235,64 @@ export function harness() {
     },
   };
   return h;
+}
+
+/** What a seeded case is made of (the real service's own flow, step by step). */
+export interface SeedGrant {
+  supervisor?: 'sam' | 'sue';
+  /** `impostor`: five failed matches (failure_limit); `no-face`: three failed captures (capture_quality). */
+  scene?: 'impostor' | 'no-face';
+  minutes?: number;
+  reasonCode?: string;
+  note?: string;
+  ticket?: string | null;
+}
+
+/**
+ * Runs a step-up to its fallback and grants an override through the real
+ * service (the bridge), as the operator and supervisor screens would:
+ * olga fails at the camera, the supervisor signs in with two factors and
+ * grants. Returns the grant's id.
+ */
+export async function seedGrant(h: Harness, o: SeedGrant = {}): Promise<string> {
+  const v = await h.call<{ sessionId: string }>('start_stepup', {
+    request: { scope: ['payments.approve'], requester: 'ledger-app' },
+  });
+  const sessionId = v.sessionId;
+  await h.call('identify', { sessionId, operator: 'olga' });
+  const scene = o.scene ?? 'impostor';
+  await h.call('set_replay_scene', { scene });
+  for (let i = 0; i < (scene === 'impostor' ? 5 : 3); i++) await h.call('verify_me', { sessionId });
+  const supervisor = o.supervisor ?? 'sam';
+  const f = await h.factors(supervisor);
+  await h.call('supervisor_login', { login: { sessionId, supervisor, secret: f.secret, otp: f.otp } });
+  const grant = await h.call<{ id: string }>('grant_override', {
+    grant: {
+      sessionId,
+      scope: ['payments.approve'],
+      durationMinutes: o.minutes ?? 15,
+      reasonCode: o.reasonCode ?? 'SENSOR_FAULT',
+      note: o.note ?? 'Camera fogged at the counter',
+      ticket: o.ticket === undefined ? 'INC-2041' : o.ticket,
+      compensatingControl: 'Payments held for call-back',
+    },
+  });
+  await h.call('set_replay_scene', { scene: 'genuine-olga' });
+  return grant.id;
+}
+
+/**
+ * Two cases for the reviewer, made through the real service: one grant
+ * (sam, failure_limit) whose review is overdue, the policy's 72 hours
+ * after it ended having passed on both clocks, and one (sue,
+ * capture_quality) still in force. The page must have been opened with
+ * `{ clock: true }`.
+ */
+export async function seedReviewCases(h: Harness, page: Page): Promise<{ overdue: string; live: string }> {
+  const overdue = await seedGrant(h, { note: 'Camera unplugged during shift change' });
+  await h.advance(page, '73:00:00');
+  const live = await seedGrant(h, { supervisor: 'sue', scene: 'no-face', reasonCode: 'ENVIRONMENT', ticket: null, minutes: 60 });
+  return { overdue, live };
 }
 
 /** Clicks a top-level screen in the navigation and waits for its heading;

@@ -1,6 +1,6 @@
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoFactors, harness, reachFallback, signInToConsole } from './harness';
+import { demoFactors, harness, reachFallback, seedGrant, signInToConsole } from './harness';
 
 const h = harness();
 beforeAll(h.start);
@@ -88,7 +88,10 @@ describe('keyboard operation', () => {
   });
 
   it('reviews a case and opens an evidence row from the keyboard', async () => {
-    const { page, errors } = await h.open('', { fixture: true });
+    const { page, errors } = await h.open('', { clock: true });
+    // A grant that has run out, through the real service: ready for review.
+    await seedGrant(h, { minutes: 1 });
+    await h.advance(page, '02:00');
     await tabTo(page, nav(page, 'Reviewer'));
     await page.keyboard.press('Enter');
     await signInToConsole(page, 'Reviewer');

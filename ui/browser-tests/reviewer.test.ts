@@ -1,23 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, goTo, harness, reachFallback, reviewerView, signInToConsole } from './harness';
+import { audit, goTo, harness, reachFallback, reviewerView, seedGrant, seedReviewCases, signInToConsole } from './harness';
 
 const h = harness();
 beforeAll(h.start);
 afterAll(h.stop);
 
-/** The mock's seed: 500 events, one override overdue for review, one live. */
+/**
+ * The cases come from the real service (seedReviewCases: two step-ups that
+ * fell back, two grants; the first one's review overdue), except the
+ * 2,500-event log, which the fixture backend seeds.
+ */
 describe('reviewer screen', () => {
   it('lists overdue reviews first and records a disposition with notes', async () => {
-    const { page, errors } = await h.open('', { fixture: true });
+    const { page, errors } = await h.open('', { clock: true });
+    const { overdue, live } = await seedReviewCases(h, page);
     await goTo(page, 'Reviewer', 'Review');
     const cases = page.getByTestId('cases').getByRole('button');
     await expect.poll(() => cases.count()).toBe(2);
-    expect(await cases.nth(0).textContent()).toContain('ovr-overdue01');
+    expect(await cases.nth(0).textContent()).toContain(overdue);
     expect(await cases.nth(0).textContent()).toContain('Overdue'); // a word, not only a colour
+    expect(await cases.nth(1).textContent()).toContain(live);
     expect(await cases.nth(1).textContent()).toContain('Still in force');
     expect(await audit(page)).toEqual([]);
 
-    // A live grant cannot be reviewed yet.
+    // A live grant cannot be reviewed yet: the engine says so.
     await cases.nth(1).click();
     let detail = page.getByTestId('case-detail');
     await detail.getByLabel('Review notes').fill('too early');
@@ -29,15 +35,15 @@ describe('reviewer screen', () => {
     await cases.nth(0).click();
     expect(await cases.nth(0).getAttribute('aria-pressed')).toBe('true');
     detail = page.getByTestId('case-detail');
-    expect(await detail.getByRole('heading', { name: 'Override ovr-overdue01' }).isVisible()).toBe(true);
-    for (const fact of ['otto', 'sue', 'SENSOR_FAULT', 'Camera unplugged during shift change', 'INC-2041']) {
+    expect(await detail.getByRole('heading', { name: `Override ${overdue}` }).isVisible()).toBe(true);
+    for (const fact of ['olga', 'sam', 'SENSOR_FAULT', 'Camera unplugged during shift change', 'INC-2041']) {
       expect(await detail.textContent()).toContain(fact);
     }
     await detail.getByRole('radio', { name: 'Needs follow-up' }).check();
     await detail.getByLabel('Review notes').fill('Camera replaced; check the supplier');
     expect(await detail.getByLabel('Reviewer').inputValue()).toBe('rita');
-    await detail.getByLabel('Password').fill('rita-demo-pass');
-    await detail.getByLabel('Authenticator code').fill('333333');
+    await detail.getByRole('button', { name: 'Fill demo credentials' }).click();
+    await expect.poll(() => detail.getByLabel('Authenticator code').inputValue()).toMatch(/^\d{6}$/);
     expect(await audit(page)).toEqual([]);
     await detail.getByRole('button', { name: 'Record review' }).click();
     await expect
@@ -49,41 +55,47 @@ describe('reviewer screen', () => {
   });
 
   it('shows the evidence of a step-up just run at this kiosk', async () => {
-    const { page, errors } = await h.open('', { fixture: true });
+    const { page, errors } = await h.open();
     await reachFallback(page);
     await goTo(page, 'Reviewer', 'Review');
     await reviewerView(page, 'Evidence log');
     const log = page.getByRole('region', { name: 'Evidence log' });
     const rows = log.getByTestId('log-viewport').getByRole('row');
-    await expect.poll(() => log.getByText(/events loaded/).textContent()).toBe('200 events loaded');
+    await expect.poll(() => log.getByText(/events loaded/).textContent()).toMatch(/^\d+ events loaded · End of log$/);
     expect(await log.getByRole('alert').count()).toBe(0);
-    // Newest first: rita's console sign-in, then the step-up's fallback.
-    expect(await rows.first().textContent()).toContain('supervisor.auth rita');
-    const newest = await rows.nth(1).textContent();
-    expect(newest).toContain('fallback.triggered');
+    // Newest first: rita's console sign-in (her two factors, then the
+    // session), then the step-up's fallback and its last failed match.
+    expect(await rows.nth(0).textContent()).toContain('console.signed_in rita');
+    expect(await rows.nth(1).textContent()).toContain('supervisor.auth rita success');
+    expect(await rows.nth(2).textContent()).toContain('fallback.triggered olga');
+    expect(await rows.nth(3).textContent()).toContain('match.attempt olga no_match');
     await log.getByLabel('Event kind').selectOption('stepup.requested');
     await log.getByRole('button', { name: 'Apply filters' }).click();
+    await expect.poll(() => rows.first().textContent()).toContain('stepup.requested');
     await rows.first().click();
     expect(await log.getByTestId('event-detail').textContent()).toContain('payments.approve');
     expect(errors).toEqual([]);
   });
 
   it('has a dashboard whose charts say their numbers in words', async () => {
-    const { page, errors } = await h.open('', { fixture: true });
+    const { page, errors } = await h.open('', { clock: true });
+    await seedReviewCases(h, page);
     await goTo(page, 'Reviewer', 'Review');
     await reviewerView(page, 'Overview and export');
     const dash = page.getByTestId('dashboard');
     await expect.poll(() => dash.textContent()).toContain('2 overrides: 0 reviewed, 2 waiting for review');
     const byTrigger = dash.getByRole('img', { name: /^By trigger:/ });
-    expect(await byTrigger.getAttribute('aria-label')).toMatch(/The camera is unavailable 1.*Too many failed matches in a row 1|Too many failed matches in a row 1.*The camera is unavailable 1/);
-    expect(await dash.getByRole('img', { name: /^By supervisor:/ }).getAttribute('aria-label')).toMatch(/sam 1/);
+    expect(await byTrigger.getAttribute('aria-label')).toBe(
+      'By trigger: Repeated captures failed the quality checks 1, Too many failed matches in a row 1',
+    );
+    expect(await dash.getByRole('img', { name: /^By supervisor:/ }).getAttribute('aria-label')).toMatch(/sam 1.*sue 1|sue 1.*sam 1/);
     expect(await dash.getByRole('figure').count()).toBeGreaterThanOrEqual(4);
     expect(await audit(page)).toEqual([]);
     expect(errors).toEqual([]);
   });
 
   it('verifies the chain and exports the log', async () => {
-    const { page, errors } = await h.open('', { fixture: true });
+    const { page, errors } = await h.open();
     await goTo(page, 'Reviewer', 'Review');
     expect(await page.getByTestId('verify-status').textContent()).toContain('Not verified');
     await page.getByRole('button', { name: 'Verify chain' }).click();
@@ -168,7 +180,9 @@ describe('reviewer screen', () => {
   });
 
   it('opens the log and sealed samples only after a two-factor console sign-in', async () => {
-    const { page, errors } = await h.open('', { fixture: true });
+    const { page, errors } = await h.open();
+    // One failed step-up, so the log has match attempts with sealed samples.
+    await seedGrant(h);
     await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: 'Reviewer' }).click();
     await page.getByTestId('console-signin').waitFor();
     expect(await page.getByRole('region', { name: 'Evidence log' }).count()).toBe(0);
@@ -180,7 +194,9 @@ describe('reviewer screen', () => {
     const log = page.getByRole('region', { name: 'Evidence log' });
     await log.getByLabel('Event kind').selectOption('match.attempt');
     await log.getByRole('button', { name: 'Apply filters' }).click();
-    await log.getByTestId('log-viewport').getByRole('row').first().click();
+    const first = log.getByTestId('log-viewport').getByRole('row').first();
+    await expect.poll(() => first.textContent()).toContain('match.attempt');
+    await first.click();
     const detail = log.getByTestId('event-detail');
     await detail.getByRole('button', { name: 'Show sample (face.sample)' }).click();
     const img = detail.getByTestId('sample-image');
