@@ -9,7 +9,7 @@
 // `window.__TAURI_INTERNALS__.invoke` is pointed at it, so the UI takes
 // its Tauri path (`tauriBackend`) and every rule and code is the engine's.
 // A page opened with `{ fixture: true }` gets the in-memory fixture backend
-// instead (services/mock*.ts), for states the bridge cannot make (a huge
+// instead (services/fixture.ts), for states the bridge cannot make (a huge
 // seeded log, a sync server's alerts); `?mockEvents=N` seeds its log.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -309,7 +309,7 @@ export async function reviewerView(page: Page, view: 'Review queue' | 'Evidence 
   await page.getByRole('tablist', { name: 'Reviewer views' }).getByRole('tab', { name: new RegExp(`^${view}`) }).click();
 }
 
-/** The fixture backend's fixed demo codes (services/mock.ts). */
+/** The fixture backend's fixed demo codes (services/mock-data.ts). */
 const FIXTURE_OTP: Record<string, string> = { sam: '111111', sue: '222222', rita: '333333', ada: '444444' };
 
 /**

@@ -1,14 +1,15 @@
 import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import { strings } from '../i18n/strings';
-import { createMockBackend } from '../services/backend';
+import { createMockBackend, type DemoBackend } from '../services/backend';
+import { BackendError } from '../services/errors';
 import { createJourney } from '../state/journey.svelte';
 import AdminScreen from './AdminScreen.svelte';
 
 const f = strings.finger;
 
-async function setup() {
-  const journey = createJourney(createMockBackend({ fingerStepMs: 0 }));
+async function setup(script: Partial<DemoBackend> = {}) {
+  const journey = createJourney(createMockBackend({ script }));
   await journey.load();
   render(AdminScreen, { props: { journey } });
   return journey;
@@ -26,7 +27,18 @@ describe('Admin: fingerprint reader and finger enrollment', () => {
   });
 
   it('enrolls a finger witnessed by a supervisor with two factors', async () => {
-    await setup();
+    // The engine's answers: a wrong code refused, then the enrollment (the
+    // witness's factors are checked by the engine: src-tauri/tests/finger.rs).
+    const enrolled = ['otto'];
+    const base = createMockBackend();
+    await setup({
+      async enrollFinger(r) {
+        if (r.otp !== '111111') throw new BackendError({ code: 'auth.auth_failed', message: 'authentication failed' });
+        enrolled.unshift(r.person);
+        return base.enrollFinger(r);
+      },
+      fingerStatus: async () => ({ ...(await base.fingerStatus()), enrolled: [...enrolled] }),
+    });
     const form = screen.getByTestId('finger-enroll-form');
     const q = within(form);
     await fireEvent.change(q.getByRole('combobox', { name: strings.admin.enrollPerson }), {

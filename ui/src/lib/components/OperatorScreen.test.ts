@@ -2,16 +2,19 @@ import { fireEvent, render, screen } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import { strings } from '../i18n/strings';
 import { createMockBackend } from '../services/backend';
+import type { DemoBackend } from '../services/backend';
+import { attempt, stepupView } from '../services/fixture';
+import { BackendError } from '../services/errors';
 import { Ticker } from '../state/clock.svelte';
 import { createJourney } from '../state/journey.svelte';
 import OperatorScreen from './OperatorScreen.svelte';
 
 const s = strings.operator;
 
-async function setup(scene?: string, production = false) {
+async function setup(scene?: string, production = false, script?: Partial<DemoBackend>) {
   let t = 1_800_000_000_000;
   const now = () => t;
-  const journey = createJourney(createMockBackend({ now, scene, production }));
+  const journey = createJourney(createMockBackend({ now, scene, production, script }));
   await journey.load();
   const clock = new Ticker(now);
   let fellBack = false;
@@ -35,6 +38,20 @@ async function startAndIdentify() {
   await screen.findByText(s.identifiedAs('Olga Operator'));
 }
 
+const unavailable = {
+  async verifyMe() {
+    return stepupView({
+      attemptNo: 0,
+      state: 'fallback_offered',
+      trigger: 'device_unavailable',
+      attempts: [attempt({ outcome: 'unavailable', score: null, threshold: null, detail: 'capture.not_found: no camera' })],
+    });
+  },
+  async setReplayScene(): Promise<never> {
+    throw new BackendError({ code: 'refused.demo_only', message: 'replay scenes exist only on a demo data dir' });
+  },
+};
+
 describe('OperatorScreen', () => {
   it('shows what asked and which scope, then verifies with an explicit "Verify me"', async () => {
     await setup();
@@ -48,11 +65,31 @@ describe('OperatorScreen', () => {
     expect(screen.queryByTestId('verify-me')).not.toBeInTheDocument();
   });
 
-  it('counts failed attempts, offers the fallback with its reason, enforces the wait', async () => {
-    const h = await setup();
+  // The engine counts, throttles and fires the trigger (its transcripts in
+  // crates/core/tests/it, and the browser journeys on the real service);
+  // here the screen renders the states the engine answers with.
+  it('shows failed attempts, the fallback with its reason, and the wait the engine asks for', async () => {
+    const T0 = 1_800_000_000_000;
+    let n = 0;
+    const h = await setup(undefined, false, {
+      async verifyMe() {
+        n += 1;
+        const attempts = Array.from({ length: n }, (_, i) => attempt({ seq: i + 1 }, T0));
+        const last = n === 5;
+        return stepupView(
+          {
+            attemptNo: n,
+            consecutiveFailures: n,
+            attempts,
+            state: last ? 'fallback_offered' : 'identified',
+            trigger: last ? 'failure_limit' : null,
+            nextAttemptAtMs: last ? T0 + 30_000 : null,
+          },
+          T0,
+        );
+      },
+    });
     await startAndIdentify();
-    const scene = await screen.findByRole('combobox', { name: strings.camera.scene });
-    await fireEvent.change(scene, { target: { value: 'impostor' } });
     for (let i = 1; i <= 5; i++) {
       await fireEvent.click(screen.getByTestId('verify-me'));
       await screen.findByText(new RegExp(`${s.attempts(i)}`));
@@ -61,7 +98,7 @@ describe('OperatorScreen', () => {
     const alert = await screen.findByTestId('fallback');
     expect(alert).toHaveTextContent(s.fallbackTitle);
     expect(alert).toHaveTextContent(strings.triggers.failure_limit);
-    // The throttle: Verify me is disabled and the wait is shown.
+    // The wait: Verify me is disabled and the wait is shown until it ends.
     expect(screen.getByTestId('verify-me')).toBeDisabled();
     expect(screen.getByRole('timer')).toHaveTextContent(s.wait(30));
     h.advance(30_000);
@@ -72,7 +109,7 @@ describe('OperatorScreen', () => {
   });
 
   it('a real kiosk shows no replay and no scene picker; no camera is device_unavailable', async () => {
-    const h = await setup(undefined, true);
+    const h = await setup(undefined, true, unavailable);
     expect(h.journey.policy?.demo).toBe(false);
     await startAndIdentify();
     expect(await screen.findByTestId('hint')).toHaveTextContent(strings.camera.unavailable);
@@ -90,7 +127,7 @@ describe('OperatorScreen', () => {
   });
 
   it('a camera that is unavailable offers the fallback at once', async () => {
-    await setup('unplugged');
+    await setup('unplugged', false, unavailable);
     await startAndIdentify();
     expect(await screen.findByTestId('hint')).toHaveTextContent(strings.camera.unavailable);
     await fireEvent.click(screen.getByTestId('verify-me'));

@@ -2,6 +2,7 @@ import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import { strings } from '../i18n/strings';
 import { createMockBackend, type Backend } from '../services/backend';
+import { BackendError } from '../services/errors';
 import ReviewerScreen from './ReviewerScreen.svelte';
 import { ConsoleAuth } from '../state/console.svelte';
 
@@ -38,7 +39,15 @@ describe('ReviewerScreen', () => {
   });
 
   it('shows a refused review next to its form, and keeps it there', async () => {
-    const backend = createMockBackend({ seed: true });
+    // The engine's answer to reviewing a grant still in force.
+    const backend = createMockBackend({
+      seed: true,
+      script: {
+        async reviewOverride(): Promise<never> {
+          throw new BackendError({ code: 'refused.invalid_transition', message: 'a live grant cannot be reviewed yet' });
+        },
+      },
+    });
     render(ReviewerScreen, { props: { backend, auth: await signedIn(backend), demo: true } });
     const items = within(await screen.findByTestId('cases')).getAllByRole('button');
     await fireEvent.click(items[1]!); // still in force: too early to review

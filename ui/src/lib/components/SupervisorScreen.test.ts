@@ -1,17 +1,41 @@
 import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import { strings } from '../i18n/strings';
-import { createMockBackend } from '../services/backend';
+import { createMockBackend, type DemoBackend } from '../services/backend';
+import { BackendError } from '../services/errors';
+import { attempt, stepupView } from '../services/fixture';
 import { Ticker } from '../state/clock.svelte';
 import { createJourney } from '../state/journey.svelte';
 import SupervisorScreen from './SupervisorScreen.svelte';
 
 const s = strings.supervisor;
 
-async function atFallback() {
+/** The engine's answer to the attempt: the camera is gone, the fallback offered. */
+const cameraGone: Partial<DemoBackend> = {
+  async verifyMe() {
+    return stepupView({
+      scope: ['admin.keys', 'payments.approve'],
+      state: 'fallback_offered',
+      trigger: 'device_unavailable',
+      attempts: [attempt({ outcome: 'unavailable', score: null, threshold: null, detail: 'capture.not_found' })],
+    });
+  },
+  // sam with the fixture's code; anything else as the engine refuses it.
+  async supervisorLogin(login) {
+    if (login.otp !== '111111') throw new BackendError({ code: 'auth.auth_failed', message: 'authentication failed' });
+    return stepupView({
+      scope: ['admin.keys', 'payments.approve'],
+      state: 'supervisor_authenticated',
+      trigger: 'device_unavailable',
+      supervisor: login.supervisor,
+    });
+  },
+};
+
+async function atFallback(script: Partial<DemoBackend> = {}) {
   let t = 1_800_000_000_000;
   const now = () => t;
-  const journey = createJourney(createMockBackend({ now, scene: 'unplugged' }));
+  const journey = createJourney(createMockBackend({ now, scene: 'unplugged', script: { ...cameraGone, ...script } }));
   await journey.load();
   await journey.start(['payments.approve', 'admin.keys'], 'ledger-app');
   await journey.identify('olga');
@@ -109,8 +133,12 @@ describe('SupervisorScreen', () => {
     expect(await screen.findByText(s.statusNames.revoked)).toBeInTheDocument();
   });
 
-  it('an over-cap duration is refused by the backend with its code', async () => {
-    const h = await atFallback();
+  it('shows the code when the engine refuses a grant (here over the cap)', async () => {
+    const h = await atFallback({
+      async grantOverride(): Promise<never> {
+        throw new BackendError({ code: 'refused.over_cap', message: '61 min is over the policy cap of 60 min' });
+      },
+    });
     await h.journey.login({ supervisor: 'sam', secret: 'sam-demo-pass', otp: '111111' });
     await h.journey.grantOverride({
       scope: ['payments.approve'],

@@ -9,7 +9,7 @@ import type { IpcError } from '../bindings/IpcError';
 import { commandClient, type Call, type CommandName, type Commands } from './commands.gen';
 import { createSyncMock, type SyncMockOptions } from './mock-fleet';
 import { createAdminMock } from './mock-admin';
-import { createDemoBackend } from './mock';
+import { createFixtureBackend } from './fixture';
 import { BackendError, toBackendError } from './errors';
 
 export { BackendError, toBackendError };
@@ -42,7 +42,7 @@ export type AdminBackend = Pick<
   | 'addPrincipal'
 >;
 
-/** The backend without the sync and admin parts and the clock (services/mock.ts implements it). */
+/** The backend without the sync and admin parts and the clock (services/fixture.ts implements it). */
 export type DemoBackend = Omit<Backend, keyof SyncBackend | keyof AdminBackend | 'kioskHealth'>;
 
 const call: Call = async <T>(command: CommandName, args?: Record<string, unknown>): Promise<T> => {
@@ -89,12 +89,12 @@ export interface MockOptions {
   scene?: string;
   /** The demo finger the mock's virtual reader starts on. */
   fingerScene?: string;
-  /** How long the mock's reader waits for the finger, then scans (ms each). */
-  fingerStepMs?: number;
   /** The sync panel's and the fleet view's mock data (services/mock-fleet.ts). */
   sync?: SyncMockOptions;
-  /** A real kiosk's data dir: no replay, no virtual reader, no scenes (mock.ts). */
+  /** A real kiosk's data dir: no replay, no virtual reader, no scenes (fixture.ts). */
   production?: boolean;
+  /** Scripted answers, command by command (fixture.ts: no rules of its own). */
+  script?: Partial<DemoBackend>;
 }
 
 /**
@@ -112,17 +112,17 @@ function likeIpc(backend: Backend): Backend {
   ) as unknown as Backend;
 }
 
-/** An in-memory backend with the engine's rules (see mock.ts). */
+/** The fixture backend: canned states, no rules (see fixture.ts). */
 export function createMockBackend(options: MockOptions = {}): Backend {
   const demo = likeIpc({
-    ...createDemoBackend({
+    ...createFixtureBackend({
       now: options.now,
       seedEvents: options.seed ? (options.seedEvents ?? 500) : 0,
       seedOverrides: options.seed ?? false,
       scene: options.scene,
       fingerScene: options.fingerScene,
-      fingerStepMs: options.fingerStepMs,
       production: options.production,
+      script: options.script,
     }),
     ...createSyncMock({ now: options.now, ...options.sync }),
     ...createAdminMock(),
