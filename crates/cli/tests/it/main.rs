@@ -15,3 +15,4 @@ mod helpers;
 mod restore;
 mod sync;
 mod tamper;
+mod upgrade;
