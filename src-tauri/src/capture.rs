@@ -500,6 +500,7 @@ fn open_camera(id: &str) -> Result<Box<dyn Source + Send>, CaptureError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ipc::Code;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let pairs: Vec<(String, String)> = pairs
@@ -547,11 +548,11 @@ mod tests {
         assert!(!st.replay);
         assert!(st.device.is_none());
         assert_eq!(
-            st.error.as_ref().map(|e| e.code.as_str()),
-            Some("capture.not_found")
+            st.error.as_ref().map(|e| e.code),
+            Some(Code::CaptureNotFound)
         );
         let e = c.preview().unwrap_err();
-        assert_eq!(e.code, "capture.not_found");
+        assert_eq!(e.code, Code::CaptureNotFound);
         match c.attempt_source().unwrap() {
             AttemptSource::Unavailable {
                 device,
@@ -608,7 +609,7 @@ mod tests {
         assert_eq!(c.spec, SourceSpec::NoCamera);
         let st = c.status().unwrap();
         assert!(!st.replay && st.scenes.is_empty() && st.device.is_none());
-        assert_eq!(st.error.unwrap().code, "capture.not_found");
+        assert_eq!(st.error.unwrap().code, Code::CaptureNotFound);
         match c.attempt_source().unwrap() {
             AttemptSource::Unavailable { replay, error, .. } => {
                 assert!(!replay);
@@ -616,7 +617,7 @@ mod tests {
             }
             AttemptSource::Open(s) => panic!("opened {:?}", s.info()),
         }
-        assert_eq!(c.preview().unwrap_err().code, "capture.not_found");
+        assert_eq!(c.preview().unwrap_err().code, Code::CaptureNotFound);
         assert_eq!(c.set_scene("genuine").unwrap_err().code, codes::DEMO_ONLY);
     }
 

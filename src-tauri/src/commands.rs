@@ -170,7 +170,7 @@ mod tests {
         let file = tmp.path().join("file");
         std::fs::write(&file, "").unwrap();
         let err = app_info_for(&config(&file, false)).unwrap_err();
-        assert_eq!(err.code, "E_DATA_DIR");
+        assert_eq!(err.code, crate::ipc::Code::AppDataDir);
     }
 
     #[test]
@@ -186,10 +186,10 @@ mod tests {
             serde_json::to_value(info).unwrap(),
             serde_json::json!({"version":"1","kioskMode":true,"consoleMode":false,"dataDir":"/d","dataDirInitialized":false})
         );
-        let err = IpcError::new("E_X", "m");
+        let err = IpcError::new(crate::ipc::Code::AppInternal, "m");
         assert_eq!(
             serde_json::to_value(err).unwrap(),
-            serde_json::json!({"code":"E_X","message":"m"})
+            serde_json::json!({"code":"app.internal","message":"m"})
         );
     }
 }

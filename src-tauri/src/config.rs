@@ -152,6 +152,7 @@ fn data_dir<E: Fn(&str) -> Option<String>>(env: &E) -> Result<PathBuf, IpcError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ipc::Code;
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -217,7 +218,7 @@ mod tests {
     #[test]
     fn no_home_is_a_data_dir_error() {
         let e = run(&[], &[]).unwrap_err();
-        assert_eq!(e.code, "E_DATA_DIR");
+        assert_eq!(e.code, Code::AppDataDir);
     }
 
     #[test]
@@ -244,9 +245,9 @@ mod tests {
     #[test]
     fn bad_kiosk_value_and_unknown_argument_are_config_errors() {
         let e = run(&[("HOME", "/h"), ("COUNTERSIGN_KIOSK", "maybe")], &[]).unwrap_err();
-        assert_eq!(e.code, "E_CONFIG");
+        assert_eq!(e.code, Code::AppConfig);
         let e = run(&[("HOME", "/h")], &["--fullscreen"]).unwrap_err();
-        assert_eq!(e.code, "E_CONFIG");
+        assert_eq!(e.code, Code::AppConfig);
         assert!(e.message.contains("usage:"));
     }
 
@@ -275,7 +276,7 @@ mod tests {
         if cfg!(feature = "webview-automation") {
             assert_eq!(refused, None);
         } else {
-            assert_eq!(refused.map(|e| e.code), Some("E_CONFIG".to_owned()));
+            assert_eq!(refused.map(|e| e.code), Some(Code::AppConfig));
         }
     }
 }

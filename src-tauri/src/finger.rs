@@ -24,6 +24,7 @@
 //! again") and `reader-removed` (the device disappears: the
 //! device-unavailable trigger).
 
+use crate::ipc::Code;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -278,7 +279,7 @@ impl Fingers {
                     None => (
                         None,
                         Some(IpcError::new(
-                            "capture.not_found",
+                            Code::CaptureNotFound,
                             format!(
                                 "fingerprint reader {source} not found: libfprint lists {} reader(s)",
                                 list.len()

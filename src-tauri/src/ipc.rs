@@ -8,6 +8,11 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+pub use countersign_engine::Code;
+
+mod error;
+pub use error::{codes, IpcError};
+
 mod admin;
 pub use admin::*;
 mod samples;
@@ -56,7 +61,7 @@ pub struct KioskHealth {
     #[ts(type = "number")]
     pub tolerance_ms: i64,
     /// `clock.behind_ledger` while writes are refused.
-    pub code: Option<String>,
+    pub code: Option<Code>,
     /// The ledger sequence number of the newest recorded refusal.
     #[ts(type = "number | null")]
     pub last_refusal_seq: Option<u64>,
@@ -69,69 +74,8 @@ pub struct KioskHealth {
 #[serde(rename_all = "camelCase")]
 #[ts(export_to = "AnchorProblem.ts")]
 pub struct AnchorProblem {
-    pub code: String,
+    pub code: Code,
     pub message: String,
-}
-
-/// An error as the UI receives it from a command.
-///
-/// `code` is stable and meant for the UI to branch on (see [`codes`]);
-/// `message` is for people and logs, and may change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-#[ts(export_to = "IpcError.ts")]
-pub struct IpcError {
-    pub code: String,
-    pub message: String,
-}
-
-/// Stable error codes carried by [`IpcError::code`].
-pub mod codes {
-    /// The data directory is unusable (unreadable, not a directory, ...).
-    pub const DATA_DIR: &str = "E_DATA_DIR";
-    /// The configuration (environment, arguments) is invalid.
-    pub const CONFIG: &str = "E_CONFIG";
-    /// The step-up session is not open in this window (unknown id).
-    pub const NO_SESSION: &str = "E_NO_SESSION";
-    /// The app's own state lock was poisoned by a panic.
-    pub const INTERNAL: &str = "E_INTERNAL";
-    /// A demo-only command was called on a real data dir.
-    pub const NOT_DEMO: &str = "E_NOT_DEMO";
-    /// A test affordance (replay scenes, the virtual fingerprint reader,
-    /// `COUNTERSIGN_REPLAY_DIR`) on a real data dir: the engine's code.
-    pub const DEMO_ONLY: &str = "refused.demo_only";
-    /// A replay-only command while the capture source is a camera.
-    pub const NOT_REPLAY: &str = "E_NOT_REPLAY";
-    /// No replay scene of that name.
-    pub const UNKNOWN_SCENE: &str = "E_UNKNOWN_SCENE";
-    /// Opening a sample needs a reviewer signed in with two factors.
-    pub const NOT_SIGNED_IN: &str = "E_NOT_SIGNED_IN";
-}
-
-impl IpcError {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self {
-            code: code.to_owned(),
-            message: message.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for IpcError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for IpcError {}
-
-/// Engine errors keep their stable code (`refused.over_cap`, `auth.failed`, ...).
-impl From<countersign_engine::EngineError> for IpcError {
-    fn from(e: countersign_engine::EngineError) -> Self {
-        IpcError {
-            code: e.code(),
-            message: e.to_string(),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -204,21 +204,18 @@ pub fn kiosk_health(sh: &Shared) -> Res<ipc::KioskHealth> {
             writes_refused: st.writes_refused || anchor.is_some(),
             behind_ms: st.behind_ms,
             tolerance_ms: st.tolerance_ms,
-            code: st
-                .code
-                .map(str::to_owned)
-                .or_else(|| anchor.as_ref().map(|a| a.code.clone())),
+            code: st.code.or_else(|| anchor.as_ref().map(|a| a.code)),
             last_refusal_seq: st.last_refusal.map(|r| r.seq),
             anchor: anchor.map(|a| ipc::AnchorProblem {
                 code: a.code,
                 message: a.message,
             }),
         }),
-        Err(e) if e.code.starts_with("anchor.") => Ok(ipc::KioskHealth {
+        Err(e) if e.code.is_anchor() => Ok(ipc::KioskHealth {
             writes_refused: true,
             behind_ms: 0,
             tolerance_ms: countersign_engine::CLOCK_TOLERANCE_MS,
-            code: Some(e.code.clone()),
+            code: Some(e.code),
             last_refusal_seq: None,
             anchor: Some(ipc::AnchorProblem {
                 code: e.code,

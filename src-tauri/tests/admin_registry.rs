@@ -14,14 +14,14 @@ fn clients_and_principals_are_registered_by_the_admin_with_the_kiosk_pin() {
     k.sign_in("ada", ConsoleRole::Admin);
     // Wrong factors: nothing registered.
     let e = service::add_client(&k.sh, client_req(bad_auth())).unwrap_err();
-    assert!(e.code.starts_with("auth."), "{}", e.code);
+    assert!(e.code.as_str().starts_with("auth."), "{}", e.code);
     assert!(service::list_clients(&k.sh).unwrap().is_empty());
     // Neither a secret nor a key: the app's own check of its request shape.
     let mut neither = client_req(k.auth("ada"));
     neither.secret = None;
     assert_eq!(
         service::add_client(&k.sh, neither).unwrap_err().code,
-        "input.invalid"
+        countersign_engine::Code::InputInvalid
     );
     // A scope the policy lacks: the engine's refusal.
     let mut bad_scope = client_req(k.auth("ada"));
@@ -58,7 +58,7 @@ fn clients_and_principals_are_registered_by_the_admin_with_the_kiosk_pin() {
     human.kind = "human".into();
     assert_eq!(
         service::add_principal(&k.sh, human).unwrap_err().code,
-        "input.invalid"
+        countersign_engine::Code::InputInvalid
     );
 }
 
@@ -108,5 +108,5 @@ fn demo_factors_cover_a_sign_in_and_two_acts_within_one_step() {
         },
     )
     .unwrap_err();
-    assert_eq!(e.code, "auth.totp_replayed");
+    assert_eq!(e.code, countersign_engine::Code::AuthTotpReplayed);
 }

@@ -43,7 +43,10 @@ fn a_clock_an_hour_behind_the_ledger_refuses_writes_and_the_window_is_told() {
 
     let health = service::kiosk_health(&sh).unwrap();
     assert!(health.writes_refused, "{health:?}");
-    assert_eq!(health.code.as_deref(), Some("clock.behind_ledger"));
+    assert_eq!(
+        health.code,
+        Some(countersign_engine::Code::ClockBehindLedger)
+    );
     assert!(
         health.behind_ms > HOUR_MS - 60_000 && health.behind_ms <= HOUR_MS,
         "{health:?}"
@@ -53,7 +56,11 @@ fn a_clock_an_hour_behind_the_ledger_refuses_writes_and_the_window_is_told() {
     // The operator starts a step-up: refused with the stable code, and the
     // refusal is recorded and then shown.
     let err = service::start_stepup(&sh, stepup()).unwrap_err();
-    assert_eq!(err.code, "clock.behind_ledger", "{err:?}");
+    assert_eq!(
+        err.code,
+        countersign_engine::Code::ClockBehindLedger,
+        "{err:?}"
+    );
     let health = service::kiosk_health(&sh).unwrap();
     assert!(health.writes_refused);
     let seq = health.last_refusal_seq.expect("the refusal is recorded");
@@ -105,8 +112,15 @@ fn a_rolled_back_data_dir_is_said_on_screen_and_nothing_is_signed() {
     let health = service::kiosk_health(&sh).unwrap();
     assert!(health.writes_refused, "{health:?}");
     let anchor = health.anchor.expect("the anchor's problem is shown");
-    assert_eq!(anchor.code, "anchor.ledger_behind", "{anchor:?}");
-    assert_eq!(health.code.as_deref(), Some("anchor.ledger_behind"));
+    assert_eq!(
+        anchor.code,
+        countersign_engine::Code::AnchorLedgerBehind,
+        "{anchor:?}"
+    );
+    assert_eq!(
+        health.code,
+        Some(countersign_engine::Code::AnchorLedgerBehind)
+    );
     let err = service::start_stepup(&sh, stepup()).unwrap_err();
-    assert!(err.code.starts_with("anchor."), "{err:?}");
+    assert!(err.code.as_str().starts_with("anchor."), "{err:?}");
 }

@@ -49,7 +49,12 @@ fn creds(id: &str, steps_ahead: i64) -> (String, String) {
     (secret.to_string(), otp)
 }
 
-fn sign_in(sh: &Shared, id: &str, role: ConsoleRole, step: i64) -> Result<(), String> {
+fn sign_in(
+    sh: &Shared,
+    id: &str,
+    role: ConsoleRole,
+    step: i64,
+) -> Result<(), countersign_engine::Code> {
     let (secret, otp) = creds(id, step);
     service::console_sign_in(
         sh,
@@ -74,7 +79,7 @@ fn events() -> EventQuery {
 }
 
 /// A reviewer command: the evidence log.
-fn reviewer_cmd(sh: &Shared) -> Result<(), String> {
+fn reviewer_cmd(sh: &Shared) -> Result<(), countersign_engine::Code> {
     service::query_events(sh, events())
         .map(|_| ())
         .map_err(|e| e.code)
@@ -82,7 +87,7 @@ fn reviewer_cmd(sh: &Shared) -> Result<(), String> {
 
 /// An admin command: enrolling a face. The gate comes first; past it, this
 /// capture (an empty replay dir) fails for its own reasons.
-fn admin_cmd(sh: &Shared, cap: &Capture) -> Result<(), String> {
+fn admin_cmd(sh: &Shared, cap: &Capture) -> Result<(), countersign_engine::Code> {
     service::enroll_face(
         sh,
         cap,
@@ -152,10 +157,16 @@ fn a_kiosk_window_refuses_reviewer_and_admin_commands_and_the_console_sign_in() 
     let cap = capture(&tmp);
     assert_eq!(
         sign_in(&sh, "rita", ConsoleRole::Reviewer, 0),
-        Err("console.kiosk_mode".into())
+        Err(countersign_engine::Code::ConsoleKioskMode)
     );
-    assert_eq!(reviewer_cmd(&sh), Err("console.kiosk_mode".into()));
-    assert_eq!(admin_cmd(&sh, &cap), Err("console.kiosk_mode".into()));
+    assert_eq!(
+        reviewer_cmd(&sh),
+        Err(countersign_engine::Code::ConsoleKioskMode)
+    );
+    assert_eq!(
+        admin_cmd(&sh, &cap),
+        Err(countersign_engine::Code::ConsoleKioskMode)
+    );
     let (refused, _) = recorded(&dir);
     assert_eq!(
         refused,
@@ -179,8 +190,14 @@ fn reviewer_and_admin_commands_need_a_session_of_their_own_role() {
     let cap = capture(&tmp);
 
     // No session.
-    assert_eq!(reviewer_cmd(&sh), Err("console.no_session".into()));
-    assert_eq!(admin_cmd(&sh, &cap), Err("console.no_session".into()));
+    assert_eq!(
+        reviewer_cmd(&sh),
+        Err(countersign_engine::Code::ConsoleNoSession)
+    );
+    assert_eq!(
+        admin_cmd(&sh, &cap),
+        Err(countersign_engine::Code::ConsoleNoSession)
+    );
 
     // A wrong factor is no session either.
     let (secret, _) = creds("rita", 0);
@@ -199,16 +216,22 @@ fn reviewer_and_admin_commands_need_a_session_of_their_own_role() {
     // A reviewer: the log, not the admin's acts.
     sign_in(&sh, "rita", ConsoleRole::Reviewer, 0).unwrap();
     assert_eq!(reviewer_cmd(&sh), Ok(()));
-    assert_eq!(admin_cmd(&sh, &cap), Err("console.wrong_role".into()));
+    assert_eq!(
+        admin_cmd(&sh, &cap),
+        Err(countersign_engine::Code::ConsoleWrongRole)
+    );
 
     // Rita holds no admin role: she cannot sign in as one.
     assert!(sign_in(&sh, "rita", ConsoleRole::Admin, 1).is_err());
 
     // An admin: past the gate for enrolment, not the reviewer's log.
     sign_in(&sh, "ada", ConsoleRole::Admin, 0).unwrap();
-    assert_eq!(reviewer_cmd(&sh), Err("console.wrong_role".into()));
+    assert_eq!(
+        reviewer_cmd(&sh),
+        Err(countersign_engine::Code::ConsoleWrongRole)
+    );
     let past_gate = admin_cmd(&sh, &cap).unwrap_err();
-    assert!(!past_gate.starts_with("console."), "{past_gate}");
+    assert!(!past_gate.as_str().starts_with("console."), "{past_gate}");
 
     let (refused, outs) = recorded(&dir);
     assert_eq!(
@@ -241,14 +264,23 @@ fn idle_expiry_sign_out_and_a_role_change_each_end_the_session() {
         "a command restarts the idle timer"
     );
     service::age_console_for_tests(&sh, Duration::from_secs(15 * 60)).unwrap();
-    assert_eq!(reviewer_cmd(&sh), Err("console.expired".into()));
+    assert_eq!(
+        reviewer_cmd(&sh),
+        Err(countersign_engine::Code::ConsoleExpired)
+    );
     assert_eq!(service::console_session(&sh).unwrap(), None);
-    assert_eq!(reviewer_cmd(&sh), Err("console.no_session".into()));
+    assert_eq!(
+        reviewer_cmd(&sh),
+        Err(countersign_engine::Code::ConsoleNoSession)
+    );
 
     // Signing out.
     sign_in(&sh, "rita", ConsoleRole::Reviewer, 1).unwrap();
     service::console_sign_out(&sh).unwrap();
-    assert_eq!(reviewer_cmd(&sh), Err("console.no_session".into()));
+    assert_eq!(
+        reviewer_cmd(&sh),
+        Err(countersign_engine::Code::ConsoleNoSession)
+    );
 
     // A role change, made by an admin in another process.
     let (secret, otp) = creds("ada", 0);
@@ -278,7 +310,10 @@ fn idle_expiry_sign_out_and_a_role_change_each_end_the_session() {
     admin
         .set_roles(&pass, "sue", [Role::Supervisor, Role::Operator])
         .unwrap();
-    assert_eq!(reviewer_cmd(&sh2), Err("console.role_changed".into()));
+    assert_eq!(
+        reviewer_cmd(&sh2),
+        Err(countersign_engine::Code::ConsoleRoleChanged)
+    );
     assert_eq!(service::console_session(&sh2).unwrap(), None);
 
     let (refused, outs) = recorded(&dir);
@@ -286,10 +321,10 @@ fn idle_expiry_sign_out_and_a_role_change_each_end_the_session() {
     assert_eq!(
         codes,
         [
-            "console.expired",
-            "console.no_session",
-            "console.no_session",
-            "console.role_changed"
+            countersign_engine::Code::ConsoleExpired.as_str(),
+            countersign_engine::Code::ConsoleNoSession.as_str(),
+            countersign_engine::Code::ConsoleNoSession.as_str(),
+            countersign_engine::Code::ConsoleRoleChanged.as_str()
         ]
     );
     assert_eq!(outs, ["idle", "signed_out", "role_changed"]);
@@ -355,7 +390,7 @@ fn a_reviewers_session_reviews_only_as_that_reviewer() {
         },
     )
     .unwrap_err();
-    assert_eq!(e.code, "console.wrong_person");
+    assert_eq!(e.code, countersign_engine::Code::ConsoleWrongPerson);
     let (refused, _) = recorded(&dir);
     assert_eq!(
         refused,

@@ -164,7 +164,7 @@ fn status_lists_the_virtual_reader_its_scenes_and_who_has_a_finger() {
         service::set_finger_scene(&fx.sh, &fx.fp, "nope")
             .unwrap_err()
             .code,
-        "E_UNKNOWN_SCENE"
+        countersign_app::ipc::codes::UNKNOWN_SCENE
     );
 }
 
@@ -217,7 +217,7 @@ fn another_finger_fails_until_the_limit_then_the_fallback_is_offered() {
     // The enforced wait: the next attempt is refused until it passes.
     assert!(v.next_attempt_at_ms.is_some_and(|at| at > v.now_ms));
     let err = service::verify_finger(&fx.sh, &fx.fp, &id).unwrap_err();
-    assert!(err.code.contains("throttle"), "{err:?}");
+    assert!(err.code.as_str().contains("throttle"), "{err:?}");
 }
 
 #[test]
@@ -264,7 +264,10 @@ fn an_absent_real_reader_is_the_device_unavailable_trigger() {
     let st = service::finger_status(&fx.sh, &fp).unwrap();
     assert!(!st.virtual_reader);
     assert!(st.device.is_none());
-    assert_eq!(st.error.expect("not found").code, "capture.not_found");
+    assert_eq!(
+        st.error.expect("not found").code,
+        countersign_engine::Code::CaptureNotFound
+    );
     let v = stepup(&fx, "otto");
     let v = service::verify_finger(&fx.sh, &fp, &v.session_id).unwrap();
     assert_eq!(v.state, "fallback_offered", "{v:?}");
@@ -321,7 +324,7 @@ fn a_witnessed_finger_enrollment_through_the_app() {
         },
     )
     .unwrap_err();
-    assert_eq!(err.code, "input.invalid", "{err:?}");
+    assert_eq!(err.code, countersign_engine::Code::InputInvalid, "{err:?}");
     let _ = Path::new(&fx.dir);
 }
 
@@ -395,7 +398,11 @@ fn a_real_kiosk_has_no_virtual_reader_and_no_reader_is_device_unavailable() {
     assert!(st.scenes.is_empty() && st.scene.is_none(), "{st:?}");
     for scene in [SCENE_REMOVED, SCENE_POOR_SCAN, "otto-right-index"] {
         let e = service::set_finger_scene(&sh, &fp, scene).unwrap_err();
-        assert_eq!(e.code, "refused.demo_only", "{scene}: {e:?}");
+        assert_eq!(
+            e.code,
+            countersign_engine::Code::RefusedDemoOnly,
+            "{scene}: {e:?}"
+        );
     }
     if st.device.is_some() {
         eprintln!("skipping the no-reader half: this machine has a fingerprint reader");
@@ -437,5 +444,5 @@ fn a_real_kiosk_has_no_virtual_reader_and_no_reader_is_device_unavailable() {
     service::identify(&sh, &v.session_id, "otto").unwrap();
     virt.set_scene(SCENE_REMOVED).unwrap();
     let e = service::verify_finger(&sh, &virt, &v.session_id).unwrap_err();
-    assert_eq!(e.code, "refused.demo_only", "{e:?}");
+    assert_eq!(e.code, countersign_engine::Code::RefusedDemoOnly, "{e:?}");
 }

@@ -180,6 +180,6 @@ fn ipc_grant_with_an_absurd_duration_is_refused() {
         ))
         .unwrap();
         let e = service::grant_override(&sh, g).unwrap_err();
-        assert!(!e.code.is_empty(), "durationMinutes {m}: {e:?}");
+        assert!(!e.code.as_str().is_empty(), "durationMinutes {m}: {e:?}");
     }
 }

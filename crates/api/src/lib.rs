@@ -53,6 +53,7 @@ use countersign_engine::{
 };
 use data_encoding::BASE64;
 
+use countersign_engine::Code;
 use reply::{engine_error, error, ok, Reply};
 
 /// Largest request body accepted, bytes.
@@ -70,10 +71,10 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn code(&self) -> String {
+    pub fn code(&self) -> Code {
         match self {
-            ApiError::Bind { .. } => "api.bind".into(),
-            ApiError::Tls(_) => "api.tls".into(),
+            ApiError::Bind { .. } => Code::ApiBind,
+            ApiError::Tls(_) => Code::ApiTls,
             ApiError::Engine(e) => e.code(),
         }
     }
@@ -250,14 +251,7 @@ impl Server {
         // A bug in a handler must not take the API down for every client.
         let reply =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(&mut req)))
-                .unwrap_or_else(|_| {
-                    error(
-                        500,
-                        "server_error",
-                        "api.internal",
-                        "the request could not be handled",
-                    )
-                });
+                .unwrap_or_else(|_| error(Code::ApiInternal, "the request could not be handled"));
         let body = serde_json::to_vec(&reply.body).expect("serialisable");
         let mut resp = tiny_http::Response::from_data(body)
             .with_status_code(reply.status)
@@ -316,9 +310,7 @@ impl Server {
             .and_then(|raw| String::from_utf8(raw).ok());
         let Some((id, secret)) = basic.as_deref().and_then(|s| s.split_once(':')) else {
             return Err(error(
-                401,
-                "invalid_client",
-                "client.auth_required",
+                Code::ClientAuthRequired,
                 "authenticate as a registered client: HTTP Basic with its id and secret, or a Countersign-Ed25519 signed request",
             ));
         };
@@ -329,9 +321,7 @@ impl Server {
     fn read_body(req: &mut tiny_http::Request) -> Result<Vec<u8>, Reply> {
         let too_large = || {
             error(
-                413,
-                "invalid_request",
-                "request.too_large",
+                Code::RequestTooLarge,
                 format!("the body is over {MAX_BODY} bytes"),
             )
         };
@@ -345,12 +335,7 @@ impl Server {
             .read_to_end(&mut body)
             .is_err()
         {
-            return Err(error(
-                400,
-                "invalid_request",
-                "request.unreadable",
-                "the body could not be read",
-            ));
+            return Err(error(Code::RequestUnreadable, "the body could not be read"));
         }
         if body.len() > MAX_BODY {
             return Err(too_large());
@@ -363,18 +348,11 @@ impl Server {
         let path = req.url().split('?').next().unwrap_or("").to_string();
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         let Some((route, allowed)) = route(&parts) else {
-            return error(
-                404,
-                "not_found",
-                "request.no_route",
-                format!("no route {method} {path}"),
-            );
+            return error(Code::RequestNoRoute, format!("no route {method} {path}"));
         };
         if method != allowed {
             let mut r = error(
-                405,
-                "invalid_request",
-                "request.method_not_allowed",
+                Code::RequestMethodNotAllowed,
                 format!("{path} takes {allowed}, not {method}"),
             );
             r.headers.push(("Allow", allowed.to_string()));
@@ -404,12 +382,7 @@ impl Server {
             Route::BreakGlassStatus => routes::breakglass_status(&mut e, &client, id, &self.tokens),
             Route::OverrideStatus => match e.client_override_status(&client.id, id) {
                 Ok(Some(s)) => ok(200, s),
-                Ok(None) => error(
-                    404,
-                    "not_found",
-                    "override.unknown",
-                    format!("no override {id}"),
-                ),
+                Ok(None) => error(Code::OverrideUnknown, format!("no override {id}")),
                 Err(err) => engine_error(&err),
             },
         }

@@ -3,7 +3,7 @@
 
 use countersign_assertion::client::ApiErrorBody;
 use countersign_assertion::signed_request::SCHEME;
-use countersign_engine::EngineError;
+use countersign_engine::{ApiAnswer, Code, EngineError};
 use serde_json::Value;
 
 /// One answer, before it is written.
@@ -22,8 +22,29 @@ pub(crate) fn ok(status: u16, body: impl serde::Serialize) -> Reply {
     }
 }
 
-/// An error answer. A 401 carries both authentication challenges.
-pub(crate) fn error(status: u16, error: &str, code: &str, description: impl Into<String>) -> Reply {
+/// The HTTP status and OAuth / RFC 9470 `error` of each [`ApiAnswer`].
+pub(crate) fn status_of(answer: ApiAnswer) -> (u16, &'static str) {
+    match answer {
+        ApiAnswer::InvalidClient => (401, "invalid_client"),
+        ApiAnswer::RateLimited => (429, "temporarily_unavailable"),
+        ApiAnswer::InsufficientScope => (403, "insufficient_scope"),
+        ApiAnswer::AccessDenied => (403, "access_denied"),
+        ApiAnswer::NotFound => (404, "not_found"),
+        ApiAnswer::InsufficientUserAuthentication => {
+            (400, countersign_assertion::INSUFFICIENT_USER_AUTHENTICATION)
+        }
+        ApiAnswer::InvalidRequest => (400, "invalid_request"),
+        ApiAnswer::TooLarge => (413, "invalid_request"),
+        ApiAnswer::MethodNotAllowed => (405, "invalid_request"),
+        ApiAnswer::ServerError => (500, "server_error"),
+    }
+}
+
+/// An error answer: the status and `error` are the code's
+/// ([`Code::api_answer`], decided for every code where the code is
+/// declared). A 401 carries both authentication challenges.
+pub(crate) fn error(code: Code, description: impl Into<String>) -> Reply {
+    let (status, error) = status_of(code.api_answer());
     let mut headers = vec![];
     if status == 401 {
         headers.push((
@@ -40,7 +61,7 @@ pub(crate) fn error(status: u16, error: &str, code: &str, description: impl Into
         body: serde_json::to_value(ApiErrorBody {
             error: error.into(),
             error_description: description.into(),
-            code: code.into(),
+            code: code.as_str().into(),
         })
         .expect("serialisable"),
         headers,
@@ -77,29 +98,7 @@ pub(crate) fn step_up_challenge(
 
 /// Maps an engine refusal to a status, an `error` and its stable code.
 pub(crate) fn engine_error(e: &EngineError) -> Reply {
-    let code = e.code();
-    let (status, kind) = match code.as_str() {
-        "client.auth_failed"
-        | "client.auth_malformed"
-        | "client.clock_skew"
-        | "client.nonce_replayed" => (401, "invalid_client"),
-        "client.rate_limited" => (429, "temporarily_unavailable"),
-        "client.scope_not_allowed" => (403, "insufficient_scope"),
-        "client.principal_not_allowed" => (403, "access_denied"),
-        "request.unknown" | "override.unknown" => (404, "not_found"),
-        "request.acr_unsatisfiable" => {
-            (400, countersign_assertion::INSUFFICIENT_USER_AUTHENTICATION)
-        }
-        c if c.starts_with("refused.")
-            || c == "input.invalid"
-            || c == "principal.unknown"
-            || c == "request.expired" =>
-        {
-            (400, "invalid_request")
-        }
-        _ => (500, "server_error"),
-    };
-    let mut reply = error(status, kind, &code, e.to_string());
+    let mut reply = error(e.code(), e.to_string());
     if let EngineError::ClientRateLimited { retry_after_s } = e {
         reply
             .headers

@@ -13,6 +13,8 @@ use countersign_engine::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use countersign_engine::Code;
+
 use crate::reply::{engine_error, error, ok, step_up_challenge, Reply};
 
 /// How often a client should poll, milliseconds.
@@ -23,17 +25,13 @@ const POLL_INTERVAL_MS: u64 = 500;
 fn parse<T: DeserializeOwned>(body: &[u8], required: &[&str]) -> Result<T, Reply> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         error(
-            400,
-            "invalid_request",
-            "request.malformed_json",
+            Code::RequestMalformedJson,
             format!("the body is not JSON: {e}"),
         )
     })?;
     let Some(obj) = v.as_object() else {
         return Err(error(
-            400,
-            "invalid_request",
-            "request.malformed_json",
+            Code::RequestMalformedJson,
             "the body must be a JSON object",
         ));
     };
@@ -44,20 +42,12 @@ fn parse<T: DeserializeOwned>(body: &[u8], required: &[&str]) -> Result<T, Reply
         .collect();
     if !missing.is_empty() {
         return Err(error(
-            400,
-            "invalid_request",
-            "request.missing_field",
+            Code::RequestMissingField,
             format!("missing field(s): {}", missing.join(", ")),
         ));
     }
-    serde_json::from_value(v).map_err(|e| {
-        error(
-            400,
-            "invalid_request",
-            "request.invalid_field",
-            format!("invalid field: {e}"),
-        )
-    })
+    serde_json::from_value(v)
+        .map_err(|e| error(Code::RequestInvalidField, format!("invalid field: {e}")))
 }
 
 pub(crate) fn stepup_create(e: &mut Engine, client: &ClientView, body: &[u8]) -> Reply {
@@ -104,9 +94,7 @@ pub(crate) fn breakglass_create(e: &mut Engine, client: &ClientView, body: &[u8]
         };
     let Ok(trigger) = serde_json::from_value::<Trigger>(Value::String(r.trigger.clone())) else {
         return error(
-            400,
-            "invalid_request",
-            "request.invalid_field",
+            Code::RequestInvalidField,
             format!(
                 "unknown trigger {:?} (issuer_down, certificate_expired or rotation_broken)",
                 r.trigger

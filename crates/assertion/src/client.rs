@@ -474,7 +474,7 @@ mod tests {
         let mut broken = p.clone();
         broken.key_thumbprint = "x".repeat(43);
         let e = ApiClient::new("https://127.0.0.1:1", &broken, "a", "b").unwrap_err();
-        assert_eq!(e.code(), "kiosk.pin_invalid");
+        assert_eq!(e.code(), countersign_codes::Code::KioskPinInvalid);
         assert!(!format!(
             "{:?}",
             ApiClient::new("https://127.0.0.1:1", &p, "a", "s3cret").unwrap()
@@ -488,13 +488,13 @@ mod tests {
         assert_eq!(p.check_served(&p.jwks()).unwrap(), p.jwks());
         let other = Jwks::for_key(&SigningKey::from_bytes(&[4u8; 32]).verifying_key());
         let e = p.check_served(&other).unwrap_err();
-        assert_eq!(e.code(), "kiosk.key_mismatch");
+        assert_eq!(e.code(), countersign_codes::Code::KioskKeyMismatch);
         // The pinned key plus another is not the pinned key either.
         let mut both = p.jwks();
         both.keys.extend(other.keys);
         assert_eq!(
             p.check_served(&both).unwrap_err().code(),
-            "kiosk.key_mismatch"
+            countersign_codes::Code::KioskKeyMismatch
         );
     }
 

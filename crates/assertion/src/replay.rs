@@ -120,6 +120,6 @@ mod tests {
         assert!(FileReplayStore::new(&p).first_use("b", 100, 11).unwrap());
         std::fs::write(&p, "nonsense").unwrap();
         let e = FileReplayStore::new(&p).first_use("c", 1, 1).unwrap_err();
-        assert_eq!(e.code(), "assertion.replay_store");
+        assert_eq!(e.code(), countersign_codes::Code::AssertionReplayStore);
     }
 }

@@ -282,7 +282,7 @@ mod tests {
             ("POST", "/v1/stepup", &b"{ }"[..]),
         ] {
             let e = s.verify(&vk, m, p, b).unwrap_err();
-            assert_eq!(e.code(), "signed_request.bad_signature");
+            assert_eq!(e.code(), countersign_codes::Code::SignedRequestBadSignature);
         }
         let mut later = s.clone();
         later.ts += 1;
@@ -298,7 +298,7 @@ mod tests {
         for now in [1000 + MAX_SKEW_S + 1, 1000 - MAX_SKEW_S - 1] {
             assert_eq!(
                 s.check_time(now, MAX_SKEW_S).unwrap_err().code(),
-                "signed_request.clock_skew"
+                countersign_codes::Code::SignedRequestClockSkew
             );
         }
     }
@@ -322,7 +322,11 @@ mod tests {
             ),
         ] {
             let e = RequestSignature::parse(&h).unwrap_err();
-            assert_eq!(e.code(), "signed_request.malformed", "{h}");
+            assert_eq!(
+                e.code(),
+                countersign_codes::Code::SignedRequestMalformed,
+                "{h}"
+            );
         }
     }
 
@@ -350,7 +354,10 @@ mod tests {
             &"0".repeat(63),
             "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
         ] {
-            assert_eq!(parse_public_key(bad).unwrap_err().code(), "key.invalid");
+            assert_eq!(
+                parse_public_key(bad).unwrap_err().code(),
+                countersign_codes::Code::KeyInvalid
+            );
         }
         assert_ne!(new_nonce(), new_nonce());
         assert!(nonce_ok(&new_nonce()));

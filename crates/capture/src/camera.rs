@@ -178,6 +178,6 @@ mod tests {
         let e = b.open("v4l2:0", None).unwrap_err();
         assert!(matches!(e, CaptureError::NotFound { .. }), "{e}");
         assert!(e.is_device_unavailable());
-        assert_eq!(e.code(), "capture.not_found");
+        assert_eq!(e.code(), countersign_codes::Code::CaptureNotFound);
     }
 }

@@ -127,15 +127,15 @@ impl CaptureError {
     }
 
     /// A stable code for the evidence and the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> countersign_codes::Code {
         match self {
-            CaptureError::NotFound { .. } => "capture.not_found",
-            CaptureError::Unplugged { .. } => "capture.unplugged",
-            CaptureError::Busy { .. } => "capture.busy",
-            CaptureError::NoPermission { .. } => "capture.no_permission",
-            CaptureError::Decode { .. } => "capture.decode",
-            CaptureError::EndOfStream { .. } => "capture.end_of_stream",
-            CaptureError::Other { .. } => "capture.error",
+            CaptureError::NotFound { .. } => countersign_codes::Code::CaptureNotFound,
+            CaptureError::Unplugged { .. } => countersign_codes::Code::CaptureUnplugged,
+            CaptureError::Busy { .. } => countersign_codes::Code::CaptureBusy,
+            CaptureError::NoPermission { .. } => countersign_codes::Code::CaptureNoPermission,
+            CaptureError::Decode { .. } => countersign_codes::Code::CaptureDecode,
+            CaptureError::EndOfStream { .. } => countersign_codes::Code::CaptureEndOfStream,
+            CaptureError::Other { .. } => countersign_codes::Code::CaptureError,
         }
     }
 
@@ -194,15 +194,21 @@ mod tests {
         let c = |m: &str| CaptureError::from_os_message("v4l2:x", m).code();
         assert_eq!(
             c("No such file or directory (os error 2)"),
-            "capture.not_found"
+            countersign_codes::Code::CaptureNotFound
         );
-        assert_eq!(c("No such device (os error 19)"), "capture.unplugged");
-        assert_eq!(c("Device or resource busy (os error 16)"), "capture.busy");
+        assert_eq!(
+            c("No such device (os error 19)"),
+            countersign_codes::Code::CaptureUnplugged
+        );
+        assert_eq!(
+            c("Device or resource busy (os error 16)"),
+            countersign_codes::Code::CaptureBusy
+        );
         assert_eq!(
             c("Permission denied (os error 13)"),
-            "capture.no_permission"
+            countersign_codes::Code::CaptureNoPermission
         );
-        assert_eq!(c("something odd"), "capture.error");
+        assert_eq!(c("something odd"), countersign_codes::Code::CaptureError);
         for m in [
             "No such file",
             "No such device",

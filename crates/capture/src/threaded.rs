@@ -22,7 +22,7 @@ pub struct ThreadedSource {
     requests: Option<mpsc::Sender<Reply>>,
     worker: Option<std::thread::JoinHandle<()>>,
     /// The error that ended the device thread, repeated to later callers.
-    gone: Option<(&'static str, String)>,
+    gone: Option<(countersign_codes::Code, String)>,
 }
 
 impl ThreadedSource {
@@ -188,7 +188,7 @@ mod tests {
         assert_eq!(s.next_frame().unwrap().seq, 1);
         assert_eq!(s.next_frame().unwrap().seq, 2);
         let e = s.next_frame().unwrap_err();
-        assert_eq!(e.code(), "capture.unplugged");
+        assert_eq!(e.code(), countersign_codes::Code::CaptureUnplugged);
         // The thread has ended and closed the device; later calls say so
         // at once (no hang), still as the device-unavailable trigger.
         let again = s.next_frame().unwrap_err();
@@ -205,7 +205,7 @@ mod tests {
             })
         })
         .unwrap_err();
-        assert_eq!(e.code(), "capture.busy");
+        assert_eq!(e.code(), countersign_codes::Code::CaptureBusy);
     }
 
     #[test]

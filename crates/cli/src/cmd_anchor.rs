@@ -13,9 +13,8 @@ use crate::Coded;
 
 /// An anchor problem as the CLI's error (its code is the engine's).
 pub fn coded(p: &AnchorProblem) -> Coded {
-    let code: &'static str = Box::leak(p.code.clone().into_boxed_str());
     Coded {
-        code,
+        code: p.code,
         message: p.message.clone(),
     }
 }

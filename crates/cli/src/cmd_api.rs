@@ -23,7 +23,7 @@ fn kiosk_pin(cli: &Cli) -> anyhow::Result<KioskPin> {
     countersign_api::tls::pin(&cli.data_dir).map_err(|e| match e {
         countersign_api::ApiError::Engine(e) => e.into(),
         other => crate::Coded {
-            code: "api.tls",
+            code: countersign_engine::Code::ApiTls,
             message: other.to_string(),
         }
         .into(),
@@ -303,7 +303,7 @@ pub fn assertion(cli: &Cli, c: &AssertionCmd) -> anyhow::Result<()> {
         (None, true) => false,
         (None, false) => {
             return Err(crate::Coded {
-                code: "assertion.no_replay_store",
+                code: countersign_engine::Code::AssertionNoReplayStore,
                 message: format!(
                     "not called valid: assertion {} passed every other check, but without \
                      --replay-store FILE nothing shows it was not used before; pass \

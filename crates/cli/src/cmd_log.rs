@@ -63,7 +63,7 @@ pub fn run(cli: &Cli, c: &LogCmd) -> anyhow::Result<()> {
                     .map(|s| format!("seq {s}"))
                     .unwrap_or("the ledger".into());
                 return Err(crate::Coded {
-                    code: "ledger.verify_failed",
+                    code: countersign_engine::Code::LedgerVerifyFailed,
                     message: format!(
                         "ledger verification FAILED at {at}: {:?}: {} ({} problem(s) in all)",
                         p.what,

@@ -160,7 +160,7 @@ pub fn sync(cli: &Cli, c: &SyncCmd) -> anyhow::Result<()> {
             }
             if st.alert {
                 return Err(Coded {
-                    code: "sync.alert",
+                    code: countersign_engine::Code::SyncAlert,
                     message: format!(
                         "the oldest unsynced event is older than the policy's limit ({}, [sync] unsynced_alert_minutes)",
                         fmt_age(st.alert_after_ms)
@@ -224,7 +224,7 @@ pub fn sync(cli: &Cli, c: &SyncCmd) -> anyhow::Result<()> {
             }
             if !rep.is_clean() {
                 return Err(Coded {
-                    code: "sync.verify_failed",
+                    code: countersign_engine::Code::SyncVerifyFailed,
                     message: format!(
                         "{} missing, {} extra, {} altered objects",
                         rep.missing.len(),
@@ -285,7 +285,7 @@ pub fn fleet(cli: &Cli, c: &FleetCmd) -> anyhow::Result<()> {
             }
             if bad > 0 {
                 return Err(Coded {
-                    code: "fleet.verify_failed",
+                    code: countersign_engine::Code::FleetVerifyFailed,
                     message: format!("{bad} of {} kiosks failed verification", ks.len()),
                 }
                 .into());

@@ -70,7 +70,7 @@ fn main() -> ExitCode {
             let code = e.chain().find_map(|c| {
                 c.downcast_ref::<EngineError>()
                     .map(|x| x.code())
-                    .or_else(|| c.downcast_ref::<Coded>().map(|x| x.code.to_string()))
+                    .or_else(|| c.downcast_ref::<Coded>().map(|x| x.code))
             });
             match code {
                 Some(c) => eprintln!("error[{c}]: {e:#}"),
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
 /// An error of the CLI's own with a stable code (those of the engine carry theirs).
 #[derive(Debug)]
 pub struct Coded {
-    pub code: &'static str,
+    pub code: countersign_engine::Code,
     pub message: String,
 }
 

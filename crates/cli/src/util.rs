@@ -58,7 +58,7 @@ pub fn parse_duration(s: &str) -> anyhow::Result<i64> {
     let s = s.trim();
     let too_long = || {
         anyhow::Error::new(crate::Coded {
-            code: "input.out_of_range",
+            code: countersign_engine::Code::InputOutOfRange,
             message: format!(
                 "duration {s:?} is out of range (at most {} days)",
                 MAX_DURATION_MS / 86_400_000

@@ -217,6 +217,20 @@ pub enum AuthRefusal {
 }
 
 impl AuthRefusal {
+    /// The refusal's error code (`auth.*`).
+    pub fn error_code(&self) -> countersign_codes::Code {
+        use countersign_codes::Code as C;
+        match self {
+            AuthRefusal::NotPermitted { .. } => C::AuthNotPermitted,
+            AuthRefusal::Locked(_) => C::AuthLocked,
+            AuthRefusal::NotEnrolled(_) => C::AuthNotEnrolled,
+            AuthRefusal::Failed { .. } => C::AuthAuthFailed,
+            AuthRefusal::Replayed { .. } => C::AuthTotpReplayed,
+        }
+    }
+
+    /// The short reason the evidence records; the error code is `auth.`
+    /// followed by it ([`AuthRefusal::error_code`]).
     pub fn code(&self) -> &'static str {
         match self {
             AuthRefusal::NotPermitted { .. } => "not_permitted",

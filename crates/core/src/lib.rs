@@ -25,6 +25,7 @@ pub type Ms = i64;
 
 pub use attempts::{AttemptState, AttemptVerdict};
 pub use breakglass::{BreakGlass, BreakGlassEvent, BreakGlassState, Principal, PrincipalKind};
+pub use countersign_codes::Code;
 pub use override_case::{Disposition, GrantStatus, OverrideCase, OverrideEvent, Reconciliation};
 pub use people::{Person, Role};
 pub use policy::{Policy, PolicyError};
@@ -91,7 +92,39 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// A stable machine-readable code for this refusal.
+    /// The refusal's error code (`refused.*`), as the engine and the UI see it.
+    pub fn error_code(&self) -> countersign_codes::Code {
+        use countersign_codes::Code as C;
+        match self {
+            Refusal::InvalidTransition { .. } => C::RefusedInvalidTransition,
+            Refusal::MissingRole { .. } => C::RefusedMissingRole,
+            Refusal::SelfDealing { .. } => C::RefusedSelfDealing,
+            Refusal::NoTrigger => C::RefusedNoTrigger,
+            Refusal::TriggerNotAllowed(_) => C::RefusedTriggerNotAllowed,
+            Refusal::ScopeNotRequested { .. } => C::RefusedScopeNotRequested,
+            Refusal::ScopeNotGranted { .. } => C::RefusedScopeNotGranted,
+            Refusal::UnknownScope { .. } => C::RefusedUnknownScope,
+            Refusal::ScopeNotGrantable { .. } => C::RefusedScopeNotGrantable,
+            Refusal::EmptyScope => C::RefusedEmptyScope,
+            Refusal::OverCap { .. } => C::RefusedOverCap,
+            Refusal::NoExpiry => C::RefusedNoExpiry,
+            Refusal::UnknownReason(_) => C::RefusedUnknownReason,
+            Refusal::MissingField(_) => C::RefusedMissingField,
+            Refusal::Throttled { .. } => C::RefusedThrottled,
+            Refusal::BiometricDisabled { .. } => C::RefusedBiometricDisabled,
+            Refusal::SupervisorNotAuthenticated => C::RefusedSupervisorNotAuthenticated,
+            Refusal::OfferExpired { .. } => C::RefusedOfferExpired,
+            Refusal::Expired { .. } => C::RefusedExpired,
+            Refusal::Revoked => C::RefusedRevoked,
+            Refusal::ExtensionRefused => C::RefusedExtensionRefused,
+            Refusal::AlreadyDone(_) => C::RefusedAlreadyDone,
+            Refusal::HumanPrincipal { .. } => C::RefusedHumanPrincipal,
+            Refusal::ScopeNotRegistered { .. } => C::RefusedScopeNotRegistered,
+        }
+    }
+
+    /// The short reason the evidence records (`refusal`: `over_cap`); the
+    /// error code is `refused.` followed by it ([`Refusal::error_code`]).
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::InvalidTransition { .. } => "invalid_transition",

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 
+use countersign_codes::Code;
 use serde::{Deserialize, Serialize};
 
 use crate::session::Trigger;
@@ -23,7 +24,7 @@ pub use matching::{
 };
 
 /// Code of every policy refusal that has no more specific one.
-pub const INVALID_CODE: &str = "policy.invalid";
+pub const INVALID_CODE: Code = Code::PolicyInvalid;
 
 /// The policy shipped with Countersign (`assets/policy/default.toml`).
 pub const DEFAULT_POLICY_TOML: &str = include_str!("../../../assets/policy/default.toml");
@@ -202,7 +203,7 @@ pub struct ReasonCode {
 pub struct PolicyError {
     /// Stable code: [`INVALID_CODE`], or a specific one such as
     /// [`BELOW_FLOOR_CODE`].
-    pub code: &'static str,
+    pub code: Code,
     /// Dotted key path, e.g. `attempts.consecutive_failure_limit` or `scopes[1].name`.
     pub key: Option<String>,
     /// 1-based line number in the source, when known.
@@ -294,7 +295,7 @@ impl Policy {
     }
 
     /// Semantic checks. Returns the offending key path and a message.
-    fn validate(&self) -> Result<(), (Vec<Seg>, String, &'static str)> {
+    fn validate(&self) -> Result<(), (Vec<Seg>, String, countersign_codes::Code)> {
         use Seg::K;
         let err = |path: Vec<Seg>, msg: String| Err((path, msg, INVALID_CODE));
         self.matching.validate()?;

@@ -88,7 +88,7 @@ pub struct AnchorStatus {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AnchorProblem {
-    pub code: String,
+    pub code: crate::Code,
     pub message: String,
 }
 
@@ -101,10 +101,7 @@ impl Engine {
             .ok_or_else(|| EngineError::Invalid("this ledger has no anchor guard".into()))?;
         let problem = match self.ledger.anchor_check() {
             Ok(()) => None,
-            Err(LedgerError::Anchor { code, message }) => Some(AnchorProblem {
-                code: code.into(),
-                message,
-            }),
+            Err(LedgerError::Anchor { code, message }) => Some(AnchorProblem { code, message }),
             Err(e) => return Err(e.into()),
         };
         Ok(AnchorStatus {
@@ -121,7 +118,7 @@ impl Engine {
     /// signed, in this process or any other, until an admin re-seeds.
     pub fn raise_alarm(
         &self,
-        code: &str,
+        code: crate::Code,
         message: &str,
         detail: serde_json::Value,
     ) -> Result<(), EngineError> {
@@ -130,7 +127,7 @@ impl Engine {
             .anchor()
             .ok_or_else(|| EngineError::Invalid("this ledger has no anchor guard".into()))?;
         guard.raise(&Alarm {
-            code: code.into(),
+            code: code.as_str().into(),
             message: message.into(),
             detected_ms: self.now(),
             detail,

@@ -11,6 +11,7 @@
 //! grant. The grant is an ordinary override: used by that issue, expiring by
 //! itself, revocable, reviewed and reconciled like a person's.
 
+use crate::Code;
 use std::collections::BTreeSet;
 
 use countersign_assertion::{Claims, ACR_SUPERVISED_OVERRIDE};
@@ -60,7 +61,7 @@ impl Engine {
         check_nonce(&req.nonce)?;
         let reg = self.registered_principal(&req.principal)?;
         let now = self.now();
-        let refused = |e: &mut Engine, code: &str, message: String| {
+        let refused = |e: &mut Engine, code: Code, message: String| {
             e.ledger.append(
                 &Ev::new(kinds::BREAKGLASS_REFUSED, now, json!({ "principal": req.principal, "requester": format!("client:{}", client.id), "client_id": client.id, "trigger": req.trigger, "scope": req.scope, "event": "request", "refusal": code, "message": message }))
                     .person(&req.principal)
@@ -94,7 +95,7 @@ impl Engine {
             }
         };
         if let Some(e) = pre {
-            refused(self, &e.code(), e.to_string())?;
+            refused(self, e.code(), e.to_string())?;
             return Err(e);
         }
         let id = Engine::new_id("brk");
@@ -110,7 +111,7 @@ impl Engine {
         ) {
             Ok(bg) => bg,
             Err(r) => {
-                refused(self, &format!("refused.{}", r.code()), r.to_string())?;
+                refused(self, r.error_code(), r.to_string())?;
                 return Err(r.into());
             }
         };

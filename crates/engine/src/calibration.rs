@@ -6,6 +6,7 @@
 //! kiosk recorded in its ledger (`calibration.report`): a hash typed into a
 //! policy proves nothing by itself.
 
+use crate::Code;
 use countersign_core::policy::FACE_THRESHOLD_FLOOR;
 use countersign_core::{Policy, PolicyError};
 use countersign_ledger::{Filter, Ledger};
@@ -26,7 +27,7 @@ use crate::{Engine, EngineError};
 /// Ledger kind of a recorded calibration report.
 pub const CALIBRATION_REPORT_KIND: &str = "calibration.report";
 /// Stable code: the policy cites a report this kiosk never recorded.
-pub const REPORT_UNKNOWN_CODE: &str = "policy.calibration_report_unknown";
+pub const REPORT_UNKNOWN_CODE: Code = Code::PolicyCalibrationReportUnknown;
 
 /// Refuses a policy whose cited calibration report is not in `ledger`
 /// (`None`: a data dir being created, which has none yet).
@@ -65,9 +66,9 @@ pub(crate) fn require_cited_report(
 /// Format tag of a calibration report.
 pub const REPORT_FORMAT: &str = "countersign.calibration-report.v1";
 /// Stable code: the cited report does not support its target FMR.
-pub const UNSUPPORTED_CODE: &str = "policy.calibration_unsupported";
+pub const UNSUPPORTED_CODE: Code = Code::PolicyCalibrationUnsupported;
 /// Stable code: the policy's threshold is below the one the report found.
-pub const BELOW_REPORT_CODE: &str = "policy.face_threshold_below_calibration";
+pub const BELOW_REPORT_CODE: Code = Code::PolicyFaceThresholdBelowCalibration;
 /// The FMR a cited report must have been made for: NIST SP 800-63B rev 4.
 pub const NIST_FMR: f64 = 1e-4;
 
@@ -270,7 +271,7 @@ pub fn calibrate_from(
 /// `policy` go below the floor: made for NIST's FMR or stricter, supported
 /// by its data, and the policy's threshold not below the report's.
 pub fn check_citation(body: &serde_json::Value, policy: &Policy) -> Result<(), EngineError> {
-    let refuse = |code: &'static str, message: String| {
+    let refuse = |code: Code, message: String| {
         Err(EngineError::Policy(PolicyError {
             code,
             key: Some("matching.calibration_report_sha256".into()),

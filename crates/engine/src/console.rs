@@ -19,6 +19,7 @@
 //! Expiry and a role change end the session (the check clears it); so does
 //! signing out. Each end is recorded (`console.signed_out`, with why).
 
+use crate::Code;
 use std::time::{Duration, Instant};
 
 use countersign_core::{Ms, Role};
@@ -97,13 +98,13 @@ impl ConsolePass {
 
 /// Stable codes of the console's refusals.
 pub mod codes {
-    pub const KIOSK_MODE: &str = "console.kiosk_mode";
-    pub const NO_SESSION: &str = "console.no_session";
-    pub const EXPIRED: &str = "console.expired";
-    pub const WRONG_ROLE: &str = "console.wrong_role";
-    pub const ROLE_CHANGED: &str = "console.role_changed";
+    pub const KIOSK_MODE: crate::Code = crate::Code::ConsoleKioskMode;
+    pub const NO_SESSION: crate::Code = crate::Code::ConsoleNoSession;
+    pub const EXPIRED: crate::Code = crate::Code::ConsoleExpired;
+    pub const WRONG_ROLE: crate::Code = crate::Code::ConsoleWrongRole;
+    pub const ROLE_CHANGED: crate::Code = crate::Code::ConsoleRoleChanged;
     /// An act named for someone other than the signed-in person.
-    pub const WRONG_PERSON: &str = "console.wrong_person";
+    pub const WRONG_PERSON: crate::Code = crate::Code::ConsoleWrongPerson;
 }
 
 impl Engine {
@@ -226,7 +227,7 @@ impl Engine {
         kiosk: bool,
         need: ConsoleRole,
         command: &str,
-        code: &'static str,
+        code: Code,
         message: String,
     ) -> Result<EngineError, EngineError> {
         let now = self.now();
@@ -255,7 +256,7 @@ impl Engine {
         session: &Option<ConsolePass>,
         kiosk: bool,
         need: ConsoleRole,
-    ) -> Result<Option<(&'static str, String)>, EngineError> {
+    ) -> Result<Option<(Code, String)>, EngineError> {
         if kiosk {
             return Ok(Some((
                 codes::KIOSK_MODE,

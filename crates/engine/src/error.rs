@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use countersign_codes::Code;
 use countersign_core::auth::{AuthRefusal, CredentialError};
 use countersign_core::{PolicyError, Refusal};
 use countersign_ledger::LedgerError;
@@ -33,18 +34,18 @@ pub enum EngineError {
     #[error(transparent)]
     Capture(countersign_capture::CaptureError),
     #[error("{message}")]
-    Biometric { code: String, message: String },
+    Biometric { code: Code, message: String },
     /// A reviewer or admin command refused by the console's gate
     /// (`console.*`, see `Engine::console_check`).
     #[error("{message}")]
-    Console { code: &'static str, message: String },
+    Console { code: Code, message: String },
     /// A key backup or a restore from the bucket was refused (`keys.*`,
     /// `restore.*`, see `recovery.rs`).
     #[error("{message}")]
-    Recovery { code: &'static str, message: String },
+    Recovery { code: Code, message: String },
     /// Opening a sealed sample was refused (`sample.*`).
     #[error("{message}")]
-    Sample { code: &'static str, message: String },
+    Sample { code: Code, message: String },
     #[error("client authentication failed")]
     ClientAuth,
     /// Too many failed authentications for this client id or source.
@@ -95,13 +96,14 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    pub fn code(&self) -> String {
+    /// The error's stable code (see `countersign-codes`).
+    pub fn code(&self) -> Code {
         match self {
-            EngineError::Refused(r) => format!("refused.{}", r.code()),
-            EngineError::Auth(a) => format!("auth.{}", a.code()),
-            EngineError::Policy(p) => p.code.into(),
-            EngineError::Ledger(LedgerError::DiskFull { .. }) => "ledger.disk_full".into(),
-            EngineError::Ledger(LedgerError::ClockBehind { .. }) => crate::CLOCK_BEHIND_CODE.into(),
+            EngineError::Refused(r) => r.error_code(),
+            EngineError::Auth(a) => a.error_code(),
+            EngineError::Policy(p) => p.code,
+            EngineError::Ledger(LedgerError::DiskFull { .. }) => Code::LedgerDiskFull,
+            EngineError::Ledger(LedgerError::ClockBehind { .. }) => crate::CLOCK_BEHIND_CODE,
             // The local anchor (crates/ledger/src/anchor.rs, engine/src/anchor.rs):
             // `anchor.ledger_behind` (the head is behind the anchor: a restored
             // copy, a cut tail, a lost WAL), `anchor.fork` (another chain at the
@@ -111,49 +113,49 @@ impl EngineError {
             // the sync pass: the bucket holds more of this kiosk's chain, or
             // another branch of it). Each names both heads; each refuses writes
             // until an admin runs `countersign anchor reseed`.
-            EngineError::Ledger(LedgerError::Anchor { code, .. }) => (*code).into(),
-            EngineError::Ledger(_) => "ledger.error".into(),
-            EngineError::Credential(_) => "credential.invalid".into(),
-            EngineError::UnknownPerson(_) => "person.unknown".into(),
-            EngineError::UnknownOverride(_) => "override.unknown".into(),
-            EngineError::NotInitialized(_) => "datadir.not_initialized".into(),
-            EngineError::AlreadyInitialized(_) => "datadir.already_initialized".into(),
-            EngineError::Invalid(_) => "input.invalid".into(),
-            EngineError::Matcher(m) => m.code().into(),
-            EngineError::Capture(c) => c.code().into(),
-            EngineError::Biometric { code, .. } => code.clone(),
-            EngineError::Sample { code, .. } => (*code).into(),
-            EngineError::Console { code, .. } => (*code).into(),
-            EngineError::Recovery { code, .. } => (*code).into(),
-            EngineError::ClientAuth => "client.auth_failed".into(),
-            EngineError::ClientRateLimited { .. } => "client.rate_limited".into(),
-            EngineError::UnknownPrincipal(_) => "principal.unknown".into(),
-            EngineError::UnknownRequest(_) => "request.unknown".into(),
-            EngineError::ClientScope { .. } => "client.scope_not_allowed".into(),
+            EngineError::Ledger(LedgerError::Anchor { code, .. }) => *code,
+            EngineError::Ledger(_) => Code::LedgerError,
+            EngineError::Credential(_) => Code::CredentialInvalid,
+            EngineError::UnknownPerson(_) => Code::PersonUnknown,
+            EngineError::UnknownOverride(_) => Code::OverrideUnknown,
+            EngineError::NotInitialized(_) => Code::DatadirNotInitialized,
+            EngineError::AlreadyInitialized(_) => Code::DatadirAlreadyInitialized,
+            EngineError::Invalid(_) => Code::InputInvalid,
+            EngineError::Matcher(m) => m.code(),
+            EngineError::Capture(c) => c.code(),
+            EngineError::Biometric { code, .. }
+            | EngineError::Sample { code, .. }
+            | EngineError::Console { code, .. }
+            | EngineError::Recovery { code, .. } => *code,
+            EngineError::ClientAuth => Code::ClientAuthFailed,
+            EngineError::ClientRateLimited { .. } => Code::ClientRateLimited,
+            EngineError::UnknownPrincipal(_) => Code::PrincipalUnknown,
+            EngineError::UnknownRequest(_) => Code::RequestUnknown,
+            EngineError::ClientScope { .. } => Code::ClientScopeNotAllowed,
             EngineError::SignedRequest(a) => match a {
                 countersign_assertion::AssertionError::RequestMalformed(_) => {
-                    "client.auth_malformed".into()
+                    Code::ClientAuthMalformed
                 }
                 countersign_assertion::AssertionError::RequestClockSkew { .. } => {
-                    "client.clock_skew".into()
+                    Code::ClientClockSkew
                 }
                 countersign_assertion::AssertionError::RequestNonceReplayed(_) => {
-                    "client.nonce_replayed".into()
+                    Code::ClientNonceReplayed
                 }
                 countersign_assertion::AssertionError::RequestBadSignature => {
-                    "client.auth_failed".into()
+                    Code::ClientAuthFailed
                 }
-                other => other.code().into(),
+                other => other.code(),
             },
-            EngineError::ClientNotAllowed { .. } => "client.principal_not_allowed".into(),
-            EngineError::RequestExpired(_) => "request.expired".into(),
-            EngineError::AcrUnsatisfiable { .. } => "request.acr_unsatisfiable".into(),
-            EngineError::Insecure { .. } => "datadir.insecure".into(),
-            EngineError::RegistryTampered(_) => "registry.tampered".into(),
-            EngineError::AdminPassExpired => "admin.pass_expired".into(),
-            EngineError::NotBreakGlass(_) => "override.not_breakglass".into(),
-            EngineError::DemoOnly(_) => "refused.demo_only".into(),
-            EngineError::Io { .. } => "io.error".into(),
+            EngineError::ClientNotAllowed { .. } => Code::ClientPrincipalNotAllowed,
+            EngineError::RequestExpired(_) => Code::RequestExpired,
+            EngineError::AcrUnsatisfiable { .. } => Code::RequestAcrUnsatisfiable,
+            EngineError::Insecure { .. } => Code::DatadirInsecure,
+            EngineError::RegistryTampered(_) => Code::RegistryTampered,
+            EngineError::AdminPassExpired => Code::AdminPassExpired,
+            EngineError::NotBreakGlass(_) => Code::OverrideNotBreakglass,
+            EngineError::DemoOnly(_) => Code::RefusedDemoOnly,
+            EngineError::Io { .. } => Code::IoError,
         }
     }
 

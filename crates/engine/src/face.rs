@@ -13,6 +13,7 @@
 //!   quality, scores, threshold, model hashes, PAD methods and results, the
 //!   sealed sample) rides in the same event under `face`.
 
+use crate::Code;
 use countersign_capture::{CaptureError, DeviceInfo, Source};
 use countersign_core::session::{Modality, SessionEvent};
 use countersign_core::{Role, SessionState};
@@ -44,7 +45,7 @@ pub struct FaceEnrollment {
 pub enum FaceAttempt {
     DeviceUnavailable {
         device: String,
-        code: String,
+        code: Code,
         detail: String,
     },
     QualityFailure {
@@ -91,11 +92,8 @@ fn png(img: &countersign_capture::RgbImage) -> Result<Vec<u8>, EngineError> {
     Ok(out.into_inner())
 }
 
-fn biometric(code: &str, message: String) -> EngineError {
-    EngineError::Biometric {
-        code: code.into(),
-        message,
-    }
+fn biometric(code: Code, message: String) -> EngineError {
+    EngineError::Biometric { code, message }
 }
 
 /// Puts the pending biometric evidence into the attempt's event
@@ -160,13 +158,13 @@ impl Engine {
         let subject = self.person(person)?;
         if !subject.roles.contains(&Role::Operator) {
             return Err(biometric(
-                "biometric.not_operator",
+                Code::BiometricNotOperator,
                 format!("{person} is not an operator: only operators enroll a biometric"),
             ));
         }
         if witness == person {
             return Err(biometric(
-                "biometric.self_witness",
+                Code::BiometricSelfWitness,
                 format!("{person} cannot witness their own enrollment"),
             ));
         }
@@ -198,7 +196,7 @@ impl Engine {
             .outcome("failed")
             .build();
             match this.ledger.append(&ev) {
-                Ok(_) => biometric("biometric.enrollment_failed", reason),
+                Ok(_) => biometric(Code::BiometricEnrollmentFailed, reason),
                 Err(e) => e.into(),
             }
         };
@@ -327,7 +325,7 @@ impl Engine {
         self.require_live_source(s, source.info().replay, &source.info().id)?;
         let Some((template, template_sha)) = self.face_template(&operator)? else {
             return Err(biometric(
-                "biometric.not_enrolled",
+                Code::BiometricNotEnrolled,
                 format!("{operator} has no face enrollment: countersign enroll {operator} --replay ... --witness SUPERVISOR"),
             ));
         };
@@ -357,7 +355,7 @@ impl Engine {
             out?;
             return Ok(FaceAttempt::DeviceUnavailable {
                 device: device.id,
-                code: e.code().into(),
+                code: e.code(),
                 detail,
             });
         }

@@ -16,6 +16,7 @@
 //!   the session gets 100 for a match and 0 for no match, and the evidence
 //!   says `score: null, decision_source: "libfprint"`.
 
+use crate::Code;
 use countersign_core::session::{Modality, SessionEvent};
 use countersign_core::{Role, SessionState};
 use countersign_fingerprint::{
@@ -48,7 +49,7 @@ pub struct FingerEnrollment {
 pub enum FingerAttempt {
     DeviceUnavailable {
         device: String,
-        code: String,
+        code: Code,
         detail: String,
     },
     QualityFailure {
@@ -59,11 +60,8 @@ pub enum FingerAttempt {
     },
 }
 
-fn biometric(code: &str, message: String) -> EngineError {
-    EngineError::Biometric {
-        code: code.into(),
-        message,
-    }
+fn biometric(code: Code, message: String) -> EngineError {
+    EngineError::Biometric { code, message }
 }
 
 fn finger_error(e: FingerprintError) -> EngineError {
@@ -139,13 +137,13 @@ impl Engine {
         let subject = self.person(person)?;
         if !subject.roles.contains(&Role::Operator) {
             return Err(biometric(
-                "biometric.not_operator",
+                Code::BiometricNotOperator,
                 format!("{person} is not an operator: only operators enroll a biometric"),
             ));
         }
         if witness == person {
             return Err(biometric(
-                "biometric.self_witness",
+                Code::BiometricSelfWitness,
                 format!("{person} cannot witness their own enrollment"),
             ));
         }
@@ -169,7 +167,7 @@ impl Engine {
             ..Default::default()
         };
         let reader_info = reader.info().clone();
-        let fail = |this: &mut Engine, code: &str, reason: String, extra: Value| -> EngineError {
+        let fail = |this: &mut Engine, code: Code, reason: String, extra: Value| -> EngineError {
             let now = this.now();
             let ev = Ev::new(
                 kinds::BIOMETRIC_ENROLL_FAILED,
@@ -188,8 +186,8 @@ impl Engine {
         };
         let fail_with = |this: &mut Engine, e: FingerprintError| {
             let code = match e {
-                FingerprintError::Duplicate { .. } => "biometric.enroll_duplicate",
-                _ => "biometric.enrollment_failed",
+                FingerprintError::Duplicate { .. } => Code::BiometricEnrollDuplicate,
+                _ => Code::BiometricEnrollmentFailed,
             };
             fail(this, code, format!("{}: {e}", e.code()), Value::Null)
         };
@@ -259,7 +257,7 @@ impl Engine {
         let threshold = self.policy.matching.finger_decision_threshold();
         let Some((template, template_sha, finger)) = self.finger_template(&operator)? else {
             return Err(biometric(
-                "biometric.not_enrolled",
+                Code::BiometricNotEnrolled,
                 format!("{operator} has no finger enrollment: countersign enroll {operator} --finger ... --witness SUPERVISOR"),
             ));
         };
@@ -296,7 +294,7 @@ impl Engine {
                 out?;
                 return Ok(FingerAttempt::DeviceUnavailable {
                     device: device.id,
-                    code: e.code().into(),
+                    code: e.code(),
                     detail,
                 });
             }

@@ -45,6 +45,7 @@ pub use clients::{
     CLIENTS_FILE, NONCES_FILE, PRINCIPALS_FILE,
 };
 pub use console::{codes as console_codes, ConsolePass, ConsoleRole};
+pub use countersign_codes::{ApiAnswer, Code};
 pub use datadir::{DataDir, DemoPerson, FirstAdmin, InitOptions, InitReport, DEMO_PEOPLE};
 pub use demo_faces::{is_demo_dir, DemoFaces, DEMO_WITNESS, REPLAY_DIR};
 pub use demo_fingers::{DemoFingers, DEMO_FINGER, DEMO_FINGER_PERSON, FINGER_SCENES_DIR};
@@ -77,7 +78,7 @@ pub use monotonic::{boot_anchor, judged_now, BootAnchor};
 pub const CLOCK_TOLERANCE_MS: Ms = 5_000;
 
 /// The stable code of a write refused because the clock is behind the ledger.
-pub const CLOCK_BEHIND_CODE: &str = "clock.behind_ledger";
+pub const CLOCK_BEHIND_CODE: Code = Code::ClockBehindLedger;
 
 /// The clock against the ledger, for `countersign status` and the app.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -90,7 +91,7 @@ pub struct ClockStatus {
     /// The engine refuses to write now ([`CLOCK_BEHIND_CODE`]).
     pub writes_refused: bool,
     /// `clock.behind_ledger` while writes are refused.
-    pub code: Option<&'static str>,
+    pub code: Option<Code>,
     /// The newest recorded refusal, if any.
     pub last_refusal: Option<ClockRefusal>,
 }

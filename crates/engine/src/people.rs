@@ -13,6 +13,7 @@
 //!   A row changed outside the engine (`UPDATE people SET roles = ...`) is
 //!   refused with `registry.tampered`, and the refusal is recorded.
 
+use crate::Code;
 use std::collections::BTreeSet;
 
 use countersign_core::auth::{self, totp, AuthState, Authenticated, Factors};
@@ -91,7 +92,7 @@ impl Engine {
                 &Ev::new(
                     kinds::REGISTRY_REFUSED,
                     now,
-                    json!({ "person": id, "refusal": "registry.tampered", "problem": why }),
+                    json!({ "person": id, "refusal": Code::RegistryTampered, "problem": why }),
                 )
                 .person(id)
                 .outcome("refused")

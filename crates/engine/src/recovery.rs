@@ -26,6 +26,7 @@
 //! first admin), who re-issues the others. Then the local anchor is
 //! re-seeded at the new head, and the kiosk carries on on the same chain.
 
+use crate::Code;
 use std::path::{Path, PathBuf};
 
 use countersign_core::Role;
@@ -45,7 +46,7 @@ pub use keys::{
     load_key_backup, KeyBackupManifest, KeyBackupReport, API_TLS_FILE, BACKUP_MANIFEST,
 };
 
-pub(crate) fn err(code: &'static str, message: impl Into<String>) -> EngineError {
+pub(crate) fn err(code: Code, message: impl Into<String>) -> EngineError {
     EngineError::Recovery {
         code,
         message: message.into(),
@@ -148,7 +149,7 @@ fn check_shape(events: &[RawEvent]) -> Result<(), EngineError> {
         if w[0].seq == w[1].seq {
             let n = events.iter().filter(|e| e.seq == w[0].seq).count();
             return Err(err(
-                "restore.bucket_fork",
+                Code::RestoreBucketFork,
                 format!(
                     "the bucket holds {n} different events at seq {} (a fork): it has two histories of this kiosk; investigate with `countersign fleet verify` before restoring anything",
                     w[0].seq
@@ -159,7 +160,7 @@ fn check_shape(events: &[RawEvent]) -> Result<(), EngineError> {
     for (expect, e) in (1u64..).zip(events) {
         if e.seq != expect {
             return Err(err(
-                "restore.bucket_gap",
+                Code::RestoreBucketGap,
                 format!(
                     "events {expect}..{} are missing from the bucket (a gap): the chain cannot be rebuilt",
                     e.seq - 1
@@ -181,7 +182,7 @@ pub fn restore_from_bucket(
 ) -> Result<RestoreReport, EngineError> {
     if is_nonempty_dir(root)? {
         return Err(err(
-            "restore.target_not_empty",
+            Code::RestoreTargetNotEmpty,
             format!(
                 "{} exists and is not empty: a restore goes into a fresh data dir, it never merges into or replaces one",
                 root.display()
@@ -193,7 +194,7 @@ pub fn restore_from_bucket(
     let kiosk = manifest.kiosk_id.clone();
     if src.public_key.is_none() && src.events.is_empty() {
         return Err(err(
-            "restore.key_mismatch",
+            Code::RestoreKeyMismatch,
             format!(
                 "the key backup is of kiosk {kiosk}, which is not in the bucket {} (kiosks there: {})",
                 src.bucket,
@@ -204,7 +205,7 @@ pub fn restore_from_bucket(
     let pk = keys.verifying_key_hex();
     if src.public_key.as_deref() != Some(pk.as_str()) {
         return Err(err(
-            "restore.key_mismatch",
+            Code::RestoreKeyMismatch,
             format!(
                 "the bucket's kiosk {kiosk} has public key {}, the backup's signing key is {pk}",
                 src.public_key.as_deref().unwrap_or("(no kiosk.json)")
@@ -214,7 +215,7 @@ pub fn restore_from_bucket(
     check_shape(&src.events)?;
     let Some(last) = src.events.last() else {
         return Err(err(
-            "restore.bucket_gap",
+            Code::RestoreBucketGap,
             format!("the bucket holds no events of kiosk {kiosk}"),
         ));
     };
@@ -235,7 +236,7 @@ pub fn restore_from_bucket(
             Some(c) if c == check => checked_by.push(format!("keys.backed_up at seq {}", e.seq)),
             Some(_) => {
                 return Err(err(
-                    "restore.key_mismatch",
+                    Code::RestoreKeyMismatch,
                     format!(
                         "the backup's data key is not the one recorded by keys.backed_up at seq {}: it is another kiosk's or another backup's",
                         e.seq
@@ -335,9 +336,9 @@ fn build(
         synced: src.synced.clone(),
     };
     let summary = ledger.restore_rows(&rows).map_err(|e| match e {
-        LedgerError::Key(m) => err("restore.key_mismatch", m),
+        LedgerError::Key(m) => err(Code::RestoreKeyMismatch, m),
         LedgerError::Corrupt(m) => err(
-            "restore.bucket_invalid",
+            Code::RestoreBucketInvalid,
             format!("the bucket's evidence does not verify: {m}"),
         ),
         e => e.into(),
@@ -345,19 +346,24 @@ fn build(
     // The marker and the policy, as the chain says.
     let first = ledger
         .get(1)?
-        .ok_or_else(|| err("restore.bucket_invalid", "no event 1"))?;
+        .ok_or_else(|| err(Code::RestoreBucketInvalid, "no event 1"))?;
     let kiosk_id = first
         .body
         .get("kiosk_id")
         .and_then(|v| v.as_str())
         .filter(|_| first.kind == kinds::KIOSK_INITIALIZED)
-        .ok_or_else(|| err("restore.bucket_invalid", "event 1 is not kiosk.initialized"))?
+        .ok_or_else(|| {
+            err(
+                Code::RestoreBucketInvalid,
+                "event 1 is not kiosk.initialized",
+            )
+        })?
         .to_string();
     if first.body.get("public_key").and_then(|v| v.as_str())
         != Some(ledger.keys().verifying_key_hex().as_str())
     {
         return Err(err(
-            "restore.key_mismatch",
+            Code::RestoreKeyMismatch,
             "kiosk.initialized (seq 1) names another public key than the backup's",
         ));
     }
@@ -371,7 +377,7 @@ fn build(
         .and_then(|r| r.body.get("policy")?.as_str().map(str::to_string))
         .ok_or_else(|| {
             err(
-                "restore.bucket_invalid",
+                Code::RestoreBucketInvalid,
                 "no policy.loaded event with a policy",
             )
         })?;
@@ -392,7 +398,7 @@ fn build(
     let locked = row.as_ref().is_some_and(|p| p.locked);
     if !admin_ok || locked {
         return Err(err(
-            "restore.admin_invalid",
+            Code::RestoreAdminInvalid,
             format!(
                 "{} is not an unlocked admin in the restored registry: give --admin an admin of this kiosk",
                 opts.admin
@@ -463,7 +469,7 @@ fn build(
     let v = engine.ledger.verify()?;
     if let Some(p) = v.first_problem() {
         return Err(err(
-            "restore.bucket_invalid",
+            Code::RestoreBucketInvalid,
             format!("the restored ledger does not verify: {p:?}"),
         ));
     }
@@ -471,7 +477,7 @@ fn build(
     let head = engine
         .ledger
         .head()?
-        .ok_or_else(|| err("restore.bucket_invalid", "empty ledger"))?;
+        .ok_or_else(|| err(Code::RestoreBucketInvalid, "empty ledger"))?;
     Ok(RestoreReport {
         data_dir: staging.to_path_buf(),
         kiosk_id,

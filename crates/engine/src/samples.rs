@@ -12,6 +12,7 @@
 //! Templates are never shown (they are not images); purged samples say when
 //! retention purged them. Sample bytes never appear in errors or logs.
 
+use crate::Code;
 use countersign_core::{Ms, Role, SessionState};
 use countersign_ledger::LedgerError;
 use serde_json::{json, Value};
@@ -126,7 +127,7 @@ pub fn sample_refs(body: &Value) -> Vec<SampleRef> {
     out
 }
 
-fn refuse(code: &'static str, message: impl Into<String>) -> EngineError {
+fn refuse(code: Code, message: impl Into<String>) -> EngineError {
     EngineError::Sample {
         code,
         message: message.into(),
@@ -161,7 +162,7 @@ impl Engine {
     ) -> Result<Sample, EngineError> {
         if self.now() >= pass.expires_ms() {
             return Err(refuse(
-                "sample.pass_expired",
+                Code::SamplePassExpired,
                 "the reviewer sign-in has expired: sign in again with two factors",
             ));
         }
@@ -179,7 +180,7 @@ impl Engine {
     ) -> Result<Sample, EngineError> {
         let SessionState::SupervisorAuthenticated { supervisor, .. } = &s.session.state else {
             return Err(refuse(
-                "sample.no_supervisor",
+                Code::SampleNoSupervisor,
                 "samples open for the supervisor who authenticated in this step-up, before the decision",
             ));
         };
@@ -203,7 +204,7 @@ impl Engine {
             .any(|r| sample_refs(&r.body).iter().any(|x| x.sha256 == wanted))
         {
             return Err(refuse(
-                "sample.not_in_session",
+                Code::SampleNotInSession,
                 format!(
                     "sample {sha256} does not belong to step-up {}",
                     s.session.id
@@ -216,13 +217,13 @@ impl Engine {
 
     fn blob_info_checked(&self, sha256: &str) -> Result<countersign_ledger::BlobInfo, EngineError> {
         let info = self.ledger.blob_info(sha256).map_err(|e| match e {
-            LedgerError::NotFound(_) => refuse("sample.not_found", format!("no sample {sha256}")),
-            LedgerError::Invalid(m) => refuse("sample.not_found", m),
+            LedgerError::NotFound(_) => refuse(Code::SampleNotFound, format!("no sample {sha256}")),
+            LedgerError::Invalid(m) => refuse(Code::SampleNotFound, m),
             other => other.into(),
         })?;
         if !info.media_type.starts_with("image/") {
             return Err(refuse(
-                "sample.not_an_image",
+                Code::SampleNotAnImage,
                 format!("{sha256} is a {} and is never shown", info.media_type),
             ));
         }
@@ -243,7 +244,7 @@ impl Engine {
         let case_id = sealed.as_ref().and_then(|r| r.index.case_id.clone());
         let bytes = self.ledger.get_blob(&info.sha256_hex).map_err(|e| match e {
             LedgerError::Purged { purged_ms, .. } => refuse(
-                "sample.purged",
+                Code::SamplePurged,
                 format!("retention purged this sample at {purged_ms} (Unix ms); its hash and metadata remain"),
             ),
             other => other.into(),

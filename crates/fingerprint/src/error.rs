@@ -50,17 +50,17 @@ impl FingerprintError {
     }
 
     /// A stable code for the evidence and the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> countersign_codes::Code {
         match self {
             FingerprintError::Device(e) => e.code(),
-            FingerprintError::Retry { .. } => "finger.retry",
-            FingerprintError::NoImage { .. } => "finger.no_image",
-            FingerprintError::Duplicate { .. } => "finger.enroll_duplicate",
-            FingerprintError::Template(_) => "finger.template",
-            FingerprintError::TimedOut { .. } => "finger.timed_out",
-            FingerprintError::Libfprint(_) => "finger.libfprint",
-            FingerprintError::Io { .. } => "finger.io",
-            FingerprintError::Invalid(_) => "input.invalid",
+            FingerprintError::Retry { .. } => countersign_codes::Code::FingerRetry,
+            FingerprintError::NoImage { .. } => countersign_codes::Code::FingerNoImage,
+            FingerprintError::Duplicate { .. } => countersign_codes::Code::FingerEnrollDuplicate,
+            FingerprintError::Template(_) => countersign_codes::Code::FingerTemplate,
+            FingerprintError::TimedOut { .. } => countersign_codes::Code::FingerTimedOut,
+            FingerprintError::Libfprint(_) => countersign_codes::Code::FingerLibfprint,
+            FingerprintError::Io { .. } => countersign_codes::Code::FingerIo,
+            FingerprintError::Invalid(_) => countersign_codes::Code::InputInvalid,
         }
     }
 }
@@ -170,20 +170,20 @@ mod tests {
             Dev(E_REMOVED),
             "This device has been removed",
         ));
-        assert_eq!(removed.code(), "capture.unplugged");
+        assert_eq!(removed.code(), countersign_codes::Code::CaptureUnplugged);
         assert!(removed.is_device_unavailable());
         assert!(c(glib::Error::new(Dev(E_TOO_HOT), "hot")).is_device_unavailable());
         assert!(c(glib::Error::new(Dev(E_BUSY), "busy")).is_device_unavailable());
         let proto = c(glib::Error::new(Dev(5), "proto"));
-        assert_eq!(proto.code(), "capture.error");
+        assert_eq!(proto.code(), countersign_codes::Code::CaptureError);
         assert!(!proto.is_device_unavailable());
         let retry = c(glib::Error::new(Retry(2), "center"));
-        assert_eq!(retry.code(), "finger.retry");
+        assert_eq!(retry.code(), countersign_codes::Code::FingerRetry);
         assert!(retry.to_string().contains("not centred"), "{retry}");
         assert!(!retry.is_device_unavailable());
         assert_eq!(
             c(glib::Error::new(Dev(E_DATA_DUPLICATE), "dup")).code(),
-            "finger.enroll_duplicate"
+            countersign_codes::Code::FingerEnrollDuplicate
         );
     }
 }

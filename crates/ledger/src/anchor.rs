@@ -26,6 +26,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use countersign_codes::Code;
 use serde::{Deserialize, Serialize};
 
 use crate::{Keys, LedgerError};
@@ -111,7 +112,7 @@ impl AnchorGuard {
         let p = self.anchor_path();
         match std::fs::read(&p) {
             Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| LedgerError::Anchor {
-                code: "anchor.invalid",
+                code: Code::AnchorInvalid,
                 message: format!("the anchor {} is malformed ({e}); an admin must re-seed it after investigation (`countersign anchor reseed`)", p.display()),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -124,7 +125,7 @@ impl AnchorGuard {
         let p = self.alarm_path();
         match std::fs::read(&p) {
             Ok(b) => Ok(Some(serde_json::from_slice(&b).unwrap_or_else(|e| Alarm {
-                code: "anchor.alarm".into(),
+                code: Code::AnchorAlarm.as_str().into(),
                 message: format!("unreadable alarm file ({e})"),
                 detected_ms: 0,
                 detail: serde_json::Value::Null,
@@ -166,7 +167,7 @@ impl AnchorGuard {
             .is_some_and(|(h, s)| keys.verify(&message(a.seq, &h), &s));
         if !ok {
             return Err(LedgerError::Anchor {
-                code: "anchor.invalid",
+                code: Code::AnchorInvalid,
                 message: format!(
                     "the anchor {} is not signed by this kiosk's key; an admin must re-seed it after investigation (`countersign anchor reseed`)",
                     self.anchor_path().display()
@@ -201,7 +202,7 @@ impl AnchorGuard {
         match (anchor, &head) {
             (None, None) => Ok(()),
             (None, Some(_)) => Err(LedgerError::Anchor {
-                code: "anchor.missing",
+                code: Code::AnchorMissing,
                 message: format!(
                     "the ledger has events (head {}) but this kiosk has no anchor in {}: the state dir was lost or this data dir was moved from another machine; an admin must re-seed the anchor with two factors after checking the ledger (`countersign anchor reseed`)",
                     head_s(&head),
@@ -212,7 +213,7 @@ impl AnchorGuard {
                 let ledger_seq = head.as_ref().map_or(0, |h| h.seq);
                 if ledger_seq < a.seq {
                     return Err(LedgerError::Anchor {
-                        code: "anchor.ledger_behind",
+                        code: Code::AnchorLedgerBehind,
                         message: format!(
                             "the ledger's head ({}) is behind this kiosk's anchor (seq {} hash {}, in {}): the data dir was rolled back, its tail cut or its WAL lost; nothing is signed on it",
                             head_s(&head),
@@ -236,7 +237,7 @@ impl AnchorGuard {
                 let at_hex = at.map(hex::encode);
                 if at_hex.as_deref() != Some(a.hash.as_str()) {
                     return Err(LedgerError::Anchor {
-                        code: "anchor.fork",
+                        code: Code::AnchorFork,
                         message: format!(
                             "the ledger (head {}) is not on this kiosk's anchored chain: at seq {} it holds {} where the anchor (in {}) says {}; nothing is signed on it",
                             head_s(&head),
@@ -288,12 +289,11 @@ impl AnchorGuard {
     }
 }
 
-/// Alarm codes come from a file; the known ones keep their static names.
-fn leak_code(code: &str) -> &'static str {
-    match code {
-        "anchor.remote_ahead" => "anchor.remote_ahead",
-        "anchor.remote_fork" => "anchor.remote_fork",
-        _ => "anchor.alarm",
+/// Alarm codes come from a file; the known ones keep their own code.
+fn leak_code(code: &str) -> Code {
+    match Code::parse(code) {
+        Some(c @ (Code::AnchorRemoteAhead | Code::AnchorRemoteFork)) => c,
+        _ => Code::AnchorAlarm,
     }
 }
 

@@ -79,7 +79,10 @@ pub enum LedgerError {
     /// The ledger disagrees with the kiosk's anchor, or an alarm is raised
     /// (see `anchor.rs`); `code` is stable (`anchor.*`).
     #[error("{message}")]
-    Anchor { code: &'static str, message: String },
+    Anchor {
+        code: countersign_codes::Code,
+        message: String,
+    },
     /// JSON encoding/decoding error.
     #[error("json error: {0}")]
     Json(#[from] serde_json::Error),

@@ -78,15 +78,15 @@ pub enum MatcherError {
 }
 
 impl MatcherError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> countersign_codes::Code {
         match self {
-            MatcherError::ModelMissing { .. } => "matcher.model_missing",
-            MatcherError::UnknownModel { .. } => "matcher.model_unknown",
-            MatcherError::ModelLoad { .. } => "matcher.model_load",
-            MatcherError::Decode { .. } => "matcher.decode",
-            MatcherError::Inference(_) => "matcher.inference",
-            MatcherError::Template(_) => "matcher.template",
-            MatcherError::EvalData(_) => "eval.insufficient_data",
+            MatcherError::ModelMissing { .. } => countersign_codes::Code::MatcherModelMissing,
+            MatcherError::UnknownModel { .. } => countersign_codes::Code::MatcherModelUnknown,
+            MatcherError::ModelLoad { .. } => countersign_codes::Code::MatcherModelLoad,
+            MatcherError::Decode { .. } => countersign_codes::Code::MatcherDecode,
+            MatcherError::Inference(_) => countersign_codes::Code::MatcherInference,
+            MatcherError::Template(_) => countersign_codes::Code::MatcherTemplate,
+            MatcherError::EvalData(_) => countersign_codes::Code::EvalInsufficientData,
         }
     }
 }

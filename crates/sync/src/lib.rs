@@ -80,7 +80,7 @@ pub enum SyncError {
     #[error("{message}")]
     Anchor {
         /// Stable code.
-        code: &'static str,
+        code: countersign_codes::Code,
         /// What differs, with both heads.
         message: String,
     },
@@ -88,15 +88,15 @@ pub enum SyncError {
 
 impl SyncError {
     /// A stable code for the CLI's `error[code]` and the app.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> countersign_codes::Code {
         match self {
-            SyncError::Config(_) => "sync.config",
-            SyncError::Remote(_) => "sync.remote",
-            SyncError::NotFound(_) => "sync.not_found",
-            SyncError::Conflict { .. } => "sync.conflict",
-            SyncError::Internal(_) => "sync.internal",
-            SyncError::Ledger(_) => "sync.ledger",
-            SyncError::Anchor { code, .. } => code,
+            SyncError::Config(_) => countersign_codes::Code::SyncConfig,
+            SyncError::Remote(_) => countersign_codes::Code::SyncRemote,
+            SyncError::NotFound(_) => countersign_codes::Code::SyncNotFound,
+            SyncError::Conflict { .. } => countersign_codes::Code::SyncConflict,
+            SyncError::Internal(_) => countersign_codes::Code::SyncInternal,
+            SyncError::Ledger(_) => countersign_codes::Code::SyncLedger,
+            SyncError::Anchor { code, .. } => *code,
         }
     }
 }

@@ -193,8 +193,10 @@ pub(crate) fn export_bindings(cfg: &ts_rs::Config) -> Result<(), ts_rs::ExportEr
 
 /// Stable error codes of the fleet view (beside [`crate::ipc::codes`]).
 pub mod sync_codes {
+    use countersign_engine::Code;
+
     /// `fleet_events` / `fleet_export` before the bucket was read.
-    pub const FLEET_NOT_LOADED: &str = "E_FLEET_NOT_LOADED";
+    pub const FLEET_NOT_LOADED: Code = Code::AppFleetNotLoaded;
     /// Writing an export file failed.
-    pub const EXPORT: &str = "E_EXPORT";
+    pub const EXPORT: Code = Code::AppExport;
 }

@@ -6,6 +6,7 @@
 
 use super::admin::admin_act;
 use super::*;
+use crate::ipc::Code;
 use countersign_engine::{ClientView, NewClientCredential, RegisteredPrincipal};
 
 fn client_info(v: ClientView) -> ipc::ClientInfo {
@@ -69,7 +70,7 @@ pub fn add_client(sh: &Shared, r: ipc::AddClientRequest) -> Res<ipc::ClientAdded
     })?;
     let pin = countersign_api::tls::pin(&sh.data_dir).map_err(|e| match e {
         countersign_api::ApiError::Engine(e) => IpcError::from(e),
-        other => IpcError::new("api.tls", other.to_string()),
+        other => IpcError::new(Code::ApiTls, other.to_string()),
     })?;
     let pin_json = serde_json::to_string_pretty(&pin)
         .map_err(|e| IpcError::new(codes::INTERNAL, e.to_string()))?;

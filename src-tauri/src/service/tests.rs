@@ -2,6 +2,7 @@
 //! replay scenes of assets/demo/faces) with a manual clock.
 use super::*;
 use crate::capture::SourceSpec;
+use crate::ipc::Code;
 use crate::ipc::*;
 use countersign_engine::{InitOptions, ManualClock, DEMO_PEOPLE};
 
@@ -173,7 +174,7 @@ fn unknown_session_and_unknown_operator_have_stable_codes() {
     let v = request(&fx, "r");
     assert_eq!(
         identify(&fx.sh, &v.session_id, "nobody").unwrap_err().code,
-        "person.unknown"
+        Code::PersonUnknown
     );
 }
 
@@ -271,7 +272,7 @@ fn a_relying_apps_request_is_listed_taken_and_completed_here() {
     );
     assert_eq!(
         take_request(&fx.sh, &id).unwrap_err().code,
-        "input.invalid",
+        Code::InputInvalid,
         "a request runs once"
     );
 }
@@ -296,7 +297,7 @@ fn full_journey_fallback_grant_expiry_review() {
         },
     )
     .unwrap_err();
-    assert!(bad.code.starts_with("auth."), "{bad:?}");
+    assert!(bad.code.as_str().starts_with("auth."), "{bad:?}");
     let v = supervisor_login(
         &fx.sh,
         SupervisorLogin {
@@ -321,7 +322,7 @@ fn full_journey_fallback_grant_expiry_review() {
         compensating_control: "second approver on each payment".into(),
     };
     let over = grant_override(&fx.sh, grant(policy.max_duration_minutes + 1)).unwrap_err();
-    assert_eq!(over.code, "refused.over_cap");
+    assert_eq!(over.code, Code::RefusedOverCap);
     let g = grant_override(&fx.sh, grant(10)).unwrap();
     assert_eq!(g.status, "active");
     assert_eq!(g.expires_at_ms - g.granted_at_ms, 10 * 60_000);
@@ -475,7 +476,7 @@ fn export_refuses_an_unknown_format() {
         },
     )
     .unwrap_err();
-    assert_eq!(e.code, "input.invalid");
+    assert_eq!(e.code, Code::InputInvalid);
 }
 
 fn events_of(sh: &Shared, kind: &str) -> Vec<EventRow> {
@@ -503,7 +504,7 @@ fn samples_open_for_the_deciding_supervisor_and_a_signed_in_reviewer() {
 
     // Before a supervisor has authenticated, nobody opens it here.
     let e = open_session_sample(&fx.sh, &id, &sha).unwrap_err();
-    assert_eq!(e.code, "sample.no_supervisor", "{e:?}");
+    assert_eq!(e.code, Code::SampleNoSupervisor, "{e:?}");
     let (secret, otp) = creds(&fx.sh, "sam");
     supervisor_login(
         &fx.sh,
@@ -524,7 +525,7 @@ fn samples_open_for_the_deciding_supervisor_and_a_signed_in_reviewer() {
 
     // The reviewer: nothing without a console sign-in, then samples from the log.
     let e = open_sample(&fx.sh, &sha, None).unwrap_err();
-    assert_eq!(e.code, "console.no_session");
+    assert_eq!(e.code, Code::ConsoleNoSession);
     fx.clock.advance(30_000); // a fresh TOTP step
     let s = rita_signs_in(&fx.sh);
     assert_eq!(s.person, "rita");
@@ -547,12 +548,12 @@ fn samples_open_for_the_deciding_supervisor_and_a_signed_in_reviewer() {
     console_sign_out(&fx.sh).unwrap();
     assert_eq!(console_session(&fx.sh).unwrap(), None);
     let e = open_sample(&fx.sh, &sha, None).unwrap_err();
-    assert_eq!(e.code, "console.no_session");
+    assert_eq!(e.code, Code::ConsoleNoSession);
     fx.clock.advance(30_000);
     rita_signs_in(&fx.sh);
     fx.clock.advance(countersign_engine::REVIEWER_PASS_MS);
     let e = open_sample(&fx.sh, &sha, None).unwrap_err();
-    assert_eq!(e.code, "sample.pass_expired", "the sample pass expired");
+    assert_eq!(e.code, Code::SamplePassExpired, "the sample pass expired");
 }
 
 /// A real kiosk's data dir (`init` without `--demo`) with one operator.

@@ -116,7 +116,10 @@ impl Kiosk {
             .collect::<Vec<_>>()
             .join("\n")
     }
-    pub fn add_mallory(&self, auth: AdminAuth) -> Result<countersign_app::ipc::Person, String> {
+    pub fn add_mallory(
+        &self,
+        auth: AdminAuth,
+    ) -> Result<countersign_app::ipc::Person, countersign_engine::Code> {
         service::add_person(
             &self.sh,
             AddPersonRequest {
@@ -163,7 +166,10 @@ pub fn principal_req(auth: AdminAuth) -> AddPrincipalRequest {
 }
 
 /// Every admin act, with `auth`; their command names.
-pub fn every_act(k: &Kiosk, auth: AdminAuth) -> Vec<(&'static str, Result<(), String>)> {
+pub fn every_act(
+    k: &Kiosk,
+    auth: AdminAuth,
+) -> Vec<(&'static str, Result<(), countersign_engine::Code>)> {
     let c = |r: Result<(), countersign_app::ipc::IpcError>| r.map_err(|e| e.code);
     vec![
         ("add_person", k.add_mallory(auth.clone()).map(drop)),

@@ -155,5 +155,8 @@ fn breakglass_over_the_api_with_signed_requests() {
     )
     .unwrap();
     let err = check(&token, &c.jwks().unwrap(), &x, Some(&c)).unwrap_err();
-    assert_eq!(err.code(), "assertion.override_revoked");
+    assert_eq!(
+        err.code(),
+        countersign_engine::Code::AssertionOverrideRevoked
+    );
 }

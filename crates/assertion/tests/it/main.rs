@@ -84,7 +84,7 @@ fn code(r: Result<Claims, AssertionError>) -> String {
         Ok(_) => "ok".into(),
         Err(e) => {
             assert!(!e.to_string().is_empty());
-            e.code().into()
+            e.code().as_str().into()
         }
     }
 }
@@ -95,7 +95,7 @@ fn good_assertion_passes_once_then_replay_is_refused() {
     let mut store = MemoryReplayStore::default();
     assert_eq!(code(verify(&t, &jwks(), &expect(), None, &mut store)), "ok");
     let e = verify(&t, &jwks(), &expect(), None, &mut store).unwrap_err();
-    assert_eq!(e.code(), "assertion.replayed");
+    assert_eq!(e.code(), countersign_codes::Code::AssertionReplayed);
     assert!(e.to_string().contains("jti-1"), "{e}");
 }
 
@@ -192,7 +192,10 @@ fn override_backed_assertions() {
     let mut x = expect();
     x.accepted_acr = vec![ACR_BIOMETRIC.into()];
     let e = check(&t, &j, &x, Some(&status("active"))).unwrap_err();
-    assert_eq!(e.code(), "assertion.insufficient_user_authentication");
+    assert_eq!(
+        e.code(),
+        countersign_codes::Code::AssertionInsufficientUserAuthentication
+    );
     assert!(
         e.to_string()
             .starts_with("insufficient_user_authentication"),

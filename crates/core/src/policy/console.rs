@@ -32,7 +32,7 @@ impl Default for ConsolePolicy {
 }
 
 impl ConsolePolicy {
-    pub(super) fn validate(&self) -> Result<(), (Vec<Seg>, String, &'static str)> {
+    pub(super) fn validate(&self) -> Result<(), (Vec<Seg>, String, countersign_codes::Code)> {
         let m = self.idle_minutes;
         if !(1..=MAX_CONSOLE_IDLE_MINUTES).contains(&m) {
             return Err((

@@ -37,7 +37,8 @@ pub const FACE_THRESHOLD_FLOOR: f64 = 0.46;
 pub const LIBFPRINT_BZ3_THRESHOLD: f64 = 40.0;
 
 /// Stable code of a face threshold below the floor with no calibration cited.
-pub const BELOW_FLOOR_CODE: &str = "policy.face_threshold_below_floor";
+pub const BELOW_FLOOR_CODE: countersign_codes::Code =
+    countersign_codes::Code::PolicyFaceThresholdBelowFloor;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,7 +65,7 @@ impl Matching {
     }
 
     /// Semantic checks: the offending key path, the message and its code.
-    pub(super) fn validate(&self) -> Result<(), (Vec<Seg>, String, &'static str)> {
+    pub(super) fn validate(&self) -> Result<(), (Vec<Seg>, String, countersign_codes::Code)> {
         let key = |k: &'static str| vec![K("matching"), K(k)];
         let t = self.face_threshold;
         if !(-1.0..=1.0).contains(&t) || t.is_nan() {

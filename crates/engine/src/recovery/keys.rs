@@ -1,5 +1,6 @@
 //! Key backups (`keys backup`, an admin's act): see the parent module.
 
+use crate::Code;
 use std::path::{Path, PathBuf};
 
 use countersign_ledger::{EventRef, Keys, DATA_KEY_FILE, PUBLIC_KEY_FILE, SIGNING_KEY_FILE};
@@ -74,7 +75,7 @@ impl Engine {
         }
         if is_nonempty_dir(dir)? {
             return Err(err(
-                "keys.backup_exists",
+                Code::KeysBackupExists,
                 format!(
                     "{} exists and is not empty; a key backup never overwrites anything: choose a new directory",
                     dir.display()
@@ -161,7 +162,7 @@ pub fn load_key_backup(dir: &Path) -> Result<(KeyBackupManifest, Keys), EngineEr
     let mp = dir.join(BACKUP_MANIFEST);
     let text = std::fs::read_to_string(&mp).map_err(|e| {
         err(
-            "restore.keys_invalid",
+            Code::RestoreKeysInvalid,
             format!(
                 "{} cannot be read ({e}): not a key backup made by `countersign keys backup`",
                 mp.display()
@@ -169,11 +170,11 @@ pub fn load_key_backup(dir: &Path) -> Result<(KeyBackupManifest, Keys), EngineEr
         )
     })?;
     let m: KeyBackupManifest = serde_json::from_str(&text)
-        .map_err(|e| err("restore.keys_invalid", format!("{}: {e}", mp.display())))?;
-    let keys = Keys::load(dir).map_err(|e| err("restore.keys_invalid", e.to_string()))?;
+        .map_err(|e| err(Code::RestoreKeysInvalid, format!("{}: {e}", mp.display())))?;
+    let keys = Keys::load(dir).map_err(|e| err(Code::RestoreKeysInvalid, e.to_string()))?;
     if keys.verifying_key_hex() != m.public_key {
         return Err(err(
-            "restore.keys_invalid",
+            Code::RestoreKeysInvalid,
             format!(
                 "{}'s public key is not the backed-up signing key's",
                 mp.display()

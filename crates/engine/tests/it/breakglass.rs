@@ -76,7 +76,11 @@ fn grant_req() -> GrantRequest {
     }
 }
 
-fn grant(f: &mut Fixture, id: &str, sup: &str) -> Result<countersign_core::Grant, String> {
+fn grant(
+    f: &mut Fixture,
+    id: &str,
+    sup: &str,
+) -> Result<countersign_core::Grant, countersign_engine::Code> {
     let (secret, code) = factors(f, sup);
     f.engine
         .grant_breakglass(id, sup, secret, &code, grant_req())
@@ -115,7 +119,7 @@ fn client_breakglass_is_granted_signed_revoked_and_reviewed() {
             .breakglass_assertion_for(&bg.id, &other.id)
             .unwrap_err()
             .code(),
-        "request.unknown"
+        countersign_engine::Code::RequestUnknown
     );
 
     // A supervisor grants for the duration the client asked (300 s), not
@@ -128,7 +132,7 @@ fn client_breakglass_is_granted_signed_revoked_and_reviewed() {
     assert!(f.engine.pending_breakglass().unwrap().is_empty());
     assert_eq!(
         grant(&mut f, &bg.id, "sue").unwrap_err(),
-        "refused.invalid_transition"
+        countersign_engine::Code::RefusedInvalidTransition
     );
 
     f.clock.advance(1_000);
@@ -188,7 +192,7 @@ fn client_breakglass_is_granted_signed_revoked_and_reviewed() {
         .revoke_override(&g.id, "ada", Role::Admin, secret, &code, "CA is back")
         .unwrap();
     let e = countersign_assertion::check(&token, &jwks, &x, Some(&Local(&f.engine))).unwrap_err();
-    assert_eq!(e.code(), "assertion.override_revoked");
+    assert_eq!(e.code(), countersign_engine::Code::AssertionOverrideRevoked);
 
     // Reviewed and reconciled like a person's override, in the same ledger.
     let (rs, rc) = factors(&f, "rita");
@@ -227,25 +231,43 @@ fn client_breakglass_refusals_are_clear_and_logged() {
     // Not named by the principal.
     assert_eq!(
         code(&mut f, &other, ask(None)),
-        "client.principal_not_allowed"
+        countersign_engine::Code::ClientPrincipalNotAllowed
     );
     // Over the break-glass cap (30 min by default), or no expiry at all.
-    assert_eq!(code(&mut f, &batch, ask(Some(31 * 60))), "refused.over_cap");
-    assert_eq!(code(&mut f, &batch, ask(Some(0))), "refused.no_expiry");
+    assert_eq!(
+        code(&mut f, &batch, ask(Some(31 * 60))),
+        countersign_engine::Code::RefusedOverCap
+    );
+    assert_eq!(
+        code(&mut f, &batch, ask(Some(0))),
+        countersign_engine::Code::RefusedNoExpiry
+    );
     // A person's trigger is not a service's.
     let mut r = ask(None);
     r.trigger = Trigger::FailureLimit;
-    assert_eq!(code(&mut f, &batch, r), "refused.trigger_not_allowed");
+    assert_eq!(
+        code(&mut f, &batch, r),
+        countersign_engine::Code::RefusedTriggerNotAllowed
+    );
     // A scope the principal is not registered for (the client may ask it).
     let mut r = ask(None);
     r.scope = scope("records.export");
-    assert_eq!(code(&mut f, &batch, r), "refused.scope_not_registered");
+    assert_eq!(
+        code(&mut f, &batch, r),
+        countersign_engine::Code::RefusedScopeNotRegistered
+    );
     let mut r = ask(None);
     r.principal = "svc-ghost".into();
-    assert_eq!(code(&mut f, &batch, r), "principal.unknown");
+    assert_eq!(
+        code(&mut f, &batch, r),
+        countersign_engine::Code::PrincipalUnknown
+    );
     let mut r = ask(None);
     r.detail = " ".into();
-    assert_eq!(code(&mut f, &batch, r), "refused.missing_field");
+    assert_eq!(
+        code(&mut f, &batch, r),
+        countersign_engine::Code::RefusedMissingField
+    );
     let refused = f
         .engine
         .ledger()
@@ -261,12 +283,12 @@ fn client_breakglass_refusals_are_clear_and_logged() {
     assert_eq!(
         logged,
         [
-            "client.principal_not_allowed",
-            "refused.over_cap",
-            "refused.no_expiry",
-            "refused.trigger_not_allowed",
-            "refused.scope_not_registered",
-            "refused.missing_field",
+            countersign_engine::Code::ClientPrincipalNotAllowed.as_str(),
+            countersign_engine::Code::RefusedOverCap.as_str(),
+            countersign_engine::Code::RefusedNoExpiry.as_str(),
+            countersign_engine::Code::RefusedTriggerNotAllowed.as_str(),
+            countersign_engine::Code::RefusedScopeNotRegistered.as_str(),
+            countersign_engine::Code::RefusedMissingField.as_str(),
         ]
     );
     // A principal may only name registered clients allowed its scopes.
@@ -284,7 +306,7 @@ fn client_breakglass_refusals_are_clear_and_logged() {
             "",
         )
         .unwrap_err();
-    assert_eq!(e.code(), "client.scope_not_allowed");
+    assert_eq!(e.code(), countersign_engine::Code::ClientScopeNotAllowed);
     assert!(f.engine.pending_breakglass().unwrap().is_empty());
 }
 
@@ -320,7 +342,7 @@ fn denied_expired_and_unanswered_requests_end_with_a_reason() {
     f.clock.advance(30_000);
     assert_eq!(
         grant(&mut f, &a.id, "sue").unwrap_err(),
-        "refused.invalid_transition"
+        countersign_engine::Code::RefusedInvalidTransition
     );
 
     // Granted for the policy default, then expired before the client polled.
@@ -364,7 +386,10 @@ fn denied_expired_and_unanswered_requests_end_with_a_reason() {
         .unwrap();
     f.clock.advance(REQUEST_TTL_MS);
     assert!(f.engine.pending_breakglass().unwrap().is_empty());
-    assert_eq!(grant(&mut f, &c.id, "sam").unwrap_err(), "request.expired");
+    assert_eq!(
+        grant(&mut f, &c.id, "sam").unwrap_err(),
+        countersign_engine::Code::RequestExpired
+    );
     assert!(matches!(
         f.engine.breakglass_assertion_for(&c.id, "batch-app").unwrap(),
         AssertionOutcome::Failed { ref error, .. } if error == "access_denied"

@@ -86,7 +86,7 @@ fn signed(
     g: &mut ClientAuthGuard,
     header: &str,
     body: &[u8],
-) -> Result<ClientView, String> {
+) -> Result<ClientView, countersign_engine::Code> {
     e.authenticate_signed_request(
         g,
         "test",
@@ -126,13 +126,13 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
     // The same request again: a replay, even from a reopened engine.
     assert_eq!(
         signed(&mut f.engine, &mut g, &h, body).unwrap_err(),
-        "client.nonce_replayed"
+        countersign_engine::Code::ClientNonceReplayed
     );
     let dir = f.engine.data_dir().to_path_buf();
     let mut again = Engine::open_with_clock(&dir, Box::new(f.clock.clone())).unwrap();
     assert_eq!(
         signed(&mut again, &mut g, &h, body).unwrap_err(),
-        "client.nonce_replayed"
+        countersign_engine::Code::ClientNonceReplayed
     );
 
     // Another body under the same signature.
@@ -147,7 +147,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
     );
     assert_eq!(
         signed(&mut f.engine, &mut g, &h2, b"{}").unwrap_err(),
-        "client.auth_failed"
+        countersign_engine::Code::ClientAuthFailed
     );
     // Signed by another key.
     let other = SigningKey::from_bytes(&[7u8; 32]);
@@ -162,7 +162,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
     );
     assert_eq!(
         signed(&mut f.engine, &mut g, &h3, body).unwrap_err(),
-        "client.auth_failed"
+        countersign_engine::Code::ClientAuthFailed
     );
     // An unknown client, and a client registered with a secret.
     let h4 = sign_request(
@@ -176,7 +176,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
     );
     assert_eq!(
         signed(&mut f.engine, &mut g, &h4, body).unwrap_err(),
-        "client.auth_failed"
+        countersign_engine::Code::ClientAuthFailed
     );
     let h5 = sign_request(
         &app_key(),
@@ -189,7 +189,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
     );
     assert_eq!(
         signed(&mut f.engine, &mut g, &h5, body).unwrap_err(),
-        "client.auth_failed"
+        countersign_engine::Code::ClientAuthFailed
     );
     // Stale and future timestamps.
     for ts in [now_s - MAX_SKEW_S - 1, now_s + MAX_SKEW_S + 1] {
@@ -204,7 +204,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
         );
         assert_eq!(
             signed(&mut f.engine, &mut g, &h, body).unwrap_err(),
-            "client.clock_skew"
+            countersign_engine::Code::ClientClockSkew
         );
     }
     // A header that is not one.
@@ -216,7 +216,7 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
             body
         )
         .unwrap_err(),
-        "client.auth_malformed"
+        countersign_engine::Code::ClientAuthMalformed
     );
     // The key client cannot use HTTP Basic, nor can a wrong secret.
     assert_eq!(
@@ -224,14 +224,14 @@ fn signed_requests_are_checked_for_key_time_and_nonce() {
             .authenticate_client(&mut g, "test", "batch-app", SECRET)
             .unwrap_err()
             .code(),
-        "client.auth_failed"
+        countersign_engine::Code::ClientAuthFailed
     );
     assert_eq!(
         f.engine
             .authenticate_client(&mut g, "test", "payments-app", "wrong-secret-0000000")
             .unwrap_err()
             .code(),
-        "client.auth_failed"
+        countersign_engine::Code::ClientAuthFailed
     );
     assert_eq!(
         f.engine
@@ -277,7 +277,7 @@ fn public_keys_are_validated_at_registration() {
                 NewClientCredential::PublicKeyHex(bad.into()),
             )
             .unwrap_err();
-        assert_eq!(e.code(), "input.invalid", "{bad:?}");
+        assert_eq!(e.code(), countersign_engine::Code::InputInvalid, "{bad:?}");
     }
     let e = f
         .engine
@@ -289,7 +289,7 @@ fn public_keys_are_validated_at_registration() {
             NewClientCredential::Secret(SECRET.into()),
         )
         .unwrap_err();
-    assert_eq!(e.code(), "refused.unknown_scope");
+    assert_eq!(e.code(), countersign_engine::Code::RefusedUnknownScope);
     assert!(f.engine.list_clients().unwrap().is_empty());
 }
 
@@ -412,7 +412,7 @@ fn acr_values_the_kiosk_cannot_issue_are_refused_up_front() {
             },
         )
         .unwrap_err();
-    assert_eq!(e.code(), "request.acr_unsatisfiable");
+    assert_eq!(e.code(), countersign_engine::Code::RequestAcrUnsatisfiable);
     // One acceptable value among unknown ones is enough.
     let ok = ask(
         &mut f,
@@ -436,7 +436,7 @@ fn acr_values_the_kiosk_cannot_issue_are_refused_up_front() {
             },
         )
         .unwrap_err();
-    assert_eq!(e.code(), "client.scope_not_allowed");
+    assert_eq!(e.code(), countersign_engine::Code::ClientScopeNotAllowed);
 }
 
 /// `client.auth_failed` events as (aggregate, count).
@@ -475,10 +475,10 @@ fn failed_client_authentications_are_limited_and_aggregated() {
     // without a check.
     assert!(codes[..limit as usize]
         .iter()
-        .all(|c| c == "client.auth_failed"));
+        .all(|c| *c == countersign_engine::Code::ClientAuthFailed));
     assert!(codes[limit as usize..]
         .iter()
-        .all(|c| c == "client.rate_limited"));
+        .all(|c| *c == countersign_engine::Code::ClientRateLimited));
     assert_eq!(g.secret_verifies(), u64::from(limit));
     // Even the right secret waits for the window to end.
     assert_eq!(
@@ -486,7 +486,7 @@ fn failed_client_authentications_are_limited_and_aggregated() {
             .authenticate_client(&mut g, "127.0.0.1", "payments-app", SECRET)
             .unwrap_err()
             .code(),
-        "client.rate_limited"
+        countersign_engine::Code::ClientRateLimited
     );
     // The first failure is in the ledger at once; the rest is one aggregate
     // written by the first request after the minute.
@@ -522,7 +522,7 @@ fn unknown_client_ids_cost_the_same_argon2_check_as_known_ones() {
         let err = e
             .authenticate_client(g, "127.0.0.1", id, "wrong-secret-0000000")
             .unwrap_err();
-        assert_eq!(err.code(), "client.auth_failed");
+        assert_eq!(err.code(), countersign_engine::Code::ClientAuthFailed);
         g.secret_verifies() - before
     };
     // A known id with a wrong secret, an unknown id, and a key client tried

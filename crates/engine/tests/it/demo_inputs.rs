@@ -92,7 +92,11 @@ fn production_engine_refuses_given_results_whoever_applies_them() {
         )
         .unwrap();
         let err = e.apply(&mut s, ev).unwrap_err();
-        assert_eq!(err.code(), "refused.demo_only", "{err}");
+        assert_eq!(
+            err.code(),
+            countersign_engine::Code::RefusedDemoOnly,
+            "{err}"
+        );
         assert!(matches!(s.session.state, SessionState::Capturing { .. }));
     }
     assert_eq!(count(&e, kinds::MATCH_ATTEMPT), 0);

@@ -115,7 +115,7 @@ fn witnessed_enrollment_seals_the_template_and_records_the_witness() {
             1,
         )
         .unwrap_err();
-    assert_eq!(e.code(), "biometric.self_witness");
+    assert_eq!(e.code(), countersign_engine::Code::BiometricSelfWitness);
 }
 
 #[test]
@@ -243,7 +243,7 @@ fn no_face_is_a_quality_failure_and_not_enrolled_is_an_error() {
         .engine
         .face_attempt(&mut s, matcher(), &mut replay(&["obama.jpg"]), 1, None)
         .unwrap_err();
-    assert_eq!(e.code(), "biometric.not_enrolled");
+    assert_eq!(e.code(), countersign_engine::Code::BiometricNotEnrolled);
 }
 
 /// A camera that is pulled out after the first frame.
@@ -291,7 +291,7 @@ fn an_unplugged_camera_fires_device_unavailable() {
         .face_attempt(&mut s, matcher(), &mut cam, 3, None)
         .unwrap();
     assert!(
-        matches!(r, FaceAttempt::DeviceUnavailable { ref code, .. } if code == "capture.unplugged"),
+        matches!(r, FaceAttempt::DeviceUnavailable { code, .. } if code == countersign_engine::Code::CaptureUnplugged),
         "{r:?}"
     );
     match &s.session.state {

@@ -207,7 +207,9 @@ fn removed_reader_offers_the_device_unavailable_fallback() {
     let mut s = start(&mut f, "olga");
     let r = attempt(&mut f, &mut v, &mut s, Presentation::Remove);
     match r {
-        FingerAttempt::DeviceUnavailable { code, .. } => assert_eq!(code, "capture.unplugged"),
+        FingerAttempt::DeviceUnavailable { code, .. } => {
+            assert_eq!(code, countersign_engine::Code::CaptureUnplugged)
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(
@@ -221,7 +223,7 @@ fn removed_reader_offers_the_device_unavailable_fallback() {
         ev["detail"]
             .as_str()
             .unwrap()
-            .starts_with("capture.unplugged"),
+            .starts_with(countersign_engine::Code::CaptureUnplugged.as_str()),
         "{ev}"
     );
     assert!(ev["device"]
@@ -295,7 +297,7 @@ fn enrollment_needs_a_witnessing_supervisor_and_an_operator() {
             &mut |e| feeder.on_event(e),
         )
         .unwrap_err();
-    assert!(err.code().starts_with("auth."), "{}", err.code());
+    assert!(err.code().as_str().starts_with("auth."), "{}", err.code());
     let err = f
         .engine
         .enroll_finger(
@@ -308,7 +310,7 @@ fn enrollment_needs_a_witnessing_supervisor_and_an_operator() {
             &mut |e| feeder.on_event(e),
         )
         .unwrap_err();
-    assert_eq!(err.code(), "biometric.not_operator");
+    assert_eq!(err.code(), countersign_engine::Code::BiometricNotOperator);
     assert_eq!(v.feeder.sent(), 0, "nothing was captured");
     assert!(f.engine.finger_template("olga").unwrap().is_none());
 }

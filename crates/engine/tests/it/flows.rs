@@ -117,7 +117,7 @@ fn full_fallback_lifecycle_is_recorded_and_verifies() {
         .unwrap_err();
     assert_eq!(
         e.code(),
-        "auth.auth_failed",
+        countersign_engine::Code::AuthAuthFailed,
         "a wrong password fails even with a good code"
     );
     f.clock.advance(30_000); // next TOTP step: the previous code cannot be replayed
@@ -141,7 +141,7 @@ fn full_fallback_lifecycle_is_recorded_and_verifies() {
     );
     assert_eq!(
         early.unwrap_err().code(),
-        "refused.invalid_transition",
+        countersign_engine::Code::RefusedInvalidTransition,
         "a live grant cannot be reviewed yet"
     );
 
@@ -260,7 +260,7 @@ fn attempt_regime_persists_across_sessions() {
         "the fifth failure overall fires the trigger"
     );
     let e = f.engine.apply(&mut s, SessionEvent::Intent).unwrap_err();
-    assert_eq!(e.code(), "refused.throttled");
+    assert_eq!(e.code(), countersign_engine::Code::RefusedThrottled);
 }
 
 #[test]
@@ -276,11 +276,11 @@ fn refusals_are_clear_and_logged() {
         .unwrap();
     assert_eq!(
         f.engine.identify(&mut s, "ghost").unwrap_err().code(),
-        "person.unknown"
+        countersign_engine::Code::PersonUnknown
     );
     assert_eq!(
         f.engine.identify(&mut s, "rita").unwrap_err().code(),
-        "refused.missing_role"
+        countersign_engine::Code::RefusedMissingRole
     );
     // sue is an operator and a supervisor: she cannot approve her own override.
     f.engine.identify(&mut s, "sue").unwrap();
@@ -304,7 +304,7 @@ fn refusals_are_clear_and_logged() {
             .supervisor_login(&mut s, "sue", secret, &code)
             .unwrap_err()
             .code(),
-        "refused.self_dealing"
+        countersign_engine::Code::RefusedSelfDealing
     );
     f.clock.advance(30_000);
     let (secret, code) = factors(&f, "sam");
@@ -313,11 +313,11 @@ fn refusals_are_clear_and_logged() {
         .unwrap();
     assert_eq!(
         f.engine.grant(&mut s, grant_req(61)).unwrap_err().code(),
-        "refused.over_cap"
+        countersign_engine::Code::RefusedOverCap
     );
     assert_eq!(
         f.engine.grant(&mut s, grant_req(0)).unwrap_err().code(),
-        "refused.no_expiry"
+        countersign_engine::Code::RefusedNoExpiry
     );
     let g = f.engine.grant(&mut s, grant_req(1)).unwrap();
     assert_eq!(
@@ -325,7 +325,7 @@ fn refusals_are_clear_and_logged() {
             .extend_override(&g.id, "sam", 600_000)
             .unwrap_err()
             .code(),
-        "refused.extension_refused"
+        countersign_engine::Code::RefusedExtensionRefused
     );
     f.clock.advance(60_000);
     assert!(matches!(
@@ -350,7 +350,7 @@ fn refusals_are_clear_and_logged() {
             )
             .unwrap_err()
             .code(),
-        "refused.missing_role",
+        countersign_engine::Code::RefusedMissingRole,
         "refused before any factor is checked"
     );
     let refused = count(&f, kinds::STEPUP_REFUSED) + count(&f, kinds::OVERRIDE_REFUSED);
@@ -377,7 +377,7 @@ fn supervisor_lockout_after_ten_failures() {
             .supervisor_login(&mut s, "sam", secret, &code)
             .unwrap_err()
             .code(),
-        "auth.locked"
+        countersign_engine::Code::AuthLocked
     );
     let sam = f
         .engine
@@ -392,47 +392,6 @@ fn supervisor_lockout_after_ten_failures() {
     f.engine
         .supervisor_login(&mut s, "sam", secret, &code)
         .unwrap();
-}
-
-#[test]
-fn people_admin_and_policy_change_evidence() {
-    let mut f = demo();
-    let pass = crate::admin(&mut f);
-    f.engine
-        .add_person(&pass, "nina", "Nina New", [Role::Operator])
-        .unwrap();
-    assert_eq!(
-        f.engine
-            .add_person(&pass, "nina", "Again", [Role::Operator])
-            .unwrap_err()
-            .code(),
-        "ledger.error"
-    );
-    assert_eq!(
-        f.engine
-            .add_person(&pass, "Bad Id", "x", [Role::Operator])
-            .unwrap_err()
-            .code(),
-        "input.invalid"
-    );
-    assert_eq!(
-        f.engine
-            .set_credentials(&pass, "nobody", "long-enough")
-            .unwrap_err()
-            .code(),
-        "person.unknown"
-    );
-    f.engine
-        .set_roles(&pass, "nina", [Role::Operator, Role::Supervisor])
-        .unwrap();
-    let prov = f
-        .engine
-        .set_credentials(&pass, "nina", "long-enough")
-        .unwrap();
-    assert!(prov
-        .otpauth_uri
-        .starts_with("otpauth://totp/Countersign:nina?secret="));
-    assert_eq!(count(&f, kinds::PERSON_ROLES_CHANGED), 1);
 }
 
 #[test]
@@ -474,7 +433,7 @@ fn a_session_resumes_in_another_process_and_cannot_be_granted_twice() {
             .supervisor_login(&mut again, "sam", secret, &code)
             .unwrap_err()
             .code(),
-        "refused.invalid_transition"
+        countersign_engine::Code::RefusedInvalidTransition
     );
     assert!(f.engine.resume_stepup("stp-nope").is_err());
 }
@@ -489,14 +448,14 @@ fn preflight_refuses_without_spending_factors() {
             .preflight_grant(&s, "sam", &grant_req(61))
             .unwrap_err()
             .code(),
-        "refused.over_cap"
+        countersign_engine::Code::RefusedOverCap
     );
     assert_eq!(
         f.engine
             .preflight_grant(&s, "rita", &grant_req(5))
             .unwrap_err()
             .code(),
-        "refused.missing_role"
+        countersign_engine::Code::RefusedMissingRole
     );
     f.engine.preflight_grant(&s, "sam", &grant_req(5)).unwrap();
     assert_eq!(
@@ -509,6 +468,47 @@ fn preflight_refuses_without_spending_factors() {
         "fallback_offered",
         "the real session is untouched"
     );
+}
+
+#[test]
+fn people_admin_and_policy_change_evidence() {
+    let mut f = demo();
+    let pass = crate::admin(&mut f);
+    f.engine
+        .add_person(&pass, "nina", "Nina New", [Role::Operator])
+        .unwrap();
+    assert_eq!(
+        f.engine
+            .add_person(&pass, "nina", "Again", [Role::Operator])
+            .unwrap_err()
+            .code(),
+        countersign_engine::Code::LedgerError
+    );
+    assert_eq!(
+        f.engine
+            .add_person(&pass, "Bad Id", "x", [Role::Operator])
+            .unwrap_err()
+            .code(),
+        countersign_engine::Code::InputInvalid
+    );
+    assert_eq!(
+        f.engine
+            .set_credentials(&pass, "nobody", "long-enough")
+            .unwrap_err()
+            .code(),
+        countersign_engine::Code::PersonUnknown
+    );
+    f.engine
+        .set_roles(&pass, "nina", [Role::Operator, Role::Supervisor])
+        .unwrap();
+    let prov = f
+        .engine
+        .set_credentials(&pass, "nina", "long-enough")
+        .unwrap();
+    assert!(prov
+        .otpauth_uri
+        .starts_with("otpauth://totp/Countersign:nina?secret="));
+    assert_eq!(count(&f, kinds::PERSON_ROLES_CHANGED), 1);
 }
 
 #[test]
@@ -570,7 +570,7 @@ fn admin_acts_need_a_signed_in_admin_whose_pass_still_holds() {
             .admin_sign_in("sam", secret, &code, "people add mallory")
             .unwrap_err()
             .code(),
-        "auth.not_permitted"
+        countersign_engine::Code::AuthNotPermitted
     );
     // ada with a wrong code: refused, and counted.
     assert_eq!(
@@ -578,7 +578,7 @@ fn admin_acts_need_a_signed_in_admin_whose_pass_still_holds() {
             .admin_sign_in("ada", "ada-demo-pass", "000000", "people add mallory")
             .unwrap_err()
             .code(),
-        "auth.auth_failed"
+        countersign_engine::Code::AuthAuthFailed
     );
     let pass = crate::admin(&mut f);
     assert_eq!(pass.admin(), "ada");
@@ -599,7 +599,7 @@ fn admin_acts_need_a_signed_in_admin_whose_pass_still_holds() {
     f.clock.advance(countersign_engine::ADMIN_PASS_MS);
     assert_eq!(
         f.engine.unlock(&pass, "sam").unwrap_err().code(),
-        "admin.pass_expired"
+        countersign_engine::Code::AdminPassExpired
     );
     // A pass is worth only what its holder still is: ada demoted by another
     // admin cannot use the one she holds.
@@ -617,7 +617,7 @@ fn admin_acts_need_a_signed_in_admin_whose_pass_still_holds() {
             .add_person(&ada, "eve", "Eve", [Role::Supervisor])
             .unwrap_err()
             .code(),
-        "refused.missing_role"
+        countersign_engine::Code::RefusedMissingRole
     );
     assert!(f.engine.ledger().verify().unwrap().ok());
 }

@@ -59,7 +59,7 @@ fn a_signed_in_reviewer_opens_a_sample_and_the_view_is_recorded() {
     // a supervisor is not a reviewer
     let (secret, code) = factors(&f, "sam");
     let e = f.engine.reviewer_sign_in("sam", secret, &code).unwrap_err();
-    assert_eq!(e.code(), "auth.not_permitted", "{e}");
+    assert_eq!(e.code(), countersign_engine::Code::AuthNotPermitted, "{e}");
 
     let (secret, code) = factors(&f, "rita");
     let pass = f.engine.reviewer_sign_in("rita", secret, &code).unwrap();
@@ -93,17 +93,17 @@ fn a_signed_in_reviewer_opens_a_sample_and_the_view_is_recorded() {
         .engine
         .open_sample_for_review(&pass, &tpl, None)
         .unwrap_err();
-    assert_eq!(e.code(), "sample.not_an_image");
+    assert_eq!(e.code(), countersign_engine::Code::SampleNotAnImage);
     let e = f
         .engine
         .open_sample_for_review(&pass, &"0".repeat(64), None)
         .unwrap_err();
-    assert_eq!(e.code(), "sample.not_found");
+    assert_eq!(e.code(), countersign_engine::Code::SampleNotFound);
     let e = f
         .engine
         .open_sample_for_review(&pass, "../etc/passwd", None)
         .unwrap_err();
-    assert_eq!(e.code(), "sample.not_found");
+    assert_eq!(e.code(), countersign_engine::Code::SampleNotFound);
 
     // the pass expires
     f.clock.advance(REVIEWER_PASS_MS);
@@ -111,7 +111,7 @@ fn a_signed_in_reviewer_opens_a_sample_and_the_view_is_recorded() {
         .engine
         .open_sample_for_review(&pass, &sha, None)
         .unwrap_err();
-    assert_eq!(e.code(), "sample.pass_expired");
+    assert_eq!(e.code(), countersign_engine::Code::SamplePassExpired);
     assert_eq!(
         views(&f).len(),
         1,
@@ -135,7 +135,7 @@ fn a_purged_sample_says_so() {
         .engine
         .open_sample_for_review(&pass, &sha, None)
         .unwrap_err();
-    assert_eq!(e.code(), "sample.purged", "{e}");
+    assert_eq!(e.code(), countersign_engine::Code::SamplePurged, "{e}");
 }
 
 #[test]
@@ -147,7 +147,7 @@ fn the_deciding_supervisor_sees_only_their_sessions_samples() {
 
     // no supervisor yet: nobody may look
     let e = f.engine.open_sample_for_supervisor(&s, &sha).unwrap_err();
-    assert_eq!(e.code(), "sample.no_supervisor");
+    assert_eq!(e.code(), countersign_engine::Code::SampleNoSupervisor);
 
     f.engine.apply(&mut s, SessionEvent::Intent).unwrap();
     f.engine
@@ -172,7 +172,7 @@ fn the_deciding_supervisor_sees_only_their_sessions_samples() {
         .unwrap_err();
     assert_eq!(
         e.code(),
-        "sample.not_in_session",
+        countersign_engine::Code::SampleNotInSession,
         "another step-up's sample stays closed"
     );
 

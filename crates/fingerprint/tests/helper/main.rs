@@ -94,7 +94,11 @@ fn helper_reader_works_while_another_thread_owns_the_default_main_context() {
     // A reader pulled out is the device_unavailable trigger.
     f.push(Presentation::Remove);
     let err = r.verify(&e.template, &mut |ev| f.on_event(ev)).unwrap_err();
-    assert_eq!(err.code(), "capture.unplugged", "{err}");
+    assert_eq!(
+        err.code(),
+        countersign_codes::Code::CaptureUnplugged,
+        "{err}"
+    );
     assert!(err.is_device_unavailable());
     assert!(f.error.is_none(), "{:?}", f.error);
     r.close();
@@ -108,7 +112,7 @@ fn a_helper_that_is_not_there_is_a_clear_error() {
         Duration::from_secs(5),
     )
     .unwrap_err();
-    assert_eq!(err.code(), "finger.io");
+    assert_eq!(err.code(), countersign_codes::Code::FingerIo);
     assert!(
         err.to_string().contains("starting the fingerprint helper"),
         "{err}"

@@ -107,7 +107,7 @@ fn removed_device_is_device_unavailable() {
     f.push(Presentation::Remove);
     let err = r.verify(&e.template, &mut |ev| f.on_event(ev)).unwrap_err();
     assert!(err.is_device_unavailable(), "{err:?}");
-    assert_eq!(err.code(), "capture.unplugged");
+    assert_eq!(err.code(), countersign_codes::Code::CaptureUnplugged);
     // and it stays gone
     let err = r.verify(&e.template, &mut |ev| f.on_event(ev)).unwrap_err();
     assert!(err.is_device_unavailable(), "{err:?}");
@@ -138,7 +138,11 @@ fn nothing_presented_is_a_timeout_not_a_hang() {
     let socket = virtual_socket_in(dir.path());
     let mut r = Reader::open(ReaderSpec::Virtual { socket }, Duration::from_secs(1)).unwrap();
     let err = r.capture(&mut |_| {}).unwrap_err();
-    assert_eq!(err.code(), "finger.timed_out", "{err:?}");
+    assert_eq!(
+        err.code(),
+        countersign_codes::Code::FingerTimedOut,
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -149,7 +153,7 @@ fn unknown_reader_is_not_found() {
     )
     .unwrap_err();
     assert!(err.is_device_unavailable(), "{err:?}");
-    assert_eq!(err.code(), "capture.not_found");
+    assert_eq!(err.code(), countersign_codes::Code::CaptureNotFound);
 }
 
 #[test]

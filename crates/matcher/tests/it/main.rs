@@ -204,7 +204,7 @@ fn a_corrupt_image_is_a_clear_error() {
     bytes.truncate(200);
     std::fs::write(&p, bytes).unwrap();
     let e = decode_file(&p).unwrap_err();
-    assert_eq!(e.code(), "matcher.decode");
+    assert_eq!(e.code(), countersign_codes::Code::MatcherDecode);
     assert!(e.to_string().contains("corrupt.jpg"), "{e}");
 }
 
@@ -220,7 +220,7 @@ fn an_unknown_model_hash_is_refused_naming_the_file_and_hash() {
     std::fs::write(d.path().join(DETECTOR_FILE), &det).unwrap();
     std::fs::copy(real.join(RECOGNIZER_FILE), d.path().join(RECOGNIZER_FILE)).unwrap();
     let e = Matcher::load(d.path(), MatcherConfig::default()).unwrap_err();
-    assert_eq!(e.code(), "matcher.model_unknown");
+    assert_eq!(e.code(), countersign_codes::Code::MatcherModelUnknown);
     let msg = e.to_string();
     assert!(msg.contains(DETECTOR_FILE), "{msg}");
     use sha2::Digest;

@@ -40,7 +40,7 @@ impl Syncer {
         self.with_ledger(|l| {
             if let Some(g) = l.anchor() {
                 g.raise(&countersign_ledger::Alarm {
-                    code: code.into(),
+                    code: code.as_str().into(),
                     message: message.clone(),
                     detected_ms: now_ms(),
                     detail,
@@ -67,7 +67,7 @@ impl Syncer {
     /// message).
     pub(crate) async fn compare_remote(
         &self,
-    ) -> Result<(RemoteHead, Option<(&'static str, String)>), SyncError> {
+    ) -> Result<(RemoteHead, Option<(countersign_codes::Code, String)>), SyncError> {
         let (local_seq, local_hash, after) = self.with_ledger(|l| {
             let head = l.head()?;
             let local_seq = head.as_ref().map_or(0, |h| h.seq);
@@ -121,11 +121,11 @@ impl Syncer {
             }
         }
         let (code, detail) = match (fork, ahead) {
-            (Some(d), _) => ("anchor.remote_fork", d),
-            (None, true) => ("anchor.remote_ahead", String::new()),
+            (Some(d), _) => (countersign_codes::Code::AnchorRemoteFork, d),
+            (None, true) => (countersign_codes::Code::AnchorRemoteAhead, String::new()),
             (None, false) => return Ok((head, None)),
         };
-        let what = if code == "anchor.remote_ahead" {
+        let what = if code == countersign_codes::Code::AnchorRemoteAhead {
             "the bucket holds more of this kiosk's chain than its ledger"
         } else {
             "the bucket holds another branch of this kiosk's chain"

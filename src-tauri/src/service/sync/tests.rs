@@ -2,6 +2,7 @@
 //! SeaweedFS with Object Lock on 127.0.0.1 (the sync crate's testkit), on
 //! real demo data dirs (SQLite files) with the system clock.
 
+use crate::ipc::Code;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -374,7 +375,7 @@ fn fleet_view_verifies_two_kiosks_from_the_bucket_alone_and_reports_an_altered_o
         },
     )
     .unwrap_err();
-    assert_eq!(bad.code, "sync.config");
+    assert_eq!(bad.code, Code::SyncConfig);
 
     // Someone with write access overwrites one of b's events (a new latest
     // version): the next read says which kiosk and where, a stays verified.

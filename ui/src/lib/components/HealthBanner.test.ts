@@ -50,7 +50,7 @@ describe('HealthBanner', () => {
   });
 
   it('keeps the last answer when the backend cannot be asked', async () => {
-    const watch = await watchWith({ error: { code: 'E_DATA_DIR', message: 'gone' } });
+    const watch = await watchWith({ error: { code: 'app.data_dir', message: 'gone' } });
     expect(watch.health).toBeNull();
     expect(screen.queryByRole('alert')).toBeNull();
   });

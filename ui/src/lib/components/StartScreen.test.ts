@@ -39,11 +39,11 @@ describe('StartScreen', () => {
   });
 
   it('shows a backend error with its code and a touch-sized retry button', async () => {
-    await renderWith({ error: { code: 'E_DATA_DIR', message: 'cannot read /x/keys/kiosk.pub' } });
+    await renderWith({ error: { code: 'app.data_dir', message: 'cannot read /x/keys/kiosk.pub' } });
 
     const alert = screen.getByRole('alert');
     expect(alert).toHaveTextContent(strings.errorTitle);
-    expect(alert).toHaveTextContent('E_DATA_DIR');
+    expect(alert).toHaveTextContent('app.data_dir');
     expect(alert).toHaveTextContent('cannot read /x/keys/kiosk.pub');
     expect(screen.getByRole('button', { name: strings.retry })).toBeInTheDocument();
     expect(screen.queryByText(strings.placeholder)).not.toBeInTheDocument();

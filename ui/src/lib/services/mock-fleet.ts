@@ -221,7 +221,7 @@ export function createSyncMock(options: SyncMockOptions = {}): SyncBackend {
   function snapshot() {
     if (!loaded) {
       throw new BackendError({
-        code: 'E_FLEET_NOT_LOADED',
+        code: 'app.fleet_not_loaded',
         message: 'the bucket has not been read yet: open the fleet view first',
       });
     }

@@ -4,13 +4,14 @@
 // sign-in form, the signed-in bar, and drop the mirror when the backend
 // says the session ended (idle, role change).
 
+import type { Code } from '../bindings/Code';
 import type { ConsoleRole } from '../bindings/ConsoleRole';
 import type { ConsoleSession } from '../bindings/ConsoleSession';
 import type { SampleImage } from '../bindings/SampleImage';
 import type { Backend } from '../services/backend';
 
 /** Codes meaning the session is gone (not merely the wrong role). */
-const ENDED = ['console.no_session', 'console.expired', 'console.role_changed'];
+const ENDED: readonly Code[] = ['console.no_session', 'console.expired', 'console.role_changed'];
 
 export class ConsoleAuth {
   session = $state<ConsoleSession | null>(null);
@@ -41,8 +42,8 @@ export class ConsoleAuth {
 
   /** A backend error: drops the mirror when it says the session ended. */
   noticed(e: unknown): void {
-    const code = (e as { code?: string }).code ?? '';
-    if (ENDED.includes(code)) this.session = null;
+    const code = (e as { code?: Code }).code;
+    if (code !== undefined && ENDED.includes(code)) this.session = null;
   }
 
   /** Opens a sealed sample as the signed-in reviewer. */

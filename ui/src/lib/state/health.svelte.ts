@@ -4,10 +4,11 @@
 // refuses every write meanwhile; this store is how every screen learns why,
 // without guessing from a failed command.
 
+import type { Code } from '../bindings/Code';
 import type { KioskHealth } from '../bindings/KioskHealth';
 import type { Backend } from '../services/backend';
 
-export const CLOCK_CODE = 'clock.behind_ledger';
+export const CLOCK_CODE: Code = 'clock.behind_ledger';
 
 export class HealthWatch {
   health = $state<KioskHealth | null>(null);

@@ -47,7 +47,12 @@ fn two_hundred_bad_requests_are_rate_limited_and_recorded_as_aggregates() {
     for _ in 0..200 {
         let r = raw(api.addr, "POST", "/v1/stepup", Some(&wrong), &body);
         if r.status == 429 {
-            assert_eq!(r.code(), "client.rate_limited", "{:?}", r.body);
+            assert_eq!(
+                r.code(),
+                countersign_engine::Code::ClientRateLimited.as_str(),
+                "{:?}",
+                r.body
+            );
             let after: i64 = r
                 .header("Retry-After")
                 .expect("Retry-After")
