@@ -1,6 +1,7 @@
 //! Engine integration tests: a real data dir on disk (SQLite file, key
 //! files), the demo people, a manual clock.
 
+mod admin_flows;
 mod breakglass;
 mod clients;
 mod demo_inputs;
