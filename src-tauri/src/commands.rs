@@ -1,16 +1,11 @@
 //! Tauri commands: thin adapters from IPC to the rest of the app.
 
-use std::io::ErrorKind;
 use std::path::Path;
 
 use crate::config::Config;
 use crate::ipc::{self, codes, AppInfo, IpcError};
 use crate::service::{self, Shared};
 use countersign_engine::ConsoleRole;
-
-/// Relative path of the kiosk's public key inside the data directory; its
-/// presence means the data directory has been initialised.
-pub const KIOSK_KEY: &str = "keys/kiosk.pub";
 
 pub fn app_info_for(config: &Config) -> Result<AppInfo, IpcError> {
     Ok(AppInfo {
@@ -115,16 +110,11 @@ macro_rules! commands {
 
 include!("commands/table.rs");
 
+/// The engine's rule (its marker), not a key file's presence.
 fn is_initialized(data_dir: &Path) -> Result<bool, IpcError> {
-    let key = data_dir.join(KIOSK_KEY);
-    match std::fs::metadata(&key) {
-        Ok(meta) => Ok(meta.is_file()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(IpcError::new(
-            codes::DATA_DIR,
-            format!("cannot read {}: {e}", key.display()),
-        )),
-    }
+    countersign_engine::DataDir::new(data_dir.to_path_buf())
+        .check_initialized()
+        .map_err(|e| IpcError::new(codes::DATA_DIR, e.to_string()))
 }
 
 #[cfg(test)]
@@ -153,12 +143,23 @@ mod tests {
     }
 
     #[test]
-    fn kiosk_key_marks_data_dir_initialised() {
+    fn the_engines_marker_not_a_key_file_marks_the_data_dir_initialised() {
         let tmp = tempfile::tempdir().unwrap();
+        // A key file alone is not a data dir the engine would open.
         std::fs::create_dir_all(tmp.path().join("keys")).unwrap();
-        std::fs::write(tmp.path().join(KIOSK_KEY), "key").unwrap();
+        std::fs::write(tmp.path().join("keys/kiosk.pub"), "key").unwrap();
         assert!(
-            app_info_for(&config(tmp.path(), false))
+            !app_info_for(&config(tmp.path(), false))
+                .unwrap()
+                .data_dir_initialized
+        );
+        let dir = tmp.path().join("real");
+        countersign_engine::use_test_state_dir();
+        countersign_engine::DataDir::new(dir.clone())
+            .init(&Default::default(), &countersign_engine::SystemClock)
+            .unwrap();
+        assert!(
+            app_info_for(&config(&dir, false))
                 .unwrap()
                 .data_dir_initialized
         );

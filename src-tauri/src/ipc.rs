@@ -37,7 +37,8 @@ pub struct AppInfo {
     pub console_mode: bool,
     /// The data directory in use, for display.
     pub data_dir: String,
-    /// True once the kiosk key (`<data_dir>/keys/kiosk.pub`) exists.
+    /// True once the data dir is initialised (the engine's marker,
+    /// `countersign.json`, exists: `DataDir::check_initialized`).
     pub data_dir_initialized: bool,
 }
 

@@ -269,31 +269,16 @@ pub fn demo_credentials(sh: &Shared) -> Res<Vec<ipc::DemoCredential>> {
             "demo credentials exist only in a demo data dir (countersign init --demo)",
         ));
     }
-    let now_s = sh.run(|e, _| Ok(e.now() / 1000))?;
-    let mut out = vec![];
-    for p in countersign_engine::DEMO_PEOPLE {
-        let Some((secret, totp)) = p.credentials else {
-            continue;
-        };
-        let Ok(key) = data_encoding::BASE32_NOPAD.decode(totp.as_bytes()) else {
-            continue;
-        };
-        // A code of a step this person already used would be refused as a
-        // replay: hand out this step's, else the next one's, else the
-        // previous one's (all within the policy's one step of skew), so an
-        // admin can sign in and make two changes within one step.
-        let used = sh.run(|e, _| e.recent_totp_steps(p.id))?;
-        let at = [now_s, now_s + 30, now_s - 30]
-            .into_iter()
-            .find(|t| !used.contains(&((t / 30) as u64)))
-            .unwrap_or(now_s + 30);
-        out.push(ipc::DemoCredential {
-            id: p.id.into(),
-            secret: secret.into(),
-            otp: countersign_core::auth::totp::code_at(&key, at, 30, 6),
-        });
-    }
-    Ok(out)
+    // The engine's rule: the policy's step and digits, a step not used yet.
+    let creds = sh.run(|e, _| e.demo_credentials())?;
+    Ok(creds
+        .into_iter()
+        .map(|c| ipc::DemoCredential {
+            id: c.id,
+            secret: c.secret,
+            otp: c.otp,
+        })
+        .collect())
 }
 
 // --- operator journey -------------------------------------------------------

@@ -159,6 +159,19 @@ impl DataDir {
         self.root.join(MARKER).is_file()
     }
 
+    /// [`DataDir::is_initialized`] for someone who must tell "not yet"
+    /// from "cannot look" (the app's start screen): the marker's absence is
+    /// `false`, a path that cannot be read (not a directory, no permission)
+    /// is an error. The one rule; the app asks this, not the key files.
+    pub fn check_initialized(&self) -> Result<bool, EngineError> {
+        let p = self.root.join(MARKER);
+        match std::fs::metadata(&p) {
+            Ok(m) => Ok(m.is_file()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(EngineError::io("reading the data dir's marker", &p)(e)),
+        }
+    }
+
     /// Creates a data dir. See the module docs for atomicity.
     pub fn init(&self, opts: &InitOptions, clock: &dyn Clock) -> Result<InitReport, EngineError> {
         crate::anchor::check_outside(&self.root)?;

@@ -74,7 +74,59 @@ pub(crate) fn demo_only_evidence(body: &Value) -> Option<&'static str> {
     None
 }
 
+/// A demo person's factors as of now: their secret and a TOTP code of the
+/// policy's step and digits ([`Engine::demo_credentials`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DemoCredential {
+    pub id: String,
+    pub secret: String,
+    pub otp: String,
+}
+
+impl std::fmt::Debug for DemoCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoCredential")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Engine {
+    /// The demo people's secrets and current TOTP codes, on a demo data dir
+    /// only ([`EngineError::DemoOnly`] elsewhere). A code of a step the
+    /// person already used would be refused as a replay: this hands out the
+    /// current step's, else the next one's, else the previous one's (all
+    /// within one step of skew), so an admin can sign in and make two
+    /// changes within one step. Step and digits are the policy's.
+    pub fn demo_credentials(&self) -> Result<Vec<DemoCredential>, EngineError> {
+        if !self.is_demo() {
+            return Err(EngineError::DemoOnly("demo credentials".into()));
+        }
+        let step = i64::from(self.policy.supervisor.totp_step_seconds);
+        let digits = self.policy.supervisor.totp_digits;
+        let now_s = self.now() / 1000;
+        let mut out = vec![];
+        for p in crate::DEMO_PEOPLE {
+            let Some((secret, totp)) = p.credentials else {
+                continue;
+            };
+            let Ok(key) = data_encoding::BASE32_NOPAD.decode(totp.as_bytes()) else {
+                continue;
+            };
+            let used = self.recent_totp_steps(p.id)?;
+            let at = [now_s, now_s + step, now_s - step]
+                .into_iter()
+                .find(|t| !used.contains(&((t / step) as u64)))
+                .unwrap_or(now_s + step);
+            out.push(DemoCredential {
+                id: p.id.into(),
+                secret: secret.into(),
+                otp: countersign_core::auth::totp::code_at(&key, at, step as u32, digits),
+            });
+        }
+        Ok(out)
+    }
+
     /// True only for a data dir made by `countersign init --demo`: the
     /// marker and the signed `kiosk.initialized` event both say so.
     pub fn is_demo(&self) -> bool {

@@ -47,6 +47,7 @@ pub use clients::{
 pub use console::{codes as console_codes, ConsolePass, ConsoleRole};
 pub use countersign_codes::{ApiAnswer, Code};
 pub use datadir::{DataDir, DemoPerson, FirstAdmin, InitOptions, InitReport, DEMO_PEOPLE};
+pub use demo::DemoCredential;
 pub use demo_faces::{is_demo_dir, DemoFaces, DEMO_WITNESS, REPLAY_DIR};
 pub use demo_fingers::{DemoFingers, DEMO_FINGER, DEMO_FINGER_PERSON, FINGER_SCENES_DIR};
 pub use error::EngineError;

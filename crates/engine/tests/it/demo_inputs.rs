@@ -155,3 +155,54 @@ fn a_demo_takes_given_results_and_marks_them() {
         .unwrap();
     assert_eq!(m[0].body["test_input"]["demo"], true, "{}", m[0].body);
 }
+
+/// The demo credentials are the engine's: codes of the policy's step and
+/// digits (not a fixed 30 s / 6), that sign in, each of a step not used yet;
+/// and none on a data dir that is not a demo one.
+#[test]
+fn demo_credentials_follow_the_policys_totp_and_sign_in() {
+    let mut f = crate::demo();
+    let pass = crate::admin(&mut f);
+    let src = std::fs::read_to_string(f.engine.data_dir().join("policy.toml")).unwrap();
+    let src = src
+        .replace("totp_step_seconds = 30", "totp_step_seconds = 60")
+        .replace("totp_digits = 6", "totp_digits = 8");
+    f.engine.apply_policy(&pass, &src).unwrap();
+    f.clock.advance(120_000);
+    let creds = f.engine.demo_credentials().unwrap();
+    assert!(creds.iter().any(|c| c.id == "ada"), "{creds:?}");
+    for c in &creds {
+        assert_eq!(c.otp.len(), 8, "{}: {:?}", c.id, c.otp);
+    }
+    let ada = creds.iter().find(|c| c.id == "ada").unwrap().clone();
+    f.engine
+        .admin_sign_in("ada", &ada.secret, &ada.otp, "demo credentials")
+        .unwrap();
+    // The step is used now: the next call hands out another step's code.
+    let again = f.engine.demo_credentials().unwrap();
+    let next = again.iter().find(|c| c.id == "ada").unwrap();
+    assert_ne!(next.otp, ada.otp);
+    f.engine
+        .admin_sign_in("ada", &next.secret, &next.otp, "demo credentials again")
+        .unwrap();
+    assert!(
+        !format!("{ada:?}").contains(&ada.secret),
+        "Debug hides the secret"
+    );
+}
+
+#[test]
+fn a_real_data_dir_has_no_demo_credentials() {
+    let tmp = tempfile::tempdir().unwrap();
+    countersign_engine::use_test_state_dir();
+    let dir = tmp.path().join("data");
+    let clock = countersign_engine::ManualClock::at(crate::T0);
+    countersign_engine::DataDir::new(dir.clone())
+        .init(&Default::default(), &clock)
+        .unwrap();
+    let e = countersign_engine::Engine::open_with_clock(&dir, Box::new(clock)).unwrap();
+    assert_eq!(
+        e.demo_credentials().unwrap_err().code(),
+        countersign_engine::Code::RefusedDemoOnly
+    );
+}

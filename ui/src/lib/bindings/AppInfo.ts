@@ -23,6 +23,7 @@ consoleMode: boolean,
  */
 dataDir: string, 
 /**
- * True once the kiosk key (`<data_dir>/keys/kiosk.pub`) exists.
+ * True once the data dir is initialised (the engine's marker,
+ * `countersign.json`, exists: `DataDir::check_initialized`).
  */
 dataDirInitialized: boolean, };
