@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, goTo, harness } from './harness';
+import { audit, goTo, harness, chooseScene } from './harness';
 
 const h = harness();
 beforeAll(h.start);
@@ -40,23 +40,22 @@ describe('fingerprint prompt (otto is enrolled with a finger)', () => {
   it('not matched, scan again with the reason, and a removed reader offers the fallback', async () => {
     const { page, errors } = await h.open();
     await request(page);
-    const scene = page.getByRole('combobox', { name: 'Demo finger' });
-    await scene.selectOption('someone-else');
+    await chooseScene(page, 'finger', 'someone-else');
     await page.getByRole('button', { name: 'Verify me' }).click();
-    await expect.poll(() => phase(page).textContent(), { timeout: 10_000 }).toContain('Fingerprint not matched. Try again.');
+    await expect.poll(() => phase(page).textContent(), { timeout: 30_000 }).toContain('Fingerprint not matched. Try again.');
     expect(await page.getByTestId('counts').textContent()).toContain('Failed matches in a row: 1 of 5');
     expect(await audit(page)).toEqual([]);
 
-    await scene.selectOption('poor-scan');
+    await chooseScene(page, 'finger', 'poor-scan');
     await page.getByRole('button', { name: 'Verify me' }).click();
-    await expect.poll(() => phase(page).textContent(), { timeout: 10_000 }).toContain('Scan again:');
+    await expect.poll(() => phase(page).textContent(), { timeout: 30_000 }).toContain('Scan again:');
     expect(await phase(page).textContent()).toContain('poor scan quality');
     expect(await page.getByTestId('counts').textContent()).toContain('Failed matches in a row: 1 of 5');
 
-    await scene.selectOption('reader-removed');
+    await chooseScene(page, 'finger', 'reader-removed');
     await page.getByRole('button', { name: 'Verify me' }).click();
     const fallback = page.getByTestId('fallback');
-    await fallback.waitFor({ timeout: 10_000 });
+    await fallback.waitFor({ timeout: 30_000 });
     expect(await fallback.textContent()).toContain('Your fingerprint could not be verified');
     expect(await fallback.textContent()).toContain('unavailable');
     expect(await audit(page)).toEqual([]);

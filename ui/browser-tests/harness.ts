@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const UI_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
@@ -295,6 +296,28 @@ export async function seedReviewCases(h: Harness, page: Page): Promise<{ overdue
   return { overdue, live };
 }
 
+/**
+ * Picks a demo scene on the screen's select and waits until the service
+ * has it: the select's change is an IPC call of its own, and an attempt
+ * started before it lands would use the old scene. With the fixture
+ * backend the pick is all there is.
+ */
+export async function chooseScene(page: Page, which: 'camera' | 'finger', scene: string) {
+  const label = which === 'camera' ? 'Replay scene' : 'Demo finger';
+  await page.getByRole('combobox', { name: label }).selectOption(scene);
+  const command = which === 'camera' ? 'capture_status' : 'finger_status';
+  await expect
+    .poll(() =>
+      page.evaluate(async (command) => {
+        const ipc = (window as unknown as { __TAURI_INTERNALS__?: { invoke: (c: string) => Promise<unknown> } })
+          .__TAURI_INTERNALS__;
+        if (!ipc) return null;
+        return ((await ipc.invoke(command)) as { scene: string | null }).scene;
+      }, command),
+    )
+    .toBeOneOf([scene, null]);
+}
+
 /** Clicks a top-level screen in the navigation and waits for its heading;
  * the reviewer's and admin's screens first sign in to the console (the
  * mock's demo credentials). */
@@ -416,7 +439,7 @@ export async function reachFallback(page: Page, operator = 'Olga Operator') {
   await goTo(page, 'Operator', 'Step-up');
   await page.getByRole('button', { name: 'Start step-up' }).click();
   await page.getByRole('button', { name: operator }).click();
-  await page.getByRole('combobox', { name: 'Replay scene' }).selectOption('impostor');
+  await chooseScene(page, 'camera', 'impostor');
   const counts = page.getByTestId('counts');
   for (let i = 1; i <= 5; i++) {
     await page.getByRole('button', { name: 'Verify me' }).click();

@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, harness } from './harness';
+import { audit, chooseScene, harness } from './harness';
 
 const h = harness();
 beforeAll(h.start);
@@ -11,7 +11,7 @@ afterAll(h.stop);
  * else (the demo data dir's `impostor` scene, through the real matcher).
  */
 async function nextAttemptsFail(page: Page) {
-  await page.getByRole('combobox', { name: 'Replay scene' }).selectOption('impostor');
+  await chooseScene(page, 'camera', 'impostor');
 }
 
 async function request(page: Page, operator = 'Olga Operator') {
@@ -106,7 +106,7 @@ describe('operator screen', () => {
   it('says why a capture failed the quality gates, and offers the fallback after repeated ones', async () => {
     const { page, errors } = await h.open();
     await request(page);
-    await page.getByRole('combobox', { name: 'Replay scene' }).selectOption('no-face');
+    await chooseScene(page, 'camera', 'no-face');
     // The preview's hint, in words, before any attempt.
     await expect.poll(() => page.getByTestId('hint').textContent()).toContain('No face found: look at the camera.');
     for (let i = 1; i <= 2; i++) {
@@ -126,7 +126,7 @@ describe('operator screen', () => {
   it('refuses a still photo whatever its score (presentation-attack check)', async () => {
     const { page, errors } = await h.open();
     await request(page);
-    await page.getByRole('combobox', { name: 'Replay scene' }).selectOption('still-photo');
+    await chooseScene(page, 'camera', 'still-photo');
     await verifyMe(page).click();
     await expect.poll(() => page.getByTestId('counts').textContent()).toContain('Failed matches in a row: 1 of 5');
     expect(await page.getByText('Verified. You may continue.').count()).toBe(0);
