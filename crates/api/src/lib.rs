@@ -151,18 +151,47 @@ impl Server {
         let data_dir = data_dir.into();
         // Fail early on a data dir that cannot be opened.
         Engine::open(&data_dir)?;
-        let identity = tls::Identity::load_or_create(&data_dir)?;
-        let config = tls::server_config(&identity)?;
-        let pin = tls::pin(&data_dir)?;
         let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
         let listener = TcpListener::bind(addr).map_err(|e| ApiError::Bind {
             port,
             message: e.to_string(),
         })?;
+        Self::from_listener_with_limits(data_dir, listener, limits)
+    }
+
+    /// Serves on a listening socket made by someone else: systemd's socket
+    /// activation (`countersign-api.socket`, see `countersign api serve`).
+    /// The socket must be bound to a loopback address: one on another
+    /// interface is refused (`api.bind`), whatever the unit file says.
+    pub fn from_listener(
+        data_dir: impl Into<PathBuf>,
+        listener: TcpListener,
+    ) -> Result<Server, ApiError> {
+        Self::from_listener_with_limits(data_dir, listener, AuthLimits::default())
+    }
+
+    fn from_listener_with_limits(
+        data_dir: impl Into<PathBuf>,
+        listener: TcpListener,
+        limits: AuthLimits,
+    ) -> Result<Server, ApiError> {
+        let data_dir = data_dir.into();
+        Engine::open(&data_dir)?;
         let addr = listener.local_addr().map_err(|e| ApiError::Bind {
-            port,
+            port: 0,
             message: e.to_string(),
         })?;
+        if !addr.ip().is_loopback() {
+            return Err(ApiError::Bind {
+                port: addr.port(),
+                message: format!(
+                    "the socket passed in is bound to {addr}: the API serves on loopback only"
+                ),
+            });
+        }
+        let identity = tls::Identity::load_or_create(&data_dir)?;
+        let config = tls::server_config(&identity)?;
+        let pin = tls::pin(&data_dir)?;
         let socket_dir = tempfile::Builder::new()
             .prefix("countersign-api-")
             .tempdir()

@@ -64,8 +64,18 @@ pub fn api(cli: &Cli, c: &ApiCmd) -> anyhow::Result<()> {
         }
         ApiCmd::Serve { port, port_file } => {
             crate::open(cli)?;
-            let server = countersign_api::Server::bind(&cli.data_dir, *port)
-                .map_err(|e| anyhow::anyhow!("error[{}]: {e}", e.code()))?;
+            let passed = listenfd::ListenFd::from_env()
+                .take_tcp_listener(0)
+                .context("the socket passed by systemd (LISTEN_FDS)")?;
+            let server = match passed {
+                Some(listener) => countersign_api::Server::from_listener(&cli.data_dir, listener),
+                None => countersign_api::Server::bind(&cli.data_dir, *port),
+            }
+            // One `error[code]: message` line (it printed `error: error[..]`).
+            .map_err(|e| crate::Coded {
+                code: e.code(),
+                message: e.to_string(),
+            })?;
             let addr = server.local_addr();
             if let Some(p) = port_file {
                 countersign_assertion::write_atomic(p, addr.port().to_string().as_bytes())

@@ -17,6 +17,8 @@ pub enum ApiCmd {
         out: PathBuf,
     },
     /// Serve the step-up API over TLS on 127.0.0.1 (never another interface).
+    /// Under systemd socket activation (LISTEN_FDS) it serves on the socket
+    /// passed in instead of --port, and refuses one not bound to loopback.
     Serve {
         /// Port; 0 picks a free one.
         #[arg(long, default_value_t = 7468)]

@@ -88,16 +88,7 @@ impl ApiProc {
             .parse()
             .unwrap();
         p.addr = SocketAddr::from(([127, 0, 0, 1], port));
-        // The pin, as a relying application gets it.
-        let pin_file = cs.root().join(format!("kiosk-pin-{port}.json"));
-        crate::helpers::expect_ok(
-            &cs.run(&["api", "pin", "--out", pin_file.to_str().unwrap()]),
-            "api pin",
-        );
-        PINS.lock().unwrap().insert(
-            p.addr,
-            countersign_assertion::pin::KioskPin::load(&pin_file).unwrap(),
-        );
+        pin_server(cs, p.addr);
         p
     }
 
@@ -142,6 +133,20 @@ impl Resp {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// Takes the kiosk pin of `cs` (`api pin`), as a relying application
+/// does, for the server at `addr`: [`try_raw`] connects to it pinned.
+pub fn pin_server(cs: &Cs, addr: SocketAddr) {
+    let pin_file = cs.root().join(format!("kiosk-pin-{}.json", addr.port()));
+    crate::helpers::expect_ok(
+        &cs.run(&["api", "pin", "--out", pin_file.to_str().unwrap()]),
+        "api pin",
+    );
+    PINS.lock().unwrap().insert(
+        addr,
+        countersign_assertion::pin::KioskPin::load(&pin_file).unwrap(),
+    );
 }
 
 /// The pin of each server these tests started, by address.

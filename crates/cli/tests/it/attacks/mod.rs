@@ -15,5 +15,6 @@ mod clock;
 mod demo_inputs;
 mod offer_expiry;
 mod private_files;
+mod socket_activation;
 mod totp_race;
 mod verify_without_replay_store;
