@@ -13,6 +13,7 @@
 # supervisor and a review. Demo data dir: its keys and credentials are the
 # published demo ones, never anything real.
 set -euo pipefail
+# shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 [ $# -eq 2 ] || die "usage: $0 BIN OUT"
@@ -29,8 +30,9 @@ cs() { "$bin" --data-dir "$out/data" "$@"; }
 code() { "$bin" totp "$1" | tail -n 1; }
 # The matcher's test photos at a quarter of their size (libjpeg-turbo-progs):
 # the sealed captures are PNG frames, and full-size ones make a 6 MB ledger.
-command -v djpeg >/dev/null && command -v cjpeg >/dev/null ||
+if ! command -v djpeg >/dev/null || ! command -v cjpeg >/dev/null; then
   die "djpeg and cjpeg are needed (apt-get install libjpeg-turbo-progs)"
+fi
 photos="$(mktemp -d)"
 trap 'rm -rf "$photos"' EXIT
 for p in obama obama3; do

@@ -24,6 +24,9 @@ APT_PACKAGES=(
   # the attack tests (crates/cli/tests/it/attacks): a clock moved under one
   # process (libfaketime), and the ledger edited under the engine (sqlite3)
   faketime sqlite3
+  # the package's fast check (scripts/deb-lint.sh): maintainer scripts under
+  # shellcheck, the units under systemd-analyze verify
+  shellcheck systemd
 )
 
 section "setup: system packages"

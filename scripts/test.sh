@@ -3,6 +3,8 @@
 #   UI    svelte-check, eslint, vitest, production build, browser tests (against
 #         the real service through src-tauri/examples/ipc_bridge.rs)
 #   Rust  rustfmt, clippy (warnings are errors), cargo test (whole workspace)
+#   deb   the package's fast check (scripts/deb-lint.sh: layout, units
+#         verified, hardening, shellcheck; no release build)
 #   e2e   the real window under Xvfb (tests/e2e/window-smoke.sh) and the
 #         operator / supervisor / reviewer journeys driven through
 #         tauri-driver (tests/e2e/journey.sh)
@@ -38,6 +40,8 @@ section "ui: browser tests (playwright-core + chromium, axe-core, the real servi
 npm run test:browser
 
 cd "$REPO"
+section "deb: the package's fast check (scripts/deb-lint.sh)"
+bash "$REPO/scripts/deb-lint.sh"
 section "rust: format (cargo fmt --check)"
 cargo fmt --all -- --check
 section "rust: lint (cargo clippy, warnings are errors)"
