@@ -416,7 +416,7 @@ pub enum LogCmd {
     Show { seq: u64 },
     /// Recompute the hash chain, signatures, checkpoints and blob seals; name the first bad row.
     Verify,
-    /// Export events as JSON lines or OCSF Authentication (class 3002) records.
+    /// Export events as JSON lines or OCSF 1.5 records (each kind in its class; docs/ocsf-mapping.md).
     Export {
         #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "ocsf"])]
         format: String,

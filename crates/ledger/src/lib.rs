@@ -74,7 +74,7 @@ pub use events::{
     canonical_json, row_hash, KIND_BLOB_PURGED, KIND_BLOB_SEALED, KIND_OVERRIDE_GRANTED,
     KIND_OVERRIDE_REVIEWED,
 };
-pub use export::{ocsf_record, OCSF_VERSION};
+pub use export::{ocsf_class, ocsf_record, OcsfClass, OCSF_VERSION};
 pub use keys::{Keys, DATA_KEY_FILE, PUBLIC_KEY_FILE, SIGNING_KEY_FILE};
 pub use people::{People, PersonRecord};
 pub use restore::{RestoreRows, RestoreSummary};
@@ -479,7 +479,7 @@ impl Ledger {
         export::jsonl(&self.conn, filter, out)
     }
 
-    /// Write matching events as OCSF Authentication (3002) JSON lines; see [`ocsf_record`].
+    /// Write matching events as OCSF 1.5 JSON lines, each of its class; see [`ocsf_record`].
     pub fn export_ocsf(
         &self,
         filter: &Filter,

@@ -498,16 +498,19 @@ fn exports_write_one_line_per_event_with_ocsf_fields() {
     };
     assert_eq!(l.export_ocsf(&f, &mut out).unwrap(), 1);
     let o: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(o["class_uid"], 3002);
+    // A grant: Authorize Session (3003), Assign Privileges, with its scope.
+    assert_eq!(o["class_uid"], 3003);
+    assert_eq!(o["class_name"], "Authorize Session");
     assert_eq!(o["category_uid"], 3);
-    assert_eq!(o["activity_id"], 99);
-    assert_eq!(o["type_uid"], 300299);
+    assert_eq!(o["activity_id"], 1);
+    assert_eq!(o["type_uid"], 300301);
+    assert_eq!(o["privileges"], json!(["door-3"]));
     assert_eq!(o["status_id"], 1);
     assert_eq!(o["severity_id"], 3);
     assert_eq!(o["time"], 4000);
     assert_eq!(o["user"]["uid"], "dave");
     assert_eq!(o["metadata"]["product"]["name"], "Countersign");
-    assert_eq!(o["metadata"]["version"], "1.1.0");
+    assert_eq!(o["metadata"]["version"], "1.5.0");
     assert_eq!(o["metadata"]["uid"], l.get(35).unwrap().unwrap().hash_hex);
     assert_eq!(o["metadata"]["original_time"], "1970-01-01T00:00:04Z");
     let ov = &o["countersign_override"];
@@ -536,6 +539,10 @@ fn exports_write_one_line_per_event_with_ocsf_fields() {
                 o["status_id"].as_u64()
             ),
             (Some(1), Some(300201), Some(2))
+        );
+        assert_eq!(
+            o["class_uid"], 3002,
+            "a failed match is an Authentication Logon"
         );
         assert!(o.get("countersign_override").is_none());
     }

@@ -177,7 +177,7 @@ impl FleetSnapshot {
     /// Writes the events of `kiosks` (all when empty) matching `filter`, in
     /// (time, kiosk, seq) order, one JSON object per line: the
     /// [`FleetEvent`] itself (`jsonl`, like the local `log export` plus the
-    /// kiosk id) or an OCSF Authentication record (`ocsf`, the local
+    /// kiosk id) or an OCSF 1.5 record of its class (`ocsf`, the local
     /// export's mapping, with the kiosk id as `metadata.log_provider` and in
     /// `unmapped.kiosk`). Returns how many were written.
     pub fn export(
@@ -210,7 +210,7 @@ impl FleetSnapshot {
 pub enum ExportFormat {
     /// One [`FleetEvent`] per line.
     Jsonl,
-    /// One OCSF Authentication (3002) record per line.
+    /// One OCSF 1.5 record per line, each of its class (`ocsf_class`).
     Ocsf,
 }
 

@@ -107,7 +107,22 @@ fn full_journey_fallback_grant_use_expire_review_reconcile_verify_export() {
         .map(|l| serde_json::from_str(l).expect("each OCSF line is JSON"))
         .collect();
     assert_eq!(recs.len() as u64, n, "one OCSF record per event");
-    assert!(recs.iter().all(|r| r["class_uid"] == 3002), "class 3002");
+    // Every record valid OCSF 1.5 by the independent validator, each in its class.
+    super::ocsf::validate(&ocsf);
+    for (kind, class) in [
+        ("match.attempt", 3002),
+        ("fallback.triggered", 3002),
+        ("supervisor.auth", 3002),
+        ("override.granted", 3003),
+        ("override.reviewed", 3003),
+        ("override.reconciled", 3003),
+    ] {
+        let r = recs
+            .iter()
+            .find(|r| r["unmapped"]["kind"] == kind)
+            .unwrap_or_else(|| panic!("a {kind} record"));
+        assert_eq!(r["class_uid"], class, "{kind}: {r}");
+    }
     let granted = recs
         .iter()
         .find(|r| r["unmapped"]["kind"] == "override.granted")

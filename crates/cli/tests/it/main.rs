@@ -12,6 +12,7 @@ mod face;
 mod finger;
 mod flows;
 mod helpers;
+mod ocsf;
 mod restore;
 mod sync;
 mod tamper;

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Validates OCSF records (JSON lines) with an independent validator from PyPI:
+# ocsf-emitter 0.3.0 (OCSF 1.5.0; pydantic models of every class plus the
+# schema's invariants: class and category identity, type_uid, the sibling
+# names, the schema version). Installed once into its own venv under the
+# cargo target dir. Prints one line per invalid record and a summary; exits
+# 1 when any record is invalid.
+#   scripts/ocsf-validate.sh FILE...
+set -euo pipefail
+[ "$#" -ge 1 ] || { echo "usage: $0 FILE..." >&2; exit 2; }
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+VENV="${OCSF_VENV:-${CARGO_TARGET_DIR:-$REPO/target}/ocsf-venv}"
+PIN="ocsf-emitter==0.3.0"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip show ocsf-emitter 2>/dev/null | grep -q '^Version: 0.3.0$'; then
+  python3 -m venv "$VENV" >&2
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$PIN" >&2
+fi
+exec "$VENV/bin/python" "$REPO/scripts/ocsf_validate.py" "$@"
