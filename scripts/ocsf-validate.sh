@@ -11,8 +11,15 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="${OCSF_VENV:-${CARGO_TARGET_DIR:-$REPO/target}/ocsf-venv}"
 PIN="ocsf-emitter==0.3.0"
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip show ocsf-emitter 2>/dev/null | grep -q '^Version: 0.3.0$'; then
-  python3 -m venv "$VENV" >&2
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$PIN" >&2
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -m pip show ocsf-emitter 2>/dev/null | grep -q '^Version: 0.3.0$'; then
+  exec "$VENV/bin/python" "$REPO/scripts/ocsf_validate.py" "$@"
 fi
-exec "$VENV/bin/python" "$REPO/scripts/ocsf_validate.py" "$@"
+if python3 -m venv "$VENV" >&2 2>/dev/null; then
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$PIN" >&2
+  exec "$VENV/bin/python" "$REPO/scripts/ocsf_validate.py" "$@"
+fi
+# A python3 without the venv module (Debian without python3-venv): the
+# same pinned package into a folder of its own instead.
+LIB="$VENV-lib"
+[ -d "$LIB/ocsf_emitter" ] || python3 -m pip install --quiet --disable-pip-version-check --target "$LIB" "$PIN" >&2
+PYTHONPATH="$LIB" exec python3 "$REPO/scripts/ocsf_validate.py" "$@"
