@@ -72,7 +72,7 @@ cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 echo "deb $mirror bookworm main" >"$root/etc/apt/sources.list"
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
 
-section "deb-check: a clean Debian $(cat "$root/etc/debian_version") root ($(du -sh "$root" | cut -f1))"
+section "deb-check: a clean Debian $(cat "$root/etc/debian_version") root ($(du -shx "$root" | cut -f1))"
 # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
 in_root dpkg-query -W -f '${Package}\n' | wc -l | xargs printf '    %s packages installed, none of them countersign\n'
 in_root apt-get update -qq
@@ -106,7 +106,7 @@ info "socket $listen, user $user, ExecStart=$exec_start"
 in_root apt-get install -y -q --no-install-recommends systemd curl openssl >>"$cache/install.log" 2>&1 ||
   die "installing systemd-socket-activate and curl in the root failed"
 # shellcheck disable=SC2086 # ExecStart is a command line, split as systemd does here
-chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin \
+chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
   runuser -u "$user" -- /usr/bin/systemd-socket-activate -l "$listen" \
   "${envs[@]/#/--setenv=}" $exec_start >"$cache/api.log" 2>&1 &
 api_pid=$!
