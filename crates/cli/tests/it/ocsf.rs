@@ -4,12 +4,15 @@
 //! full step-up journey's export is validated in `flows.rs`; this file
 //! covers the kiosk's first life: initialisation, policy, people and their
 //! factors, a witnessed face and finger enrollment from real photos and the
-//! virtual reader, sealed samples.
+//! virtual reader, sealed samples, and their purge 91 days later (the
+//! clock moved with libfaketime in those processes only).
 
 use std::path::Path;
 use std::process::Command;
 
 use super::helpers::Cs;
+
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 /// Runs the independent validator over `file`; panics with its report
 /// unless every record is valid. Returns the summary line.
@@ -51,15 +54,30 @@ fn a_demo_kiosks_first_events_export_as_valid_ocsf_1_5_each_in_its_class() {
         faces.to_str().unwrap(),
         "--demo-fingers",
     ]);
+    // 91 days on (the policy keeps samples 90): the samples are purged.
+    assert!(
+        Path::new(LIBFAKETIME).exists(),
+        "libfaketime is missing: scripts/setup.sh installs it"
+    );
+    let later = [
+        ("LD_PRELOAD", LIBFAKETIME),
+        ("FAKETIME", "+91d"),
+        ("FAKETIME_DONT_RESET", "1"),
+    ];
+    let o = cs.run_env(&["log", "purge"], &later);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && out.contains("purged") && !out.contains("purged 0"),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let file = cs.root().join("events.ocsf");
-    cs.ok(&[
-        "log",
-        "export",
-        "--format",
-        "ocsf",
-        "--out",
-        file.to_str().unwrap(),
-    ]);
+    let path = file.to_str().unwrap();
+    let o = cs.run_env(
+        &["log", "export", "--format", "ocsf", "--out", path],
+        &later,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary = validate(&file);
     assert!(summary.starts_with("ocsf 1.5.0:"), "{summary}");
 
@@ -75,6 +93,7 @@ fn a_demo_kiosks_first_events_export_as_valid_ocsf_1_5_each_in_its_class() {
     assert_eq!(class_of("person.added"), Some(3001));
     assert_eq!(class_of("biometric.enrolled"), Some(3001));
     assert_eq!(class_of("blob.sealed"), Some(1001));
+    assert_eq!(class_of("blob.purged"), Some(1001));
     assert_eq!(class_of("supervisor.auth"), Some(3002));
     // No record is the old catch-all: only events that are authentication are 3002.
     for r in recs.iter().filter(|r| r["class_uid"] == 3002) {

@@ -176,6 +176,23 @@ async fn fleet_verifies_two_kiosks_from_the_bucket_alone_and_finds_tampering() {
         )
         .unwrap();
     assert_eq!(n, 122 + 81);
+    // Every record of the bucket's export is valid OCSF 1.5 by the
+    // independent validator (ocsf-emitter from PyPI; scripts/ocsf-validate.sh).
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &out).unwrap();
+    let check = std::process::Command::new("bash")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/ocsf-validate.sh"
+        ))
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     let first: serde_json::Value =
         serde_json::from_str(String::from_utf8(out).unwrap().lines().next().unwrap()).unwrap();
     // The class the ledger's mapping gives the kind (OCSF 1.5).
