@@ -16,8 +16,9 @@ use countersign_ledger::{Filter, PageRequest};
 use crate::capture::{AttemptSource, Capture, BURST};
 use crate::ipc::{self, codes, IpcError};
 
-/// Score source recorded with the app's attempts: the real face matcher.
-pub const SCORE_SOURCE: &str = "matcher:yunet+sface";
+/// Score source recorded with the app's attempts: the real face matcher
+/// (the engine's, which each face attempt records).
+pub const SCORE_SOURCE: &str = countersign_engine::FACE_SCORE_SOURCE;
 /// Captures an enrollment needs to pass the quality gates.
 pub const ENROLL_CAPTURES: usize = 2;
 /// Upper bound of one page of the evidence log.
@@ -67,7 +68,7 @@ impl Shared {
     /// Uses an already opened engine (tests, with a manual clock).
     pub fn with_engine(engine: Engine) -> Shared {
         let s = Shared::new(engine.data_dir().to_path_buf());
-        s.lock().expect("fresh lock").engine = Some(prepare(engine));
+        s.lock().expect("fresh lock").engine = Some(engine);
         s
     }
 
@@ -85,7 +86,7 @@ impl Shared {
         let mut guard = self.lock()?;
         let inner = &mut *guard;
         if inner.engine.is_none() {
-            inner.engine = Some(prepare(Engine::open(&self.data_dir)?));
+            inner.engine = Some(Engine::open(&self.data_dir)?);
         }
         let engine = inner.engine.as_mut().expect("opened above");
         Ok(f(engine, &mut inner.sessions)?)
@@ -102,7 +103,7 @@ impl Shared {
         let mut guard = self.lock()?;
         let inner = &mut *guard;
         if inner.engine.is_none() {
-            inner.engine = Some(prepare(Engine::open(&self.data_dir)?));
+            inner.engine = Some(Engine::open(&self.data_dir)?);
         }
         let engine = inner.engine.as_mut().expect("opened above");
         Ok(f(engine, &mut inner.console)?)
@@ -135,11 +136,6 @@ impl Shared {
         f(engine, s)?;
         Ok(stepup_view(engine, s)?)
     }
-}
-
-fn prepare(mut e: Engine) -> Engine {
-    e.set_score_source(SCORE_SOURCE);
-    e
 }
 
 fn name<T: serde::Serialize>(v: &T) -> String {

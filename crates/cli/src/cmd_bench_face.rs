@@ -312,7 +312,6 @@ fn decisions(models_dir: &Path, a: &FaceBenchArgs) -> anyhow::Result<serde_json:
         &SystemClock,
     )?;
     let mut e = Engine::open(&data)?;
-    e.set_score_source("matcher:yunet+sface");
     let t = Instant::now();
     let m = Matcher::load(
         models_dir,

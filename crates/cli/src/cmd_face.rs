@@ -11,7 +11,7 @@ use countersign_core::SessionState;
 use countersign_engine::{Engine, FaceAttempt, StepUp};
 use countersign_matcher::{Challenge, Matcher, MatcherConfig};
 
-use crate::args::{Cli, StepupArgs};
+use crate::args::Cli;
 use crate::util::{print_json, read_secret};
 
 /// Where frames come from (the real matcher path).
@@ -89,15 +89,8 @@ fn challenge(a: &FaceSourceArgs, e: &Engine) -> Option<Challenge> {
 }
 
 /// The attempts of `stepup` on the real matcher, after identification.
-pub fn stepup_attempts(
-    cli: &Cli,
-    e: &mut Engine,
-    s: &mut StepUp,
-    a: &StepupArgs,
-) -> anyhow::Result<()> {
+pub fn attempts(e: &mut Engine, s: &mut StepUp, f: &FaceSourceArgs) -> anyhow::Result<()> {
     use countersign_core::session::SessionEvent;
-    let f = &a.face;
-    e.set_score_source("matcher:yunet+sface");
     let matcher = f.matcher()?;
     let mut source = match f.open_source() {
         Ok(src) => Some(src),
@@ -161,14 +154,7 @@ pub fn stepup_attempts(
             }
         }
     }
-    if let SessionState::FallbackOffered { trigger } = &s.session.state {
-        println!("fallback offered: {trigger}");
-        if a.fallback.supervisor.is_some() {
-            return crate::cmd_stepup::grant_and_report(cli, e, s, &a.fallback);
-        }
-        println!("a supervisor may grant an override: countersign override grant --session {} --supervisor ID --otp CODE --reason CODE --note TEXT --control TEXT", s.session.id);
-    }
-    crate::cmd_stepup::report(cli, e, s)
+    Ok(())
 }
 
 /// `countersign enroll`.
@@ -260,7 +246,6 @@ pub fn install_demo_faces(cli: &Cli, faces: &std::path::Path) -> anyhow::Result<
     )
     .context("loading the face models for the demo enrollment")?;
     let mut e = crate::open(cli)?;
-    e.set_score_source("matcher:yunet+sface");
     let r = e
         .install_demo_faces(faces, &matcher)
         .with_context(|| format!("installing the demo faces from {}", faces.display()))?;

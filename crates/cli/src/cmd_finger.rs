@@ -19,7 +19,7 @@ use countersign_fingerprint::{
     eval, synth, Finger, GreyImage, Presentation, Reader, ReaderEvent, ReaderSpec, VirtualFeeder,
 };
 
-use crate::args::{Cli, StepupArgs};
+use crate::args::Cli;
 use crate::util::read_secret;
 
 /// Where fingerprints come from.
@@ -184,14 +184,12 @@ fn split(s: &mut Session) -> (&mut Reader, impl FnMut(&ReaderEvent) + '_) {
 }
 
 /// The attempts of `stepup --finger`, after identification.
-pub fn stepup_attempts(
-    cli: &Cli,
+pub fn attempts(
     e: &mut Engine,
     s: &mut StepUp,
-    a: &StepupArgs,
+    f: &FingerSourceArgs,
     attempts: usize,
 ) -> anyhow::Result<()> {
-    let f = &a.finger;
     let mut session = match open(f)? {
         Ok(sess) => Some(sess),
         Err(err) if err.is_device_unavailable() => {
@@ -232,14 +230,7 @@ pub fn stepup_attempts(
             }
         }
     }
-    if let SessionState::FallbackOffered { trigger } = &s.session.state {
-        println!("fallback offered: {trigger}");
-        if a.fallback.supervisor.is_some() {
-            return crate::cmd_stepup::grant_and_report(cli, e, s, &a.fallback);
-        }
-        println!("a supervisor may grant an override: countersign override grant --session {} --supervisor ID --otp CODE --reason CODE --note TEXT --control TEXT", s.session.id);
-    }
-    crate::cmd_stepup::report(cli, e, s)
+    Ok(())
 }
 
 /// `countersign eval --finger DIR`.

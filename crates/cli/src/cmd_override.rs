@@ -78,7 +78,7 @@ pub fn run(cli: &Cli, c: &OverrideCmd) -> anyhow::Result<()> {
         }
         OverrideCmd::Grant { session, fallback } => {
             let mut s = e.resume_stepup(session)?;
-            return crate::cmd_stepup::grant_and_report(cli, &mut e, &mut s, fallback);
+            return crate::attempt::grant_and_report(cli, &mut e, &mut s, fallback);
         }
         OverrideCmd::Revoke {
             id,

@@ -35,6 +35,7 @@ fn stdout_failed(e: std::io::Error) -> ! {
 }
 
 mod args;
+mod attempt;
 mod cmd_anchor;
 mod cmd_api;
 mod cmd_bench_face;

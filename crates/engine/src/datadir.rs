@@ -362,8 +362,6 @@ impl DataDir {
             ledger,
             clock,
             kiosk_id: marker.kiosk_id,
-            score_source: "matcher".into(),
-            attempt_evidence: None,
         };
         if anchored {
             engine.attest_unrecorded_credentials()?;

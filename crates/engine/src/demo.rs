@@ -18,8 +18,8 @@
 //! On production such evidence is refused with `refused.demo_only`, and the
 //! refusal is recorded (`stepup.refused`, `refusal: "demo_only"`). The
 //! engine's own capture paths say where their evidence came from through
-//! `attempt_evidence` (its `device.replay`); an evidence event applied
-//! without it is test input. On a demo it is accepted and marked
+//! the `AttemptEvidence` they pass to `apply_with` (its `device.replay`);
+//! an evidence event applied without it is test input. On a demo it is accepted and marked
 //! (`"test_input": {...}` in the attempt's event, beside `score_source`).
 //!
 //! Assertions: [`Engine::assertion_for`] signs nothing on production for a
@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 
 use crate::demo_faces::is_demo_dir;
 use crate::evidence::{kinds, Ev};
-use crate::{Engine, EngineError, StepUp};
+use crate::{AttemptEvidence, Engine, EngineError, StepUp};
 
 /// Where one piece of biometric evidence came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,37 +173,33 @@ impl Engine {
         Err(self.refuse_demo_only(s, "capture_started", Provenance::Replay, device))
     }
 
-    /// Called by [`Engine::apply`] for every event: evidence events
+    /// Called by [`Engine::apply_with`] for every event: evidence events
     /// (match, quality failure, device unavailable) must come from a live
-    /// device unless the data dir is a demo (see the module doc).
+    /// device unless the data dir is a demo (see the module doc). Returns
+    /// the evidence to record: the attempt's own, or, for an evidence event
+    /// applied without any (test input, a demo's only), the test-input note.
     pub(crate) fn check_evidence_source(
         &mut self,
         s: &StepUp,
         ev: &SessionEvent,
-    ) -> Result<(), EngineError> {
+        evidence: Option<AttemptEvidence>,
+    ) -> Result<Option<AttemptEvidence>, EngineError> {
         let device = match ev {
             SessionEvent::Match { .. } | SessionEvent::QualityFailure { .. } => String::new(),
             SessionEvent::DeviceUnavailable { device, .. } => device.clone(),
-            _ => return Ok(()),
+            _ => return Ok(evidence),
         };
-        let provenance = match &self.attempt_evidence {
+        let provenance = match &evidence {
             None => Provenance::TestInput,
-            Some((_, v)) if v["device"]["replay"].as_bool() == Some(true) => Provenance::Replay,
+            Some(a) if a.device["device"]["replay"].as_bool() == Some(true) => Provenance::Replay,
             Some(_) => Provenance::Live,
         };
         if provenance == Provenance::Live {
-            return Ok(());
+            return Ok(evidence);
         }
         if self.is_demo() {
-            if provenance == Provenance::TestInput {
-                self.attempt_evidence = Some((
-                    "test_input",
-                    json!({ "demo": true, "note": "a result given, not measured: accepted only because this data dir is a demo" }),
-                ));
-            }
-            return Ok(());
+            return Ok(evidence.or_else(|| Some(AttemptEvidence::test_input())));
         }
-        self.attempt_evidence = None;
         Err(self.refuse_demo_only(s, ev.name(), provenance, &device))
     }
 

@@ -13,6 +13,7 @@
 //!   quality, scores, threshold, model hashes, PAD methods and results, the
 //!   sealed sample) rides in the same event under `face`.
 
+use crate::AttemptEvidence;
 use crate::Code;
 use countersign_capture::{CaptureError, DeviceInfo, Source};
 use countersign_core::session::{Modality, SessionEvent};
@@ -100,11 +101,13 @@ fn biometric(code: Code, message: String) -> EngineError {
 /// (match.attempt, capture.quality_failed or capture.device_unavailable)
 /// of a transition's batch, under its key (`face`, `finger`, or
 /// `test_input` for a demo's test input).
-pub(crate) fn attach_attempt_evidence(
-    batch: &mut [NewEvent],
-    evidence: Option<(&'static str, Value)>,
-) {
-    let Some((key, ev)) = evidence else { return };
+pub(crate) fn attach_attempt_evidence(batch: &mut [NewEvent], evidence: Option<AttemptEvidence>) {
+    let Some(AttemptEvidence {
+        key, device: ev, ..
+    }) = evidence
+    else {
+        return;
+    };
     if let Some(e) = batch.iter_mut().find(|e| {
         e.kind == kinds::MATCH_ATTEMPT
             || e.kind == kinds::CAPTURE_QUALITY_FAILED
@@ -288,18 +291,17 @@ impl Engine {
                 device: device.into(),
             },
         )?;
-        self.attempt_evidence = Some((
-            "face",
+        let evidence = AttemptEvidence::face(
             json!({ "device": { "id": device, "replay": replay }, "error": err.code() }),
-        ));
-        let out = self.apply(
+        );
+        let out = self.apply_with(
             s,
             SessionEvent::DeviceUnavailable {
                 device: device.into(),
                 detail: format!("{}: {err}", err.code()),
             },
+            Some(evidence),
         );
-        self.attempt_evidence = None;
         out.map(drop)
     }
 
@@ -340,18 +342,17 @@ impl Engine {
         let b = capture_burst(source, burst.max(1))?;
         if let Some(e) = b.unavailable {
             let detail = format!("{}: {e}", e.code());
-            self.attempt_evidence = Some((
-                "face",
+            let evidence = AttemptEvidence::face(
                 json!({ "device": device, "error": e.code(), "frames_before": b.frames.len() }),
-            ));
-            let out = self.apply(
+            );
+            let out = self.apply_with(
                 s,
                 SessionEvent::DeviceUnavailable {
                     device: device.id.clone(),
                     detail: detail.clone(),
                 },
+                Some(evidence),
             );
-            self.attempt_evidence = None;
             out?;
             return Ok(FaceAttempt::DeviceUnavailable {
                 device: device.id,
@@ -397,30 +398,32 @@ impl Engine {
             "quality_config": matcher.config().quality,
             "pad_config": matcher.config().pad,
         });
-        self.attempt_evidence = Some(("face", evidence));
-        let result = match r.score {
+        let evidence = AttemptEvidence::face(evidence);
+        match r.score {
             None => {
                 let reason = if images.is_empty() {
                     "the capture delivered no frame".to_string()
                 } else {
                     r.quality_reason()
                 };
-                let out = self.apply(
+                let out = self.apply_with(
                     s,
                     SessionEvent::QualityFailure {
                         reason: reason.clone(),
                     },
+                    Some(evidence),
                 );
                 out.map(|_| FaceAttempt::QualityFailure { reason })
             }
             Some(score) => {
-                let out = self.apply(
+                let out = self.apply_with(
                     s,
                     SessionEvent::Match {
                         modality: Modality::Face,
                         score: f64::from(score),
                         pad_passed: Some(r.pad.passed),
                     },
+                    Some(evidence),
                 );
                 out.map(|_| FaceAttempt::Scored {
                     score: f64::from(score),
@@ -429,8 +432,6 @@ impl Engine {
                     matched: matches!(s.session.state, SessionState::Succeeded { .. }),
                 })
             }
-        };
-        self.attempt_evidence = None;
-        result
+        }
     }
 }

@@ -16,6 +16,7 @@
 //!   the session gets 100 for a match and 0 for no match, and the evidence
 //!   says `score: null, decision_source: "libfprint"`.
 
+use crate::AttemptEvidence;
 use crate::Code;
 use countersign_core::session::{Modality, SessionEvent};
 use countersign_core::{Role, SessionState};
@@ -282,15 +283,15 @@ impl Engine {
             Err(e) if e.is_device_unavailable() => {
                 let detail = format!("{}: {e}", e.code());
                 evidence["failure"] = json!({ "code": e.code(), "reason": e.to_string() });
-                self.attempt_evidence = Some(("finger", evidence));
-                let out = self.apply(
+                let evidence = AttemptEvidence::finger(evidence);
+                let out = self.apply_with(
                     s,
                     SessionEvent::DeviceUnavailable {
                         device: device.id.clone(),
                         detail: detail.clone(),
                     },
+                    Some(evidence),
                 );
-                self.attempt_evidence = None;
                 out?;
                 return Ok(FingerAttempt::DeviceUnavailable {
                     device: device.id,
@@ -301,14 +302,14 @@ impl Engine {
             Err(e @ (FingerprintError::Retry { .. } | FingerprintError::TimedOut { .. })) => {
                 let reason = e.to_string();
                 evidence["failure"] = json!({ "code": e.code(), "reason": reason });
-                self.attempt_evidence = Some(("finger", evidence));
-                let out = self.apply(
+                let evidence = AttemptEvidence::finger(evidence);
+                let out = self.apply_with(
                     s,
                     SessionEvent::QualityFailure {
                         reason: reason.clone(),
                     },
+                    Some(evidence),
                 );
-                self.attempt_evidence = None;
                 return out.map(|_| FingerAttempt::QualityFailure { reason });
             }
             Err(e) => return Err(finger_error(e)),
@@ -324,18 +325,15 @@ impl Engine {
             evidence["capture"]["captured_ms"] = json!(p.captured_ms);
         }
         evidence["matched"] = json!(v.matched);
-        self.attempt_evidence = Some(("finger", evidence));
-        let previous = std::mem::replace(&mut self.score_source, "libfprint_decision".into());
-        let out = self.apply(
+        let out = self.apply_with(
             s,
             SessionEvent::Match {
                 modality: Modality::Finger,
                 score: if v.matched { 100.0 } else { 0.0 },
                 pad_passed: None,
             },
+            Some(AttemptEvidence::finger(evidence)),
         );
-        self.score_source = previous;
-        self.attempt_evidence = None;
         out.map(|_| FingerAttempt::Decided {
             matched: v.matched && matches!(s.session.state, SessionState::Succeeded { .. }),
         })
@@ -362,18 +360,17 @@ impl Engine {
                 device: device.into(),
             },
         )?;
-        self.attempt_evidence = Some((
-            "finger",
+        let evidence = AttemptEvidence::finger(
             json!({ "device": { "id": device, "replay": virtual_reader }, "amr": ["fpt"], "error": err.code() }),
-        ));
-        let out = self.apply(
+        );
+        let out = self.apply_with(
             s,
             SessionEvent::DeviceUnavailable {
                 device: device.into(),
                 detail: format!("{}: {err}", err.code()),
             },
+            Some(evidence),
         );
-        self.attempt_evidence = None;
         out.map(drop)
     }
 }

@@ -159,14 +159,49 @@ pub struct Engine {
     pub(crate) ledger: Ledger,
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) kiosk_id: String,
-    /// Where match scores come from, recorded with every attempt. Until the
-    /// matcher lands, the CLI's headless step-up takes scores from a flag and
-    /// says so here ("test_input").
-    pub(crate) score_source: String,
-    /// Biometric evidence waiting for the attempt event of the next
-    /// transition, under its key (`face` / `finger`); set and cleared by
-    /// `face_attempt` and `finger_attempt`.
-    pub(crate) attempt_evidence: Option<(&'static str, serde_json::Value)>,
+}
+
+/// Where the score of the face matcher comes from, as each attempt records
+/// it (`score_source`).
+pub const FACE_SCORE_SOURCE: &str = "matcher:yunet+sface";
+
+/// What a measured attempt's event records beside the session event: where
+/// its score came from and the device's evidence, under its key (`face`,
+/// `finger`). An argument of [`Engine::apply_with`], never state of the
+/// engine: an event applied without it is test input (a demo's only).
+#[derive(Debug, Clone)]
+pub(crate) struct AttemptEvidence {
+    pub score_source: &'static str,
+    pub key: &'static str,
+    pub device: serde_json::Value,
+}
+
+impl AttemptEvidence {
+    pub(crate) fn face(device: serde_json::Value) -> Self {
+        Self {
+            score_source: FACE_SCORE_SOURCE,
+            key: "face",
+            device,
+        }
+    }
+
+    /// libfprint decides and exposes no score: 100 or 0 stand for its decision.
+    pub(crate) fn finger(device: serde_json::Value) -> Self {
+        Self {
+            score_source: "libfprint_decision",
+            key: "finger",
+            device,
+        }
+    }
+
+    /// A result given, not measured: accepted only on a demo data dir.
+    pub(crate) fn test_input() -> Self {
+        Self {
+            score_source: "test_input",
+            key: "test_input",
+            device: serde_json::json!({ "demo": true, "note": "a result given, not measured: accepted only because this data dir is a demo" }),
+        }
+    }
 }
 
 impl Engine {
@@ -207,10 +242,6 @@ impl Engine {
 
     pub fn ledger_mut(&mut self) -> &mut Ledger {
         &mut self.ledger
-    }
-
-    pub fn set_score_source(&mut self, source: &str) {
-        self.score_source = source.into();
     }
 
     pub fn data_dir(&self) -> &std::path::Path {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::evidence::{kinds, Ev};
-use crate::{Engine, EngineError};
+use crate::{AttemptEvidence, Engine, EngineError};
 
 mod resume;
 
@@ -246,12 +246,23 @@ impl Engine {
     /// sessions and processes: a second process waits for the write lock
     /// and then sees the first one's failure.
     pub fn apply(&mut self, s: &mut StepUp, ev: SessionEvent) -> Result<Vec<Effect>, EngineError> {
+        self.apply_with(s, ev, None)
+    }
+
+    /// [`Engine::apply`] with a measured attempt's evidence (the face and
+    /// finger paths), recorded in the attempt's event with its
+    /// `score_source`. Passed in, never left on the engine between calls.
+    pub(crate) fn apply_with(
+        &mut self,
+        s: &mut StepUp,
+        ev: SessionEvent,
+        evidence: Option<AttemptEvidence>,
+    ) -> Result<Vec<Effect>, EngineError> {
         // Test input and replays only on a demo data dir (demo.rs).
-        self.check_evidence_source(s, &ev)?;
+        let evidence = self.check_evidence_source(s, &ev, evidence)?;
         let now = self.now();
         let name = ev.name();
         let before = s.session.clone();
-        let evidence = self.attempt_evidence.take();
         let anchor = self.clock.boot_anchor();
         let regime_person = match &ev {
             SessionEvent::Identify { operator, .. } => Some(operator.id.clone()),
@@ -262,12 +273,10 @@ impl Engine {
             | SessionEvent::Match { .. } => s.session.operator.as_ref().map(|p| p.id.clone()),
             _ => None,
         };
-        let Engine {
-            ledger,
-            policy,
-            score_source,
-            ..
-        } = self;
+        // An attempt event without evidence was refused above unless it is
+        // a demo's test input.
+        let score_source = evidence.as_ref().map_or("test_input", |a| a.score_source);
+        let Engine { ledger, policy, .. } = self;
         let res = ledger.transact("recording a step-up transition", |tx| {
             let mut ev = ev;
             if let Some(person) = &regime_person {

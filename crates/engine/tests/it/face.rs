@@ -160,7 +160,7 @@ fn replayed_genuine_burst_matches_with_full_evidence() {
     let sample = face["sample"]["sha256"].as_str().unwrap();
     let png = f.engine.ledger().get_blob(sample).unwrap();
     assert!(png.starts_with(b"\x89PNG"));
-    assert_eq!(ev["score_source"], "matcher");
+    assert_eq!(ev["score_source"], countersign_engine::FACE_SCORE_SOURCE);
 }
 
 #[test]
