@@ -34,7 +34,7 @@ use countersign_fingerprint::{
     Presentation, Reader, ReaderEvent, ReaderSpec, VirtualFeeder,
 };
 
-use crate::ipc::{self, codes, IpcError};
+use crate::ipc::{self, codes, FingerPhase, IpcError};
 
 /// A libfprint reader id (`countersign devices` lists them) or `first`;
 /// unset: the virtual demo reader on a demo data dir, else `first`.
@@ -381,7 +381,7 @@ impl Fingers {
         &self,
         presentations: Option<Vec<Presentation>>,
     ) -> Result<AttemptReader, IpcError> {
-        self.set_phase("opening", None, 0, 0);
+        self.set_phase(FingerPhase::Opening, None, 0, 0);
         let (spec, feeder, dir) = match &self.choice {
             ReaderChoice::Virtual { .. } => {
                 let items = match presentations {
@@ -461,11 +461,11 @@ impl Fingers {
     pub fn on_event(&self, feeder: &mut Option<VirtualFeeder>, e: &ReaderEvent) {
         match e {
             ReaderEvent::AwaitingFinger { stage, stages, .. } => {
-                self.set_phase("awaiting_finger", None, *stage, *stages);
+                self.set_phase(FingerPhase::AwaitingFinger, None, *stage, *stages);
                 if let Some(f) = feeder.as_mut() {
                     if f.remaining() > 0 {
                         std::thread::sleep(self.place_delay);
-                        self.set_phase("scanning", None, *stage, *stages);
+                        self.set_phase(FingerPhase::Scanning, None, *stage, *stages);
                         f.on_event(e);
                     }
                 }
@@ -476,15 +476,15 @@ impl Fingers {
                     .lock()
                     .map(|p| (p.stage, p.stages))
                     .unwrap_or((0, 0));
-                self.set_phase("retry", Some(reason.clone()), stage, stages);
+                self.set_phase(FingerPhase::Retry, Some(reason.clone()), stage, stages);
             }
         }
     }
 
-    fn set_phase(&self, phase: &str, retry_reason: Option<String>, stage: u32, stages: u32) {
+    fn set_phase(&self, phase: FingerPhase, retry_reason: Option<String>, stage: u32, stages: u32) {
         if let Ok(mut p) = self.progress.lock() {
             *p = ipc::FingerProgress {
-                phase: phase.into(),
+                phase,
                 stage,
                 stages,
                 retry_reason,
@@ -495,7 +495,7 @@ impl Fingers {
 
     /// The operation ended (the step-up view says how).
     pub fn done(&self) {
-        self.set_phase("idle", None, 0, 0);
+        self.set_phase(FingerPhase::Idle, None, 0, 0);
     }
 
     pub fn progress(&self) -> Result<ipc::FingerProgress, IpcError> {

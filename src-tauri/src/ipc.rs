@@ -12,6 +12,8 @@ pub use countersign_engine::Code;
 
 mod error;
 pub use error::{codes, IpcError};
+mod vocab;
+pub use vocab::{FingerPhase, GrantState, ReviewDisposition, StepupState, UploaderState};
 
 mod admin;
 pub use admin::*;
@@ -269,7 +271,7 @@ pub struct StepupView {
     /// `requested`, `identified`, `awaiting_capture`, `capturing`,
     /// `succeeded`, `fallback_offered`, `supervisor_authenticated`,
     /// `override_granted`, `cancelled`.
-    pub state: String,
+    pub state: StepupState,
     pub requester: String,
     pub scope: Vec<String>,
     #[ts(type = "number")]
@@ -329,7 +331,7 @@ pub struct ReviewInfo {
     #[ts(type = "number")]
     pub at_ms: i64,
     /// `justified`, `unjustified`, `needs_follow_up`.
-    pub disposition: String,
+    pub disposition: ReviewDisposition,
     pub notes: String,
     pub overdue: bool,
 }
@@ -357,7 +359,7 @@ pub struct OverrideView {
     pub ticket: Option<String>,
     pub compensating_control: String,
     /// `active`, `used`, `expired`, `revoked` (from the clock, not only the log).
-    pub status: String,
+    pub status: GrantState,
     #[ts(type = "number")]
     pub remaining_ms: i64,
     pub review: Option<ReviewInfo>,
@@ -402,7 +404,7 @@ pub struct ReviewSubmission {
     pub secret: String,
     pub otp: String,
     /// `justified`, `unjustified`, `needs_follow_up`.
-    pub disposition: String,
+    pub disposition: ReviewDisposition,
     pub notes: String,
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use countersign_core::session::{GrantRequest, SessionEvent};
-use countersign_core::{Disposition, GrantStatus, Role, SessionState};
+use countersign_core::{Disposition, Role, SessionState};
 use countersign_engine::{
     kinds, ConsoleRole, Engine, EngineError, OverrideFilter, ReviewInput, StepUp,
 };

@@ -385,7 +385,7 @@ fn a_reviewers_session_reviews_only_as_that_reviewer() {
             reviewer: "sam".into(),
             secret,
             otp,
-            disposition: "justified".into(),
+            disposition: countersign_app::ipc::ReviewDisposition::Justified,
             notes: "not mine to review".into(),
         },
     )

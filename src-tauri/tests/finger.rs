@@ -174,7 +174,11 @@ fn a_genuine_finger_succeeds_with_libfprints_decision_and_sealed_evidence() {
     scene(&fx, "otto-right-index");
     let v = stepup(&fx, "otto");
     let v = service::verify_finger(&fx.sh, &fx.fp, &v.session_id).unwrap();
-    assert_eq!(v.state, "succeeded", "{v:?}");
+    assert_eq!(
+        v.state,
+        countersign_app::ipc::StepupState::Succeeded,
+        "{v:?}"
+    );
     assert_eq!(v.attempts.len(), 1);
     assert_eq!(v.attempts[0].outcome, "matched");
     assert_eq!(
@@ -191,7 +195,10 @@ fn a_genuine_finger_succeeds_with_libfprints_decision_and_sealed_evidence() {
         f["sample"]["sha256"].is_string(),
         "the probe is sealed: {f}"
     );
-    assert_eq!(fx.fp.progress().unwrap().phase, "idle");
+    assert_eq!(
+        fx.fp.progress().unwrap().phase,
+        countersign_app::ipc::FingerPhase::Idle
+    );
 }
 
 #[test]
@@ -206,7 +213,11 @@ fn another_finger_fails_until_the_limit_then_the_fallback_is_offered() {
         }
         v = service::verify_finger(&fx.sh, &fx.fp, &id).unwrap();
     }
-    assert_eq!(v.state, "fallback_offered", "{v:?}");
+    assert_eq!(
+        v.state,
+        countersign_app::ipc::StepupState::FallbackOffered,
+        "{v:?}"
+    );
     assert_eq!(v.trigger.as_deref(), Some("failure_limit"));
     assert!(
         v.attempts.iter().all(|a| a.outcome == "no_match"),
@@ -226,7 +237,11 @@ fn a_poor_scan_is_a_quality_failure_with_its_reason() {
     scene(&fx, SCENE_POOR_SCAN);
     let v = stepup(&fx, "otto");
     let v = service::verify_finger(&fx.sh, &fx.fp, &v.session_id).unwrap();
-    assert_eq!(v.state, "identified", "{v:?}");
+    assert_eq!(
+        v.state,
+        countersign_app::ipc::StepupState::Identified,
+        "{v:?}"
+    );
     assert_eq!(v.attempts[0].outcome, "quality_failed");
     assert!(
         v.attempts[0]
@@ -245,7 +260,11 @@ fn a_removed_reader_is_the_device_unavailable_trigger() {
     scene(&fx, SCENE_REMOVED);
     let v = stepup(&fx, "otto");
     let v = service::verify_finger(&fx.sh, &fx.fp, &v.session_id).unwrap();
-    assert_eq!(v.state, "fallback_offered", "{v:?}");
+    assert_eq!(
+        v.state,
+        countersign_app::ipc::StepupState::FallbackOffered,
+        "{v:?}"
+    );
     assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
     assert_eq!(v.attempts[0].outcome, "unavailable");
 }
@@ -270,7 +289,11 @@ fn an_absent_real_reader_is_the_device_unavailable_trigger() {
     );
     let v = stepup(&fx, "otto");
     let v = service::verify_finger(&fx.sh, &fp, &v.session_id).unwrap();
-    assert_eq!(v.state, "fallback_offered", "{v:?}");
+    assert_eq!(
+        v.state,
+        countersign_app::ipc::StepupState::FallbackOffered,
+        "{v:?}"
+    );
     assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
 }
 
@@ -418,7 +441,11 @@ fn a_real_kiosk_has_no_virtual_reader_and_no_reader_is_device_unavailable() {
     .unwrap();
     service::identify(&sh, &v.session_id, "otto").unwrap();
     let v = service::verify_finger(&sh, &fp, &v.session_id).unwrap();
-    assert_eq!(v.state, "fallback_offered", "{v:?}");
+    assert_eq!(
+        v.state,
+        countersign_app::ipc::StepupState::FallbackOffered,
+        "{v:?}"
+    );
     assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
     let rows = ledger_rows(&dir, "capture.device_unavailable", None);
     let body = &rows[0];

@@ -36,7 +36,7 @@ pub struct FingerStatus {
 #[ts(export_to = "FingerProgress.ts")]
 pub struct FingerProgress {
     /// `idle`, `opening`, `awaiting_finger`, `scanning`, `retry`.
-    pub phase: String,
+    pub phase: super::FingerPhase,
     /// Enrollment stage done / needed (0 of 1 for a verification).
     pub stage: u32,
     pub stages: u32,
@@ -48,7 +48,7 @@ pub struct FingerProgress {
 impl FingerProgress {
     pub fn idle(virtual_reader: bool) -> FingerProgress {
         FingerProgress {
-            phase: "idle".into(),
+            phase: super::FingerPhase::Idle,
             stage: 0,
             stages: 0,
             retry_reason: None,

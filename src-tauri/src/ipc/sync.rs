@@ -51,7 +51,7 @@ pub struct SyncStatusView {
     /// The app's background uploader: `running`, `not_configured` (no
     /// sync.toml), `waiting` (data dir not ready yet), `failed` (could not
     /// start: `uploader_error` says why), `stopped`.
-    pub uploader: String,
+    pub uploader: super::UploaderState,
     pub uploader_error: Option<String>,
     #[ts(type = "number")]
     pub checked_at_ms: i64,

@@ -6,10 +6,7 @@
 use super::*;
 
 pub fn review_override(sh: &Shared, r: ipc::ReviewSubmission) -> Res<ipc::OverrideView> {
-    let disposition: Disposition = r
-        .disposition
-        .parse()
-        .map_err(|m: String| IpcError::from(EngineError::Invalid(m)))?;
+    let disposition: Disposition = r.disposition.into();
     sh.gated(ConsoleRole::Reviewer, "review_override", |e, pass| {
         // The session's reviews are its person's (who still confirms with
         // their factors).

@@ -295,17 +295,21 @@ fn sync_status_ungated(sh: &Shared, w: &SyncWorker) -> Res<ipc::SyncStatusView> 
         }
     };
     let (uploader, uploader_error) = match state {
-        State::Waiting => ("waiting", None),
-        State::NotConfigured => ("not_configured", None),
-        State::Failed(m) => ("failed", Some(m)),
-        State::Running => ("running", None),
-        State::Stopped => ("stopped", None),
+        State::Waiting => (ipc::UploaderState::Waiting, None),
+        State::NotConfigured => (ipc::UploaderState::NotConfigured, None),
+        State::Failed(m) => (ipc::UploaderState::Failed, Some(m)),
+        State::Running => (ipc::UploaderState::Running, None),
+        State::Stopped => (ipc::UploaderState::Stopped, None),
     };
     let uploader_error = uploader_error.or(config_error);
     Ok(view(st, uploader, uploader_error))
 }
 
-fn view(st: SyncStatus, uploader: &str, uploader_error: Option<String>) -> ipc::SyncStatusView {
+fn view(
+    st: SyncStatus,
+    uploader: ipc::UploaderState,
+    uploader_error: Option<String>,
+) -> ipc::SyncStatusView {
     ipc::SyncStatusView {
         kiosk: st.kiosk,
         configured: st.configured,
@@ -325,7 +329,7 @@ fn view(st: SyncStatus, uploader: &str, uploader_error: Option<String>) -> ipc::
         oldest_unsynced_age_ms: st.oldest_unsynced_age_ms,
         alert_after_ms: st.alert_after_ms,
         alert: st.alert,
-        uploader: uploader.into(),
+        uploader,
         uploader_error,
         checked_at_ms: now_ms(),
     }

@@ -105,7 +105,7 @@ fn rita_signs_in(sh: &Shared) -> ConsoleSession {
 
 fn stepup_to_fallback(fx: &Fx) -> StepupView {
     let v = request(fx, "ledger-app");
-    assert_eq!(v.state, "requested");
+    assert_eq!(v.state, crate::ipc::StepupState::Requested);
     let id = v.session_id.clone();
     let v = identify(&fx.sh, &id, "olga").unwrap();
     assert_eq!(v.operator_name.as_deref(), Some("Olga Operator"));
@@ -142,7 +142,7 @@ fn a_replayed_genuine_face_succeeds_with_the_matcher_score() {
     let v = request(&fx, "ledger-app");
     identify(&fx.sh, &v.session_id, "olga").unwrap();
     let v = verify_me(&fx.sh, &fx.cap, &v.session_id).unwrap();
-    assert_eq!(v.state, "succeeded", "{v:?}");
+    assert_eq!(v.state, crate::ipc::StepupState::Succeeded, "{v:?}");
     assert_eq!(v.attempts.len(), 1);
     let a = &v.attempts[0];
     assert_eq!(a.outcome, "matched");
@@ -158,7 +158,8 @@ fn a_still_photo_is_refused_by_pad() {
     identify(&fx.sh, &v.session_id, "olga").unwrap();
     let v = verify_me(&fx.sh, &fx.cap, &v.session_id).unwrap();
     assert_eq!(
-        v.state, "identified",
+        v.state,
+        crate::ipc::StepupState::Identified,
         "a refused attempt, not a success: {v:?}"
     );
     assert_eq!(v.attempts[0].outcome, "no_match", "{:?}", v.attempts);
@@ -187,7 +188,7 @@ fn device_unavailable_offers_the_fallback_with_its_reason() {
     let root = fx.sh.data_dir.join(countersign_engine::REPLAY_DIR);
     std::fs::remove_dir_all(root.join("genuine-olga")).unwrap();
     let v = verify_me(&fx.sh, &fx.cap, &v.session_id).unwrap();
-    assert_eq!(v.state, "fallback_offered");
+    assert_eq!(v.state, crate::ipc::StepupState::FallbackOffered);
     assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
     assert_eq!(v.attempts[0].outcome, "unavailable");
 }
@@ -210,7 +211,7 @@ fn an_absent_live_camera_offers_the_fallback_and_names_the_camera() {
     let v = request(&fx, "r");
     identify(&fx.sh, &v.session_id, "olga").unwrap();
     let v = verify_me(&fx.sh, &cam, &v.session_id).unwrap();
-    assert_eq!(v.state, "fallback_offered");
+    assert_eq!(v.state, crate::ipc::StepupState::FallbackOffered);
     assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
     let ev = events_of(&fx.sh, kinds::CAPTURE_DEVICE_UNAVAILABLE);
     let body = &ev.first().expect("a device_unavailable event").body;
@@ -265,7 +266,7 @@ fn a_relying_apps_request_is_listed_taken_and_completed_here() {
     assert_eq!(v.scope, vec!["payments.approve".to_string()]);
     identify(&fx.sh, &id, "olga").unwrap();
     let v = verify_me(&fx.sh, &fx.cap, &id).unwrap();
-    assert_eq!(v.state, "succeeded", "{v:?}");
+    assert_eq!(v.state, crate::ipc::StepupState::Succeeded, "{v:?}");
     assert!(
         open_requests(&fx.sh).unwrap().is_empty(),
         "a completed request leaves the list"
@@ -281,7 +282,7 @@ fn a_relying_apps_request_is_listed_taken_and_completed_here() {
 fn full_journey_fallback_grant_expiry_review() {
     let fx = demo();
     let v = stepup_to_fallback(&fx);
-    assert_eq!(v.state, "fallback_offered", "{v:?}");
+    assert_eq!(v.state, crate::ipc::StepupState::FallbackOffered, "{v:?}");
     assert_eq!(v.trigger.as_deref(), Some("failure_limit"));
     let id = v.session_id.clone();
 
@@ -308,7 +309,7 @@ fn full_journey_fallback_grant_expiry_review() {
         },
     )
     .unwrap();
-    assert_eq!(v.state, "supervisor_authenticated");
+    assert_eq!(v.state, crate::ipc::StepupState::SupervisorAuthenticated);
     assert_eq!(v.supervisor.as_deref(), Some("sam"));
 
     let policy = policy_view(&fx.sh).unwrap();
@@ -324,7 +325,7 @@ fn full_journey_fallback_grant_expiry_review() {
     let over = grant_override(&fx.sh, grant(policy.max_duration_minutes + 1)).unwrap_err();
     assert_eq!(over.code, Code::RefusedOverCap);
     let g = grant_override(&fx.sh, grant(10)).unwrap();
-    assert_eq!(g.status, "active");
+    assert_eq!(g.status, crate::ipc::GrantState::Active);
     assert_eq!(g.expires_at_ms - g.granted_at_ms, 10 * 60_000);
     assert_eq!(g.remaining_ms, 10 * 60_000);
     assert_eq!(
@@ -345,7 +346,7 @@ fn full_journey_fallback_grant_expiry_review() {
     )
     .unwrap();
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].status, "expired");
+    assert_eq!(pending[0].status, crate::ipc::GrantState::Expired);
 
     fx.clock.advance(60_000);
     // The reviewer signs in to the console, then reviews with two factors
@@ -359,12 +360,15 @@ fn full_journey_fallback_grant_expiry_review() {
             reviewer: "rita".into(),
             secret,
             otp,
-            disposition: "justified".into(),
+            disposition: crate::ipc::ReviewDisposition::Justified,
             notes: "camera replaced".into(),
         },
     )
     .unwrap();
-    assert_eq!(r.review.unwrap().disposition, "justified");
+    assert_eq!(
+        r.review.unwrap().disposition,
+        crate::ipc::ReviewDisposition::Justified
+    );
 
     // The evidence log pages by keyset and the chain verifies.
     let first = query_events(
@@ -461,7 +465,7 @@ fn revoke_needs_two_factors_and_ends_the_grant() {
         },
     )
     .unwrap();
-    assert_eq!(r.status, "revoked");
+    assert_eq!(r.status, crate::ipc::GrantState::Revoked);
     assert_eq!(r.remaining_ms, 0);
 }
 

@@ -30,7 +30,7 @@ pub(super) fn stepup_view(e: &mut Engine, s: &StepUp) -> Result<ipc::StepupView,
     let next = ss.attempts.next_allowed_at(&policy).filter(|at| *at > now);
     Ok(ipc::StepupView {
         session_id: ss.id.clone(),
-        state: ss.state.name().into(),
+        state: (&ss.state).into(),
         requester: s.requester.clone(),
         scope: vec(&ss.requested_scope),
         requested_at_ms: ss.requested_at,
@@ -109,12 +109,12 @@ pub(super) fn override_view(e: &Engine, case: countersign_core::OverrideCase) ->
         note: g.note.clone(),
         ticket: g.ticket.clone(),
         compensating_control: g.compensating_control.clone(),
-        status: status_name(&v.status_now).into(),
+        status: (&v.status_now).into(),
         remaining_ms: v.remaining_ms,
         review: v.case.review.as_ref().map(|r| ipc::ReviewInfo {
             reviewer: r.reviewer.clone(),
             at_ms: r.at,
-            disposition: name(&r.disposition),
+            disposition: (&r.disposition).into(),
             notes: r.notes.clone(),
             overdue: r.overdue,
         }),
@@ -123,8 +123,4 @@ pub(super) fn override_view(e: &Engine, case: countersign_core::OverrideCase) ->
         closed: v.closed,
         now_ms: e.now(),
     }
-}
-
-fn status_name(s: &GrantStatus) -> &'static str {
-    s.name()
 }

@@ -125,7 +125,7 @@ fn status_before_and_after_upload_and_catching_up_after_the_store_comes_back() {
 
     // No sync.toml: nothing uploads, the status still counts the backlog.
     wait_for("not configured", Duration::from_secs(10), || {
-        status(&k, &w).uploader == "not_configured"
+        status(&k, &w).uploader == crate::ipc::UploaderState::NotConfigured
     });
     let st = status(&k, &w);
     assert!(!st.configured && st.endpoint.is_none() && st.bucket.is_none());
@@ -146,7 +146,7 @@ fn status_before_and_after_upload_and_catching_up_after_the_store_comes_back() {
         caught_up(&st) && st.last_success_ms.is_some()
     });
     let st = status(&k, &w);
-    assert_eq!(st.uploader, "running");
+    assert_eq!(st.uploader, crate::ipc::UploaderState::Running);
     assert!(st.configured);
     assert_eq!(st.endpoint.as_deref(), Some(weed.endpoint().as_str()));
     assert_eq!(st.bucket.as_deref(), Some("evidence"));
@@ -199,7 +199,7 @@ fn status_before_and_after_upload_and_catching_up_after_the_store_comes_back() {
     w.stop();
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
     let st = status(&k, &w);
-    assert_eq!(st.uploader, "stopped");
+    assert_eq!(st.uploader, crate::ipc::UploaderState::Stopped);
     assert!(caught_up(&st) && st.in_flight == 0);
 }
 
@@ -215,7 +215,7 @@ fn a_broken_sync_toml_is_shown_without_its_lines() {
     .unwrap();
     let w = k.worker();
     wait_for("the failure", Duration::from_secs(10), || {
-        status(&k, &w).uploader == "failed"
+        status(&k, &w).uploader == crate::ipc::UploaderState::Failed
     });
     let st = status(&k, &w);
     let e = st.uploader_error.clone().unwrap();

@@ -100,11 +100,11 @@ fn a_real_kiosk_offers_no_replay_and_no_camera_is_device_unavailable() {
     assert_eq!(e.code, codes::DEMO_ONLY);
     assert_eq!(
         stepup_status(&sh, &v.session_id).unwrap().state,
-        "identified"
+        crate::ipc::StepupState::Identified
     );
     // No camera: the device_unavailable trigger, naming no replay.
     let v = verify_me(&sh, &cap, &v.session_id).unwrap();
-    assert_eq!(v.state, "fallback_offered", "{v:?}");
+    assert_eq!(v.state, crate::ipc::StepupState::FallbackOffered, "{v:?}");
     assert_eq!(v.trigger.as_deref(), Some("device_unavailable"));
     let ev = events_of(&sh, kinds::CAPTURE_DEVICE_UNAVAILABLE);
     let body = &ev.first().expect("a device_unavailable event").body;

@@ -19,6 +19,11 @@ scoreSource: string | null, detail: string | null,
 sample: string | null, };
 
 /**
+ * A step-up's state (the core's `SessionState`, without its data).
+ */
+export type StepupState = "requested" | "identified" | "awaiting_capture" | "capturing" | "succeeded" | "fallback_offered" | "supervisor_authenticated" | "override_granted" | "cancelled";
+
+/**
  * A step-up in progress, from the engine's session and its evidence.
  */
 export type StepupView = { sessionId: string, 
@@ -27,7 +32,7 @@ export type StepupView = { sessionId: string,
  * `succeeded`, `fallback_offered`, `supervisor_authenticated`,
  * `override_granted`, `cancelled`.
  */
-state: string, requester: string, scope: Array<string>, requestedAtMs: number, operator: string | null, operatorName: string | null, 
+state: StepupState, requester: string, scope: Array<string>, requestedAtMs: number, operator: string | null, operatorName: string | null, 
 /**
  * Attempts made in this session.
  */

@@ -38,4 +38,9 @@ alert: boolean,
  * sync.toml), `waiting` (data dir not ready yet), `failed` (could not
  * start: `uploader_error` says why), `stopped`.
  */
-uploader: string, uploaderError: string | null, checkedAtMs: number, };
+uploader: UploaderState, uploaderError: string | null, checkedAtMs: number, };
+
+/**
+ * The app's background evidence uploader.
+ */
+export type UploaderState = "waiting" | "not_configured" | "failed" | "running" | "stopped";

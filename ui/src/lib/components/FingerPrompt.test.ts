@@ -1,5 +1,6 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
+import type { FingerPhase } from '../bindings/FingerProgress';
 import type { StepupView } from '../bindings/StepupView';
 import { strings } from '../i18n/strings';
 import { createMockBackend, type DemoBackend } from '../services/backend';
@@ -54,7 +55,7 @@ const readerGone: Partial<DemoBackend> = {
 
 describe('FingerPrompt (operator enrolled with a finger)', () => {
   it('prompts to place the finger, shows the scan, then the match, labelled VIRTUAL', async () => {
-    let phase = 'idle';
+    let phase: FingerPhase = 'idle';
     let release: () => void = () => {};
     const h = await setup({
       fingerProgress: async () => ({ phase, stage: 0, stages: 1, retryReason: null, virtualReader: true }),

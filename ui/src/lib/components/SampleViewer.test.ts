@@ -81,7 +81,7 @@ describe('sealed samples', () => {
     const t = 1_800_000_000_000;
     const sample = 'c'.repeat(64);
     const fellBack = {
-      state: 'fallback_offered',
+      state: 'fallback_offered' as const,
       trigger: 'device_unavailable',
       attempts: [attempt({ seq: 1, sample }, t), attempt({ seq: 2, outcome: 'unavailable', score: null, threshold: null }, t)],
     };

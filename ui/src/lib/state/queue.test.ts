@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { OverrideView } from '../bindings/OverrideView';
+import type { GrantState, OverrideView } from '../bindings/OverrideView';
 import { reviewQueue } from './queue';
 
 const H = 3_600_000;
 const NOW = Date.UTC(2026, 11, 7, 12);
 
-function c(id: string, status: string, reviewDueMs: number, reviewOverdue: boolean): OverrideView {
+function c(id: string, status: GrantState, reviewDueMs: number, reviewOverdue: boolean): OverrideView {
   return {
     id, sessionId: `s-${id}`, operator: 'olga', supervisor: 'sam', trigger: 'failure_limit',
     requestedScope: ['p'], scope: ['p'], grantedAtMs: NOW - 2 * H, expiresAtMs: NOW - H, reviewDueMs,
