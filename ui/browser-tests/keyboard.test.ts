@@ -8,6 +8,10 @@ afterAll(h.stop);
 
 /** Presses Tab (or Shift+Tab) until `target` has the focus (at most `max` times). */
 async function tabTo(page: Page, target: Locator, max = 80, key = 'Tab'): Promise<void> {
+  // The real service answers at its own pace: Tab skips a control that is
+  // not there yet or still disabled, so wait for it first.
+  await target.waitFor();
+  await expect.poll(() => target.isEnabled()).toBe(true);
   for (let i = 0; i < max; i++) {
     await page.keyboard.press(key);
     if (await target.evaluate((el) => el === document.activeElement).catch(() => false)) {
